@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Generates the Swift code for the wire protocol from Protocols/junction/v1/*.proto into
+# Sources/Wire/Generated, and records what it generated from in Sources/Wire/Generated/SOURCES.sha256.
+#
+#   Protocols/generate.sh           regenerate (builds protoc-gen-swift from the swift-protobuf
+#                                   package once, in release mode, into .build-protoc)
+#   Protocols/generate.sh --check   fail when the committed code is stale: a .proto or a generated
+#                                   file changed since the last generation. Needs no plugin build.
+#   Protocols/generate.sh --full-check
+#                                   regenerate into a temporary folder and compare byte for byte.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+protos_dir=Protocols
+out=Sources/Wire/Generated
+stamp=$out/SOURCES.sha256
+scratch=.build-protoc
+
+fingerprint() {
+  # One line per input and output file: its digest and path, in a stable order.
+  (cd "$root" && sha256sum $(find "$protos_dir/junction" -name '*.proto' | LC_ALL=C sort) \
+                           $(find "$1" -name '*.pb.swift' | LC_ALL=C sort) | sed "s#$1/#$out/#")
+}
+
+build_plugin() {
+  if ! command -v protoc >/dev/null; then
+    echo "protoc is missing: apt-get install -y protobuf-compiler" >&2
+    exit 1
+  fi
+  swift package resolve >/dev/null
+  local package=.build/checkouts/swift-protobuf
+  if [ ! -x "$scratch/release/protoc-gen-swift" ]; then
+    echo "building protoc-gen-swift (once, about a minute in release mode)..." >&2
+    swift build -c release --package-path "$package" --scratch-path "$scratch" \
+      --product protoc-gen-swift >&2
+  fi
+  plugin=$root/$scratch/release/protoc-gen-swift
+}
+
+generate_into() {
+  local target=$1
+  mkdir -p "$target"
+  rm -f "$target"/*.pb.swift
+  protoc --plugin=protoc-gen-swift="$plugin" \
+    --proto_path="$protos_dir" \
+    --swift_opt=Visibility=Public \
+    --swift_opt=FileNaming=DropPath \
+    --swift_out="$target" \
+    $(find "$protos_dir/junction" -name '*.proto' | LC_ALL=C sort)
+}
+
+case "${1:-}" in
+  --check)
+    if [ ! -f "$stamp" ]; then
+      echo "stale: $stamp is missing; run Protocols/generate.sh" >&2
+      exit 1
+    fi
+    if ! diff <(fingerprint "$out") "$stamp" >/dev/null; then
+      echo "stale: the .proto files or the generated code changed since the last generation:" >&2
+      diff <(fingerprint "$out") "$stamp" >&2 || true
+      echo "run Protocols/generate.sh and commit the result" >&2
+      exit 1
+    fi
+    echo "generated code is current ($(grep -c '\.proto$' "$stamp") .proto files)"
+    ;;
+  --full-check)
+    build_plugin
+    temporary=$(mktemp -d)
+    trap 'rm -rf "$temporary"' EXIT
+    generate_into "$temporary"
+    if ! diff -r -x SOURCES.sha256 "$temporary" "$out"; then
+      echo "stale: regenerated code differs; run Protocols/generate.sh and commit the result" >&2
+      exit 1
+    fi
+    echo "generated code matches a fresh generation"
+    ;;
+  "")
+    build_plugin
+    generate_into "$out"
+    fingerprint "$out" > "$stamp"
+    echo "generated $(ls "$out"/*.pb.swift | wc -l) files in $out"
+    ;;
+  *)
+    echo "usage: $0 [--check | --full-check]" >&2
+    exit 2
+    ;;
+esac

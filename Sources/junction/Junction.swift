@@ -1,0 +1,13 @@
+import ArgumentParser
+
+@main
+struct Junction: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "junction",
+        abstract: "Junction places jobs on compute pools and the network paths to them, together.",
+        version: version,
+        subcommands: [SelfCheck.self, Bench.self, ZeroMQPeer.self]
+    )
+}
