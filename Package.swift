@@ -40,6 +40,6 @@ let package = Package(
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
-        .testTarget(name: "CLITests", dependencies: ["junction"]),
+        .testTarget(name: "CLITests", dependencies: ["junction", "Wire", "ZeroMQ"]),
     ]
 )

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Junction needs to build and run, when they are missing.
+# Safe to run again: it does nothing when everything is present.
+set -euo pipefail
+
+packages=(libzmq3-dev pkg-config)
+if [ "${JUNCTION_SETUP_PROTOC:-0}" = 1 ]; then
+  packages+=(protobuf-compiler)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    sudo=sudo
+  else
+    echo "need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "installing ${missing[*]}..." >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
