@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -25,6 +27,14 @@ let package = Package(
             dependencies: ["CZeroMQ"]
         ),
         .target(
+            name: "Topology",
+            dependencies: ["Yams"]
+        ),
+        .target(
+            name: "Routing",
+            dependencies: ["Topology", .product(name: "HeapModule", package: "swift-collections")]
+        ),
+        .target(
             name: "Wire",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Generated/SOURCES.sha256"]
@@ -35,11 +45,14 @@ let package = Package(
                 "ZeroMQ",
                 "Wire",
                 "CZeroMQBaseline",
+                "Topology",
+                "Routing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "CLITests", dependencies: ["junction", "Wire", "ZeroMQ"]),
     ]
 )

@@ -1,0 +1,173 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// Imports Internet Topology Zoo GraphML: node labels and coordinates, link speeds from
+/// `LinkSpeedRaw` or a recognisable `LinkLabel`, latency from great-circle distance.
+public enum GraphMLImporter {
+    public static func importTopology(_ data: Data, file: String, name: String? = nil, options: ImportOptions = ImportOptions()) throws(ImportError) -> ImportedTopology {
+        let document = GraphMLDocument()
+        let parser = XMLParser(data: data)
+        parser.delegate = document
+        guard parser.parse() else {
+            let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"
+            throw ImportError(file: file, line: parser.lineNumber, message: "not well-formed XML: \(reason)")
+        }
+        guard !document.nodes.isEmpty else {
+            throw ImportError(file: file, message: "the GraphML file has no nodes")
+        }
+
+        var notes: [String] = []
+        var ids = UniqueIDs()
+        var nodes: [Topology.Node] = []
+        var indexByGraphMLID: [String: Int] = [:]
+        var withoutLocation: [String] = []
+        for raw in document.nodes {
+            let label = raw.data["label"]?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let id = ids.claim(identifier(from: label ?? "", fallback: "n\(raw.id)"))
+            var location: GeoLocation?
+            if let lat = raw.data["Latitude"].flatMap(Double.init), let lon = raw.data["Longitude"].flatMap(Double.init),
+               (-90...90).contains(lat), (-180...180).contains(lon) {
+                location = GeoLocation(latitude: lat, longitude: lon)
+            } else {
+                withoutLocation.append(id)
+            }
+            var labels: [String: String] = [:]
+            if let country = raw.data["Country"], !country.isEmpty { labels["country"] = country }
+            if raw.data["Internal"] == "0" { labels["external"] = "yes" }
+            indexByGraphMLID[raw.id] = nodes.count
+            nodes.append(Topology.Node(id: id, name: label.flatMap { $0 != id && !$0.isEmpty ? $0 : nil }, location: location, labels: labels))
+        }
+
+        var links: [Topology.Link] = []
+        var defaultCapacity = 0, defaultLatency = 0, selfLoops = 0, dangling = 0
+        for edge in document.edges {
+            guard let from = indexByGraphMLID[edge.source], let to = indexByGraphMLID[edge.target] else {
+                dangling += 1
+                continue
+            }
+            guard from != to else {
+                selfLoops += 1
+                continue
+            }
+            var capacity: Double
+            if let raw = edge.data["LinkSpeedRaw"].flatMap(Double.init), raw > 0 {
+                capacity = raw / 1e9
+            } else if let label = edge.data["LinkLabel"], let speed = linkSpeedGbps(fromLabel: label), speed > 0 {
+                capacity = speed
+            } else {
+                capacity = options.defaultCapacityGbps
+                defaultCapacity += 1
+            }
+            var latency = options.defaultLatencyMs
+            var derived = false
+            if let a = nodes[from].location, let b = nodes[to].location {
+                latency = a.distanceKm(to: b) / options.propagationKmPerMs
+                derived = true
+            } else {
+                defaultLatency += 1
+            }
+            links.append(Topology.Link(
+                id: "\(nodes[from].id)-\(nodes[to].id)", from: from, to: to, bidirectional: !document.directed,
+                latencyMs: latency, capacityGbps: capacity, cost: 1, latencyDerived: derived
+            ))
+        }
+        // Parallel links keep their own ids, as the loader names them.
+        var seen: [String: Int] = [:]
+        for index in links.indices {
+            let base = links[index].id
+            let count = seen[base, default: 0] + 1
+            seen[base] = count
+            if count > 1 { links[index].id = "\(base)#\(count)" }
+        }
+
+        let networkName = name ?? document.graphData["Network"].map { identifier(from: $0.lowercased(), fallback: "network") }
+            ?? identifier(from: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent.lowercased(), fallback: "network")
+        let zooName = document.graphData["Network"]?.trimmingCharacters(in: .whitespaces) ?? networkName
+        let date = document.graphData["NetworkDate"].map { " (\($0))" } ?? ""
+        let topology = Topology(
+            name: networkName,
+            source: "Internet Topology Zoo: \(zooName)\(date), CC BY 4.0; Knight et al., \"The Internet Topology Zoo\", IEEE JSAC 29(9), 2011",
+            defaults: Topology.Defaults(linkCapacityGbps: options.defaultCapacityGbps, linkCost: 1, propagationKmPerMs: options.propagationKmPerMs),
+            nodes: nodes, links: links, pools: []
+        )
+
+        notes.append("\(nodes.count) nodes, \(links.count) links")
+        if defaultCapacity > 0 {
+            notes.append("\(defaultCapacity) of \(links.count) links give no recognisable speed and take the default \(format(options.defaultCapacityGbps)) Gbps")
+        }
+        if !withoutLocation.isEmpty {
+            let listed = withoutLocation.prefix(6).joined(separator: ", ") + (withoutLocation.count > 6 ? ", …" : "")
+            notes.append("\(withoutLocation.count) nodes have no coordinates (\(listed)); their \(defaultLatency) links take the default latency \(format(options.defaultLatencyMs)) ms")
+        }
+        if selfLoops > 0 { notes.append("\(selfLoops) self-loops dropped") }
+        if dangling > 0 { notes.append("\(dangling) edges naming unknown nodes dropped") }
+        let parts = topology.connectedComponents().count
+        if parts > 1 { notes.append("the network has \(parts) disconnected parts, as in the source") }
+        return ImportedTopology(topology: topology, notes: notes, linksWithDefaultCapacity: defaultCapacity, linksWithDefaultLatency: defaultLatency)
+    }
+}
+
+/// The parts of a GraphML document the importer reads.
+private final class GraphMLDocument: NSObject, XMLParserDelegate {
+    struct Element {
+        var id: String
+        var source = ""
+        var target = ""
+        var data: [String: String] = [:]
+    }
+
+    var keyNames: [String: String] = [:]
+    var graphData: [String: String] = [:]
+    var nodes: [Element] = []
+    var edges: [Element] = []
+    var directed = false
+
+    private var current: Element?
+    private var currentIsEdge = false
+    private var dataKey: String?
+    private var text = ""
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        switch name {
+        case "key":
+            if let id = attributes["id"], let attribute = attributes["attr.name"] { keyNames[id] = attribute }
+        case "graph":
+            directed = attributes["edgedefault"] == "directed"
+        case "node":
+            current = Element(id: attributes["id"] ?? "\(nodes.count)")
+            currentIsEdge = false
+        case "edge":
+            current = Element(id: attributes["id"] ?? "\(edges.count)", source: attributes["source"] ?? "", target: attributes["target"] ?? "")
+            currentIsEdge = true
+        case "data":
+            dataKey = attributes["key"]
+            text = ""
+        default:
+            break
+        }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) {
+        if dataKey != nil { text += string }
+    }
+
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        switch name {
+        case "data":
+            if let key = dataKey {
+                let attribute = keyNames[key] ?? key
+                if current != nil { current?.data[attribute] = text } else { graphData[attribute] = text }
+            }
+            dataKey = nil
+        case "node", "edge":
+            if let element = current {
+                if currentIsEdge { edges.append(element) } else { nodes.append(element) }
+            }
+            current = nil
+        default:
+            break
+        }
+    }
+}

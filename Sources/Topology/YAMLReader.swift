@@ -1,0 +1,176 @@
+import Foundation
+import Yams
+
+/// Reads values out of a composed YAML tree, collecting a problem (with its line and column) for
+/// everything that is not what the format asks for, instead of stopping at the first.
+struct YAMLReader {
+    let file: String
+    var problems: [TopologyProblem] = []
+
+    init(file: String) {
+        self.file = file
+    }
+
+    var hasErrors: Bool { problems.contains { $0.severity == .error } }
+
+    func location(_ node: Yams.Node?) -> SourceLocation {
+        location(node?.mark)
+    }
+
+    func location(_ mark: Mark?) -> SourceLocation {
+        SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    }
+
+    mutating func error(_ code: TopologyProblem.Code, at node: Yams.Node?, _ message: String) {
+        problems.append(TopologyProblem(.error, code, at: location(node), message))
+    }
+
+    mutating func warning(_ code: TopologyProblem.Code, at node: Yams.Node?, _ message: String) {
+        problems.append(TopologyProblem(.warning, code, at: location(node), message))
+    }
+
+    static func isNull(_ node: Yams.Node) -> Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
+    static func describe(_ node: Yams.Node) -> String {
+        switch node {
+        case .scalar(let scalar): "\"\(scalar.string)\""
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+
+    /// The keys of a mapping, each checked against `known`; nil (with a problem) when `node` is
+    /// not a mapping. An unknown key is reported with the closest known key as a suggestion.
+    mutating func fields(of node: Yams.Node, _ what: String, known: [String]) -> Fields? {
+        guard case .mapping(let mapping) = node else {
+            error(.wrongType, at: node, "\(what) must be a mapping of keys to values, found \(Self.describe(node))")
+            return nil
+        }
+        var fields = Fields(node: node)
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key else {
+                error(.wrongType, at: key, "\(what) has a key that is not text")
+                continue
+            }
+            let name = scalar.string
+            guard known.contains(name) else {
+                let hint = closest(to: name, in: known).map { "; did you mean \"\($0)\"?" }
+                    ?? "; known keys: \(known.joined(separator: ", "))"
+                error(.unknownKey, at: key, "unknown key \"\(name)\" in \(what)\(hint)")
+                continue
+            }
+            if Self.isNull(value) { continue }
+            fields.values[name] = (key, value)
+        }
+        return fields
+    }
+
+    mutating func require(_ fields: Fields, _ key: String, _ what: String) -> Yams.Node? {
+        guard let value = fields[key] else {
+            error(.missingKey, at: fields.node, "\(what) is missing the required key \"\(key)\"")
+            return nil
+        }
+        return value
+    }
+
+    mutating func string(_ node: Yams.Node, _ what: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            error(.wrongType, at: node, "\(what) must be text, found \(Self.describe(node))")
+            return nil
+        }
+        return scalar.string
+    }
+
+    /// A finite number. Text with a unit ("8ms", "10 Gbps") gets a message saying to drop it.
+    mutating func number(_ node: Yams.Node, _ what: String, unit: String? = nil) -> Double? {
+        guard case .scalar(let scalar) = node else {
+            error(.wrongType, at: node, "\(what) must be a number, found \(Self.describe(node))")
+            return nil
+        }
+        let text = scalar.string.replacingOccurrences(of: "_", with: "")
+        guard let value = Double(text), value.isFinite else {
+            let hint = unit.map { "; write the number alone, in \($0)" } ?? ""
+            error(.wrongType, at: node, "\(what) must be a number, found \"\(scalar.string)\"\(hint)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func nonNegative(_ node: Yams.Node, _ what: String, unit: String? = nil) -> Double? {
+        guard let value = number(node, what, unit: unit) else { return nil }
+        guard value >= 0 else {
+            error(.negative, at: node, "\(what) is \(format(value)); it cannot be negative")
+            return nil
+        }
+        return value
+    }
+
+    mutating func positive(_ node: Yams.Node, _ what: String, unit: String? = nil) -> Double? {
+        guard let value = number(node, what, unit: unit) else { return nil }
+        guard value > 0 else {
+            error(.nonPositive, at: node, "\(what) is \(format(value)); it must be above 0")
+            return nil
+        }
+        return value
+    }
+
+    mutating func count(_ node: Yams.Node, _ what: String) -> Int? {
+        guard let value = nonNegative(node, what) else { return nil }
+        guard value == value.rounded(), value < Double(Int32.max) else {
+            error(.wrongType, at: node, "\(what) must be a whole number, found \(format(value))")
+            return nil
+        }
+        return Int(value)
+    }
+
+    mutating func list(_ node: Yams.Node, _ what: String) -> [Yams.Node]? {
+        guard case .sequence(let sequence) = node else {
+            error(.wrongType, at: node, "\(what) must be a list, found \(Self.describe(node))")
+            return nil
+        }
+        return Array(sequence)
+    }
+
+    /// A mapping from text to text, such as labels. Keys are in file order.
+    mutating func stringMap(_ node: Yams.Node, _ what: String) -> [(key: Yams.Node, name: String, value: Yams.Node)]? {
+        guard case .mapping(let mapping) = node else {
+            error(.wrongType, at: node, "\(what) must be a mapping, found \(Self.describe(node))")
+            return nil
+        }
+        var entries: [(key: Yams.Node, name: String, value: Yams.Node)] = []
+        for (key, value) in mapping {
+            guard let name = string(key, "a key of \(what)") else { continue }
+            entries.append((key, name, value))
+        }
+        return entries
+    }
+
+    mutating func labels(_ node: Yams.Node, _ what: String) -> [String: String] {
+        var labels: [String: String] = [:]
+        for entry in stringMap(node, what) ?? [] {
+            if let value = string(entry.value, "label \"\(entry.name)\" of \(what)") { labels[entry.name] = value }
+        }
+        return labels
+    }
+}
+
+/// The present keys of one YAML mapping.
+struct Fields {
+    let node: Yams.Node
+    var values: [String: (key: Yams.Node, value: Yams.Node)] = [:]
+
+    subscript(key: String) -> Yams.Node? { values[key]?.value }
+}
+
+/// A number as people write it: no trailing ".0"; three decimals, or six significant digits
+/// below 1 so that small capacities do not round to 0.
+func format(_ value: Double) -> String {
+    if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+    var text = abs(value) < 1 ? String(format: "%.*f", max(3, 5 - Int(log10(abs(value)).rounded(.down))), value) : String(format: "%.3f", value)
+    while text.hasSuffix("0") { text.removeLast() }
+    return text
+}
