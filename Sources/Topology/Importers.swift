@@ -74,7 +74,7 @@ struct UniqueIDs {
 public func linkSpeedGbps(fromLabel label: String) -> Double? {
     let text = label.lowercased()
     var multiplier = 1.0
-    if let match = text.firstMatch(of: /(\d+)\s*x\s*(?=\d|oc|stm)/) {
+    if let match = text.firstMatch(of: /(?:^|\s)(\d+)\s*x\s*(?=\d|oc|stm)/) {
         multiplier = Double(match.1) ?? 1
     } else if let match = text.firstMatch(of: /(?:oc|stm)-?\d+c?\s*x\s*(\d+)/) {
         multiplier = Double(match.1) ?? 1

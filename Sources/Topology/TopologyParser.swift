@@ -295,7 +295,8 @@ struct TopologyParser {
                 derived = true
             } else {
                 let missing = [from!, to!].filter { nodes[$0].location == nil }.map { "\"\(nodes[$0].id)\"" }
-                reader.error(.missingLatency, at: item, "\(what) has no latency_ms and node \(missing.joined(separator: " and ")) has no location to derive it from; add latency_ms or a location")
+                let subject = missing.count == 1 ? "node \(missing[0]) has" : "nodes \(missing.joined(separator: " and ")) have"
+                reader.error(.missingLatency, at: item, "\(what) has no latency_ms and \(subject) no location to derive it from; add latency_ms or a location")
             }
         }
 

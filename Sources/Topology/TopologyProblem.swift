@@ -63,11 +63,13 @@ public struct LoadedTopology: Sendable {
 func closest(to word: String, in candidates: some Sequence<String>) -> String? {
     var best: (String, Int)?
     for candidate in candidates {
+        // "latency" for "latency_ms": the unit suffix is the usual thing left out.
+        if candidate.lowercased().hasPrefix(word.lowercased() + "_") { return candidate }
         let distance = editDistance(word.lowercased(), candidate.lowercased())
         if distance < (best?.1 ?? Int.max) { best = (candidate, distance) }
     }
     guard let (candidate, distance) = best else { return nil }
-    return distance <= max(2, word.count / 3) ? candidate : nil
+    return distance <= max(1, word.count / 3) && distance < word.count ? candidate : nil
 }
 
 func editDistance(_ a: String, _ b: String) -> Int {

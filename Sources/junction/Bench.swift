@@ -1,5 +1,6 @@
 import ArgumentParser
 import CZeroMQBaseline
+import Topology
 import Dispatch
 import Foundation
 import ZeroMQ
@@ -9,7 +10,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Junction against baselines in the same run.",
-        subcommands: [ZeroMQBench.self]
+        subcommands: [ZeroMQBench.self, TopologyBench.self]
     )
 }
 
@@ -235,4 +236,44 @@ func percentile(_ values: [Double], _ fraction: Double) -> Double {
     let sorted = values.sorted()
     let rank = Int((fraction * Double(sorted.count)).rounded(.up))
     return sorted[max(0, min(sorted.count - 1, rank - 1))]
+}
+
+/// `junction bench topology`: how long parsing and validating a topology file takes.
+struct TopologyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topology",
+        abstract: "Time parsing and validating topology files (YAML, or GraphML converted first).",
+        discussion: "The clock covers Topology.load on the file's YAML text: parsing, validation and the model; not reading the file."
+    )
+
+    @Argument(help: "Topology files (.yaml) or Topology Zoo files (.graphml).")
+    var files: [String]
+
+    @Option(help: "Loads per file; the median and the fastest are reported.")
+    var repeats = 20
+
+    func run() throws {
+        var rows: [[String]] = []
+        for file in files {
+            let text: String
+            if file.hasSuffix(".graphml") {
+                guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
+                text = try GraphMLImporter.importTopology(data, file: file).topology.yaml()
+            } else {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            }
+            var samples: [Double] = []
+            var topology: Topology?
+            for _ in 0..<max(1, repeats) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                topology = try Topology.load(yaml: text, file: file).topology
+                samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+            rows.append([
+                URL(fileURLWithPath: file).lastPathComponent, "\(topology?.nodes.count ?? 0)", "\(topology?.links.count ?? 0)",
+                "\(text.utf8.count / 1024) KiB", String(format: "%.2f ms", median(samples)), String(format: "%.2f ms", samples.min() ?? 0),
+            ])
+        }
+        print(table(header: ["file", "nodes", "links", "size", "median", "fastest"], rows: rows))
+    }
 }
