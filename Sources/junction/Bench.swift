@@ -68,9 +68,7 @@ struct ZeroMQBench: AsyncParsableCommand {
             loopRoundTripP99Microseconds: median(loopTrips.map { percentile($0, 0.99) }) / 1_000
         )
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try jsonText(report))
         } else {
             print(report.table)
         }
