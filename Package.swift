@@ -35,6 +35,10 @@ let package = Package(
             dependencies: ["Topology", .product(name: "HeapModule", package: "swift-collections")]
         ),
         .target(
+            name: "Placement",
+            dependencies: ["Topology", "Routing"]
+        ),
+        .target(
             name: "Wire",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Generated/SOURCES.sha256"]
@@ -47,11 +51,13 @@ let package = Package(
                 "CZeroMQBaseline",
                 "Topology",
                 "Routing",
+                "Placement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),
         .testTarget(name: "CLITests", dependencies: ["junction", "Wire", "ZeroMQ"]),
     ]

@@ -2,18 +2,16 @@ import Topology
 
 /// A topology's links as directed arcs in compressed adjacency arrays, for fast searches.
 ///
-/// A bidirectional link becomes two arcs that share the link's index, so per-link state
-/// (latency, bandwidth held) applies to both directions of a link, each direction carrying the
-/// link's full capacity.
+/// A bidirectional link becomes two arcs; each direction of a link is a *slot* (`link * 2` for
+/// `from → to`, `link * 2 + 1` for `to → from`) with its own bandwidth held, since a
+/// bidirectional link carries its full capacity each way.
 public struct NetworkGraph: Sendable {
     public let nodeCount: Int
     public let linkCount: Int
     /// Arcs leaving node `n` are `arcStart[n] ..< arcStart[n + 1]`.
     let arcStart: [Int32]
     let arcTarget: [Int32]
-    let arcLink: [Int32]
-    /// For each link, its two ends (`from`, `to`) as in the topology.
-    let linkEnds: [(from: Int32, to: Int32)]
+    let arcSlot: [Int32]
 
     public init(_ topology: Topology) {
         nodeCount = topology.nodes.count
@@ -27,25 +25,24 @@ public struct NetworkGraph: Sendable {
         for node in 0..<nodeCount { start[node + 1] = start[node] + degree[node] }
         var fill = start
         var target = [Int32](repeating: 0, count: Int(start[nodeCount]))
-        var linkOfArc = [Int32](repeating: 0, count: Int(start[nodeCount]))
+        var slot = [Int32](repeating: 0, count: Int(start[nodeCount]))
         for (index, link) in topology.links.enumerated() {
             target[Int(fill[link.from])] = Int32(link.to)
-            linkOfArc[Int(fill[link.from])] = Int32(index)
+            slot[Int(fill[link.from])] = Int32(index * 2)
             fill[link.from] += 1
             if link.bidirectional {
                 target[Int(fill[link.to])] = Int32(link.from)
-                linkOfArc[Int(fill[link.to])] = Int32(index)
+                slot[Int(fill[link.to])] = Int32(index * 2 + 1)
                 fill[link.to] += 1
             }
         }
         arcStart = start
         arcTarget = target
-        arcLink = linkOfArc
-        linkEnds = topology.links.map { (Int32($0.from), Int32($0.to)) }
+        arcSlot = slot
     }
 
-    /// The arcs leaving a node: (neighbour, link index).
-    public func arcs(from node: Int) -> some Sequence<(node: Int, link: Int)> {
-        (Int(arcStart[node])..<Int(arcStart[node + 1])).lazy.map { (Int(arcTarget[$0]), Int(arcLink[$0])) }
+    /// The arcs leaving a node: the neighbour and the directed slot used.
+    public func arcs(from node: Int) -> [(node: Int, slot: Int)] {
+        (Int(arcStart[node])..<Int(arcStart[node + 1])).map { (Int(arcTarget[$0]), Int(arcSlot[$0])) }
     }
 }

@@ -1,0 +1,281 @@
+import Foundation
+import Routing
+import Topology
+
+/// Small integer ids for GPU model names, so hot checks index arrays instead of hashing text.
+struct GPUModels: Sendable {
+    private(set) var names: [String] = []
+    private var ids: [String: Int] = [:]
+
+    mutating func id(_ name: String) -> Int {
+        if let id = ids[name] { return id }
+        ids[name] = names.count
+        names.append(name)
+        return names.count - 1
+    }
+
+    func existingID(_ name: String) -> Int? { ids[name] }
+    var count: Int { names.count }
+}
+
+/// A pool with its availability unpacked for fast checks.
+struct PoolRecord: Sendable {
+    var state: PoolState
+    var cpu: Double = 0
+    var memory: UInt64 = 0
+    var gpus: [Int32] = []
+    var gpuTotal: [Int32] = []
+    var gpuPrice: [Double] = []
+
+    init(_ state: PoolState, models: inout GPUModels) {
+        self.state = state
+        refresh(models: &models)
+    }
+
+    mutating func refresh(models: inout GPUModels) {
+        let available = state.available
+        cpu = available.cpuCores
+        memory = available.memoryBytes
+        for model in state.total.gpus.keys { _ = models.id(model) }
+        for model in available.gpus.keys { _ = models.id(model) }
+        gpus = Array(repeating: 0, count: models.count)
+        gpuTotal = Array(repeating: 0, count: models.count)
+        gpuPrice = Array(repeating: 0, count: models.count)
+        for (model, count) in available.gpus { gpus[models.id(model)] = Int32(clamping: count) }
+        for (model, count) in state.total.gpus { gpuTotal[models.id(model)] = Int32(clamping: count) }
+        for (model, price) in state.price.gpuHour { gpuPrice[models.id(model)] = price }
+    }
+
+    func freeGPUs(_ model: Int) -> Int32 { model < gpus.count ? gpus[model] : 0 }
+    func totalGPUs(_ model: Int) -> Int32 { model < gpuTotal.count ? gpuTotal[model] : 0 }
+}
+
+/// The pure placement core: live network and pool state, placement, leases, routing tables.
+/// It takes values and the time as arguments and does no I/O; the controller, the simulator and
+/// the benchmarks all drive it.
+public struct PlacementEngine: Sendable {
+    public private(set) var network: NetworkState
+    var routes = RouteCache()
+    var records: [PoolRecord] = []
+    var poolIndex: [String: Int] = [:]
+    var models = GPUModels()
+    var leases: [UInt64: Lease] = [:]
+    var nextLeaseID: UInt64 = 1
+    /// A pool whose last advertisement is older than this is stale and takes no work.
+    public var staleAfterS: Double = 15
+    /// Bumps on every change of network or pool state; routing tables carry it.
+    public private(set) var version: UInt64 = 1
+
+    /// An engine over a topology, with its declared pools `declaredLiveness` (`.up` to place on
+    /// them without agents, as the offline commands and the simulator do).
+    public init(topology: Topology, declaredLiveness: PoolLiveness = .declared) {
+        network = NetworkState(topology)
+        for pool in topology.pools {
+            let state = PoolState(
+                id: pool.id, node: pool.node, total: pool.capacity, labels: topology.effectiveLabels(of: pool),
+                price: pool.price, speed: pool.speed, queueWaitS: pool.queueWaitS,
+                processingLatencyMs: pool.processingLatencyMs, liveness: declaredLiveness
+            )
+            poolIndex[pool.id] = records.count
+            records.append(PoolRecord(state, models: &models))
+        }
+    }
+
+    public var topology: Topology { network.topology }
+    public var pools: [PoolState] { records.map(\.state) }
+    public func pool(_ id: String) -> PoolState? { poolIndex[id].map { records[$0].state } }
+    /// Route searches run so far (each a Dijkstra); coalescing keeps this low.
+    public var routeSearches: Int { routes.searches }
+    public var activeLeases: [Lease] { leases.values.sorted { $0.id < $1.id } }
+    public func lease(_ id: UInt64) -> Lease? { leases[id] }
+
+    // MARK: Network changes
+
+    /// Marks a link up or down by index.
+    public mutating func setLink(_ link: Int, up: Bool) {
+        if network.setLink(link, up: up) { version &+= 1 }
+    }
+
+    public mutating func setMeasuredLatency(_ link: Int, ms: Double?) {
+        network.setMeasuredLatency(link, ms: ms)
+        version &+= 1
+    }
+
+    // MARK: Pool changes
+
+    /// Adds a pool, or replaces the description of one with the same id (keeping its leases).
+    public mutating func upsertPool(_ state: PoolState) {
+        if let index = poolIndex[state.id] {
+            var updated = state
+            updated.reserved = records[index].state.reserved
+            records[index] = PoolRecord(updated, models: &models)
+        } else {
+            poolIndex[state.id] = records.count
+            records.append(PoolRecord(state, models: &models))
+        }
+        version &+= 1
+    }
+
+    public mutating func setLiveness(_ pool: String, _ liveness: PoolLiveness, now: Double) {
+        guard let index = poolIndex[pool], records[index].state.liveness != liveness else { return }
+        records[index].state.liveness = liveness
+        if liveness == .up, records[index].state.lastAdvertisement == nil { records[index].state.lastAdvertisement = now }
+        version &+= 1
+    }
+
+    /// The outcome of applying an advertisement.
+    public enum ReportOutcome: Sendable, Hashable {
+        case applied
+        /// Its sequence is not above the last applied one; nothing changed.
+        case stale(last: UInt64)
+        case unknownPool
+    }
+
+    /// Applies a pool's advertisement: free capacity and metrics, and marks leases whose
+    /// dispatch it reflects, so their resources stop counting as reserved here.
+    public mutating func apply(_ report: PoolReport, from pool: String, now: Double) -> ReportOutcome {
+        guard let index = poolIndex[pool] else { return .unknownPool }
+        var state = records[index].state
+        guard report.sequence > state.advertisementSequence else { return .stale(last: state.advertisementSequence) }
+        state.advertisementSequence = report.sequence
+        state.free = report.free
+        if let total = report.total { state.total = total }
+        state.queueWaitS = report.queueWaitS
+        state.processingLatencyMs = report.processingLatencyMs
+        if let speed = report.speed, speed > 0 { state.speed = speed }
+        if let price = report.price { state.price = price }
+        state.lastAdvertisement = now
+        state.dispatchSequenceApplied = max(state.dispatchSequenceApplied, report.dispatchSequenceApplied)
+        for (id, lease) in leases where lease.pool == pool && !lease.reflected {
+            if let sequence = lease.dispatchSequence, sequence <= state.dispatchSequenceApplied {
+                leases[id]?.reflected = true
+                state.reserved = subtract(lease.resources, from: state.reserved)
+            }
+        }
+        records[index].state = state
+        records[index].refresh(models: &models)
+        version &+= 1
+        return .applied
+    }
+
+    /// Resets a pool's advertisement sequence, as a new agent session starts one afresh.
+    public mutating func resetSequence(_ pool: String) {
+        guard let index = poolIndex[pool] else { return }
+        records[index].state.advertisementSequence = 0
+    }
+
+    // MARK: Leases
+
+    /// Takes a placement's pool resources and its path's bandwidth, all or nothing. Fails
+    /// cleanly, taking nothing, when something changed since the placement.
+    public mutating func hold(_ candidate: Candidate, for request: PlacementRequest, now: Double, ttl: Double) -> Result<Lease, HoldFailure> {
+        guard let index = poolIndex[candidate.pool] else { return .failure(.unknownPool(candidate.pool)) }
+        let record = records[index]
+        guard record.state.liveness == .up else {
+            return .failure(.poolUnavailable("pool \(candidate.pool) is \(record.state.liveness.rawValue)"))
+        }
+        var resources = Resources(cpuCores: request.cpuCores, memoryBytes: request.memoryBytes)
+        if request.gpuCount > 0 {
+            guard let model = candidate.estimate.gpuModel else { return .failure(.resources("no GPU model chosen")) }
+            resources.gpus[model] = request.gpuCount
+        }
+        if let shortage = shortage(of: resources, in: record) {
+            return .failure(.resources("pool \(candidate.pool) changed: \(shortage)"))
+        }
+        let bandwidth = request.minBandwidthGbps
+        if bandwidth > 0, !network.canHold(bandwidth, on: candidate.slots) {
+            let narrowest = candidate.slots.min { network.availableGbps[$0] < network.availableGbps[$1] }!
+            return .failure(.bandwidth("link \(linkName(narrowest)) now has \(number(network.availableGbps[narrowest])) Gbps free, \(number(bandwidth)) Gbps asked"))
+        }
+        network.hold(bandwidth, on: candidate.slots)
+        records[index].state.reserved = add(resources, to: records[index].state.reserved)
+        records[index].refresh(models: &models)
+        let lease = Lease(
+            id: nextLeaseID, pool: candidate.pool, path: candidate.path, slots: candidate.slots,
+            bandwidthGbps: bandwidth, resources: resources, expiresAt: now + ttl, dispatchSequence: nil, reflected: false
+        )
+        nextLeaseID += 1
+        leases[lease.id] = lease
+        version &+= 1
+        return .success(lease)
+    }
+
+    /// Records the dispatch that carries a lease, so an advertisement can later reflect it.
+    public mutating func markDispatched(_ lease: UInt64, sequence: UInt64) {
+        leases[lease]?.dispatchSequence = sequence
+    }
+
+    /// Moves a lease's expiry.
+    public mutating func renew(_ lease: UInt64, until expiry: Double) {
+        leases[lease]?.expiresAt = expiry
+    }
+
+    /// Frees a lease's bandwidth, and its resources if the pool does not yet reflect them.
+    @discardableResult
+    public mutating func release(_ id: UInt64) -> Lease? {
+        guard let lease = leases.removeValue(forKey: id) else { return nil }
+        network.release(lease.bandwidthGbps, on: lease.slots)
+        if !lease.reflected, let index = poolIndex[lease.pool] {
+            records[index].state.reserved = subtract(lease.resources, from: records[index].state.reserved)
+            records[index].refresh(models: &models)
+        }
+        version &+= 1
+        return lease
+    }
+
+    /// Releases every lease whose expiry has passed and returns them.
+    public mutating func expireLeases(now: Double) -> [Lease] {
+        let expired = leases.values.filter { $0.expiresAt <= now }.sorted { $0.id < $1.id }
+        for lease in expired { release(lease.id) }
+        return expired
+    }
+
+    // MARK: Helpers
+
+    func linkName(_ slot: Int) -> String {
+        let link = topology.links[slot >> 1]
+        let (from, to) = slot & 1 == 0 ? (link.from, link.to) : (link.to, link.from)
+        return "\(topology.nodes[from].id)–\(topology.nodes[to].id)"
+    }
+
+    func shortage(of resources: Resources, in record: PoolRecord) -> String? {
+        if resources.cpuCores > record.cpu + 1e-9 {
+            return "\(number(record.cpu)) cores free, \(number(resources.cpuCores)) asked"
+        }
+        if resources.memoryBytes > record.memory {
+            return "\(number(Double(record.memory) / Double(1 << 30))) GiB memory free, \(number(Double(resources.memoryBytes) / Double(1 << 30))) GiB asked"
+        }
+        for (model, count) in resources.gpus {
+            let free = models.existingID(model).map { record.freeGPUs($0) } ?? 0
+            if Int(free) < count { return "\(free) \(model) free, \(count) asked" }
+        }
+        return nil
+    }
+}
+
+func add(_ a: Resources, to b: Resources) -> Resources {
+    var sum = b
+    sum.cpuCores += a.cpuCores
+    sum.memoryBytes += a.memoryBytes
+    sum.gpus.merge(a.gpus, uniquingKeysWith: +)
+    return sum
+}
+
+func subtract(_ a: Resources, from b: Resources) -> Resources {
+    var difference = b
+    difference.cpuCores = max(0, b.cpuCores - a.cpuCores)
+    difference.memoryBytes = b.memoryBytes > a.memoryBytes ? b.memoryBytes - a.memoryBytes : 0
+    for (model, count) in a.gpus {
+        let left = (b.gpus[model] ?? 0) - count
+        difference.gpus[model] = left > 0 ? left : nil
+    }
+    return difference
+}
+
+/// A number for reasons: up to two decimals, no trailing zeros.
+func number(_ value: Double) -> String {
+    if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+    var text = String(format: "%.2f", value)
+    while text.hasSuffix("0") { text.removeLast() }
+    return text
+}

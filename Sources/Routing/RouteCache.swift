@@ -1,0 +1,153 @@
+import Topology
+
+/// Searches from ingress nodes, cached against the network state's versions so that they are
+/// recomputed only on the first use after a change (however many changes came in between).
+public struct RouteCache: Sendable {
+    private struct Entry {
+        var version: UInt64
+        var tree: PathTree
+    }
+
+    private struct LevelSet {
+        var version: UInt64
+        /// Distinct available bandwidths of the up slots, descending.
+        var levels: [Double]
+        var trees: [PathTree?]
+    }
+
+    private struct Key: Hashable {
+        var ingress: Int
+        var minimumGbps: Double
+    }
+
+    private var latencyTrees: [Int: Entry] = [:]
+    private var constrainedTrees: [Key: Entry] = [:]
+    private var levelSets: [Int: LevelSet] = [:]
+    /// Dijkstra runs so far: what coalescing saves shows here.
+    public private(set) var searches = 0
+    private static let maximumEntries = 4_096
+
+    public init() {}
+
+    /// Shortest-latency paths from `ingress` over the links that are up.
+    public mutating func latencyTree(_ state: NetworkState, from ingress: Int) -> PathTree {
+        if let entry = latencyTrees[ingress], entry.version == state.routeVersion { return entry.tree }
+        if latencyTrees.count >= Self.maximumEntries { latencyTrees.removeAll() }
+        searches += 1
+        let tree = state.graph.shortestPaths(from: ingress, limits: state.limits(bandwidthAware: false))
+        latencyTrees[ingress] = Entry(version: state.routeVersion, tree: tree)
+        return tree
+    }
+
+    /// Shortest-latency paths from `ingress` over links with at least `minimumGbps` available.
+    public mutating func constrainedTree(_ state: NetworkState, from ingress: Int, minimumGbps: Double) -> PathTree {
+        let key = Key(ingress: ingress, minimumGbps: minimumGbps)
+        if let entry = constrainedTrees[key], entry.version == state.availabilityVersion { return entry.tree }
+        if constrainedTrees.count >= Self.maximumEntries { constrainedTrees.removeAll() }
+        searches += 1
+        let tree = state.graph.shortestPaths(from: ingress, limits: state.limits(minimumGbps: minimumGbps, bandwidthAware: true))
+        constrainedTrees[key] = Entry(version: state.availabilityVersion, tree: tree)
+        return tree
+    }
+
+    /// The best route from `ingress` to each node for moving `dataBytes`:
+    ///
+    /// - with `minimumGbps` > 0, the data moves at the reserved rate, so the best route is the
+    ///   lowest-latency one among links with that much available;
+    /// - otherwise it is the quickest path, minimising latency + data / bottleneck, found by the
+    ///   threshold method: one shortest-latency search per distinct available bandwidth, highest
+    ///   first, stopping once a lower level cannot beat what was found for any of `targets`
+    ///   (with no data, the lowest-latency path).
+    ///
+    /// With `minimumGbps` > 0 or no data, routes to any node can be asked of the selection;
+    /// otherwise only routes to `targets`.
+    public mutating func select(_ state: NetworkState, from ingress: Int, targets: [Int], minimumGbps: Double, dataBytes: Double) -> RouteSelection {
+        if minimumGbps > 0 {
+            return RouteSelection(state: state, trees: [constrainedTree(state, from: ingress, minimumGbps: minimumGbps)], eager: nil)
+        }
+        let base = latencyTree(state, from: ingress)
+        guard dataBytes > 0 else { return RouteSelection(state: state, trees: [base], eager: nil) }
+
+        let bits = dataBytes * 8
+        func value(_ tree: PathTree, _ node: Int) -> Double {
+            guard tree.distance[node].isFinite else { return .infinity }
+            if node == ingress { return 0 }
+            let width = state.walk(tree, to: node).bottleneckGbps
+            return tree.distance[node] / 1_000 + (width > 0 ? bits / (width * 1e9) : .infinity)
+        }
+        var best = targets.map { (value: value(base, $0), tree: 0) }
+        var trees = [base]
+        var levels = levelSet(state, from: ingress)
+        defer { levelSets[ingress] = levels }
+        for index in levels.levels.indices {
+            // Paths found from here on have a bottleneck of at most this level.
+            let canImprove = targets.indices.contains { target in
+                let node = targets[target]
+                return base.distance[node].isFinite && base.distance[node] / 1_000 + bits / (levels.levels[index] * 1e9) < best[target].value
+            }
+            guard canImprove else { break }
+            let tree: PathTree
+            if let cached = levels.trees[index] {
+                tree = cached
+            } else {
+                searches += 1
+                tree = state.graph.shortestPaths(from: ingress, limits: state.limits(minimumGbps: levels.levels[index], bandwidthAware: true))
+                levels.trees[index] = tree
+            }
+            trees.append(tree)
+            for target in targets.indices {
+                let candidate = value(tree, targets[target])
+                if candidate < best[target].value { best[target] = (candidate, trees.count - 1) }
+            }
+        }
+        var choice = [Int32](repeating: -1, count: state.graph.nodeCount)
+        for (target, node) in targets.enumerated() where best[target].value.isFinite || base.isReachable(node) {
+            choice[node] = Int32(best[target].tree)
+        }
+        return RouteSelection(state: state, trees: trees, eager: choice)
+    }
+
+    private mutating func levelSet(_ state: NetworkState, from ingress: Int) -> LevelSet {
+        if let set = levelSets[ingress], set.version == state.availabilityVersion { return set }
+        if levelSets.count >= Self.maximumEntries { levelSets.removeAll() }
+        let levels = Set(state.availableGbps.filter { $0 > 0 }).sorted(by: >)
+        return LevelSet(version: state.availabilityVersion, levels: levels, trees: Array(repeating: nil, count: levels.count))
+    }
+
+    /// Up to `count` loopless paths from `source` to `target` in order of latency (Yen's
+    /// algorithm), over links with at least `minimumGbps` available.
+    public mutating func alternatives(_ state: NetworkState, from source: Int, to target: Int, count: Int, minimumGbps: Double = 0) -> [Path] {
+        guard count > 0 else { return [] }
+        let baseLimits = state.limits(minimumGbps: minimumGbps, bandwidthAware: minimumGbps > 0)
+        var limits = baseLimits
+        limits.target = target
+        searches += 1
+        let first = state.graph.shortestPaths(from: source, limits: limits)
+        guard let firstPath = state.path(in: first, to: target) else { return [] }
+        var found = [firstPath]
+        var candidates: [Path] = []
+        while found.count < count {
+            let previous = found[found.count - 1]
+            for spur in 0..<max(0, previous.nodes.count - 1) {
+                let rootNodes = Array(previous.nodes[0...spur])
+                let rootSlots = Array(previous.slots[0..<spur])
+                var spurLimits = baseLimits
+                spurLimits.target = target
+                for path in found where path.nodes.count > spur && Array(path.nodes[0...spur]) == rootNodes {
+                    spurLimits.excludedSlots.insert(path.slots[spur])
+                }
+                spurLimits.excludedNodes = Set(rootNodes.dropLast())
+                searches += 1
+                let tree = state.graph.shortestPaths(from: rootNodes[spur], limits: spurLimits)
+                guard let spurNodes = tree.nodes(to: target), let spurSlots = tree.slots(to: target) else { continue }
+                let candidate = state.path(nodes: rootNodes.dropLast() + spurNodes, slots: rootSlots + spurSlots)
+                if !found.contains(where: { $0.slots == candidate.slots }), !candidates.contains(where: { $0.slots == candidate.slots }) {
+                    candidates.append(candidate)
+                }
+            }
+            guard let next = candidates.indices.min(by: { (candidates[$0].latencyMs, candidates[$0].hops) < (candidates[$1].latencyMs, candidates[$1].hops) }) else { break }
+            found.append(candidates.remove(at: next))
+        }
+        return found
+    }
+}

@@ -1,0 +1,275 @@
+import ArgumentParser
+import Foundation
+import Placement
+import Topology
+
+/// The request flags shared by `place` and `submit`.
+struct PlacementOptions: ParsableArguments {
+    @Option(name: .customLong("from"), help: "Ingress node: where the request and its data enter the network.")
+    var ingress: String
+
+    @Option(help: "CPU cores (fractions allowed).")
+    var cpu: Double = 1
+
+    @Option(help: "Memory in GiB.")
+    var memoryGib: Double = 0
+
+    @Option(help: ArgumentHelp("GPUs as MODEL[,MODEL...]:COUNT, or COUNT for any model.", valueName: "gpus"))
+    var gpus: String?
+
+    @Option(help: "Input data to move from the ingress to the pool, in GB.")
+    var dataGb: Double = 0
+
+    @Option(help: "Bandwidth to reserve on every link of the path, in Gbps.")
+    var minBandwidthGbps: Double = 0
+
+    @Option(help: "Latency budget: path latency plus the pool's processing latency, in ms.")
+    var maxLatencyMs: Double?
+
+    @Option(help: "Runtime on a reference pool (speed 1), in seconds.")
+    var runtimeS: Double = 0
+
+    @Option(name: .customLong("label"), help: ArgumentHelp("A pool label constraint: KEY=VALUE, KEY=A|B (one of), KEY!=A|B (none of). Repeatable.", valueName: "constraint"))
+    var labels: [String] = []
+
+    @Option(help: "What to optimise: completion, cost or latency.")
+    var objective: Objective = .completion
+
+    @Option(help: "How many runners-up to show.")
+    var alternatives = 3
+
+    func request(explain: Bool) throws -> PlacementRequest {
+        var gpuCount = 0
+        var gpuModels: [String] = []
+        if let gpus {
+            let parts = gpus.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count == 1, let count = Int(parts[0]) {
+                gpuCount = count
+            } else if parts.count == 2, let count = Int(parts[1]), !parts[0].isEmpty {
+                gpuCount = count
+                gpuModels = parts[0].split(separator: ",").map(String.init)
+            } else {
+                throw ValidationError("--gpus takes MODEL[,MODEL...]:COUNT or COUNT, such as H100:2 or A100,H100:4; got \(gpus)")
+            }
+        }
+        let constraints = try labels.map { text -> LabelConstraint in
+            guard let constraint = LabelConstraint(parsing: text) else {
+                throw ValidationError("--label takes KEY=VALUE, KEY=A|B or KEY!=A|B; got \(text)")
+            }
+            return constraint
+        }
+        guard memoryGib >= 0, dataGb >= 0, cpu >= 0 else { throw ValidationError("--cpu, --memory-gib and --data-gb cannot be negative") }
+        return PlacementRequest(
+            ingress: ingress, cpuCores: cpu, memoryBytes: UInt64(memoryGib * Double(1 << 30)),
+            gpuCount: gpuCount, gpuModels: gpuModels, dataBytes: dataGb * 1e9,
+            minBandwidthGbps: minBandwidthGbps, maxLatencyMs: maxLatencyMs, runtimeS: runtimeS,
+            labels: constraints, objective: objective, alternatives: alternatives, explain: explain
+        )
+    }
+}
+
+extension Objective: ExpressibleByArgument {}
+
+/// A candidate as JSON, with the field names the operators' tools read.
+struct CandidateJSON: Encodable {
+    var pool: String
+    var node: String
+    var path: [String]
+    var latency_ms: Double
+    var bottleneck_gbps: Double?
+    var cost: Double
+    var hops: Int
+    var transfer_s: Double
+    var queue_s: Double
+    var runtime_s: Double
+    var completion_s: Double
+    var price: Double
+    var processing_latency_ms: Double
+    var gpu_model: String?
+
+    init(_ candidate: Candidate) {
+        let estimate = candidate.estimate
+        pool = candidate.pool
+        node = candidate.node
+        path = candidate.path
+        latency_ms = estimate.latencyMs
+        bottleneck_gbps = estimate.bottleneckGbps.isFinite ? estimate.bottleneckGbps : nil
+        cost = estimate.pathCost
+        hops = estimate.hops
+        transfer_s = estimate.transferS
+        queue_s = estimate.queueS
+        runtime_s = estimate.runtimeS
+        completion_s = estimate.completionS
+        price = estimate.price
+        processing_latency_ms = estimate.processingLatencyMs
+        gpu_model = estimate.gpuModel
+    }
+}
+
+struct RejectionJSON: Encodable {
+    var pool: String
+    var check: String
+    var reason: String
+}
+
+struct PlacementJSON: Encodable {
+    var placed: Bool
+    var objective: String
+    var winner: CandidateJSON?
+    var candidates: [CandidateJSON]
+    var rejected: [RejectionJSON]
+}
+
+/// "A → B → C", or the node alone when the pool sits at the ingress.
+func arrowPath(_ nodes: [String]) -> String {
+    nodes.joined(separator: " → ")
+}
+
+/// The placement for people: the winner, its path, why it won, and why the others lost.
+func describePlacement(_ placement: Placement, request: PlacementRequest, explain: Bool) -> String {
+    var lines: [String] = []
+    let all = (placement.winner.map { [$0] } ?? []) + placement.runnersUp
+    if let winner = placement.winner {
+        let e = winner.estimate
+        lines.append("placed on \(winner.pool) at \(winner.node) (objective: \(request.objective.rawValue))")
+        let bottleneck = e.bottleneckGbps.isFinite ? ", bottleneck \(decimal(e.bottleneckGbps)) Gbps" : ""
+        lines.append("  path       \(arrowPath(winner.path))  (\(e.hops) hops, \(decimal(e.latencyMs)) ms\(bottleneck))")
+        lines.append("  estimate   \(decimal(e.latencyMs / 1000)) s latency + \(decimal(e.transferS)) s transfer + \(decimal(e.queueS)) s queue + \(decimal(e.runtimeS)) s run = \(decimal(e.completionS)) s; price \(decimal(e.price))\(e.gpuModel.map { "; GPU \($0)" } ?? "")")
+    }
+    if all.count > 1 {
+        lines.append("candidates")
+        let rows = all.map { candidate -> [String] in
+            let e = candidate.estimate
+            return [candidate.pool, arrowPath(candidate.path), decimal(e.latencyMs), decimal(e.transferS), decimal(e.queueS), decimal(e.runtimeS), decimal(e.completionS), decimal(e.price)]
+        }
+        lines.append(table(header: ["pool", "path", "latency_ms", "transfer_s", "queue_s", "runtime_s", "completion_s", "price"], rows: rows, indent: "  "))
+    }
+    if explain || placement.winner == nil, !placement.rejections.isEmpty {
+        lines.append("rejected")
+        for rejection in placement.rejections { lines.append("  \(rejection.pool): \(rejection.reason)") }
+    }
+    return lines.joined(separator: "\n")
+}
+
+/// `junction place`: where would this request go, and why.
+struct Place: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "place",
+        abstract: "Choose a pool and a network path for a request, and explain the choice.",
+        discussion: "With --topology, places on the pools the file declares, all taken as up and idle; nothing is reserved. Exits 1 when nothing fits, listing why each pool was rejected."
+    )
+
+    @Option(help: "A topology file to place on.")
+    var topology: String
+
+    @OptionGroup var options: PlacementOptions
+
+    @Flag(help: "List every rejected pool with its reason.")
+    var explain = false
+
+    @Flag(help: "Print the placement as JSON.")
+    var json = false
+
+    func run() throws {
+        let request = try options.request(explain: true)
+        var engine = PlacementEngine(topology: try loadTopology(topology, quiet: json), declaredLiveness: .up)
+        let placement: Placement
+        do {
+            placement = try engine.place(request, now: 0)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        if json {
+            let candidates = ((placement.winner.map { [$0] } ?? []) + placement.runnersUp).map(CandidateJSON.init)
+            print(try jsonText(PlacementJSON(
+                placed: placement.winner != nil, objective: request.objective.rawValue, winner: placement.winner.map(CandidateJSON.init),
+                candidates: candidates, rejected: placement.rejections.map { RejectionJSON(pool: $0.pool, check: $0.check.rawValue, reason: $0.reason) }
+            )))
+        } else {
+            print(describePlacement(placement, request: request, explain: explain))
+        }
+        if placement.winner == nil {
+            if !json { printError("error: no pool can take this request (reasons above)") }
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `junction routes`: the combined routing table from an ingress.
+struct Routes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "routes",
+        abstract: "Show the combined routing table from an ingress: the best path to every pool beside its capacity.",
+        discussion: "With --data-gb, each path is the quickest for that much data (latency + data / bottleneck), which may be longer but wider than the lowest-latency path."
+    )
+
+    @Option(help: "A topology file.")
+    var topology: String
+
+    @Option(name: .customLong("from"), help: "Ingress node.")
+    var ingress: String
+
+    @Option(help: "Rank paths for moving this much data, in GB.")
+    var dataGb: Double = 0
+
+    @Option(help: "Only links with this much bandwidth available, in Gbps.")
+    var minBandwidthGbps: Double = 0
+
+    @Option(help: "Further loopless paths per pool, in order of latency.")
+    var alternatives = 0
+
+    @Flag(help: "Print the table as JSON.")
+    var json = false
+
+    struct RowJSON: Encodable {
+        var pool: String
+        var node: String
+        var path: [String]
+        var reachable: Bool
+        var latency_ms: Double?
+        var bottleneck_gbps: Double?
+        var cost: Double?
+        var hops: Int
+        var cpu_cores_free: Double
+        var memory_gib_free: Double
+        var gpus_free: [String: Int]
+        var state: String
+        var queue_s: Double
+        var alternatives: [[String]]
+        var alternative_latency_ms: [Double]
+    }
+
+    func run() throws {
+        var engine = PlacementEngine(topology: try loadTopology(topology, quiet: json), declaredLiveness: .up)
+        let routingTable: RoutingTable
+        do {
+            routingTable = try engine.routingTable(from: ingress, dataBytes: dataGb * 1e9, minimumGbps: minBandwidthGbps, alternatives: alternatives, now: 0)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        if json {
+            print(try jsonText(routingTable.rows.map { row in
+                RowJSON(
+                    pool: row.pool, node: row.node, path: row.path, reachable: row.isReachable,
+                    latency_ms: row.isReachable ? row.latencyMs : nil,
+                    bottleneck_gbps: row.isReachable && row.bottleneckGbps.isFinite ? row.bottleneckGbps : nil,
+                    cost: row.isReachable ? row.cost : nil, hops: row.hops,
+                    cpu_cores_free: row.available.cpuCores, memory_gib_free: row.available.memoryGiB, gpus_free: row.available.gpus,
+                    state: row.liveness.rawValue, queue_s: row.queueWaitS,
+                    alternatives: row.alternatives, alternative_latency_ms: row.alternativeLatencyMs
+                )
+            }))
+            return
+        }
+        print("routes from \(ingress)\(dataGb > 0 ? " for \(decimal(dataGb)) GB" : "")\(minBandwidthGbps > 0 ? " over links with \(decimal(minBandwidthGbps)) Gbps free" : "") (version \(routingTable.version))")
+        let rows = routingTable.rows.map { row -> [String] in
+            guard row.isReachable else { return [row.pool, row.node, "unreachable", "-", "-", "-", decimal(row.available.cpuCores), gpuText(row.available.gpus, leading: false)] }
+            return [row.pool, row.node, arrowPath(row.path), decimal(row.latencyMs), row.bottleneckGbps.isFinite ? decimal(row.bottleneckGbps) : "local", decimal(row.cost), decimal(row.available.cpuCores), gpuText(row.available.gpus, leading: false)]
+        }
+        print(table(header: ["pool", "node", "path", "latency_ms", "bottleneck_gbps", "cost", "cores", "GPUs"], rows: rows))
+        for row in routingTable.rows where !row.alternatives.isEmpty {
+            print("\(row.pool) alternatives:")
+            for (path, latency) in zip(row.alternatives, row.alternativeLatencyMs) { print("  \(decimal(latency)) ms  \(arrowPath(path))") }
+        }
+    }
+}
