@@ -4,7 +4,9 @@ import Topology
 extension PlacementEngine {
     /// Chooses a pool and a path for a request, reserving nothing: the feasibility checks in
     /// order (`Check`), then an estimate on each feasible pool's best path, then the best by the
-    /// objective with ties broken by pool id. A pool whose lower bound (compute time for
+    /// objective with ties broken by pool id. The best path is the quickest for the data within
+    /// the latency budget (the lowest-latency one under the latency objective; under the cost
+    /// objective transfer prices are added along the quickest path). A pool whose lower bound (compute time for
     /// completion, resource price for cost, processing latency for latency) cannot beat the
     /// current runners-up is not scored, unless the request asks for explanations.
     public mutating func place(_ request: PlacementRequest, now: Double) throws(PlacementError) -> Placement {
@@ -18,9 +20,11 @@ extension PlacementEngine {
 
         // Pass 1: checks that need no path.
         var rejections: [Rejection] = []
-        var candidates: [(index: Int, model: Int, bound: Double)] = []
-        var isTarget = [Bool](repeating: false, count: network.graph.nodeCount)
-        var targets: [Int] = []
+        var candidates: [(index: Int, model: Int, bound: Double, target: Int)] = []
+        // One route target per node, or per node and latency limit when there is a budget.
+        var nodeTarget = [Int32](repeating: -1, count: network.graph.nodeCount)
+        var limitedTarget: [RouteTarget: Int] = [:]
+        var targets: [RouteTarget] = []
         records.withUnsafeBufferPointer { pools in
             for index in pools.indices {
                 if let check = failedCheck(pools[index], request: request, now: now) {
@@ -43,17 +47,33 @@ extension PlacementEngine {
                 case .cost: bound = hours * (request.cpuCores * state.price.cpuCoreHour + Double(need) * (model >= 0 ? pools[index].gpuPrice[model] : 0))
                 case .latency: bound = state.processingLatencyMs
                 }
-                candidates.append((index, model, bound))
-                if !isTarget[state.node] {
-                    isTarget[state.node] = true
-                    targets.append(state.node)
+                let target: Int
+                if let budget = request.maxLatencyMs {
+                    let key = RouteTarget(node: state.node, latencyLimitMs: budget - state.processingLatencyMs)
+                    if let known = limitedTarget[key] {
+                        target = known
+                    } else {
+                        target = targets.count
+                        limitedTarget[key] = target
+                        targets.append(key)
+                    }
+                } else if nodeTarget[state.node] >= 0 {
+                    target = Int(nodeTarget[state.node])
+                } else {
+                    target = targets.count
+                    nodeTarget[state.node] = Int32(target)
+                    targets.append(RouteTarget(node: state.node))
                 }
+                candidates.append((index, model, bound, target))
             }
         }
 
         // Pass 2: the best path to each candidate, then the estimate.
-        let selection = routes.select(network, from: ingress, targets: targets, minimumGbps: request.minBandwidthGbps, dataBytes: request.dataBytes)
-        var top: [(value: Double, index: Int, model: Int, route: Route, estimate: Estimate)] = []
+        // The latency objective wants the lowest-latency path whatever the data; the others the
+        // quickest path for the data.
+        let routedBytes = request.objective == .latency ? 0 : request.dataBytes
+        let selection = routes.select(network, from: ingress, targets: targets, minimumGbps: request.minBandwidthGbps, dataBytes: routedBytes)
+        var top: [(value: Double, index: Int, target: Int, estimate: Estimate)] = []
         var pruned = 0
         for candidate in candidates {
             if !explain, top.count == keep, candidate.bound > top[keep - 1].value {
@@ -61,17 +81,21 @@ extension PlacementEngine {
                 continue
             }
             let record = records[candidate.index]
-            guard let route = selection.route(to: record.state.node) else {
+            let route: Route
+            switch selection.outcome(candidate.target) {
+            case .found(let found):
+                route = found
+            case .overLimit(let lowest):
+                if explain {
+                    let processing = record.state.processingLatencyMs
+                    rejections.append(Rejection(pool: record.state.id, check: .latencyBudget, reason: "the lowest-latency path takes \(number(lowest)) ms + processing \(number(processing)) ms = \(number(lowest + processing)) ms, over the \(number(request.maxLatencyMs ?? 0)) ms budget"))
+                }
+                continue
+            case .none:
                 if explain { rejections.append(pathRejection(record, request: request, ingress: ingress)) }
                 continue
             }
             let latency = route.latencyMs + record.state.processingLatencyMs
-            if let budget = request.maxLatencyMs, latency > budget {
-                if explain {
-                    rejections.append(Rejection(pool: record.state.id, check: .latencyBudget, reason: "path \(number(route.latencyMs)) ms + processing \(number(record.state.processingLatencyMs)) ms = \(number(latency)) ms, over the \(number(budget)) ms budget"))
-                }
-                continue
-            }
             let estimate = self.estimate(record, model: candidate.model, route: route, request: request)
             guard estimate.transferS.isFinite else {
                 if explain { rejections.append(pathRejection(record, request: request, ingress: ingress)) }
@@ -83,7 +107,7 @@ extension PlacementEngine {
             case .cost: value = estimate.price
             case .latency: value = latency
             }
-            let entry = (value, candidate.index, candidate.model, route, estimate)
+            let entry = (value, candidate.index, candidate.target, estimate)
             let position = top.firstIndex { ($0.value, records[$0.index].state.id) > (value, record.state.id) } ?? top.count
             if position < keep {
                 top.insert(entry, at: position)
@@ -99,7 +123,7 @@ extension PlacementEngine {
         }
         let chosen = top.map { entry -> Candidate in
             let record = records[entry.index]
-            let path = selection.path(to: record.state.node)!
+            let path = selection.path(entry.target)!
             return Candidate(
                 pool: record.state.id, node: topology.nodes[record.state.node].id,
                 path: path.nodes.map { topology.nodes[$0].id }, slots: path.slots, estimate: entry.estimate

@@ -272,10 +272,5 @@ func subtract(_ a: Resources, from b: Resources) -> Resources {
     return difference
 }
 
-/// A number for reasons: up to two decimals, no trailing zeros.
-func number(_ value: Double) -> String {
-    if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-    var text = String(format: "%.2f", value)
-    while text.hasSuffix("0") { text.removeLast() }
-    return text
-}
+/// A number for reasons: up to two decimals.
+func number(_ value: Double) -> String { compactNumber(value, decimals: 2) }

@@ -62,12 +62,13 @@ extension PlacementEngine {
         guard dataBytes.isFinite, dataBytes >= 0, minimumGbps.isFinite, minimumGbps >= 0, alternatives >= 0 else {
             throw .invalid("data size, minimum bandwidth and alternatives must be at least 0")
         }
-        let targets = Array(Set(records.map(\.state.node))).sorted()
-        let selection = routes.select(network, from: source, targets: targets, minimumGbps: minimumGbps, dataBytes: dataBytes)
+        let nodes = Array(Set(records.map(\.state.node))).sorted()
+        let targetOfNode = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1, $0) })
+        let selection = routes.select(network, from: source, targets: nodes.map { RouteTarget(node: $0) }, minimumGbps: minimumGbps, dataBytes: dataBytes)
         var rows: [RouteRow] = []
         for record in records {
             let state = record.state
-            let path = selection.path(to: state.node)
+            let path = selection.path(targetOfNode[state.node]!)
             var row = RouteRow(
                 pool: state.id, node: topology.nodes[state.node].id,
                 path: path?.nodes.map { topology.nodes[$0].id } ?? [],

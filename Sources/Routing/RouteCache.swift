@@ -50,40 +50,42 @@ public struct RouteCache: Sendable {
         return tree
     }
 
-    /// The best route from `ingress` to each node for moving `dataBytes`:
+    /// The best route from `ingress` to each target for moving `dataBytes`, among routes whose
+    /// latency fits the target's limit:
     ///
     /// - with `minimumGbps` > 0, the data moves at the reserved rate, so the best route is the
     ///   lowest-latency one among links with that much available;
     /// - otherwise it is the quickest path, minimising latency + data / bottleneck, found by the
     ///   threshold method: one shortest-latency search per distinct available bandwidth, highest
-    ///   first, stopping once a lower level cannot beat what was found for any of `targets`
-    ///   (with no data, the lowest-latency path).
-    ///
-    /// With `minimumGbps` > 0 or no data, routes to any node can be asked of the selection;
-    /// otherwise only routes to `targets`.
-    public mutating func select(_ state: NetworkState, from ingress: Int, targets: [Int], minimumGbps: Double, dataBytes: Double) -> RouteSelection {
+    ///   first, stopping once a lower level cannot beat what was found for any target (with no
+    ///   data, the lowest-latency path). Each level's path is the lowest-latency one with at least
+    ///   that bottleneck, so filtering each level by the latency limit keeps the method exact.
+    public mutating func select(_ state: NetworkState, from ingress: Int, targets: [RouteTarget], minimumGbps: Double, dataBytes: Double) -> RouteSelection {
         if minimumGbps > 0 {
-            return RouteSelection(state: state, trees: [constrainedTree(state, from: ingress, minimumGbps: minimumGbps)], eager: nil)
+            let tree = constrainedTree(state, from: ingress, minimumGbps: minimumGbps)
+            return RouteSelection(state: state, targets: targets, trees: [tree], choice: nil)
         }
         let base = latencyTree(state, from: ingress)
-        guard dataBytes > 0 else { return RouteSelection(state: state, trees: [base], eager: nil) }
+        guard dataBytes > 0 else { return RouteSelection(state: state, targets: targets, trees: [base], choice: nil) }
 
         let bits = dataBytes * 8
-        func value(_ tree: PathTree, _ node: Int) -> Double {
-            guard tree.distance[node].isFinite else { return .infinity }
-            if node == ingress { return 0 }
-            let width = state.walk(tree, to: node).bottleneckGbps
-            return tree.distance[node] / 1_000 + (width > 0 ? bits / (width * 1e9) : .infinity)
+        func value(_ tree: PathTree, _ target: RouteTarget) -> Double {
+            let latency = tree.distance[target.node]
+            guard latency.isFinite, latency <= target.latencyLimitMs else { return .infinity }
+            if target.node == ingress { return 0 }
+            let width = state.walk(tree, to: target.node).bottleneckGbps
+            return latency / 1_000 + (width > 0 ? bits / (width * 1e9) : .infinity)
         }
-        var best = targets.map { (value: value(base, $0), tree: 0) }
+        var best = targets.map { (value: value(base, $0), tree: Int32(0)) }
         var trees = [base]
         var levels = levelSet(state, from: ingress)
         defer { levelSets[ingress] = levels }
         for index in levels.levels.indices {
             // Paths found from here on have a bottleneck of at most this level.
             let canImprove = targets.indices.contains { target in
-                let node = targets[target]
-                return base.distance[node].isFinite && base.distance[node] / 1_000 + bits / (levels.levels[index] * 1e9) < best[target].value
+                let latency = base.distance[targets[target].node]
+                return latency.isFinite && latency <= targets[target].latencyLimitMs
+                    && latency / 1_000 + bits / (levels.levels[index] * 1e9) < best[target].value
             }
             guard canImprove else { break }
             let tree: PathTree
@@ -97,14 +99,10 @@ public struct RouteCache: Sendable {
             trees.append(tree)
             for target in targets.indices {
                 let candidate = value(tree, targets[target])
-                if candidate < best[target].value { best[target] = (candidate, trees.count - 1) }
+                if candidate < best[target].value { best[target] = (candidate, Int32(trees.count - 1)) }
             }
         }
-        var choice = [Int32](repeating: -1, count: state.graph.nodeCount)
-        for (target, node) in targets.enumerated() where best[target].value.isFinite || base.isReachable(node) {
-            choice[node] = Int32(best[target].tree)
-        }
-        return RouteSelection(state: state, trees: trees, eager: choice)
+        return RouteSelection(state: state, targets: targets, trees: trees, choice: best.map(\.tree))
     }
 
     private mutating func levelSet(_ state: NetworkState, from ingress: Int) -> LevelSet {
@@ -133,7 +131,8 @@ public struct RouteCache: Sendable {
                 let rootSlots = Array(previous.slots[0..<spur])
                 var spurLimits = baseLimits
                 spurLimits.target = target
-                for path in found where path.nodes.count > spur && Array(path.nodes[0...spur]) == rootNodes {
+                // Parallel links make the same nodes different roots: compare the slots.
+                for path in found where path.slots.count > spur && Array(path.slots[0..<spur]) == rootSlots {
                     spurLimits.excludedSlots.insert(path.slots[spur])
                 }
                 spurLimits.excludedNodes = Set(rootNodes.dropLast())

@@ -8,25 +8,49 @@ public struct Route: Sendable, Hashable {
     public var hops: Int
 }
 
+/// A node to route to, and the most latency a route to it may have.
+public struct RouteTarget: Sendable, Hashable {
+    public var node: Int
+    public var latencyLimitMs: Double
+
+    public init(node: Int, latencyLimitMs: Double = .infinity) {
+        self.node = node
+        self.latencyLimitMs = latencyLimitMs
+    }
+}
+
+/// What a selection found for one target.
+public enum RouteOutcome: Sendable, Hashable {
+    case found(Route)
+    /// Paths exist, but the lowest-latency one takes this long, over the target's limit.
+    case overLimit(lowestLatencyMs: Double)
+    case none
+}
+
 /// The routes one search (or one quickest-path computation) chose from an ingress.
 public struct RouteSelection: Sendable {
     let state: NetworkState
+    public let targets: [RouteTarget]
     let trees: [PathTree]
-    /// Per node, the tree holding its chosen route (-1: none); nil when every node uses tree 0.
-    let eager: [Int32]?
+    /// Per target, the tree holding its chosen route; nil when every target uses tree 0.
+    let choice: [Int32]?
 
-    /// The chosen route to `node`, or nil when there is none.
-    public func route(to node: Int) -> Route? {
-        let index = eager.map { Int($0[node]) } ?? 0
-        guard index >= 0, trees[index].isReachable(node) else { return nil }
-        return state.walk(trees[index], to: node)
+    /// The chosen route to the target at `index`.
+    public func outcome(_ index: Int) -> RouteOutcome {
+        let target = targets[index]
+        let tree = trees[choice.map { Int($0[index]) } ?? 0]
+        let latency = tree.distance[target.node]
+        if latency.isFinite, latency <= target.latencyLimitMs {
+            return .found(state.walk(tree, to: target.node))
+        }
+        let lowest = trees[0].distance[target.node]
+        return lowest.isFinite ? .overLimit(lowestLatencyMs: lowest) : .none
     }
 
-    /// The chosen path to `node`, with its nodes and slots.
-    public func path(to node: Int) -> Path? {
-        let index = eager.map { Int($0[node]) } ?? 0
-        guard index >= 0 else { return nil }
-        return state.path(in: trees[index], to: node)
+    /// The chosen path to the target at `index`, with its nodes and slots.
+    public func path(_ index: Int) -> Path? {
+        guard case .found = outcome(index) else { return nil }
+        return state.path(in: trees[choice.map { Int($0[index]) } ?? 0], to: targets[index].node)
     }
 }
 

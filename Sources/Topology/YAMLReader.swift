@@ -166,11 +166,16 @@ struct Fields {
     subscript(key: String) -> Yams.Node? { values[key]?.value }
 }
 
-/// A number as people write it: no trailing ".0"; three decimals, or six significant digits
-/// below 1 so that small capacities do not round to 0.
-func format(_ value: Double) -> String {
+/// A number as people write it: no trailing zeros or ".0"; `decimals` places, or more below 1
+/// so that small values (a 9.6 kbit/s link is 0.0000096 Gbps) do not round to 0.
+public func compactNumber(_ value: Double, decimals: Int = 3) -> String {
     if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-    var text = abs(value) < 1 ? String(format: "%.*f", max(3, 5 - Int(log10(abs(value)).rounded(.down))), value) : String(format: "%.3f", value)
+    guard value.isFinite else { return value > 0 ? "inf" : value < 0 ? "-inf" : "nan" }
+    let places = abs(value) < 1 ? max(decimals, decimals + 2 - Int(log10(abs(value)).rounded(.down))) : decimals
+    var text = String(format: "%.*f", places, value)
     while text.hasSuffix("0") { text.removeLast() }
+    if text.hasSuffix(".") { text.removeLast() }
     return text
 }
+
+func format(_ value: Double) -> String { compactNumber(value) }

@@ -207,12 +207,7 @@ func gpuText(_ gpus: [String: Int], leading: Bool = true) -> String {
 }
 
 /// A number for people: up to three decimals, no trailing zeros.
-func decimal(_ value: Double) -> String {
-    if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-    var text = String(format: value.magnitude >= 100 ? "%.1f" : "%.3f", value)
-    while text.hasSuffix("0") { text.removeLast() }
-    return text
-}
+func decimal(_ value: Double) -> String { compactNumber(value) }
 
 /// Left-aligned columns with a header row.
 func table(header: [String], rows: [[String]], indent: String = "") -> String {
