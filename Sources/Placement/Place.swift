@@ -1,14 +1,28 @@
+import HeapModule
 import Routing
 import Topology
+
+/// A pool that passed the checks needing no path, with the lower bound of its objective value.
+private struct Contender: Comparable {
+    var bound: Double
+    var pool: Int32
+    var model: Int32
+    var target: Int32
+
+    static func < (a: Contender, b: Contender) -> Bool { (a.bound, a.pool) < (b.bound, b.pool) }
+}
 
 extension PlacementEngine {
     /// Chooses a pool and a path for a request, reserving nothing: the feasibility checks in
     /// order (`Check`), then an estimate on each feasible pool's best path, then the best by the
     /// objective with ties broken by pool id. The best path is the quickest for the data within
     /// the latency budget (the lowest-latency one under the latency objective; under the cost
-    /// objective transfer prices are added along the quickest path). A pool whose lower bound (compute time for
-    /// completion, resource price for cost, processing latency for latency) cannot beat the
-    /// current runners-up is not scored, unless the request asks for explanations.
+    /// objective transfer prices are added along the quickest path).
+    ///
+    /// Pools are estimated in order of a lower bound on their objective value (compute time for
+    /// completion, resource price for cost, processing latency for latency); once the bound
+    /// passes the last runner-up kept, the rest cannot win and are not estimated, unless the
+    /// request asks for explanations.
     public mutating func place(_ request: PlacementRequest, now: Double) throws(PlacementError) -> Placement {
         guard let ingress = topology.node(request.ingress) else { throw .unknownIngress(request.ingress) }
         try validate(request)
@@ -17,100 +31,105 @@ extension PlacementEngine {
         let need = Int32(request.gpuCount)
         let allowedModels = gpuModelOrder(for: request)
         let runtime = request.runtimeS
+        let cpuAsked = request.cpuCores - 1e-9
+        let memoryAsked = request.memoryBytes
+        let stale = now - staleAfterS
 
-        // Pass 1: checks that need no path.
+        // Pass 1: checks that need no path, over the fast pool fields.
         var rejections: [Rejection] = []
-        var candidates: [(index: Int, model: Int, bound: Double, target: Int)] = []
-        // One route target per node, or per node and latency limit when there is a budget.
+        var contenders: [Contender] = []
+        contenders.reserveCapacity(states.count)
         var nodeTarget = [Int32](repeating: -1, count: network.graph.nodeCount)
-        var limitedTarget: [RouteTarget: Int] = [:]
+        var nextTarget: [Int32] = []
         var targets: [RouteTarget] = []
-        records.withUnsafeBufferPointer { pools in
-            for index in pools.indices {
-                if let check = failedCheck(pools[index], request: request, now: now) {
-                    if explain { rejections.append(rejection(pools[index], check, request: request, allowedModels: allowedModels, now: now)) }
-                    continue
-                }
-                var model = -1
-                if need > 0 {
-                    model = allowedModels.first { pools[index].freeGPUs($0) >= need } ?? -1
-                    if model < 0 {
-                        if explain { rejections.append(rejection(pools[index], .resources, request: request, allowedModels: allowedModels, now: now)) }
-                        continue
-                    }
-                }
-                let state = pools[index].state
-                let hours = runtime / state.speed / 3_600
-                let bound: Double
-                switch request.objective {
-                case .completion: bound = state.queueWaitS + runtime / state.speed
-                case .cost: bound = hours * (request.cpuCores * state.price.cpuCoreHour + Double(need) * (model >= 0 ? pools[index].gpuPrice[model] : 0))
-                case .latency: bound = state.processingLatencyMs
-                }
-                let target: Int
-                if let budget = request.maxLatencyMs {
-                    let key = RouteTarget(node: state.node, latencyLimitMs: budget - state.processingLatencyMs)
-                    if let known = limitedTarget[key] {
-                        target = known
-                    } else {
-                        target = targets.count
-                        limitedTarget[key] = target
-                        targets.append(key)
-                    }
-                } else if nodeTarget[state.node] >= 0 {
-                    target = Int(nodeTarget[state.node])
-                } else {
-                    target = targets.count
-                    nodeTarget[state.node] = Int32(target)
-                    targets.append(RouteTarget(node: state.node))
-                }
-                candidates.append((index, model, bound, target))
+        for pool in 0..<states.count {
+            var failed: Check?
+            if !hot.up[pool] {
+                failed = .poolDown
+            } else if hot.lastAdvertisement[pool] < stale {
+                failed = .stale
+            } else if !request.labels.isEmpty, !request.labels.allSatisfy({ $0.accepts(states[pool].labels) }) {
+                failed = .labels
+            } else if need > 0, !allowedModels.contains(where: { hot.totalGPUs(pool, $0) >= need }) {
+                failed = .gpuModel
+            } else if hot.cpu[pool] < cpuAsked || hot.memory[pool] < memoryAsked {
+                failed = .resources
             }
+            var model = -1
+            if failed == nil, need > 0 {
+                model = allowedModels.first { hot.freeGPUs(pool, $0) >= need } ?? -1
+                if model < 0 { failed = .resources }
+            }
+            if let failed {
+                if explain { rejections.append(rejection(pool, failed, request: request, allowedModels: allowedModels, now: now)) }
+                continue
+            }
+            let bound: Double
+            switch request.objective {
+            case .completion:
+                bound = hot.queue[pool] + runtime / hot.speed[pool]
+            case .cost:
+                bound = runtime / hot.speed[pool] / 3_600 * (request.cpuCores * hot.cpuPrice[pool] + Double(need) * (model >= 0 ? hot.priceOfGPU(pool, model) : 0))
+            case .latency:
+                bound = hot.processing[pool]
+            }
+            // One route target per node and latency limit (limits differ with processing latency).
+            let node = Int(hot.node[pool])
+            let limit = request.maxLatencyMs.map { $0 - hot.processing[pool] } ?? .infinity
+            var target = nodeTarget[node]
+            while target >= 0, targets[Int(target)].latencyLimitMs != limit { target = nextTarget[Int(target)] }
+            if target < 0 {
+                target = Int32(targets.count)
+                targets.append(RouteTarget(node: node, latencyLimitMs: limit))
+                nextTarget.append(nodeTarget[node])
+                nodeTarget[node] = target
+            }
+            contenders.append(Contender(bound: bound, pool: Int32(pool), model: Int32(model), target: target))
         }
 
-        // Pass 2: the best path to each candidate, then the estimate.
+        // Pass 2: estimates on the best paths, in order of the bound.
         // The latency objective wants the lowest-latency path whatever the data; the others the
         // quickest path for the data.
         let routedBytes = request.objective == .latency ? 0 : request.dataBytes
-        let selection = routes.select(network, from: ingress, targets: targets, minimumGbps: request.minBandwidthGbps, dataBytes: routedBytes)
-        var top: [(value: Double, index: Int, target: Int, estimate: Estimate)] = []
+        var selection = routes.select(network, from: ingress, targets: targets, minimumGbps: request.minBandwidthGbps, dataBytes: routedBytes)
+        var queue = Heap(contenders)
+        var top: [(value: Double, pool: Int, target: Int, estimate: Estimate)] = []
         var pruned = 0
-        for candidate in candidates {
-            if !explain, top.count == keep, candidate.bound > top[keep - 1].value {
-                pruned += 1
-                continue
+        while let contender = queue.popMin() {
+            if !explain, top.count == keep, contender.bound > top[keep - 1].value {
+                pruned = queue.count + 1
+                break
             }
-            let record = records[candidate.index]
+            let pool = Int(contender.pool)
             let route: Route
-            switch selection.outcome(candidate.target) {
+            switch routes.resolve(&selection, Int(contender.target), in: network) {
             case .found(let found):
                 route = found
             case .overLimit(let lowest):
                 if explain {
-                    let processing = record.state.processingLatencyMs
-                    rejections.append(Rejection(pool: record.state.id, check: .latencyBudget, reason: "the lowest-latency path takes \(number(lowest)) ms + processing \(number(processing)) ms = \(number(lowest + processing)) ms, over the \(number(request.maxLatencyMs ?? 0)) ms budget"))
+                    let processing = hot.processing[pool]
+                    rejections.append(Rejection(pool: states[pool].id, check: .latencyBudget, reason: "the lowest-latency path takes \(number(lowest)) ms + processing \(number(processing)) ms = \(number(lowest + processing)) ms, over the \(number(request.maxLatencyMs ?? 0)) ms budget"))
                 }
                 continue
             case .none:
-                if explain { rejections.append(pathRejection(record, request: request, ingress: ingress)) }
+                if explain { rejections.append(pathRejection(pool, request: request, ingress: ingress)) }
                 continue
             }
-            let latency = route.latencyMs + record.state.processingLatencyMs
-            let estimate = self.estimate(record, model: candidate.model, route: route, request: request)
+            let estimate = self.estimate(pool, model: Int(contender.model), route: route, request: request)
             guard estimate.transferS.isFinite else {
-                if explain { rejections.append(pathRejection(record, request: request, ingress: ingress)) }
+                if explain { rejections.append(pathRejection(pool, request: request, ingress: ingress)) }
                 continue
             }
             let value: Double
             switch request.objective {
             case .completion: value = estimate.completionS
             case .cost: value = estimate.price
-            case .latency: value = latency
+            case .latency: value = estimate.latencyMs + estimate.processingLatencyMs
             }
-            let entry = (value, candidate.index, candidate.target, estimate)
-            let position = top.firstIndex { ($0.value, records[$0.index].state.id) > (value, record.state.id) } ?? top.count
+            let id = states[pool].id
+            let position = top.firstIndex { ($0.value, states[$0.pool].id) > (value, id) } ?? top.count
             if position < keep {
-                top.insert(entry, at: position)
+                top.insert((value, pool, Int(contender.target), estimate), at: position)
                 if top.count > keep { top.removeLast() }
             }
         }
@@ -121,13 +140,13 @@ extension PlacementEngine {
             explained.explain = true
             return try place(explained, now: now)
         }
-        let chosen = top.map { entry -> Candidate in
-            let record = records[entry.index]
-            let path = selection.path(entry.target)!
-            return Candidate(
-                pool: record.state.id, node: topology.nodes[record.state.node].id,
+        var chosen: [Candidate] = []
+        for entry in top {
+            let path = routes.path(&selection, entry.target, in: network)!
+            chosen.append(Candidate(
+                pool: states[entry.pool].id, node: topology.nodes[states[entry.pool].node].id,
                 path: path.nodes.map { topology.nodes[$0].id }, slots: path.slots, estimate: entry.estimate
-            )
+            ))
         }
         return Placement(
             winner: chosen.first, runnersUp: Array(chosen.dropFirst()),
@@ -157,22 +176,8 @@ extension PlacementEngine {
         return names.sorted().compactMap { models.existingID($0) }
     }
 
-    /// The first check a pool fails before any path is looked at, or nil.
-    private func failedCheck(_ record: PoolRecord, request: PlacementRequest, now: Double) -> Check? {
-        let state = record.state
-        guard state.liveness == .up else { return .poolDown }
-        if let last = state.lastAdvertisement, now - last > staleAfterS { return .stale }
-        if !request.labels.isEmpty, !request.labels.allSatisfy({ $0.accepts(state.labels) }) { return .labels }
-        if request.gpuCount > 0 {
-            let allowed = request.gpuModels.isEmpty ? Array(0..<models.count) : request.gpuModels.compactMap { models.existingID($0) }
-            if !allowed.contains(where: { record.totalGPUs($0) >= Int32(request.gpuCount) }) { return .gpuModel }
-        }
-        if request.cpuCores > record.cpu + 1e-9 || request.memoryBytes > record.memory { return .resources }
-        return nil
-    }
-
-    private func rejection(_ record: PoolRecord, _ check: Check, request: PlacementRequest, allowedModels: [Int], now: Double) -> Rejection {
-        let state = record.state
+    private func rejection(_ pool: Int, _ check: Check, request: PlacementRequest, allowedModels: [Int], now: Double) -> Rejection {
+        let state = states[pool]
         let reason: String
         switch check {
         case .poolDown:
@@ -193,12 +198,12 @@ extension PlacementEngine {
             let has = state.total.gpus.isEmpty ? "no GPUs" : state.total.gpus.sorted { $0.key < $1.key }.map { "\($0.value)×\($0.key)" }.joined(separator: ", ")
             reason = "not \(request.gpuCount) \(wanted) in the pool (it has \(has))"
         case .resources:
-            if request.cpuCores > record.cpu + 1e-9 {
-                reason = "\(number(record.cpu)) of \(number(state.total.cpuCores)) cores free after leases, \(number(request.cpuCores)) asked"
-            } else if request.memoryBytes > record.memory {
-                reason = "\(number(Double(record.memory) / Double(1 << 30))) GiB of memory free after leases, \(number(Double(request.memoryBytes) / Double(1 << 30))) GiB asked"
+            if request.cpuCores > hot.cpu[pool] + 1e-9 {
+                reason = "\(number(hot.cpu[pool])) of \(number(state.total.cpuCores)) cores free after leases, \(number(request.cpuCores)) asked"
+            } else if request.memoryBytes > hot.memory[pool] {
+                reason = "\(number(Double(hot.memory[pool]) / Double(1 << 30))) GiB of memory free after leases, \(number(Double(request.memoryBytes) / Double(1 << 30))) GiB asked"
             } else {
-                let free = allowedModels.map { "\(record.freeGPUs($0)) \(models.names[$0])" }.joined(separator: ", ")
+                let free = allowedModels.map { "\(hot.freeGPUs(pool, $0)) \(models.names[$0])" }.joined(separator: ", ")
                 reason = "not enough GPUs free: \(free.isEmpty ? "none" : free) after leases, \(request.gpuCount) asked"
             }
         case .unreachable, .bandwidth, .latencyBudget:
@@ -208,34 +213,31 @@ extension PlacementEngine {
     }
 
     /// Why no usable path reaches a pool: nothing at all, or not enough bandwidth on the way.
-    private mutating func pathRejection(_ record: PoolRecord, request: PlacementRequest, ingress: Int) -> Rejection {
-        let node = record.state.node
+    private mutating func pathRejection(_ pool: Int, request: PlacementRequest, ingress: Int) -> Rejection {
+        let id = states[pool].id
+        let node = states[pool].node
         let tree = routes.latencyTree(network, from: ingress)
-        guard let path = network.path(in: tree, to: node) else {
-            return Rejection(pool: record.state.id, check: .unreachable, reason: "no path from \(request.ingress) to \(topology.nodes[node].id) over links that are up")
+        guard let path = network.path(in: tree, to: node),
+              let narrowest = path.slots.min(by: { network.availableGbps[$0] < network.availableGbps[$1] }) else {
+            return Rejection(pool: id, check: .unreachable, reason: "no path from \(request.ingress) to \(topology.nodes[node].id) over links that are up")
         }
         let asked = request.minBandwidthGbps
-        guard let narrowest = path.slots.min(by: { network.availableGbps[$0] < network.availableGbps[$1] }) else {
-            return Rejection(pool: record.state.id, check: .unreachable, reason: "no path")
-        }
-        let free = network.availableGbps[narrowest]
         let wanted = asked > 0 ? "\(number(asked)) Gbps asked" : "the data cannot move"
-        return Rejection(pool: record.state.id, check: .bandwidth, reason: "no path with enough bandwidth: link \(linkName(narrowest)) has \(number(free)) Gbps free, \(wanted)")
+        return Rejection(pool: id, check: .bandwidth, reason: "no path with enough bandwidth: link \(linkName(narrowest)) has \(number(network.availableGbps[narrowest])) Gbps free, \(wanted)")
     }
 
-    private func estimate(_ record: PoolRecord, model: Int, route: Route, request: PlacementRequest) -> Estimate {
-        let state = record.state
+    private func estimate(_ pool: Int, model: Int, route: Route, request: PlacementRequest) -> Estimate {
         let gbps = request.minBandwidthGbps > 0 ? request.minBandwidthGbps : route.bottleneckGbps
         let transfer = route.hops == 0 || request.dataBytes == 0 ? 0 : (gbps > 0 ? request.dataBytes * 8 / (gbps * 1e9) : .infinity)
-        let runtime = request.runtimeS / state.speed
-        let gpuPrice = model >= 0 ? record.gpuPrice[model] : 0
-        let price = runtime / 3_600 * (request.cpuCores * state.price.cpuCoreHour + Double(request.gpuCount) * gpuPrice)
+        let runtime = request.runtimeS / hot.speed[pool]
+        let gpuPrice = model >= 0 ? hot.priceOfGPU(pool, model) : 0
+        let price = runtime / 3_600 * (request.cpuCores * hot.cpuPrice[pool] + Double(request.gpuCount) * gpuPrice)
             + request.dataBytes / 1e9 * route.transferPricePerGB
         return Estimate(
             latencyMs: route.latencyMs, bottleneckGbps: route.bottleneckGbps, pathCost: route.cost, hops: route.hops,
-            transferS: transfer, queueS: state.queueWaitS, runtimeS: runtime,
-            completionS: route.latencyMs / 1_000 + transfer + state.queueWaitS + runtime,
-            price: price, processingLatencyMs: state.processingLatencyMs,
+            transferS: transfer, queueS: hot.queue[pool], runtimeS: runtime,
+            completionS: route.latencyMs / 1_000 + transfer + hot.queue[pool] + runtime,
+            price: price, processingLatencyMs: hot.processing[pool],
             gpuModel: model >= 0 ? models.names[model] : nil
         )
     }

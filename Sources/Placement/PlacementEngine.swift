@@ -18,36 +18,86 @@ struct GPUModels: Sendable {
     var count: Int { names.count }
 }
 
-/// A pool with its availability unpacked for fast checks.
-struct PoolRecord: Sendable {
-    var state: PoolState
-    var cpu: Double = 0
-    var memory: UInt64 = 0
-    var gpus: [Int32] = []
+/// The pools' fields that every decision reads, in parallel arrays indexed by pool, so the
+/// checks over thousands of pools touch plain numbers rather than copying pool descriptions.
+struct HotPools: Sendable {
+    var up: [Bool] = []
+    /// When the last advertisement arrived; NaN when none did.
+    var lastAdvertisement: [Double] = []
+    var cpu: [Double] = []
+    var memory: [UInt64] = []
+    var node: [Int32] = []
+    var queue: [Double] = []
+    var speed: [Double] = []
+    var processing: [Double] = []
+    var cpuPrice: [Double] = []
+    /// Per pool, `stride` entries indexed by GPU model id.
+    var gpuFree: [Int32] = []
     var gpuTotal: [Int32] = []
     var gpuPrice: [Double] = []
+    var stride = 4
 
-    init(_ state: PoolState, models: inout GPUModels) {
-        self.state = state
-        refresh(models: &models)
+    mutating func append() {
+        up.append(false)
+        lastAdvertisement.append(.nan)
+        cpu.append(0)
+        memory.append(0)
+        node.append(0)
+        queue.append(0)
+        speed.append(1)
+        processing.append(0)
+        cpuPrice.append(0)
+        gpuFree.append(contentsOf: repeatElement(0, count: stride))
+        gpuTotal.append(contentsOf: repeatElement(0, count: stride))
+        gpuPrice.append(contentsOf: repeatElement(0, count: stride))
     }
 
-    mutating func refresh(models: inout GPUModels) {
+    /// Makes room for `models` GPU models per pool.
+    mutating func widen(to models: Int) {
+        guard models > stride else { return }
+        let wider = max(models, stride * 2)
+        func regrid<T>(_ values: [T], _ zero: T) -> [T] {
+            var result = [T](repeating: zero, count: up.count * wider)
+            for pool in 0..<up.count {
+                for model in 0..<stride { result[pool * wider + model] = values[pool * stride + model] }
+            }
+            return result
+        }
+        gpuFree = regrid(gpuFree, 0)
+        gpuTotal = regrid(gpuTotal, 0)
+        gpuPrice = regrid(gpuPrice, 0)
+        stride = wider
+    }
+
+    mutating func set(_ index: Int, from state: PoolState, models: inout GPUModels) {
         let available = state.available
-        cpu = available.cpuCores
-        memory = available.memoryBytes
         for model in state.total.gpus.keys { _ = models.id(model) }
         for model in available.gpus.keys { _ = models.id(model) }
-        gpus = Array(repeating: 0, count: models.count)
-        gpuTotal = Array(repeating: 0, count: models.count)
-        gpuPrice = Array(repeating: 0, count: models.count)
-        for (model, count) in available.gpus { gpus[models.id(model)] = Int32(clamping: count) }
-        for (model, count) in state.total.gpus { gpuTotal[models.id(model)] = Int32(clamping: count) }
-        for (model, price) in state.price.gpuHour { gpuPrice[models.id(model)] = price }
+        for model in state.price.gpuHour.keys { _ = models.id(model) }
+        widen(to: models.count)
+        up[index] = state.liveness == .up
+        lastAdvertisement[index] = state.lastAdvertisement ?? .nan
+        cpu[index] = available.cpuCores
+        memory[index] = available.memoryBytes
+        node[index] = Int32(state.node)
+        queue[index] = state.queueWaitS
+        speed[index] = state.speed
+        processing[index] = state.processingLatencyMs
+        cpuPrice[index] = state.price.cpuCoreHour
+        let base = index * stride
+        for model in 0..<stride {
+            gpuFree[base + model] = 0
+            gpuTotal[base + model] = 0
+            gpuPrice[base + model] = 0
+        }
+        for (model, count) in available.gpus { gpuFree[base + models.id(model)] = Int32(clamping: count) }
+        for (model, count) in state.total.gpus { gpuTotal[base + models.id(model)] = Int32(clamping: count) }
+        for (model, price) in state.price.gpuHour { gpuPrice[base + models.id(model)] = price }
     }
 
-    func freeGPUs(_ model: Int) -> Int32 { model < gpus.count ? gpus[model] : 0 }
-    func totalGPUs(_ model: Int) -> Int32 { model < gpuTotal.count ? gpuTotal[model] : 0 }
+    func freeGPUs(_ pool: Int, _ model: Int) -> Int32 { model < stride ? gpuFree[pool * stride + model] : 0 }
+    func totalGPUs(_ pool: Int, _ model: Int) -> Int32 { model < stride ? gpuTotal[pool * stride + model] : 0 }
+    func priceOfGPU(_ pool: Int, _ model: Int) -> Double { model < stride ? gpuPrice[pool * stride + model] : 0 }
 }
 
 /// The pure placement core: live network and pool state, placement, leases, routing tables.
@@ -56,7 +106,8 @@ struct PoolRecord: Sendable {
 public struct PlacementEngine: Sendable {
     public private(set) var network: NetworkState
     var routes = RouteCache()
-    var records: [PoolRecord] = []
+    var states: [PoolState] = []
+    var hot = HotPools()
     var poolIndex: [String: Int] = [:]
     var models = GPUModels()
     var leases: [UInt64: Lease] = [:]
@@ -76,14 +127,25 @@ public struct PlacementEngine: Sendable {
                 price: pool.price, speed: pool.speed, queueWaitS: pool.queueWaitS,
                 processingLatencyMs: pool.processingLatencyMs, liveness: declaredLiveness
             )
-            poolIndex[pool.id] = records.count
-            records.append(PoolRecord(state, models: &models))
+            appendPool(state)
         }
     }
 
+    private mutating func appendPool(_ state: PoolState) {
+        poolIndex[state.id] = states.count
+        states.append(state)
+        hot.append()
+        hot.set(states.count - 1, from: state, models: &models)
+    }
+
+    /// Brings the fast fields of a pool in line with its state.
+    mutating func refresh(_ index: Int) {
+        hot.set(index, from: states[index], models: &models)
+    }
+
     public var topology: Topology { network.topology }
-    public var pools: [PoolState] { records.map(\.state) }
-    public func pool(_ id: String) -> PoolState? { poolIndex[id].map { records[$0].state } }
+    public var pools: [PoolState] { states }
+    public func pool(_ id: String) -> PoolState? { poolIndex[id].map { states[$0] } }
     /// Route searches run so far (each a Dijkstra); coalescing keeps this low.
     public var routeSearches: Int { routes.searches }
     public var activeLeases: [Lease] { leases.values.sorted { $0.id < $1.id } }
@@ -101,25 +163,33 @@ public struct PlacementEngine: Sendable {
         version &+= 1
     }
 
+    /// Brings the lowest-latency searches from these ingresses up to date now, rather than on
+    /// their next use: what a controller does once per tick for its active ingresses, so that a
+    /// burst of changes costs one recomputation each.
+    public mutating func refreshRoutes(from ingresses: [Int]) {
+        for ingress in ingresses { _ = routes.latencyTree(network, from: ingress) }
+    }
+
     // MARK: Pool changes
 
     /// Adds a pool, or replaces the description of one with the same id (keeping its leases).
     public mutating func upsertPool(_ state: PoolState) {
         if let index = poolIndex[state.id] {
-            var updated = state
-            updated.reserved = records[index].state.reserved
-            records[index] = PoolRecord(updated, models: &models)
+            let reserved = states[index].reserved
+            states[index] = state
+            states[index].reserved = reserved
+            refresh(index)
         } else {
-            poolIndex[state.id] = records.count
-            records.append(PoolRecord(state, models: &models))
+            appendPool(state)
         }
         version &+= 1
     }
 
     public mutating func setLiveness(_ pool: String, _ liveness: PoolLiveness, now: Double) {
-        guard let index = poolIndex[pool], records[index].state.liveness != liveness else { return }
-        records[index].state.liveness = liveness
-        if liveness == .up, records[index].state.lastAdvertisement == nil { records[index].state.lastAdvertisement = now }
+        guard let index = poolIndex[pool], states[index].liveness != liveness else { return }
+        states[index].liveness = liveness
+        if liveness == .up, states[index].lastAdvertisement == nil { states[index].lastAdvertisement = now }
+        refresh(index)
         version &+= 1
     }
 
@@ -135,7 +205,7 @@ public struct PlacementEngine: Sendable {
     /// dispatch it reflects, so their resources stop counting as reserved here.
     public mutating func apply(_ report: PoolReport, from pool: String, now: Double) -> ReportOutcome {
         guard let index = poolIndex[pool] else { return .unknownPool }
-        var state = records[index].state
+        var state = states[index]
         guard report.sequence > state.advertisementSequence else { return .stale(last: state.advertisementSequence) }
         state.advertisementSequence = report.sequence
         state.free = report.free
@@ -152,8 +222,8 @@ public struct PlacementEngine: Sendable {
                 state.reserved = subtract(lease.resources, from: state.reserved)
             }
         }
-        records[index].state = state
-        records[index].refresh(models: &models)
+        states[index] = state
+        refresh(index)
         version &+= 1
         return .applied
     }
@@ -161,7 +231,7 @@ public struct PlacementEngine: Sendable {
     /// Resets a pool's advertisement sequence, as a new agent session starts one afresh.
     public mutating func resetSequence(_ pool: String) {
         guard let index = poolIndex[pool] else { return }
-        records[index].state.advertisementSequence = 0
+        states[index].advertisementSequence = 0
     }
 
     // MARK: Leases
@@ -170,16 +240,15 @@ public struct PlacementEngine: Sendable {
     /// cleanly, taking nothing, when something changed since the placement.
     public mutating func hold(_ candidate: Candidate, for request: PlacementRequest, now: Double, ttl: Double) -> Result<Lease, HoldFailure> {
         guard let index = poolIndex[candidate.pool] else { return .failure(.unknownPool(candidate.pool)) }
-        let record = records[index]
-        guard record.state.liveness == .up else {
-            return .failure(.poolUnavailable("pool \(candidate.pool) is \(record.state.liveness.rawValue)"))
+        guard states[index].liveness == .up else {
+            return .failure(.poolUnavailable("pool \(candidate.pool) is \(states[index].liveness.rawValue)"))
         }
         var resources = Resources(cpuCores: request.cpuCores, memoryBytes: request.memoryBytes)
         if request.gpuCount > 0 {
             guard let model = candidate.estimate.gpuModel else { return .failure(.resources("no GPU model chosen")) }
             resources.gpus[model] = request.gpuCount
         }
-        if let shortage = shortage(of: resources, in: record) {
+        if let shortage = shortage(of: resources, in: index) {
             return .failure(.resources("pool \(candidate.pool) changed: \(shortage)"))
         }
         let bandwidth = request.minBandwidthGbps
@@ -188,8 +257,8 @@ public struct PlacementEngine: Sendable {
             return .failure(.bandwidth("link \(linkName(narrowest)) now has \(number(network.availableGbps[narrowest])) Gbps free, \(number(bandwidth)) Gbps asked"))
         }
         network.hold(bandwidth, on: candidate.slots)
-        records[index].state.reserved = add(resources, to: records[index].state.reserved)
-        records[index].refresh(models: &models)
+        states[index].reserved = add(resources, to: states[index].reserved)
+        refresh(index)
         let lease = Lease(
             id: nextLeaseID, pool: candidate.pool, path: candidate.path, slots: candidate.slots,
             bandwidthGbps: bandwidth, resources: resources, expiresAt: now + ttl, dispatchSequence: nil, reflected: false
@@ -216,8 +285,8 @@ public struct PlacementEngine: Sendable {
         guard let lease = leases.removeValue(forKey: id) else { return nil }
         network.release(lease.bandwidthGbps, on: lease.slots)
         if !lease.reflected, let index = poolIndex[lease.pool] {
-            records[index].state.reserved = subtract(lease.resources, from: records[index].state.reserved)
-            records[index].refresh(models: &models)
+            states[index].reserved = subtract(lease.resources, from: states[index].reserved)
+            refresh(index)
         }
         version &+= 1
         return lease
@@ -238,15 +307,15 @@ public struct PlacementEngine: Sendable {
         return "\(topology.nodes[from].id)–\(topology.nodes[to].id)"
     }
 
-    func shortage(of resources: Resources, in record: PoolRecord) -> String? {
-        if resources.cpuCores > record.cpu + 1e-9 {
-            return "\(number(record.cpu)) cores free, \(number(resources.cpuCores)) asked"
+    func shortage(of resources: Resources, in pool: Int) -> String? {
+        if resources.cpuCores > hot.cpu[pool] + 1e-9 {
+            return "\(number(hot.cpu[pool])) cores free, \(number(resources.cpuCores)) asked"
         }
-        if resources.memoryBytes > record.memory {
-            return "\(number(Double(record.memory) / Double(1 << 30))) GiB memory free, \(number(Double(resources.memoryBytes) / Double(1 << 30))) GiB asked"
+        if resources.memoryBytes > hot.memory[pool] {
+            return "\(number(Double(hot.memory[pool]) / Double(1 << 30))) GiB memory free, \(number(Double(resources.memoryBytes) / Double(1 << 30))) GiB asked"
         }
         for (model, count) in resources.gpus {
-            let free = models.existingID(model).map { record.freeGPUs($0) } ?? 0
+            let free = models.existingID(model).map { hot.freeGPUs(pool, $0) } ?? 0
             if Int(free) < count { return "\(free) \(model) free, \(count) asked" }
         }
         return nil

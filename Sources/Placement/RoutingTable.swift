@@ -62,13 +62,12 @@ extension PlacementEngine {
         guard dataBytes.isFinite, dataBytes >= 0, minimumGbps.isFinite, minimumGbps >= 0, alternatives >= 0 else {
             throw .invalid("data size, minimum bandwidth and alternatives must be at least 0")
         }
-        let nodes = Array(Set(records.map(\.state.node))).sorted()
+        let nodes = Array(Set(states.map(\.node))).sorted()
         let targetOfNode = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1, $0) })
-        let selection = routes.select(network, from: source, targets: nodes.map { RouteTarget(node: $0) }, minimumGbps: minimumGbps, dataBytes: dataBytes)
+        var selection = routes.select(network, from: source, targets: nodes.map { RouteTarget(node: $0) }, minimumGbps: minimumGbps, dataBytes: dataBytes)
         var rows: [RouteRow] = []
-        for record in records {
-            let state = record.state
-            let path = selection.path(targetOfNode[state.node]!)
+        for state in states {
+            let path = routes.path(&selection, targetOfNode[state.node]!, in: network)
             var row = RouteRow(
                 pool: state.id, node: topology.nodes[state.node].id,
                 path: path?.nodes.map { topology.nodes[$0].id } ?? [],

@@ -50,59 +50,91 @@ public struct RouteCache: Sendable {
         return tree
     }
 
-    /// The best route from `ingress` to each target for moving `dataBytes`, among routes whose
-    /// latency fits the target's limit:
+    /// Starts choosing routes from `ingress` to `targets` for moving `dataBytes`, among routes
+    /// whose latency fits each target's limit. The work per target happens in `resolve`, only
+    /// for the targets asked about, and is remembered in the selection:
     ///
     /// - with `minimumGbps` > 0, the data moves at the reserved rate, so the best route is the
     ///   lowest-latency one among links with that much available;
+    /// - with no data, it is the lowest-latency path;
     /// - otherwise it is the quickest path, minimising latency + data / bottleneck, found by the
-    ///   threshold method: one shortest-latency search per distinct available bandwidth, highest
-    ///   first, stopping once a lower level cannot beat what was found for any target (with no
-    ///   data, the lowest-latency path). Each level's path is the lowest-latency one with at least
-    ///   that bottleneck, so filtering each level by the latency limit keeps the method exact.
+    ///   threshold method: per distinct available bandwidth (highest first), the lowest-latency
+    ///   path over links with at least that much, stopping once a lower level cannot beat what
+    ///   was found. Each level's path is the lowest-latency one with at least that bottleneck,
+    ///   so filtering levels by the latency limit keeps the method exact. Level searches are
+    ///   cached until availability changes.
     public mutating func select(_ state: NetworkState, from ingress: Int, targets: [RouteTarget], minimumGbps: Double, dataBytes: Double) -> RouteSelection {
-        if minimumGbps > 0 {
-            let tree = constrainedTree(state, from: ingress, minimumGbps: minimumGbps)
-            return RouteSelection(state: state, targets: targets, trees: [tree], choice: nil)
+        let base = minimumGbps > 0 ? constrainedTree(state, from: ingress, minimumGbps: minimumGbps) : latencyTree(state, from: ingress)
+        let quickest = minimumGbps == 0 && dataBytes > 0
+        var levels = LevelSet(version: 0, levels: [], trees: [])
+        if quickest {
+            levels = levelSet(state, from: ingress)
+            levelSets[ingress] = levels
         }
-        let base = latencyTree(state, from: ingress)
-        guard dataBytes > 0 else { return RouteSelection(state: state, targets: targets, trees: [base], choice: nil) }
+        return RouteSelection(
+            ingress: ingress, bits: quickest ? dataBytes * 8 : 0, targets: targets, base: base,
+            outcomes: Array(repeating: nil, count: targets.count), chosenLevel: Array(repeating: -1, count: targets.count),
+            levels: levels.levels, levelTrees: levels.trees
+        )
+    }
 
-        let bits = dataBytes * 8
-        func value(_ tree: PathTree, _ target: RouteTarget) -> Double {
-            let latency = tree.distance[target.node]
-            guard latency.isFinite, latency <= target.latencyLimitMs else { return .infinity }
-            if target.node == ingress { return 0 }
-            let width = state.walk(tree, to: target.node).bottleneckGbps
-            return latency / 1_000 + (width > 0 ? bits / (width * 1e9) : .infinity)
+    /// The route the selection chooses for the target at `index`.
+    public mutating func resolve(_ selection: inout RouteSelection, _ index: Int, in state: NetworkState) -> RouteOutcome {
+        if let known = selection.outcomes[index] { return known }
+        let target = selection.targets[index]
+        let base = selection.base
+        let lowest = base.distance[target.node]
+        let outcome: RouteOutcome
+        if !lowest.isFinite {
+            outcome = .none
+        } else if lowest > target.latencyLimitMs {
+            outcome = .overLimit(lowestLatencyMs: lowest)
+        } else if selection.bits == 0 || target.node == selection.ingress {
+            outcome = .found(state.walk(base, to: target.node))
+        } else {
+            let bits = selection.bits
+            func value(_ route: Route) -> Double {
+                route.bottleneckGbps > 0 ? route.latencyMs / 1_000 + bits / (route.bottleneckGbps * 1e9) : .infinity
+            }
+            var best = state.walk(base, to: target.node)
+            var bestValue = value(best)
+            var chosen = -1
+            for level in selection.levels.indices {
+                // Paths found from here on have a bottleneck of at most this level.
+                guard lowest / 1_000 + bits / (selection.levels[level] * 1e9) < bestValue else { break }
+                let tree: PathTree
+                if let known = selection.levelTrees[level] {
+                    tree = known
+                } else {
+                    searches += 1
+                    tree = state.graph.shortestPaths(from: selection.ingress, limits: state.limits(minimumGbps: selection.levels[level], bandwidthAware: true))
+                    selection.levelTrees[level] = tree
+                    if levelSets[selection.ingress]?.version == state.availabilityVersion {
+                        levelSets[selection.ingress]?.trees[level] = tree
+                    }
+                }
+                let latency = tree.distance[target.node]
+                guard latency.isFinite, latency <= target.latencyLimitMs else { continue }
+                let route = state.walk(tree, to: target.node)
+                if value(route) < bestValue {
+                    best = route
+                    bestValue = value(route)
+                    chosen = level
+                }
+            }
+            selection.chosenLevel[index] = Int32(chosen)
+            outcome = .found(best)
         }
-        var best = targets.map { (value: value(base, $0), tree: Int32(0)) }
-        var trees = [base]
-        var levels = levelSet(state, from: ingress)
-        defer { levelSets[ingress] = levels }
-        for index in levels.levels.indices {
-            // Paths found from here on have a bottleneck of at most this level.
-            let canImprove = targets.indices.contains { target in
-                let latency = base.distance[targets[target].node]
-                return latency.isFinite && latency <= targets[target].latencyLimitMs
-                    && latency / 1_000 + bits / (levels.levels[index] * 1e9) < best[target].value
-            }
-            guard canImprove else { break }
-            let tree: PathTree
-            if let cached = levels.trees[index] {
-                tree = cached
-            } else {
-                searches += 1
-                tree = state.graph.shortestPaths(from: ingress, limits: state.limits(minimumGbps: levels.levels[index], bandwidthAware: true))
-                levels.trees[index] = tree
-            }
-            trees.append(tree)
-            for target in targets.indices {
-                let candidate = value(tree, targets[target])
-                if candidate < best[target].value { best[target] = (candidate, Int32(trees.count - 1)) }
-            }
-        }
-        return RouteSelection(state: state, targets: targets, trees: trees, choice: best.map(\.tree))
+        selection.outcomes[index] = outcome
+        return outcome
+    }
+
+    /// The chosen path to the target at `index`, with its nodes and slots.
+    public mutating func path(_ selection: inout RouteSelection, _ index: Int, in state: NetworkState) -> Path? {
+        guard case .found = resolve(&selection, index, in: state) else { return nil }
+        let level = Int(selection.chosenLevel[index])
+        let tree = level < 0 ? selection.base : selection.levelTrees[level]!
+        return state.path(in: tree, to: selection.targets[index].node)
     }
 
     private mutating func levelSet(_ state: NetworkState, from ingress: Int) -> LevelSet {

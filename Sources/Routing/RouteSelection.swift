@@ -27,31 +27,19 @@ public enum RouteOutcome: Sendable, Hashable {
     case none
 }
 
-/// The routes one search (or one quickest-path computation) chose from an ingress.
+/// Routes being chosen from one ingress for one request; `RouteCache.resolve` fills it in per
+/// target, on demand.
 public struct RouteSelection: Sendable {
-    let state: NetworkState
+    let ingress: Int
+    /// Data to move, in bits; 0 when routes are chosen by latency alone.
+    let bits: Double
     public let targets: [RouteTarget]
-    let trees: [PathTree]
-    /// Per target, the tree holding its chosen route; nil when every target uses tree 0.
-    let choice: [Int32]?
-
-    /// The chosen route to the target at `index`.
-    public func outcome(_ index: Int) -> RouteOutcome {
-        let target = targets[index]
-        let tree = trees[choice.map { Int($0[index]) } ?? 0]
-        let latency = tree.distance[target.node]
-        if latency.isFinite, latency <= target.latencyLimitMs {
-            return .found(state.walk(tree, to: target.node))
-        }
-        let lowest = trees[0].distance[target.node]
-        return lowest.isFinite ? .overLimit(lowestLatencyMs: lowest) : .none
-    }
-
-    /// The chosen path to the target at `index`, with its nodes and slots.
-    public func path(_ index: Int) -> Path? {
-        guard case .found = outcome(index) else { return nil }
-        return state.path(in: trees[choice.map { Int($0[index]) } ?? 0], to: targets[index].node)
-    }
+    let base: PathTree
+    var outcomes: [RouteOutcome?]
+    var chosenLevel: [Int32]
+    /// Distinct available bandwidths, descending, and the searches made at each so far.
+    let levels: [Double]
+    var levelTrees: [PathTree?]
 }
 
 extension NetworkState {

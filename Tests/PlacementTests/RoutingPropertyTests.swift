@@ -30,22 +30,22 @@ struct RoutingPropertyTests {
         let limit = [Double.infinity, 5, 12, 25].randomElement(using: &rng)!
         let limited = (0..<nodes).map { RouteTarget(node: $0, latencyLimitMs: limit) }
 
-        let shortest = cache.select(state, from: source, targets: targets, minimumGbps: 0, dataBytes: 0)
-        let constrained = cache.select(state, from: source, targets: targets, minimumGbps: minimum, dataBytes: 0)
-        let quickest = cache.select(state, from: source, targets: limited, minimumGbps: 0, dataBytes: data)
+        var shortest = cache.select(state, from: source, targets: targets, minimumGbps: 0, dataBytes: 0)
+        var constrained = cache.select(state, from: source, targets: targets, minimumGbps: minimum, dataBytes: 0)
+        var quickest = cache.select(state, from: source, targets: limited, minimumGbps: 0, dataBytes: data)
 
         for target in 0..<nodes {
             let paths = simplePaths(state, from: source, to: target).map { metrics(state, $0) }
             // Shortest latency.
             let best = paths.map(\.latency).min()
-            if case .found(let route) = shortest.outcome(target) {
+            if case .found(let route) = cache.resolve(&shortest, target, in: state) {
                 #expect(best.map { close(route.latencyMs, $0) } == true, "seed \(seed): shortest to \(target)")
             } else {
                 #expect(best == nil, "seed \(seed): a path to \(target) exists")
             }
             // Lowest latency with the minimum bandwidth on every link.
             let wide = paths.filter { minimum == 0 || $0.bottleneck >= minimum }.map(\.latency).min()
-            if case .found(let route) = constrained.outcome(target) {
+            if case .found(let route) = cache.resolve(&constrained, target, in: state) {
                 #expect(wide.map { close(route.latencyMs, $0) } == true, "seed \(seed): constrained to \(target)")
                 #expect(minimum == 0 || route.bottleneckGbps >= minimum)
             } else {
@@ -59,7 +59,11 @@ struct RoutingPropertyTests {
             }
             let fitting = paths.filter { $0.latency <= limit }
             let quickestValue = fitting.map(value).min()
-            switch quickest.outcome(target) {
+            #expect(cache.path(&quickest, target, in: state).map { metrics(state, $0.slots).latency } == {
+                if case .found(let route) = cache.resolve(&quickest, target, in: state) { return route.latencyMs }
+                return nil
+            }())
+            switch cache.resolve(&quickest, target, in: state) {
             case .found(let route):
                 #expect(quickestValue.map { close(value((route.latencyMs, route.bottleneckGbps)), $0) } == true, "seed \(seed): quickest to \(target) for \(data) bytes")
                 #expect(route.latencyMs <= limit)
