@@ -36,7 +36,7 @@ let package = Package(
         ),
         .target(
             name: "Placement",
-            dependencies: ["Topology", "Routing", .product(name: "HeapModule", package: "swift-collections")]
+            dependencies: ["Topology", "Routing"]
         ),
         .target(
             name: "Wire",

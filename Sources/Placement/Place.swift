@@ -1,15 +1,58 @@
-import HeapModule
 import Routing
 import Topology
 
 /// A pool that passed the checks needing no path, with the lower bound of its objective value.
-private struct Contender: Comparable {
+private struct Contender {
     var bound: Double
     var pool: Int32
     var model: Int32
     var target: Int32
 
-    static func < (a: Contender, b: Contender) -> Bool { (a.bound, a.pool) < (b.bound, b.pool) }
+    @inline(__always) func precedes(_ other: Contender) -> Bool {
+        bound < other.bound || (bound == other.bound && pool < other.pool)
+    }
+}
+
+/// A binary min-heap over contenders, built in linear time; only the few contenders a decision
+/// looks at are ever popped.
+private struct ContenderHeap {
+    private var items: [Contender]
+
+    init(_ items: [Contender]) {
+        self.items = items
+        var index = items.count / 2
+        while index > 0 {
+            index -= 1
+            siftDown(index)
+        }
+    }
+
+    var count: Int { items.count }
+
+    mutating func popMin() -> Contender? {
+        guard let last = items.popLast() else { return nil }
+        guard !items.isEmpty else { return last }
+        let first = items[0]
+        items[0] = last
+        siftDown(0)
+        return first
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        items.withUnsafeMutableBufferPointer { heap in
+            var parent = start
+            let item = heap[parent]
+            while true {
+                var child = 2 * parent + 1
+                guard child < heap.count else { break }
+                if child + 1 < heap.count, heap[child + 1].precedes(heap[child]) { child += 1 }
+                guard heap[child].precedes(item) else { break }
+                heap[parent] = heap[child]
+                parent = child
+            }
+            heap[parent] = item
+        }
+    }
 }
 
 extension PlacementEngine {
@@ -35,14 +78,30 @@ extension PlacementEngine {
         let memoryAsked = request.memoryBytes
         let stale = now - staleAfterS
 
-        // Pass 1: checks that need no path, over the fast pool fields.
+        // The latency objective wants the lowest-latency path whatever the data; the others the
+        // quickest path for the data.
+        let routedBytes = request.objective == .latency ? 0 : request.dataBytes
+        var selection = routes.select(network, from: ingress, targets: [], minimumGbps: request.minBandwidthGbps, dataBytes: routedBytes)
+        // The least time any transfer can take away from the ingress.
+        let transferFloor: Double
+        if request.dataBytes == 0 {
+            transferFloor = 0
+        } else if request.minBandwidthGbps > 0 {
+            transferFloor = request.dataBytes * 8 / (request.minBandwidthGbps * 1e9)
+        } else {
+            let widest = selection.widestGbps
+            transferFloor = widest.isFinite && widest > 0 ? request.dataBytes * 8 / (widest * 1e9) : 0
+        }
+
         var rejections: [Rejection] = []
-        var contenders: [Contender] = []
-        contenders.reserveCapacity(states.count)
         var nodeTarget = [Int32](repeating: -1, count: network.graph.nodeCount)
         var nextTarget: [Int32] = []
-        var targets: [RouteTarget] = []
-        for pool in 0..<states.count {
+        var top: [(value: Double, pool: Int, target: Int, estimate: Estimate)] = []
+        var pruned = 0
+
+        /// The checks that need no path, over the fast pool fields; a contender with its lower
+        /// bound, or nil (with the reason kept when explaining).
+        func screen(_ pool: Int) -> Contender? {
             var failed: Check?
             if !hot.up[pool] {
                 failed = .poolDown
@@ -62,44 +121,42 @@ extension PlacementEngine {
             }
             if let failed {
                 if explain { rejections.append(rejection(pool, failed, request: request, allowedModels: allowedModels, now: now)) }
-                continue
+                return nil
             }
+            let node = Int(hot.node[pool])
+            let lowest = selection.lowestLatencyMs(to: node)
+            let limit = request.maxLatencyMs.map { $0 - hot.processing[pool] } ?? .infinity
+            // Unreachable or over budget on every path: it cannot win, and only an explanation
+            // needs to look further.
+            if !explain, !(lowest <= limit) { return nil }
+            let away = node == ingress ? 0 : lowest / 1_000 + transferFloor
             let bound: Double
             switch request.objective {
             case .completion:
-                bound = hot.queue[pool] + runtime / hot.speed[pool]
+                bound = hot.queue[pool] + runtime / hot.speed[pool] + away
             case .cost:
                 bound = runtime / hot.speed[pool] / 3_600 * (request.cpuCores * hot.cpuPrice[pool] + Double(need) * (model >= 0 ? hot.priceOfGPU(pool, model) : 0))
             case .latency:
-                bound = hot.processing[pool]
+                bound = hot.processing[pool] + lowest
             }
             // One route target per node and latency limit (limits differ with processing latency).
-            let node = Int(hot.node[pool])
-            let limit = request.maxLatencyMs.map { $0 - hot.processing[pool] } ?? .infinity
             var target = nodeTarget[node]
-            while target >= 0, targets[Int(target)].latencyLimitMs != limit { target = nextTarget[Int(target)] }
+            while target >= 0, selection.targets[Int(target)].latencyLimitMs != limit { target = nextTarget[Int(target)] }
             if target < 0 {
-                target = Int32(targets.count)
-                targets.append(RouteTarget(node: node, latencyLimitMs: limit))
+                target = Int32(selection.add(RouteTarget(node: node, latencyLimitMs: limit)))
                 nextTarget.append(nodeTarget[node])
                 nodeTarget[node] = target
             }
-            contenders.append(Contender(bound: bound, pool: Int32(pool), model: Int32(model), target: target))
+            return Contender(bound: bound.isNaN ? .infinity : bound, pool: Int32(pool), model: Int32(model), target: target)
         }
 
-        // Pass 2: estimates on the best paths, in order of the bound.
-        // The latency objective wants the lowest-latency path whatever the data; the others the
-        // quickest path for the data.
-        let routedBytes = request.objective == .latency ? 0 : request.dataBytes
-        var selection = routes.select(network, from: ingress, targets: targets, minimumGbps: request.minBandwidthGbps, dataBytes: routedBytes)
-        var queue = Heap(contenders)
-        var top: [(value: Double, pool: Int, target: Int, estimate: Estimate)] = []
-        var pruned = 0
-        while let contender = queue.popMin() {
-            if !explain, top.count == keep, contender.bound > top[keep - 1].value {
-                pruned = queue.count + 1
-                break
-            }
+        /// Whether a contender's bound shows it cannot enter the runners-up kept so far.
+        func outclassed(_ bound: Double) -> Bool {
+            !explain && top.count == keep && bound > top[keep - 1].value
+        }
+
+        /// The estimate on the contender's best path, kept when it ranks.
+        func evaluate(_ contender: Contender) {
             let pool = Int(contender.pool)
             let route: Route
             switch routes.resolve(&selection, Int(contender.target), in: network) {
@@ -110,15 +167,15 @@ extension PlacementEngine {
                     let processing = hot.processing[pool]
                     rejections.append(Rejection(pool: states[pool].id, check: .latencyBudget, reason: "the lowest-latency path takes \(number(lowest)) ms + processing \(number(processing)) ms = \(number(lowest + processing)) ms, over the \(number(request.maxLatencyMs ?? 0)) ms budget"))
                 }
-                continue
+                return
             case .none:
                 if explain { rejections.append(pathRejection(pool, request: request, ingress: ingress)) }
-                continue
+                return
             }
             let estimate = self.estimate(pool, model: Int(contender.model), route: route, request: request)
             guard estimate.transferS.isFinite else {
                 if explain { rejections.append(pathRejection(pool, request: request, ingress: ingress)) }
-                continue
+                return
             }
             let value: Double
             switch request.objective {
@@ -131,6 +188,39 @@ extension PlacementEngine {
             if position < keep {
                 top.insert((value, pool, Int(contender.target), estimate), at: position)
                 if top.count > keep { top.removeLast() }
+            }
+        }
+
+        if request.objective == .completion, !explain {
+            // Groups of pools in order of their bound; within a group, each pool on its own bound.
+            let groups = completionIndex.groups(runtime: runtime)
+            for (position, group) in groups.enumerated() {
+                if outclassed(group.bound) {
+                    pruned += groups[position...].reduce(0) { $0 + completionIndex.members[$1.group].count }
+                    break
+                }
+                for pool in completionIndex.members[group.group] {
+                    guard let contender = screen(Int(pool)) else { continue }
+                    if outclassed(contender.bound) {
+                        pruned += 1
+                    } else {
+                        evaluate(contender)
+                    }
+                }
+            }
+        } else {
+            var contenders: [Contender] = []
+            contenders.reserveCapacity(states.count)
+            for pool in states.indices {
+                if let contender = screen(pool) { contenders.append(contender) }
+            }
+            var ordered = ContenderHeap(contenders)
+            while let contender = ordered.popMin() {
+                if outclassed(contender.bound) {
+                    pruned = ordered.count + 1
+                    break
+                }
+                evaluate(contender)
             }
         }
 

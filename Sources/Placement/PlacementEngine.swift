@@ -108,6 +108,7 @@ public struct PlacementEngine: Sendable {
     var routes = RouteCache()
     var states: [PoolState] = []
     var hot = HotPools()
+    var completionIndex = CompletionIndex()
     var poolIndex: [String: Int] = [:]
     var models = GPUModels()
     var leases: [UInt64: Lease] = [:]
@@ -135,12 +136,13 @@ public struct PlacementEngine: Sendable {
         poolIndex[state.id] = states.count
         states.append(state)
         hot.append()
-        hot.set(states.count - 1, from: state, models: &models)
+        refresh(states.count - 1)
     }
 
     /// Brings the fast fields of a pool in line with its state.
     mutating func refresh(_ index: Int) {
         hot.set(index, from: states[index], models: &models)
+        completionIndex.place(index, queue: hot.queue[index], speed: hot.speed[index])
     }
 
     public var topology: Topology { network.topology }

@@ -33,13 +33,29 @@ public struct RouteSelection: Sendable {
     let ingress: Int
     /// Data to move, in bits; 0 when routes are chosen by latency alone.
     let bits: Double
-    public let targets: [RouteTarget]
+    public private(set) var targets: [RouteTarget]
     let base: PathTree
     var outcomes: [RouteOutcome?]
     var chosenLevel: [Int32]
     /// Distinct available bandwidths, descending, and the searches made at each so far.
     let levels: [Double]
     var levelTrees: [PathTree?]
+
+    /// Adds a target to choose a route for and returns its index.
+    public mutating func add(_ target: RouteTarget) -> Int {
+        targets.append(target)
+        outcomes.append(nil)
+        chosenLevel.append(-1)
+        return targets.count - 1
+    }
+
+    /// The lowest latency from the ingress to `node` over the usable links (infinity when
+    /// unreachable): a lower bound for any route the selection can choose.
+    public func lowestLatencyMs(to node: Int) -> Double { base.distance[node] }
+
+    /// The widest bandwidth any route can have, in Gbps; infinity when routes are chosen by
+    /// latency alone.
+    public var widestGbps: Double { bits > 0 ? (levels.first ?? 0) : .infinity }
 }
 
 extension NetworkState {

@@ -189,19 +189,37 @@ struct PlacementTests {
         #expect(abs((large.winner?.estimate.transferS ?? 0) - 8) < 1e-9, "100 GB at 100 Gbps")
     }
 
-    @Test func pruningSkipsPoolsThatCannotWinAndKeepsTheSameWinner() throws {
-        var rng = SplitMix64(seed: 4)
+    @Test(arguments: 0..<6)
+    func pruningSkipsPoolsThatCannotWinAndKeepsTheSameWinner(seed: Int) throws {
+        var rng = SplitMix64(seed: UInt64(4 + seed))
         let topology = randomTopology(nodes: 30, links: 80, pools: 300, using: &rng)
         var engine = PlacementEngine(topology: topology, declaredLiveness: .up)
+        // Queue waits and speeds move pools between the index's groups.
+        for (index, pool) in topology.pools.enumerated() where index % 3 == 0 {
+            let report = PoolReport(
+                sequence: 1, free: pool.capacity, queueWaitS: Double(Int.random(in: 0...500, using: &rng)),
+                speed: [0.3, 0.9, 1.7, 3].randomElement(using: &rng)!
+            )
+            _ = engine.apply(report, from: pool.id, now: 0)
+        }
         for ingress in topology.nodes.prefix(10) {
-            var request = PlacementRequest(ingress: ingress.id, cpuCores: 2, dataBytes: 1e9, runtimeS: 300, alternatives: 2, explain: false)
-            let fast = try engine.place(request, now: 0)
-            request.explain = true
-            let full = try engine.place(request, now: 0)
-            #expect(fast.winner?.pool == full.winner?.pool)
-            #expect(fast.runnersUp.map(\.pool) == full.runnersUp.map(\.pool))
-            #expect(fast.pruned > 0, "a bound ruled pools out")
-            #expect(full.pruned == 0)
+            for objective in Objective.allCases {
+                var request = PlacementRequest(
+                    ingress: ingress.id, cpuCores: Double(Int.random(in: 1...40, using: &rng)),
+                    dataBytes: [0, 1e9, 1e11].randomElement(using: &rng)!, runtimeS: Double(Int.random(in: 0...3_000, using: &rng)),
+                    objective: objective, alternatives: 2, explain: false
+                )
+                let fast = try engine.place(request, now: 0)
+                request.explain = true
+                let full = try engine.place(request, now: 0)
+                #expect(fast.winner?.pool == full.winner?.pool, "seed \(seed) \(objective)")
+                #expect(fast.winner?.estimate == full.winner?.estimate)
+                #expect(fast.runnersUp.map(\.pool) == full.runnersUp.map(\.pool), "seed \(seed) \(objective)")
+                #expect(full.pruned == 0)
+                if objective == .completion, request.runtimeS > 100 {
+                    #expect(fast.pruned > 0, "a bound ruled pools out")
+                }
+            }
         }
     }
 }
