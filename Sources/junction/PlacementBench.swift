@@ -80,7 +80,7 @@ struct PlacementBench: ParsableCommand {
         }
         print(table(header: ["network", "nodes", "links", "pools", "decisions/s", "p50 µs", "p99 µs", "placed"], rows: rows))
         print(String(format: "route recomputation after a link change, %d ingresses, 1,000 nodes: median %.2f ms, max %.2f ms", 50, median, maximum))
-        print(String(format: "resident memory: %.0f MB before building the 1,000-node engine, %.0f MB after (10,000 pools, routes cached for 50 ingresses)", before, after))
+        print(String(format: "resident memory: %.0f MB before building the 1,000-node engine, %.0f MB after (10,000 pools; routes cached for every ingress the requests used)", before, after))
     }
 
     private func progress(_ text: String) {

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+@Suite("junction place and routes")
+struct PlacementCommandTests {
+    let abilene = topologies.appendingPathComponent("abilene.yaml").path
+
+    @Test func placeExplainsItsChoice() async throws {
+        let result = try await junction("place", "--topology", abilene, "--from", "New_York", "--cpu", "8", "--gpus", "H100:4", "--data-gb", "100", "--runtime-s", "3600", "--explain")
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.output.contains("placed on sunnyvale-h100 at Sunnyvale"))
+        #expect(result.output.contains("New_York → Chicago"))
+        #expect(result.output.contains("chicago-a100: not 4 H100 in the pool (it has 16×A100)"))
+    }
+
+    @Test func placeSpeaksJSONWithTheDocumentedFields() async throws {
+        let result = try await junction("place", "--topology", abilene, "--from", "New_York", "--cpu", "4", "--memory-gib", "8", "--data-gb", "10", "--runtime-s", "600", "--label", "region=us-west|us-central", "--json")
+        #expect(result.status == 0, "\(result.errors)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        #expect(json["placed"] as? Bool == true)
+        let winner = try #require(json["winner"] as? [String: Any])
+        for key in ["pool", "node", "path", "latency_ms", "bottleneck_gbps", "cost", "transfer_s", "queue_s", "runtime_s", "completion_s"] {
+            #expect(winner[key] != nil, "winner lacks \(key)")
+        }
+        let candidates = try #require(json["candidates"] as? [[String: Any]])
+        #expect(!candidates.isEmpty)
+        let rejected = try #require(json["rejected"] as? [[String: Any]])
+        #expect(rejected.contains { ($0["pool"] as? String) == "nyc-cpu" && ($0["reason"] as? String)?.contains("label region is us-east") == true })
+    }
+
+    @Test func placeFailsClearlyWhenNothingFits() async throws {
+        let result = try await junction("place", "--topology", abilene, "--from", "New_York", "--gpus", "V100:1")
+        #expect(result.status == 1)
+        #expect(result.output.contains("sunnyvale-h100: not 1 V100 in the pool"))
+        #expect(result.errors.contains("no pool can take this request"))
+    }
+
+    @Test func placeRejectsBadFlags() async throws {
+        let badGPUs = try await junction("place", "--topology", abilene, "--from", "New_York", "--gpus", "H100:x")
+        #expect(badGPUs.status != 0)
+        #expect(badGPUs.errors.contains("--gpus takes MODEL"))
+        let badNode = try await junction("place", "--topology", abilene, "--from", "Atlantis")
+        #expect(badNode.status != 0)
+        #expect(badNode.errors.contains("ingress \"Atlantis\" is not a node"))
+    }
+
+    @Test func routesListEveryPoolWithAlternatives() async throws {
+        let result = try await junction("routes", "--topology", abilene, "--from", "New_York", "--alternatives", "1", "--json")
+        #expect(result.status == 0, "\(result.errors)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]])
+        #expect(rows.count == 5)
+        let chicago = try #require(rows.first { $0["pool"] as? String == "chicago-a100" })
+        #expect(chicago["path"] as? [String] == ["New_York", "Chicago"])
+        #expect((chicago["alternatives"] as? [[String]])?.count == 1)
+        let text = try await junction("routes", "--topology", abilene, "--from", "New_York", "--data-gb", "500")
+        #expect(text.status == 0)
+        #expect(text.output.contains("routes from New_York for 500 GB"))
+    }
+}
