@@ -39,6 +39,10 @@ let package = Package(
             dependencies: ["Topology", "Routing"]
         ),
         .target(
+            name: "ControllerCore",
+            dependencies: ["Placement", "Routing", "Topology", "Wire"]
+        ),
+        .target(
             name: "Wire",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Generated/SOURCES.sha256"]
@@ -57,6 +61,7 @@ let package = Package(
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
+        .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "Placement", "Topology", "Wire"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),
         .testTarget(name: "CLITests", dependencies: ["junction", "Wire", "ZeroMQ"]),

@@ -103,7 +103,9 @@ extension PlacementEngine {
         /// bound, or nil (with the reason kept when explaining).
         func screen(_ pool: Int) -> Contender? {
             var failed: Check?
-            if !hot.up[pool] {
+            if !request.excludedPools.isEmpty, request.excludedPools.contains(states[pool].id) {
+                failed = .excluded
+            } else if !hot.up[pool] {
                 failed = .poolDown
             } else if hot.lastAdvertisement[pool] < stale {
                 failed = .stale
@@ -270,6 +272,8 @@ extension PlacementEngine {
         let state = states[pool]
         let reason: String
         switch check {
+        case .excluded:
+            reason = "excluded: this job already failed or was refused here"
         case .poolDown:
             if state.liveness == .declared {
                 reason = "no agent has registered for this pool"

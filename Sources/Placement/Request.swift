@@ -83,6 +83,8 @@ public struct PlacementRequest: Sendable, Hashable {
     public var alternatives: Int
     /// Give every rejected pool its reason (costs time with many pools).
     public var explain: Bool
+    /// Pools not to use, such as those that refused or lost this job before.
+    public var excludedPools: Set<String> = []
 
     public init(ingress: String, cpuCores: Double = 0, memoryBytes: UInt64 = 0, gpuCount: Int = 0, gpuModels: [String] = [], dataBytes: Double = 0, minBandwidthGbps: Double = 0, maxLatencyMs: Double? = nil, runtimeS: Double = 0, labels: [LabelConstraint] = [], objective: Objective = .completion, alternatives: Int = 3, explain: Bool = true) {
         self.ingress = ingress
@@ -130,6 +132,7 @@ public struct Candidate: Sendable, Hashable {
 
 /// The checks a pool goes through, in order; a rejected pool names the first that failed.
 public enum Check: String, Sendable, Hashable, CaseIterable {
+    case excluded
     case poolDown = "pool_down"
     case stale
     case labels

@@ -30,6 +30,16 @@ public enum WireError: Error, Hashable, CustomStringConvertible {
         }
     }
 
+    /// A short name for counters and logs.
+    public var name: String {
+        switch self {
+        case .empty, .malformed: "malformed"
+        case .tooLarge: "too_large"
+        case .unsupportedVersion: "unsupported_version"
+        case .unknownMessage: "unknown_message"
+        }
+    }
+
     /// The sender's correlation id, when the envelope was readable enough to have one.
     public var correlationID: UInt64 {
         switch self {

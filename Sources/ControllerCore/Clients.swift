@@ -1,0 +1,188 @@
+import Placement
+import Routing
+import Topology
+import Wire
+
+extension ControllerCore {
+    mutating func handleClient(_ address: ClientAddress, _ message: WireMessage) {
+        let id = message.correlationID
+        let reply: WireMessage?
+        switch message.body {
+        case .place(let place):
+            do {
+                let placement = try engine.place(PlacementRequest(place.request, explain: true), now: time.seconds)
+                reply = WireMessage(.placement(placement.wire), correlationID: id)
+            } catch {
+                reply = self.error(.invalidRequest, error.description, correlationID: id)
+            }
+        case .submit(let submit):
+            reply = self.submit(submit, correlationID: id)
+        case .status(let status):
+            if status.jobIds.isEmpty {
+                var answer = Junction_V1_StatusReply()
+                answer.jobs = jobInfos
+                reply = WireMessage(.jobStatus(answer), correlationID: id)
+            } else if let missing = status.jobIds.first(where: { jobs[$0] == nil }) {
+                reply = error(.notFound, "no job \(missing)", correlationID: id)
+            } else {
+                var answer = Junction_V1_StatusReply()
+                answer.jobs = status.jobIds.compactMap { jobs[$0]?.info }
+                reply = WireMessage(.jobStatus(answer), correlationID: id)
+            }
+        case .cancel(let request):
+            if jobs[request.jobID] == nil {
+                reply = error(.notFound, "no job \(request.jobID)", correlationID: id)
+            } else {
+                cancel(request.jobID)
+                var answer = Junction_V1_CancelReply()
+                answer.job = jobs[request.jobID]!.info
+                reply = WireMessage(.cancelled(answer), correlationID: id)
+            }
+        case .routes(let request):
+            do {
+                let table = try engine.routingTable(
+                    from: request.ingress, dataBytes: Double(request.dataBytes), minimumGbps: request.minBandwidthGbps,
+                    alternatives: Int(min(request.alternatives, 8)), now: time.seconds
+                )
+                var answer = Junction_V1_RoutesReply()
+                answer.ingress = table.ingress
+                answer.version = table.version
+                answer.rows = table.rows.map(routeRow)
+                reply = WireMessage(.routeTable(answer), correlationID: id)
+            } catch {
+                reply = self.error(.invalidRequest, error.description, correlationID: id)
+            }
+        case .pools:
+            var answer = Junction_V1_PoolsReply()
+            answer.pools = engine.pools.map(poolInfo)
+            reply = WireMessage(.poolTable(answer), correlationID: id)
+        case .snapshot:
+            var answer = Junction_V1_SnapshotReply()
+            answer.sequence = eventSequence
+            answer.jobs = jobInfos
+            answer.pools = engine.pools.map(poolInfo)
+            answer.routingVersion = engine.version
+            reply = WireMessage(.snapshotReply(answer), correlationID: id)
+        case .admin(let admin):
+            switch admin.action {
+            case .reloadTopology(let path):
+                actions.append(.loadTopology(path: path, replyTo: address, correlationID: id))
+                reply = nil
+            case nil:
+                reply = error(.invalidRequest, "the admin request names no action", correlationID: id)
+            }
+        default:
+            count("clients.unknown_message")
+            reply = error(.unknownMessage, "\(message.kind) is not a request the clients endpoint serves", correlationID: id)
+        }
+        if let reply { actions.append(.reply(address, reply)) }
+    }
+
+    func routeRow(_ row: RouteRow) -> Junction_V1_RouteRow {
+        var wire = Junction_V1_RouteRow()
+        wire.pool = row.pool
+        wire.node = row.node
+        if row.isReachable {
+            var path = Junction_V1_PathInfo()
+            path.nodes = row.path
+            path.latencyMs = row.latencyMs
+            path.bottleneckGbps = row.bottleneckGbps.isFinite ? row.bottleneckGbps : 0
+            path.cost = row.cost
+            wire.path = path
+        } else {
+            wire.unreachableReason = "no path from the ingress over links that are up"
+        }
+        wire.hops = UInt32(row.hops)
+        if let state = engine.pool(row.pool) { wire.poolInfo = poolInfo(state) }
+        wire.alternatives = zip(row.alternatives, row.alternativeLatencyMs).map { nodes, latency in
+            var path = Junction_V1_PathInfo()
+            path.nodes = nodes
+            path.latencyMs = latency
+            return path
+        }
+        return wire
+    }
+
+    mutating func tick() {
+        let now = time.seconds
+        let liveness = Double(configuration.livenessMs) / 1_000
+        let interval = Double(configuration.heartbeatIntervalMs) / 1_000
+        for (pool, session) in sessions.sorted(by: { $0.key < $1.key }) {
+            if now - session.lastHeard > liveness {
+                log(.warning, "pool missed its liveness window", ["pool": pool, "silent_s": format(now - session.lastHeard)])
+                poolLost(pool, reason: "missed its liveness window (\(format(now - session.lastHeard)) s silent)")
+            } else if now - session.lastSent >= interval {
+                var heartbeat = Junction_V1_Heartbeat()
+                heartbeat.timestampMs = time.unixMs
+                sendPool(pool, .heartbeat(heartbeat))
+            }
+        }
+        for id in jobOrder {
+            guard let job = jobs[id], job.state == .dispatched, now - job.dispatchedAt > configuration.dispatchTimeoutS else { continue }
+            replace(id, because: "\(job.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
+        }
+        for lease in engine.expireLeases(now: now) {
+            log(.warning, "lease expired", ["pool": lease.pool, "lease": "\(lease.id)"])
+        }
+    }
+
+    mutating func reload(_ topology: Topology, path: String, replyTo: ClientAddress?, correlationID: UInt64) {
+        var next = ControllerCore(topology: topology, configuration: configuration)
+        next.time = time
+        // Pools with a session carry over when their node still exists.
+        var dropped: [String] = []
+        for (id, session) in sessions {
+            guard let state = engine.pool(id) else { continue }
+            let nodeID = engine.topology.nodes[state.node].id
+            guard let node = topology.node(nodeID) else {
+                dropped.append(id)
+                continue
+            }
+            var moved = state
+            moved.node = node
+            moved.reserved = Resources()
+            next.engine.upsertPool(moved)
+            next.sessions[id] = session
+            next.poolOfPeer[session.peer] = id
+        }
+        next.jobs = jobs
+        next.jobOrder = jobOrder
+        next.idempotency = idempotency
+        next.nextJobNumber = nextJobNumber
+        next.nextSessionID = nextSessionID
+        next.dispatchSequences = dispatchSequences
+        next.eventSequence = eventSequence
+        next.dropped = self.dropped
+        // Active jobs hold their pool's resources again, over their path where it still exists.
+        for id in jobOrder {
+            guard var job = next.jobs[id], let pool = job.pool, !job.isFinished, job.lease != nil else { continue }
+            job.lease = nil
+            next.jobs[id] = job
+            guard let placement = try? next.engine.place({
+                var request = job.request
+                request.excludedPools = Set(next.engine.pools.map(\.id)).subtracting([pool])
+                request.explain = false
+                return request
+            }(), now: time.seconds), let winner = placement.winner,
+                case .success(let lease) = next.engine.hold(winner, for: job.request, now: time.seconds, ttl: configuration.leaseTTLS) else {
+                next.actions = []
+                next.log(.warning, "job's pool or path is gone after the reload; placing it again", ["job": id, "pool": pool])
+                continue
+            }
+            next.engine.markDispatched(lease.id, sequence: job.dispatchSequence)
+            next.jobs[id]?.lease = lease.id
+            next.jobs[id]?.path = winner.path
+        }
+        let carried = actions
+        self = next
+        actions = carried
+        for id in dropped { poolLost(id, reason: "its node is not in the new topology") }
+        log(.notice, "topology reloaded", ["path": path, "nodes": "\(topology.nodes.count)", "links": "\(topology.links.count)", "pools_dropped": "\(dropped.count)"])
+        if let replyTo {
+            var reply = Junction_V1_AdminReply()
+            reply.ok = true
+            reply.message = "loaded \(path): \(topology.nodes.count) nodes, \(topology.links.count) links, \(topology.pools.count) pools"
+            actions.append(.reply(replyTo, WireMessage(.adminReply(reply), correlationID: correlationID)))
+        }
+    }
+}

@@ -1,0 +1,260 @@
+import Placement
+import Routing
+import Topology
+import Wire
+
+/// The time as the controller core sees it: a monotonic clock for intervals, and the wall clock
+/// for timestamps in messages.
+public struct ControllerTime: Sendable, Hashable {
+    public var seconds: Double
+    public var unixMs: Int64
+
+    public init(seconds: Double, unixMs: Int64) {
+        self.seconds = seconds
+        self.unixMs = unixMs
+    }
+}
+
+/// How the controller paces sessions and jobs.
+public struct ControllerConfiguration: Sendable, Hashable {
+    public var heartbeatIntervalMs: UInt32 = 1_000
+    /// A pool silent this long is down.
+    public var livenessMs: UInt32 = 5_000
+    /// A dispatch without an answer this long is placed again.
+    public var dispatchTimeoutS: Double = 5
+    /// Placements per job before it fails.
+    public var maxAttempts: UInt32 = 3
+    /// Safety net: a lease not released by then is freed.
+    public var leaseTTLS: Double = 7 * 86_400
+    public var staleAfterS: Double = 15
+    public var cancelGraceS: Double = 10
+
+    public init() {}
+}
+
+/// Who to answer on the clients endpoint: the ROUTER frames before the payload (the peer's
+/// identity, and the empty delimiter a REQ peer adds).
+public struct ClientAddress: Sendable, Hashable {
+    public var frames: [[UInt8]]
+
+    public init(frames: [[UInt8]]) {
+        self.frames = frames
+    }
+}
+
+/// The endpoint a message came in on.
+public enum Endpoint: String, Sendable, Hashable {
+    case pools, clients
+}
+
+/// Something that happened, for the controller core to act on.
+public enum ControllerEvent: Sendable {
+    case fromPool(peer: [UInt8], WireMessage)
+    case fromClient(ClientAddress, WireMessage)
+    /// Frames that are not a message of the protocol.
+    case undecodable(Endpoint, ClientAddress, WireError)
+    /// Time passed: liveness, heartbeats, dispatch timeouts, lease expiry.
+    case tick
+    /// The topology file asked for was read and is valid.
+    case topologyLoaded(Topology, path: String, replyTo: ClientAddress?, correlationID: UInt64)
+    case topologyRejected(problems: [String], path: String, replyTo: ClientAddress?, correlationID: UInt64)
+}
+
+/// A line for the log, with pool and job ids as metadata.
+public struct LogEntry: Sendable, Hashable {
+    public enum Level: String, Sendable, Hashable {
+        case debug, info, notice, warning, error
+    }
+
+    public var level: Level
+    public var message: String
+    public var metadata: [String: String]
+}
+
+/// What the service must do for the core.
+public enum ControllerAction: Sendable {
+    case toPool(peer: [UInt8], WireMessage)
+    case reply(ClientAddress, WireMessage)
+    case publish(topic: String, Junction_V1_Event)
+    /// Store the job's state durably before it is relied on.
+    case persist(Junction_V1_JobInfo)
+    /// Read and validate a topology file, then send `topologyLoaded` or `topologyRejected`.
+    case loadTopology(path: String, replyTo: ClientAddress?, correlationID: UInt64)
+    case log(LogEntry)
+}
+
+/// A pool agent's session.
+struct Session: Sendable {
+    var peer: [UInt8]
+    var id: UInt64
+    var lastHeard: Double
+    var lastSent: Double
+}
+
+/// A job as the controller tracks it.
+struct Job: Sendable {
+    var id: String
+    var spec: Junction_V1_JobSpec
+    var request: PlacementRequest
+    var state: Junction_V1_JobState = .accepted
+    var pool: String?
+    var path: [String] = []
+    var estimate: Estimate?
+    var lease: UInt64?
+    var dispatchSequence: UInt64 = 0
+    var dispatchedAt: Double = 0
+    var attempts: UInt32 = 0
+    var exitCode: Int32 = 0
+    var usage = Junction_V1_Usage()
+    var message = ""
+    var submittedMs: Int64
+    var updatedMs: Int64
+    var history: [Junction_V1_JobTransition] = []
+    var cancelRequested = false
+
+    var isFinished: Bool { [.succeeded, .failed, .cancelled].contains(state) }
+
+    var info: Junction_V1_JobInfo {
+        var info = Junction_V1_JobInfo()
+        info.jobID = id
+        info.state = state
+        info.pool = pool ?? ""
+        info.path = path
+        if let estimate { info.estimate = estimate.wire }
+        info.exitCode = exitCode
+        info.usage = usage
+        info.attempts = attempts
+        info.message = message
+        info.submittedMs = submittedMs
+        info.updatedMs = updatedMs
+        info.spec = spec
+        info.history = history
+        return info
+    }
+}
+
+/// The controller as a pure state machine: `handle(event, now)` returns the actions to carry
+/// out (messages to send, events to publish, jobs to persist, lines to log). It does no I/O.
+public struct ControllerCore: Sendable {
+    public internal(set) var engine: PlacementEngine
+    public let configuration: ControllerConfiguration
+    var sessions: [String: Session] = [:]
+    var poolOfPeer: [[UInt8]: String] = [:]
+    var jobs: [String: Job] = [:]
+    var jobOrder: [String] = []
+    var idempotency: [String: String] = [:]
+    var nextJobNumber: UInt64 = 1
+    var nextSessionID: UInt64 = 1
+    var dispatchSequences: [String: UInt64] = [:]
+    public internal(set) var eventSequence: UInt64 = 0
+    /// Messages dropped, by reason: malformed, unknown, stale advertisements, ...
+    public internal(set) var dropped: [String: Int] = [:]
+    var time = ControllerTime(seconds: 0, unixMs: 0)
+    var actions: [ControllerAction] = []
+
+    public init(topology: Topology, configuration: ControllerConfiguration = ControllerConfiguration()) {
+        var engine = PlacementEngine(topology: topology, declaredLiveness: .declared)
+        engine.staleAfterS = configuration.staleAfterS
+        self.engine = engine
+        self.configuration = configuration
+    }
+
+    /// Jobs in submission order, as the wire describes them.
+    public var jobInfos: [Junction_V1_JobInfo] { jobOrder.compactMap { jobs[$0]?.info } }
+
+    /// Acts on one event at `now` and returns what must be done, in order.
+    public mutating func handle(_ event: ControllerEvent, now: ControllerTime) -> [ControllerAction] {
+        time = now
+        actions = []
+        switch event {
+        case .fromPool(let peer, let message):
+            handlePool(peer: peer, message)
+        case .fromClient(let address, let message):
+            handleClient(address, message)
+        case .undecodable(let endpoint, let address, let error):
+            count("\(endpoint.rawValue).\(error.name)")
+            log(.debug, "dropped an undecodable message on \(endpoint.rawValue): \(error)")
+            // A readable envelope of another version or kind gets an answer; garbage does not,
+            // since nothing in it says who is asking what.
+            if error.correlationID != 0 || error.code == .unsupportedVersion || error.code == .unknownMessage {
+                send(error.reply, on: endpoint, to: address)
+            }
+        case .tick:
+            tick()
+        case .topologyLoaded(let topology, let path, let replyTo, let correlationID):
+            reload(topology, path: path, replyTo: replyTo, correlationID: correlationID)
+        case .topologyRejected(let problems, let path, let replyTo, let correlationID):
+            log(.warning, "topology \(path) rejected; the running topology stays in force", ["problems": "\(problems.count)"])
+            if let replyTo {
+                var reply = Junction_V1_AdminReply()
+                reply.ok = false
+                reply.message = "\(path) is not valid; nothing changed"
+                reply.problems = problems
+                actions.append(.reply(replyTo, WireMessage(.adminReply(reply), correlationID: correlationID)))
+            }
+        }
+        return actions
+    }
+
+    // MARK: Helpers
+
+    mutating func log(_ level: LogEntry.Level, _ message: String, _ metadata: [String: String] = [:]) {
+        actions.append(.log(LogEntry(level: level, message: message, metadata: metadata)))
+    }
+
+    mutating func count(_ reason: String) {
+        dropped[reason, default: 0] += 1
+    }
+
+    private mutating func send(_ message: WireMessage, on endpoint: Endpoint, to address: ClientAddress) {
+        switch endpoint {
+        case .pools: actions.append(.toPool(peer: address.frames.first ?? [], message))
+        case .clients: actions.append(.reply(address, message))
+        }
+    }
+
+    mutating func sendPool(_ pool: String, _ body: WireBody) {
+        guard var session = sessions[pool] else { return }
+        session.lastSent = time.seconds
+        sessions[pool] = session
+        actions.append(.toPool(peer: session.peer, WireMessage(body)))
+    }
+
+    func error(_ code: Junction_V1_ErrorCode, _ message: String, correlationID: UInt64) -> WireMessage {
+        var reply = Junction_V1_ErrorReply()
+        reply.code = code
+        reply.message = message
+        return WireMessage(.error(reply), correlationID: correlationID)
+    }
+
+    /// Converts the engine's monotonic seconds into Unix milliseconds for messages.
+    func unixMs(_ seconds: Double) -> Int64 {
+        time.unixMs - Int64(((time.seconds - seconds) * 1_000).rounded())
+    }
+
+    mutating func publish(_ topic: String, _ kind: Junction_V1_Event.OneOf_Kind) {
+        eventSequence += 1
+        var event = Junction_V1_Event()
+        event.sequence = eventSequence
+        event.timestampMs = time.unixMs
+        event.kind = kind
+        actions.append(.publish(topic: topic, event))
+    }
+
+    func runningJobs(on pool: String) -> Int {
+        jobs.values.reduce(0) { $0 + ($1.pool == pool && ($1.state == .dispatched || $1.state == .running) ? 1 : 0) }
+    }
+
+    func poolInfo(_ state: PoolState) -> Junction_V1_PoolInfo {
+        makePoolInfo(state, topology: engine.topology, runningJobs: runningJobs(on: state.id), unixMs: { unixMs($0) })
+    }
+
+    mutating func publishPool(_ pool: String, reason: String) {
+        guard let state = engine.pool(pool) else { return }
+        var event = Junction_V1_PoolEvent()
+        event.pool = poolInfo(state)
+        event.reason = reason
+        publish("pool/\(pool)", .pool(event))
+    }
+}
+

@@ -1,0 +1,175 @@
+import Placement
+import Routing
+import Topology
+import Wire
+
+/// Conversions between wire messages and the engine's values.
+extension Resources {
+    public init(_ wire: Junction_V1_Resources) {
+        self.init(cpuCores: wire.cpuCores, memoryBytes: wire.memoryBytes, gpus: wire.gpus.mapValues { Int($0) })
+    }
+
+    public var wire: Junction_V1_Resources {
+        var wire = Junction_V1_Resources()
+        wire.cpuCores = cpuCores
+        wire.memoryBytes = memoryBytes
+        wire.gpus = gpus.mapValues { UInt32(clamping: $0) }
+        return wire
+    }
+
+    /// Whether every amount is finite and not negative.
+    var isSane: Bool { cpuCores.isFinite && cpuCores >= 0 }
+
+    /// Whether these resources fit within `other`.
+    func fits(in other: Resources) -> Bool {
+        cpuCores <= other.cpuCores + 1e-9 && memoryBytes <= other.memoryBytes
+            && gpus.allSatisfy { $0.value <= (other.gpus[$0.key] ?? 0) }
+    }
+}
+
+extension Price {
+    public init(_ wire: Junction_V1_Prices) {
+        self.init(cpuCoreHour: wire.cpuCoreHour, gpuHour: wire.gpuHour)
+    }
+
+    public var wire: Junction_V1_Prices {
+        var wire = Junction_V1_Prices()
+        wire.cpuCoreHour = cpuCoreHour
+        wire.gpuHour = gpuHour
+        return wire
+    }
+}
+
+extension PlacementRequest {
+    /// A request from the wire; numbers are checked by the engine.
+    public init(_ wire: Junction_V1_PlacementRequest, explain: Bool) {
+        let objective: Objective = switch wire.objective {
+        case .cost: .cost
+        case .latency: .latency
+        default: .completion
+        }
+        self.init(
+            ingress: wire.ingress, cpuCores: wire.cpuCores, memoryBytes: wire.memoryBytes,
+            gpuCount: Int(wire.gpuCount), gpuModels: wire.gpuModels, dataBytes: Double(wire.dataBytes),
+            minBandwidthGbps: wire.minBandwidthGbps, maxLatencyMs: wire.maxLatencyMs > 0 ? wire.maxLatencyMs : nil,
+            runtimeS: wire.runtimeS,
+            labels: wire.labels.map { constraint in
+                let op: LabelConstraint.Operator = switch constraint.operator {
+                case .in: .in
+                case .notIn: .notIn
+                default: .equals
+                }
+                return LabelConstraint(constraint.key, op, constraint.values)
+            },
+            objective: objective,
+            alternatives: wire.alternatives > 0 ? Int(min(wire.alternatives, 20)) : 3,
+            explain: explain
+        )
+    }
+
+    public var wire: Junction_V1_PlacementRequest {
+        var wire = Junction_V1_PlacementRequest()
+        wire.ingress = ingress
+        wire.cpuCores = cpuCores
+        wire.memoryBytes = memoryBytes
+        wire.gpuCount = UInt32(clamping: gpuCount)
+        wire.gpuModels = gpuModels
+        wire.dataBytes = UInt64(max(0, dataBytes))
+        wire.minBandwidthGbps = minBandwidthGbps
+        wire.maxLatencyMs = maxLatencyMs ?? 0
+        wire.runtimeS = runtimeS
+        wire.labels = labels.map { constraint in
+            var wire = Junction_V1_LabelConstraint()
+            wire.key = constraint.key
+            wire.operator = switch constraint.op {
+            case .equals: .equals
+            case .in: .in
+            case .notIn: .notIn
+            }
+            wire.values = constraint.values
+            return wire
+        }
+        wire.objective = switch objective {
+        case .completion: .completion
+        case .cost: .cost
+        case .latency: .latency
+        }
+        wire.alternatives = UInt32(clamping: alternatives)
+        return wire
+    }
+}
+
+extension Estimate {
+    public var wire: Junction_V1_Estimate {
+        var wire = Junction_V1_Estimate()
+        wire.latencyMs = latencyMs
+        wire.bottleneckGbps = bottleneckGbps.isFinite ? bottleneckGbps : 0
+        wire.cost = pathCost
+        wire.transferS = transferS
+        wire.queueS = queueS
+        wire.runtimeS = runtimeS
+        wire.completionS = completionS
+        wire.hops = UInt32(hops)
+        wire.price = price
+        return wire
+    }
+}
+
+extension Candidate {
+    public var wire: Junction_V1_Candidate {
+        var wire = Junction_V1_Candidate()
+        wire.pool = pool
+        wire.node = node
+        wire.path = path
+        wire.estimate = estimate.wire
+        return wire
+    }
+}
+
+extension Placement {
+    public var wire: Junction_V1_PlacementReply {
+        var wire = Junction_V1_PlacementReply()
+        wire.placed = winner != nil
+        if let winner { wire.winner = winner.wire }
+        wire.runnersUp = runnersUp.map(\.wire)
+        wire.rejected = rejections.map { rejection in
+            var wire = Junction_V1_Rejection()
+            wire.pool = rejection.pool
+            wire.check = rejection.check.rawValue
+            wire.reason = rejection.reason
+            return wire
+        }
+        wire.routingVersion = version
+        return wire
+    }
+}
+
+extension PoolLiveness {
+    var wire: Junction_V1_PoolState {
+        switch self {
+        case .declared: .declared
+        case .up: .up
+        case .down: .down
+        }
+    }
+}
+
+/// Builds the wire view of a pool; `unixMs` converts the engine clock for timestamps.
+func makePoolInfo(_ state: PoolState, topology: Topology, runningJobs: Int, unixMs: (Double) -> Int64) -> Junction_V1_PoolInfo {
+    var info = Junction_V1_PoolInfo()
+    info.poolID = state.id
+    info.node = topology.nodes[state.node].id
+    info.state = state.liveness.wire
+    info.free = state.free.wire
+    info.total = state.total.wire
+    info.reserved = state.reserved.wire
+    info.queueWaitS = state.queueWaitS
+    info.processingLatencyMs = state.processingLatencyMs
+    info.speed = state.speed
+    info.price = state.price.wire
+    info.labels = state.labels
+    info.lastAdvertisementMs = state.lastAdvertisement.map(unixMs) ?? 0
+    info.advertisementSequence = state.advertisementSequence
+    info.runningJobs = UInt32(clamping: runningJobs)
+    return info
+}

@@ -1,0 +1,237 @@
+import Placement
+import Topology
+import Wire
+
+extension ControllerCore {
+    /// Records a job's state change: history, the published event and the persist action.
+    mutating func transition(_ id: String, to state: Junction_V1_JobState, reason: String) {
+        guard var job = jobs[id] else { return }
+        job.state = state
+        job.updatedMs = time.unixMs
+        job.message = reason
+        var entry = Junction_V1_JobTransition()
+        entry.state = state
+        entry.timestampMs = time.unixMs
+        entry.pool = job.pool ?? ""
+        entry.reason = reason
+        job.history.append(entry)
+        jobs[id] = job
+        var event = Junction_V1_JobEvent()
+        event.jobID = id
+        event.state = state
+        event.pool = job.pool ?? ""
+        event.path = job.path
+        event.reason = reason
+        event.attempt = job.attempts
+        publish("job/\(id)", .job(event))
+        actions.append(.persist(job.info))
+        log(.info, "job \(stateName(state)): \(reason)", ["job": id, "pool": job.pool ?? "-"])
+    }
+
+    /// Creates a job from a submit: placed, leased and dispatched, or an error reply.
+    mutating func submit(_ submit: Junction_V1_SubmitRequest, correlationID: UInt64) -> WireMessage {
+        if !submit.idempotencyKey.isEmpty, let existing = idempotency[submit.idempotencyKey], let job = jobs[existing] {
+            var reply = Junction_V1_SubmitReply()
+            reply.jobID = job.id
+            reply.leaseID = job.lease.map { "lease-\($0)" } ?? ""
+            return WireMessage(.submitted(reply), correlationID: correlationID)
+        }
+        guard !submit.spec.command.isEmpty else {
+            return error(.invalidRequest, "the job has no command", correlationID: correlationID)
+        }
+        var request = PlacementRequest(submit.request, explain: false)
+        // The job spec's resources are what the pool runs it with; the request asks for them.
+        if request.cpuCores == 0, submit.spec.resources.cpuCores > 0 { request.cpuCores = submit.spec.resources.cpuCores }
+        if request.memoryBytes == 0 { request.memoryBytes = submit.spec.resources.memoryBytes }
+        let placement: Placement
+        do {
+            placement = try engine.place(request, now: time.seconds)
+        } catch {
+            return self.error(.invalidRequest, error.description, correlationID: correlationID)
+        }
+        guard let winner = placement.winner else {
+            return self.error(.noPlacement, noPlacementMessage(placement), correlationID: correlationID)
+        }
+        let id = "job-\(nextJobNumber)"
+        nextJobNumber += 1
+        var spec = submit.spec
+        spec.resources.cpuCores = request.cpuCores
+        spec.resources.memoryBytes = request.memoryBytes
+        if let model = winner.estimate.gpuModel { spec.resources.gpus = [model: UInt32(request.gpuCount)] }
+        if spec.runtimeEstimateS == 0 { spec.runtimeEstimateS = request.runtimeS }
+        jobs[id] = Job(id: id, spec: spec, request: request, submittedMs: time.unixMs, updatedMs: time.unixMs)
+        jobOrder.append(id)
+        if !submit.idempotencyKey.isEmpty { idempotency[submit.idempotencyKey] = id }
+        transition(id, to: .accepted, reason: "submitted from \(request.ingress)")
+        dispatch(id, on: winner)
+        var reply = Junction_V1_SubmitReply()
+        reply.jobID = id
+        reply.placement = placement.wire
+        reply.leaseID = jobs[id]?.lease.map { "lease-\($0)" } ?? ""
+        return WireMessage(.submitted(reply), correlationID: correlationID)
+    }
+
+    func noPlacementMessage(_ placement: Placement) -> String {
+        let reasons = placement.rejections.prefix(8).map { "\($0.pool): \($0.reason)" }
+        let more = placement.rejections.count > 8 ? "; and \(placement.rejections.count - 8) more" : ""
+        return reasons.isEmpty ? "no pool is registered" : "no pool can take this job: " + reasons.joined(separator: "; ") + more
+    }
+
+    /// Takes the lease for a placement and sends the dispatch along its path.
+    mutating func dispatch(_ id: String, on candidate: Candidate) {
+        guard var job = jobs[id] else { return }
+        switch engine.hold(candidate, for: job.request, now: time.seconds, ttl: configuration.leaseTTLS) {
+        case .failure(let failure):
+            log(.warning, "could not hold a lease: \(failure)", ["job": id, "pool": candidate.pool])
+            job.message = "waiting: \(failure)"
+            jobs[id] = job
+        case .success(let lease):
+            let sequence = (dispatchSequences[candidate.pool] ?? 0) + 1
+            dispatchSequences[candidate.pool] = sequence
+            engine.markDispatched(lease.id, sequence: sequence)
+            job.pool = candidate.pool
+            job.path = candidate.path
+            job.estimate = candidate.estimate
+            job.lease = lease.id
+            job.dispatchSequence = sequence
+            job.dispatchedAt = time.seconds
+            job.attempts += 1
+            jobs[id] = job
+            var message = Junction_V1_Dispatch()
+            message.jobID = id
+            message.dispatchSequence = sequence
+            message.spec = job.spec
+            if let model = candidate.estimate.gpuModel { message.spec.resources.gpus = [model: UInt32(job.request.gpuCount)] }
+            message.path = candidate.path
+            message.leaseID = "lease-\(lease.id)"
+            message.leaseExpiresMs = unixMs(lease.expiresAt)
+            message.attempt = job.attempts
+            sendPool(candidate.pool, .dispatch(message))
+            transition(id, to: .dispatched, reason: "to \(candidate.pool) via \(candidate.path.joined(separator: " → ")), estimated \(format(candidate.estimate.completionS)) s")
+        }
+    }
+
+    /// Releases a job's lease and places it again elsewhere, or fails it after the attempt limit.
+    mutating func replace(_ id: String, because reason: String) {
+        guard var job = jobs[id], !job.isFinished else { return }
+        if let lease = job.lease { engine.release(lease) }
+        if let pool = job.pool { job.request.excludedPools.insert(pool) }
+        job.lease = nil
+        job.pool = nil
+        job.path = []
+        jobs[id] = job
+        if job.cancelRequested {
+            transition(id, to: .cancelled, reason: "cancelled; \(reason)")
+            return
+        }
+        guard job.attempts < configuration.maxAttempts else {
+            transition(id, to: .failed, reason: "\(reason); gave up after \(job.attempts) placements")
+            return
+        }
+        transition(id, to: .accepted, reason: "\(reason); placing again")
+        placeWaiting(id)
+    }
+
+    /// Tries to place an accepted job that has no pool.
+    mutating func placeWaiting(_ id: String) {
+        guard let job = jobs[id], job.state == .accepted, job.pool == nil else { return }
+        guard let placement = try? engine.place(job.request, now: time.seconds), let winner = placement.winner else {
+            if var waiting = jobs[id] {
+                let reason = (try? engine.place(job.request, now: time.seconds)).map(noPlacementMessage) ?? "no pool fits"
+                waiting.message = "waiting: \(reason)"
+                jobs[id] = waiting
+            }
+            return
+        }
+        dispatch(id, on: winner)
+    }
+
+    /// Gives jobs waiting for capacity another chance, after capacity changed.
+    mutating func retryWaitingJobs() {
+        for id in jobOrder where jobs[id]?.state == .accepted && jobs[id]?.pool == nil {
+            placeWaiting(id)
+        }
+    }
+
+    mutating func handleDispatchAck(_ pool: String, _ ack: Junction_V1_DispatchAck) {
+        guard let job = jobs[ack.jobID], job.pool == pool, job.dispatchSequence == ack.dispatchSequence else {
+            count("pools.stale_ack")
+            return
+        }
+        if ack.accepted {
+            if var accepted = jobs[ack.jobID] {
+                // Answered: the dispatch timeout no longer applies.
+                accepted.dispatchedAt = .infinity
+                jobs[ack.jobID] = accepted
+            }
+            return
+        }
+        replace(ack.jobID, because: "\(pool) refused: \(ack.reason)")
+    }
+
+    mutating func handleJobUpdate(_ pool: String, _ update: Junction_V1_JobUpdate) {
+        guard var job = jobs[update.jobID], job.pool == pool, !job.isFinished else {
+            count("pools.stale_job_update")
+            if jobs[update.jobID].map({ $0.pool != pool }) ?? true, update.state == .running {
+                // Running somewhere it no longer belongs: stop it there.
+                var cancel = Junction_V1_CancelJob()
+                cancel.jobID = update.jobID
+                cancel.graceS = configuration.cancelGraceS
+                sendPool(pool, .cancelJob(cancel))
+            }
+            return
+        }
+        job.dispatchedAt = .infinity
+        job.exitCode = update.exitCode
+        if update.hasUsage { job.usage = update.usage }
+        jobs[job.id] = job
+        switch update.state {
+        case .running:
+            if job.state != .running { transition(job.id, to: .running, reason: "started on \(pool)") }
+        case .succeeded, .failed, .cancelled:
+            if let lease = job.lease { engine.release(lease) }
+            jobs[job.id]?.lease = nil
+            let detail = update.message.isEmpty ? "" : ": \(update.message)"
+            let reason: String = switch update.state {
+            case .succeeded: "finished on \(pool) with exit code 0"
+            case .failed: "failed on \(pool) with exit code \(update.exitCode)\(detail)"
+            default: "cancelled on \(pool)"
+            }
+            transition(job.id, to: update.state, reason: reason)
+        default:
+            count("pools.invalid_job_update")
+        }
+    }
+
+    /// Cancels a job: at once when no pool runs it, otherwise by asking its pool.
+    mutating func cancel(_ id: String) {
+        guard var job = jobs[id], !job.isFinished else { return }
+        job.cancelRequested = true
+        jobs[id] = job
+        if let pool = job.pool, job.state == .dispatched || job.state == .running {
+            var cancel = Junction_V1_CancelJob()
+            cancel.jobID = id
+            cancel.graceS = configuration.cancelGraceS
+            sendPool(pool, .cancelJob(cancel))
+            log(.info, "asked the pool to cancel", ["job": id, "pool": pool])
+        } else {
+            if let lease = job.lease { engine.release(lease) }
+            jobs[id]?.lease = nil
+            transition(id, to: .cancelled, reason: "cancelled before it reached a pool")
+        }
+    }
+}
+
+func stateName(_ state: Junction_V1_JobState) -> String {
+    switch state {
+    case .accepted: "accepted"
+    case .dispatched: "dispatched"
+    case .running: "running"
+    case .succeeded: "succeeded"
+    case .failed: "failed"
+    case .cancelled: "cancelled"
+    default: "unknown"
+    }
+}
+
+func format(_ value: Double) -> String { compactNumber(value) }

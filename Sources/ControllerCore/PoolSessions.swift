@@ -1,0 +1,187 @@
+import Placement
+import Topology
+import Wire
+
+extension ControllerCore {
+    mutating func handlePool(peer: [UInt8], _ message: WireMessage) {
+        if case .register(let register) = message.body {
+            handleRegister(peer: peer, register, correlationID: message.correlationID)
+            return
+        }
+        guard let pool = poolOfPeer[peer], var session = sessions[pool], session.peer == peer else {
+            count("pools.not_registered")
+            actions.append(.toPool(peer: peer, error(.notRegistered, "this connection has no session; send Register first", correlationID: message.correlationID)))
+            return
+        }
+        session.lastHeard = time.seconds
+        sessions[pool] = session
+        switch message.body {
+        case .heartbeat:
+            break
+        case .advertisement(let advertisement):
+            handleAdvertisement(pool, advertisement, correlationID: message.correlationID)
+        case .dispatchAck(let ack):
+            handleDispatchAck(pool, ack)
+        case .jobUpdate(let update):
+            handleJobUpdate(pool, update)
+        case .goodbye(let goodbye):
+            log(.notice, "pool said goodbye: \(goodbye.reason)", ["pool": pool])
+            poolLost(pool, reason: "said goodbye: \(goodbye.reason)")
+        default:
+            count("pools.unknown_message")
+            actions.append(.toPool(peer: peer, error(.unknownMessage, "\(message.kind) is not a pool message", correlationID: message.correlationID)))
+        }
+    }
+
+    private mutating func handleRegister(peer: [UInt8], _ register: Junction_V1_Register, correlationID: UInt64) {
+        let topology = engine.topology
+        let id = register.poolID
+        func reply(_ code: Junction_V1_ErrorCode, _ text: String) -> ControllerAction {
+            var answer = Junction_V1_ErrorReply()
+            answer.code = code
+            answer.message = text
+            return .toPool(peer: peer, WireMessage(.error(answer), correlationID: correlationID))
+        }
+        guard isValidPoolID(id) else {
+            count("pools.invalid")
+            actions.append(reply(.invalidRequest, "pool id \"\(id)\" must be 1 to 128 letters, digits or . _ : -"))
+            return
+        }
+        let total = Resources(register.total)
+        guard total.isSane, register.speed.isFinite, register.speed >= 0 else {
+            count("pools.invalid")
+            actions.append(reply(.invalidRequest, "register for \(id) has negative or non-finite capacity or speed"))
+            return
+        }
+        var state: PoolState
+        if let known = engine.pool(id) {
+            if !register.node.isEmpty, topology.nodes[known.node].id != register.node {
+                count("pools.invalid")
+                actions.append(reply(.invalidRequest, "pool \(id) is declared at \(topology.nodes[known.node].id), not \(register.node)"))
+                return
+            }
+            state = known
+        } else {
+            guard !register.node.isEmpty, let node = topology.node(register.node) else {
+                count("pools.unknown_pool")
+                let detail = register.node.isEmpty ? "the topology does not declare it and it names no node" : "node \(register.node) is not in the topology"
+                actions.append(reply(.unknownPool, "pool \(id) cannot join: \(detail)"))
+                return
+            }
+            state = PoolState(id: id, node: node, total: total)
+            state.labels = topology.nodes[node].labels
+            if let region = topology.nodes[node].region { state.labels["region"] = region }
+        }
+        // What the agent reports now is the truth about its capacity.
+        if total.cpuCores > 0 || total.memoryBytes > 0 || !total.gpus.isEmpty {
+            state.total = total
+            state.free = total
+        }
+        state.labels.merge(register.labels) { _, own in own }
+        if register.hasPrice { state.price = Price(register.price) }
+        if register.speed > 0 { state.speed = register.speed }
+        state.liveness = .up
+        state.lastAdvertisement = time.seconds
+        engine.upsertPool(state)
+        engine.resetSequence(id)
+
+        if let old = sessions[id], old.peer != peer {
+            poolOfPeer[old.peer] = nil
+            log(.info, "pool registered again on a new connection; the old session ends", ["pool": id])
+        }
+        let session = Session(peer: peer, id: nextSessionID, lastHeard: time.seconds, lastSent: time.seconds)
+        nextSessionID += 1
+        sessions[id] = session
+        poolOfPeer[peer] = id
+        dispatchSequences[id] = max(dispatchSequences[id] ?? 0, register.dispatchSequenceApplied)
+
+        // Jobs the agent still runs: keep those still placed here, stop the rest.
+        var stop: [String] = []
+        for running in register.runningJobs {
+            if var job = jobs[running.jobID], job.pool == id, !job.isFinished {
+                if job.state == .dispatched {
+                    job.state = .running
+                    job.updatedMs = time.unixMs
+                    jobs[job.id] = job
+                }
+            } else {
+                stop.append(running.jobID)
+            }
+        }
+        var welcome = Junction_V1_Welcome()
+        welcome.poolID = id
+        welcome.node = topology.nodes[state.node].id
+        welcome.heartbeatIntervalMs = configuration.heartbeatIntervalMs
+        welcome.livenessMs = configuration.livenessMs
+        welcome.sessionID = session.id
+        welcome.stopJobs = stop
+        actions.append(.toPool(peer: peer, WireMessage(.welcome(welcome), correlationID: correlationID)))
+        log(.info, "pool registered", ["pool": id, "node": welcome.node, "session": "\(session.id)", "running": "\(register.runningJobs.count)", "stopping": "\(stop.count)"])
+        publishPool(id, reason: "registered")
+        retryWaitingJobs()
+    }
+
+    private mutating func handleAdvertisement(_ pool: String, _ advertisement: Junction_V1_Advertisement, correlationID: UInt64) {
+        guard advertisement.poolID == pool else {
+            count("pools.foreign_advertisement")
+            sendPool(pool, .error({
+                var reply = Junction_V1_ErrorReply()
+                reply.code = .invalidRequest
+                reply.message = "this session advertises \(pool), not \(advertisement.poolID)"
+                return reply
+            }()))
+            return
+        }
+        let free = Resources(advertisement.free)
+        let total = advertisement.hasTotal ? Resources(advertisement.total) : nil
+        let numbers = [advertisement.queueWaitS, advertisement.processingLatencyMs, advertisement.speed]
+        guard free.isSane, total?.isSane ?? true, numbers.allSatisfy({ $0.isFinite && $0 >= 0 }),
+              total.map({ free.fits(in: $0) }) ?? true else {
+            count("pools.invalid_advertisement")
+            sendPool(pool, .error({
+                var reply = Junction_V1_ErrorReply()
+                reply.code = .invalidRequest
+                reply.message = "advertisement \(advertisement.sequence) has negative, non-finite or more-than-total capacity; ignored"
+                return reply
+            }()))
+            return
+        }
+        let report = PoolReport(
+            sequence: advertisement.sequence, free: free, total: total,
+            queueWaitS: advertisement.queueWaitS, processingLatencyMs: advertisement.processingLatencyMs,
+            speed: advertisement.speed > 0 ? advertisement.speed : nil,
+            price: advertisement.hasPrice ? Price(advertisement.price) : nil,
+            dispatchSequenceApplied: advertisement.dispatchSequenceApplied
+        )
+        switch engine.apply(report, from: pool, now: time.seconds) {
+        case .applied:
+            retryWaitingJobs()
+        case .stale:
+            count("pools.stale_advertisement")
+        case .unknownPool:
+            count("pools.unknown_pool")
+        }
+    }
+
+    /// A pool went away (missed liveness, or said goodbye): its leases are released and its
+    /// jobs placed again.
+    mutating func poolLost(_ pool: String, reason: String) {
+        if let session = sessions.removeValue(forKey: pool) { poolOfPeer[session.peer] = nil }
+        engine.setLiveness(pool, .down, now: time.seconds)
+        publishPool(pool, reason: reason)
+        for id in jobOrder {
+            guard let job = jobs[id], job.pool == pool, job.state == .dispatched || job.state == .running else { continue }
+            replace(id, because: "pool \(pool) \(reason)")
+        }
+    }
+}
+
+/// Pool ids follow the same rules as topology ids.
+func isValidPoolID(_ id: String) -> Bool {
+    !id.isEmpty && id.utf8.count <= 128 && id.unicodeScalars.allSatisfy { scalar in
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", ".", "_", ":", "-": true
+        default: false
+        }
+    }
+}
