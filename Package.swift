@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -43,8 +45,22 @@ let package = Package(
             dependencies: ["Placement", "Routing", "Topology", "Wire"]
         ),
         .target(
+            name: "PoolAgentCore",
+            dependencies: ["Topology", "Wire"]
+        ),
+        .target(name: "CSpawn"),
+        .target(name: "JunctionClient", dependencies: ["Wire", "ZeroMQ"]),
+        .target(
+            name: "Services",
+            dependencies: [
+                "CSpawn", "ControllerCore", "PoolAgentCore", "Topology", "Wire", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "Wire",
-            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["Topology", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Generated/SOURCES.sha256"]
         ),
         .executableTarget(
@@ -56,7 +72,13 @@ let package = Package(
                 "Topology",
                 "Routing",
                 "Placement",
+                "ControllerCore",
+                "PoolAgentCore",
+                "Services",
+                "JunctionClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),

@@ -4,42 +4,6 @@ import Topology
 import Wire
 
 /// Conversions between wire messages and the engine's values.
-extension Resources {
-    public init(_ wire: Junction_V1_Resources) {
-        self.init(cpuCores: wire.cpuCores, memoryBytes: wire.memoryBytes, gpus: wire.gpus.mapValues { Int($0) })
-    }
-
-    public var wire: Junction_V1_Resources {
-        var wire = Junction_V1_Resources()
-        wire.cpuCores = cpuCores
-        wire.memoryBytes = memoryBytes
-        wire.gpus = gpus.mapValues { UInt32(clamping: $0) }
-        return wire
-    }
-
-    /// Whether every amount is finite and not negative.
-    var isSane: Bool { cpuCores.isFinite && cpuCores >= 0 }
-
-    /// Whether these resources fit within `other`.
-    func fits(in other: Resources) -> Bool {
-        cpuCores <= other.cpuCores + 1e-9 && memoryBytes <= other.memoryBytes
-            && gpus.allSatisfy { $0.value <= (other.gpus[$0.key] ?? 0) }
-    }
-}
-
-extension Price {
-    public init(_ wire: Junction_V1_Prices) {
-        self.init(cpuCoreHour: wire.cpuCoreHour, gpuHour: wire.gpuHour)
-    }
-
-    public var wire: Junction_V1_Prices {
-        var wire = Junction_V1_Prices()
-        wire.cpuCoreHour = cpuCoreHour
-        wire.gpuHour = gpuHour
-        return wire
-    }
-}
-
 extension PlacementRequest {
     /// A request from the wire; numbers are checked by the engine.
     public init(_ wire: Junction_V1_PlacementRequest, explain: Bool) {

@@ -1,7 +1,9 @@
 import ArgumentParser
+import ControllerCore
 import Foundation
 import Placement
 import Topology
+import Wire
 
 /// The request flags shared by `place` and `submit`.
 struct PlacementOptions: ParsableArguments {
@@ -78,31 +80,27 @@ struct CandidateJSON: Encodable {
     var latency_ms: Double
     var bottleneck_gbps: Double?
     var cost: Double
-    var hops: Int
+    var hops: UInt32
     var transfer_s: Double
     var queue_s: Double
     var runtime_s: Double
     var completion_s: Double
     var price: Double
-    var processing_latency_ms: Double
-    var gpu_model: String?
 
-    init(_ candidate: Candidate) {
+    init(_ candidate: Junction_V1_Candidate) {
         let estimate = candidate.estimate
         pool = candidate.pool
         node = candidate.node
         path = candidate.path
         latency_ms = estimate.latencyMs
-        bottleneck_gbps = estimate.bottleneckGbps.isFinite ? estimate.bottleneckGbps : nil
-        cost = estimate.pathCost
+        bottleneck_gbps = estimate.hops > 0 ? estimate.bottleneckGbps : nil
+        cost = estimate.cost
         hops = estimate.hops
         transfer_s = estimate.transferS
         queue_s = estimate.queueS
         runtime_s = estimate.runtimeS
         completion_s = estimate.completionS
         price = estimate.price
-        processing_latency_ms = estimate.processingLatencyMs
-        gpu_model = estimate.gpuModel
     }
 }
 
@@ -118,6 +116,14 @@ struct PlacementJSON: Encodable {
     var winner: CandidateJSON?
     var candidates: [CandidateJSON]
     var rejected: [RejectionJSON]
+
+    init(_ reply: Junction_V1_PlacementReply, objective: Objective) {
+        placed = reply.placed
+        self.objective = objective.rawValue
+        winner = reply.placed ? CandidateJSON(reply.winner) : nil
+        candidates = ((reply.placed ? [reply.winner] : []) + reply.runnersUp).map(CandidateJSON.init)
+        rejected = reply.rejected.map { RejectionJSON(pool: $0.pool, check: $0.check, reason: $0.reason) }
+    }
 }
 
 /// "A → B → C", or the node alone when the pool sits at the ingress.
@@ -125,16 +131,17 @@ func arrowPath(_ nodes: [String]) -> String {
     nodes.joined(separator: " → ")
 }
 
-/// The placement for people: the winner, its path, why it won, and why the others lost.
-func describePlacement(_ placement: Placement, request: PlacementRequest, explain: Bool) -> String {
+/// A placement for people: the winner, its path, why it won, and why the others lost.
+func describePlacement(_ reply: Junction_V1_PlacementReply, objective: Objective, explain: Bool) -> String {
     var lines: [String] = []
-    let all = (placement.winner.map { [$0] } ?? []) + placement.runnersUp
-    if let winner = placement.winner {
+    let all = (reply.placed ? [reply.winner] : []) + reply.runnersUp
+    if reply.placed {
+        let winner = reply.winner
         let e = winner.estimate
-        lines.append("placed on \(winner.pool) at \(winner.node) (objective: \(request.objective.rawValue))")
-        let bottleneck = e.bottleneckGbps.isFinite ? ", bottleneck \(decimal(e.bottleneckGbps)) Gbps" : ""
+        lines.append("placed on \(winner.pool) at \(winner.node) (objective: \(objective.rawValue))")
+        let bottleneck = e.hops > 0 ? ", bottleneck \(decimal(e.bottleneckGbps)) Gbps" : ""
         lines.append("  path       \(arrowPath(winner.path))  (\(e.hops) hops, \(decimal(e.latencyMs)) ms\(bottleneck))")
-        lines.append("  estimate   \(decimal(e.latencyMs / 1000)) s latency + \(decimal(e.transferS)) s transfer + \(decimal(e.queueS)) s queue + \(decimal(e.runtimeS)) s run = \(decimal(e.completionS)) s; price \(decimal(e.price))\(e.gpuModel.map { "; GPU \($0)" } ?? "")")
+        lines.append("  estimate   \(decimal(e.latencyMs / 1000)) s latency + \(decimal(e.transferS)) s transfer + \(decimal(e.queueS)) s queue + \(decimal(e.runtimeS)) s run = \(decimal(e.completionS)) s; price \(decimal(e.price))")
     }
     if all.count > 1 {
         lines.append("candidates")
@@ -144,25 +151,26 @@ func describePlacement(_ placement: Placement, request: PlacementRequest, explai
         }
         lines.append(table(header: ["pool", "path", "latency_ms", "transfer_s", "queue_s", "runtime_s", "completion_s", "price"], rows: rows, indent: "  "))
     }
-    if explain || placement.winner == nil, !placement.rejections.isEmpty {
+    if explain || !reply.placed, !reply.rejected.isEmpty {
         lines.append("rejected")
-        for rejection in placement.rejections { lines.append("  \(rejection.pool): \(rejection.reason)") }
+        for rejection in reply.rejected { lines.append("  \(rejection.pool): \(rejection.reason)") }
     }
     return lines.joined(separator: "\n")
 }
 
 /// `junction place`: where would this request go, and why.
-struct Place: ParsableCommand {
+struct Place: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "place",
         abstract: "Choose a pool and a network path for a request, and explain the choice.",
-        discussion: "With --topology, places on the pools the file declares, all taken as up and idle; nothing is reserved. Exits 1 when nothing fits, listing why each pool was rejected."
+        discussion: "With --topology, places offline on the pools the file declares, all taken as up and idle; otherwise asks the controller, which uses live capacity. Nothing is reserved. Exits 1 when nothing fits, listing why each pool was rejected."
     )
 
-    @Option(help: "A topology file to place on.")
-    var topology: String
+    @Option(help: "A topology file to place on offline, instead of asking the controller.")
+    var topology: String?
 
     @OptionGroup var options: PlacementOptions
+    @OptionGroup var controller: ControllerOptions
 
     @Flag(help: "List every rejected pool with its reason.")
     var explain = false
@@ -170,25 +178,28 @@ struct Place: ParsableCommand {
     @Flag(help: "Print the placement as JSON.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let request = try options.request(explain: true)
-        var engine = PlacementEngine(topology: try loadTopology(topology, quiet: json), declaredLiveness: .up)
-        let placement: Placement
-        do {
-            placement = try engine.place(request, now: 0)
-        } catch {
-            throw CommandFailure(error.description)
+        let reply: Junction_V1_PlacementReply
+        if let topology {
+            var engine = PlacementEngine(topology: try loadTopology(topology, quiet: json), declaredLiveness: .up)
+            do {
+                reply = try engine.place(request, now: 0).wire
+            } catch {
+                throw CommandFailure(error.description)
+            }
+        } else {
+            var place = Junction_V1_PlaceRequest()
+            place.request = request.wire
+            guard case .placement(let answer) = try await controller.ask(.place(place)).body else { throw CommandFailure("unexpected reply") }
+            reply = answer
         }
         if json {
-            let candidates = ((placement.winner.map { [$0] } ?? []) + placement.runnersUp).map(CandidateJSON.init)
-            print(try jsonText(PlacementJSON(
-                placed: placement.winner != nil, objective: request.objective.rawValue, winner: placement.winner.map(CandidateJSON.init),
-                candidates: candidates, rejected: placement.rejections.map { RejectionJSON(pool: $0.pool, check: $0.check.rawValue, reason: $0.reason) }
-            )))
+            print(try jsonText(PlacementJSON(reply, objective: request.objective)))
         } else {
-            print(describePlacement(placement, request: request, explain: explain))
+            print(describePlacement(reply, objective: request.objective, explain: explain))
         }
-        if placement.winner == nil {
+        if !reply.placed {
             if !json { printError("error: no pool can take this request (reasons above)") }
             throw ExitCode(1)
         }

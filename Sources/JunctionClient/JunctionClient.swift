@@ -1,0 +1,122 @@
+import Foundation
+import Synchronization
+import Wire
+import ZeroMQ
+
+/// Why a request to the controller did not get an answer it can use.
+public enum ClientError: Error, Sendable, CustomStringConvertible {
+    /// No reply within the timeout: the controller is down, unreachable, or speaks CURVE.
+    case timeout(endpoint: String, seconds: Double)
+    /// The controller answered with an error.
+    case refused(code: Junction_V1_ErrorCode, message: String)
+    /// The reply was not the kind the request expects.
+    case unexpected(String)
+    case transport(String)
+
+    public var description: String {
+        switch self {
+        case .timeout(let endpoint, let seconds):
+            "no answer from the controller at \(endpoint) within \(compact(seconds)) s; is `junction controller` running there?"
+        case .refused(_, let message):
+            message
+        case .unexpected(let kind):
+            "the controller answered with an unexpected \(kind)"
+        case .transport(let detail):
+            detail
+        }
+    }
+}
+
+private func compact(_ value: Double) -> String {
+    value == value.rounded() ? String(Int(value)) : String(value)
+}
+
+/// A connection to a controller's clients endpoint: async requests matched to their replies by
+/// correlation id, each bounded by a timeout.
+public final class JunctionClient: Sendable {
+    public let endpoint: String
+    public let timeout: Double
+    private let context: Context
+    private let loop: SocketLoop
+    private let pending = PendingReplies()
+    private let nextID = Mutex<UInt64>(1)
+    private let reader: Task<Void, Never>
+
+    public init(endpoint: String, timeout: Double = 5) throws {
+        self.endpoint = endpoint
+        self.timeout = timeout
+        context = try Context()
+        do {
+            loop = try SocketLoop(context: context, sockets: [SocketSpec(.dealer, connect: [endpoint], lingerMilliseconds: 0)], name: "junction-client")
+        } catch {
+            context.terminate()
+            throw error
+        }
+        reader = Task { [loop, pending] in
+            while let batch = await loop.incoming.next() {
+                for delivery in batch {
+                    guard let payload = delivery.message.frames.last, let message = try? WireMessage(bytes: payload) else { continue }
+                    pending.resume(message.correlationID, with: message)
+                }
+            }
+        }
+    }
+
+    /// Sends a request and waits for its reply; an error reply is thrown as `refused`.
+    public func request(_ body: WireBody) async throws(ClientError) -> WireMessage {
+        let id = nextID.withLock { id in
+            defer { id += 1 }
+            return id
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try WireMessage(body, correlationID: id).serialized()
+        } catch {
+            throw .transport("cannot encode the request: \(error)")
+        }
+        let timer = Task { [pending, timeout] in
+            try? await Task.sleep(for: .seconds(timeout))
+            pending.resume(id, with: nil)
+        }
+        defer { timer.cancel() }
+        let reply: WireMessage? = await withCheckedContinuation { continuation in
+            pending.add(id, continuation)
+            loop.send(Message([bytes]))
+        }
+        guard let reply else { throw .timeout(endpoint: endpoint, seconds: timeout) }
+        if case .error(let error) = reply.body { throw .refused(code: error.code, message: error.message) }
+        return reply
+    }
+
+    /// Closes the connection; requests still waiting end with a timeout.
+    public func close() {
+        reader.cancel()
+        loop.shutdown()
+        pending.failAll()
+        context.terminate()
+    }
+
+    deinit { close() }
+}
+
+/// Requests waiting for their replies, by correlation id.
+final class PendingReplies: Sendable {
+    private let waiting = Mutex<[UInt64: CheckedContinuation<WireMessage?, Never>]>([:])
+
+    func add(_ id: UInt64, _ continuation: CheckedContinuation<WireMessage?, Never>) {
+        waiting.withLock { $0[id] = continuation }
+    }
+
+    /// Resumes the request `id` once; later replies or timeouts for it do nothing.
+    func resume(_ id: UInt64, with message: WireMessage?) {
+        waiting.withLock { $0.removeValue(forKey: id) }?.resume(returning: message)
+    }
+
+    func failAll() {
+        let all = waiting.withLock { waiting in
+            defer { waiting.removeAll() }
+            return Array(waiting.values)
+        }
+        for continuation in all { continuation.resume(returning: nil) }
+    }
+}

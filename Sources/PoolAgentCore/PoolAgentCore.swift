@@ -1,0 +1,325 @@
+import Topology
+import Wire
+
+/// What a pool agent advertises and how it paces its session.
+public struct AgentConfiguration: Sendable, Hashable {
+    public var poolID: String
+    /// The node to attach to; empty when the topology declares the pool.
+    public var node: String
+    public var capacity: Resources
+    public var labels: [String: String]
+    public var price: Price
+    public var speed: Double
+    public var processingLatencyMs: Double
+    /// Advertise at least this often, besides when jobs start and end.
+    public var advertiseEveryS: Double = 5
+    public var backoffInitialS: Double = 1
+    public var backoffMaxS: Double = 32
+    /// Heartbeat and liveness until the controller's welcome says otherwise.
+    public var heartbeatIntervalS: Double = 1
+    public var livenessS: Double = 5
+
+    public init(poolID: String, node: String = "", capacity: Resources, labels: [String: String] = [:], price: Price = Price(), speed: Double = 1, processingLatencyMs: Double = 0) {
+        self.poolID = poolID
+        self.node = node
+        self.capacity = capacity
+        self.labels = labels
+        self.price = price
+        self.speed = speed
+        self.processingLatencyMs = processingLatencyMs
+    }
+}
+
+/// Something that happened to the agent.
+public enum AgentEvent: Sendable {
+    /// A fresh connection to the controller is open: register on it.
+    case connected
+    case fromController(WireMessage)
+    case jobStarted(String)
+    case jobStartFailed(String, reason: String)
+    case jobExited(String, exitCode: Int32, usage: Junction_V1_Usage)
+    case tick
+}
+
+/// What the agent's service must do.
+public enum AgentAction: Sendable, Equatable {
+    case send(WireMessage)
+    /// Close the connection and open a new one (a new identity).
+    case reconnect
+    case run(jobID: String, spec: Junction_V1_JobSpec)
+    /// SIGTERM now, SIGKILL after the grace period.
+    case stop(jobID: String, graceS: Double)
+    case log(level: String, message: String, metadata: [String: String])
+}
+
+/// A pool agent as a pure state machine: a Paranoid Pirate session with the controller
+/// (register, heartbeats both ways, reconnect with exponential back-off) and the jobs it runs,
+/// never more than its capacity.
+public struct PoolAgentCore: Sendable {
+    enum Phase: Sendable {
+        case waitingForWelcome(sentAt: Double)
+        case registered(session: UInt64)
+        case backingOff(until: Double)
+    }
+
+    struct Job: Sendable {
+        var spec: Junction_V1_JobSpec
+        var dispatchSequence: UInt64
+        var started: Bool
+        var stopping: Bool
+    }
+
+    public let configuration: AgentConfiguration
+    var phase = Phase.backingOff(until: 0)
+    var heartbeatIntervalS: Double
+    var livenessS: Double
+    var lastHeard = 0.0
+    var lastSent = 0.0
+    var lastAdvertised = -Double.infinity
+    var advertisementSequence: UInt64 = 0
+    var dispatchSequenceApplied: UInt64 = 0
+    var jobs: [String: Job] = [:]
+    /// Job endings not yet told to a controller, sent again after the next welcome.
+    var unreported: [String: Junction_V1_JobUpdate] = [:]
+    var failedAttempts = 0
+    var now = 0.0
+    var unixMs: Int64 = 0
+    var actions: [AgentAction] = []
+
+    public init(configuration: AgentConfiguration) {
+        self.configuration = configuration
+        heartbeatIntervalS = configuration.heartbeatIntervalS
+        livenessS = configuration.livenessS
+    }
+
+    /// Whether a controller session is open.
+    public var isRegistered: Bool {
+        if case .registered = phase { return true }
+        return false
+    }
+
+    /// Jobs the agent runs now.
+    public var runningJobIDs: [String] { jobs.keys.sorted() }
+
+    /// Capacity minus what running jobs hold.
+    public var free: Resources {
+        var free = configuration.capacity
+        for job in jobs.values {
+            free.cpuCores = max(0, free.cpuCores - job.spec.resources.cpuCores)
+            free.memoryBytes = free.memoryBytes > job.spec.resources.memoryBytes ? free.memoryBytes - job.spec.resources.memoryBytes : 0
+            for (model, count) in job.spec.resources.gpus { free.gpus[model] = max(0, (free.gpus[model] ?? 0) - Int(count)) }
+        }
+        return free
+    }
+
+    public mutating func handle(_ event: AgentEvent, now: Double, unixMs: Int64) -> [AgentAction] {
+        self.now = now
+        self.unixMs = unixMs
+        actions = []
+        switch event {
+        case .connected:
+            register()
+        case .fromController(let message):
+            lastHeard = now
+            receive(message)
+        case .jobStarted(let id):
+            guard jobs[id] != nil else { break }
+            jobs[id]?.started = true
+            report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "")
+            advertise()
+        case .jobStartFailed(let id, let reason):
+            guard jobs.removeValue(forKey: id) != nil else { break }
+            report(id, .failed, exitCode: -1, usage: Junction_V1_Usage(), message: "could not start: \(reason)")
+            advertise()
+        case .jobExited(let id, let exitCode, let usage):
+            guard let job = jobs.removeValue(forKey: id) else { break }
+            let state: Junction_V1_JobState = job.stopping ? .cancelled : exitCode == 0 ? .succeeded : .failed
+            report(id, state, exitCode: exitCode, usage: usage, message: exitCode < 0 ? "killed by signal \(-exitCode)" : "")
+            advertise()
+        case .tick:
+            tick()
+        }
+        return actions
+    }
+
+    // MARK: Session
+
+    private mutating func send(_ body: WireBody, correlationID: UInt64 = 0) {
+        lastSent = now
+        actions.append(.send(WireMessage(body, correlationID: correlationID)))
+    }
+
+    private mutating func log(_ level: String, _ message: String, _ metadata: [String: String] = [:]) {
+        actions.append(.log(level: level, message: message, metadata: metadata))
+    }
+
+    private mutating func register() {
+        var register = Junction_V1_Register()
+        register.poolID = configuration.poolID
+        register.node = configuration.node
+        register.agentVersion = "1"
+        register.total = configuration.capacity.wire
+        register.labels = configuration.labels
+        register.price = configuration.price.wire
+        register.speed = configuration.speed
+        register.runningJobs = jobs.keys.sorted().map { id in
+            var running = Junction_V1_RunningJob()
+            running.jobID = id
+            running.state = jobs[id]!.started ? .running : .dispatched
+            running.dispatchSequence = jobs[id]!.dispatchSequence
+            return running
+        }
+        register.dispatchSequenceApplied = dispatchSequenceApplied
+        phase = .waitingForWelcome(sentAt: now)
+        lastHeard = now
+        send(.register(register))
+        log("info", "registering", ["pool": configuration.poolID, "running": "\(jobs.count)"])
+    }
+
+    /// Drops the connection and schedules a new one after the back-off.
+    private mutating func backOff(_ reason: String) {
+        let delay = min(configuration.backoffMaxS, configuration.backoffInitialS * pow2(failedAttempts))
+        failedAttempts += 1
+        phase = .backingOff(until: now + delay)
+        log("warning", "\(reason); reconnecting in \(compactNumber(delay)) s", ["pool": configuration.poolID])
+    }
+
+    private mutating func tick() {
+        switch phase {
+        case .backingOff(let until):
+            if now >= until {
+                actions.append(.reconnect)
+                register()
+            }
+        case .waitingForWelcome(let sentAt):
+            if now - sentAt > livenessS { backOff("no welcome from the controller within \(compactNumber(livenessS)) s") }
+        case .registered:
+            if now - lastHeard > livenessS {
+                backOff("the controller has been silent for \(compactNumber(now - lastHeard)) s")
+            } else {
+                if now - lastAdvertised >= configuration.advertiseEveryS {
+                    advertise()
+                } else if now - lastSent >= heartbeatIntervalS {
+                    var heartbeat = Junction_V1_Heartbeat()
+                    heartbeat.timestampMs = unixMs
+                    send(.heartbeat(heartbeat))
+                }
+            }
+        }
+    }
+
+    private mutating func receive(_ message: WireMessage) {
+        switch message.body {
+        case .welcome(let welcome):
+            phase = .registered(session: welcome.sessionID)
+            failedAttempts = 0
+            if welcome.heartbeatIntervalMs > 0 { heartbeatIntervalS = Double(welcome.heartbeatIntervalMs) / 1_000 }
+            if welcome.livenessMs > 0 { livenessS = Double(welcome.livenessMs) / 1_000 }
+            advertisementSequence = 0
+            log("info", "registered", ["pool": configuration.poolID, "node": welcome.node, "session": "\(welcome.sessionID)"])
+            for id in welcome.stopJobs where jobs[id] != nil {
+                jobs[id]?.stopping = true
+                actions.append(.stop(jobID: id, graceS: 10))
+                log("notice", "stopping a job the controller placed elsewhere", ["job": id])
+            }
+            for id in unreported.keys.sorted() { send(.jobUpdate(unreported[id]!)) }
+            unreported = [:]
+            advertise()
+        case .heartbeat:
+            break
+        case .dispatch(let dispatch):
+            receiveDispatch(dispatch)
+        case .cancelJob(let cancel):
+            guard jobs[cancel.jobID] != nil else { return }
+            jobs[cancel.jobID]?.stopping = true
+            actions.append(.stop(jobID: cancel.jobID, graceS: cancel.graceS > 0 ? cancel.graceS : 10))
+        case .goodbye(let goodbye):
+            backOff("the controller said goodbye: \(goodbye.reason)")
+        case .error(let error):
+            if error.code == .notRegistered {
+                backOff("the controller does not know this session")
+            } else {
+                log("warning", "the controller reports an error: \(error.message)", ["pool": configuration.poolID])
+            }
+        default:
+            log("warning", "ignored \(message.kind) from the controller")
+        }
+    }
+
+    private mutating func receiveDispatch(_ dispatch: Junction_V1_Dispatch) {
+        var ack = Junction_V1_DispatchAck()
+        ack.jobID = dispatch.jobID
+        ack.dispatchSequence = dispatch.dispatchSequence
+        if jobs[dispatch.jobID] != nil {
+            // A repeated dispatch: answer again, never run a second copy.
+            ack.accepted = true
+            send(.dispatchAck(ack))
+            return
+        }
+        let asked = Resources(
+            cpuCores: dispatch.spec.resources.cpuCores, memoryBytes: dispatch.spec.resources.memoryBytes,
+            gpus: dispatch.spec.resources.gpus.mapValues { Int($0) }
+        )
+        let available = free
+        var shortage: String?
+        if asked.cpuCores > available.cpuCores + 1e-9 {
+            shortage = "\(compactNumber(available.cpuCores)) cores free, \(compactNumber(asked.cpuCores)) asked"
+        } else if asked.memoryBytes > available.memoryBytes {
+            shortage = "\(available.memoryBytes >> 20) MiB free, \(asked.memoryBytes >> 20) MiB asked"
+        } else if let model = asked.gpus.first(where: { $0.value > (available.gpus[$0.key] ?? 0) }) {
+            shortage = "\(available.gpus[model.key] ?? 0) \(model.key) free, \(model.value) asked"
+        }
+        if dispatch.spec.command.isEmpty { shortage = "the job has no command" }
+        if let shortage {
+            ack.accepted = false
+            ack.reason = shortage
+            send(.dispatchAck(ack))
+            log("notice", "refused a dispatch: \(shortage)", ["job": dispatch.jobID])
+            return
+        }
+        jobs[dispatch.jobID] = Job(spec: dispatch.spec, dispatchSequence: dispatch.dispatchSequence, started: false, stopping: false)
+        dispatchSequenceApplied = max(dispatchSequenceApplied, dispatch.dispatchSequence)
+        ack.accepted = true
+        send(.dispatchAck(ack))
+        actions.append(.run(jobID: dispatch.jobID, spec: dispatch.spec))
+        log("info", "running a job along \(dispatch.path.joined(separator: " → "))", ["job": dispatch.jobID, "attempt": "\(dispatch.attempt)"])
+    }
+
+    private mutating func report(_ id: String, _ state: Junction_V1_JobState, exitCode: Int32, usage: Junction_V1_Usage, message: String) {
+        var update = Junction_V1_JobUpdate()
+        update.jobID = id
+        update.state = state
+        update.exitCode = exitCode
+        update.usage = usage
+        update.message = message
+        update.timestampMs = unixMs
+        if isRegistered {
+            send(.jobUpdate(update))
+        } else if state != .running {
+            unreported[id] = update
+        }
+    }
+
+    private mutating func advertise() {
+        guard isRegistered else { return }
+        advertisementSequence += 1
+        var advertisement = Junction_V1_Advertisement()
+        advertisement.poolID = configuration.poolID
+        advertisement.sequence = advertisementSequence
+        advertisement.timestampMs = unixMs
+        advertisement.free = free.wire
+        advertisement.total = configuration.capacity.wire
+        advertisement.processingLatencyMs = configuration.processingLatencyMs
+        advertisement.speed = configuration.speed
+        advertisement.labels = configuration.labels
+        advertisement.dispatchSequenceApplied = dispatchSequenceApplied
+        advertisement.runningJobs = UInt32(jobs.count)
+        lastAdvertised = now
+        send(.advertisement(advertisement))
+    }
+}
+
+private func pow2(_ exponent: Int) -> Double {
+    Double(1 << min(exponent, 30))
+}
+

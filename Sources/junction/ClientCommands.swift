@@ -1,0 +1,239 @@
+import ArgumentParser
+import ControllerCore
+import Foundation
+import JunctionClient
+import Placement
+import Services
+import Topology
+import Wire
+
+/// Where the controller's clients endpoint is, and how long to wait for it.
+struct ControllerOptions: ParsableArguments {
+    @Option(name: .customLong("controller"), help: "The controller's clients endpoint.")
+    var endpoint = ControllerEndpoints.defaults.clients
+
+    @Option(help: "Seconds to wait for an answer.")
+    var timeout: Double = 5
+
+    func connect() throws -> JunctionClient {
+        guard timeout > 0 else { throw ValidationError("--timeout must be above 0") }
+        return try JunctionClient(endpoint: endpoint, timeout: timeout)
+    }
+
+    /// Sends one request and returns the reply, turning client errors into command failures.
+    func ask(_ body: WireBody) async throws -> WireMessage {
+        let client = try connect()
+        defer { client.close() }
+        do {
+            return try await client.request(body)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+    }
+}
+
+func stateText(_ state: Junction_V1_JobState) -> String {
+    switch state {
+    case .accepted: "accepted"
+    case .dispatched: "dispatched"
+    case .running: "running"
+    case .succeeded: "succeeded"
+    case .failed: "failed"
+    case .cancelled: "cancelled"
+    default: "unknown"
+    }
+}
+
+/// A job as JSON.
+struct JobJSON: Encodable {
+    var job: String
+    var state: String
+    var pool: String
+    var path: [String]
+    var attempts: UInt32
+    var exit_code: Int32
+    var wall_s: Double
+    var core_s: Double
+    var message: String
+
+    init(_ info: Junction_V1_JobInfo) {
+        job = info.jobID
+        state = stateText(info.state)
+        pool = info.pool
+        path = info.path
+        attempts = info.attempts
+        exit_code = info.exitCode
+        wall_s = info.usage.wallSeconds
+        core_s = info.usage.coreSeconds
+        message = info.message
+    }
+}
+
+func jobTable(_ jobs: [Junction_V1_JobInfo]) -> String {
+    table(header: ["job", "state", "pool", "path", "tries", "exit", "wall_s", "message"], rows: jobs.map {
+        [$0.jobID, stateText($0.state), $0.pool.isEmpty ? "-" : $0.pool, $0.path.isEmpty ? "-" : arrowPath($0.path), "\($0.attempts)", "\($0.exitCode)", decimal($0.usage.wallSeconds), $0.message]
+    })
+}
+
+struct Submit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a job: the controller places it, reserves the pool and the path, and dispatches it.",
+        discussion: "Put the command after --, for example: junction submit --from New_York --cpu 2 -- /bin/sh -c 'echo hi'"
+    )
+
+    @OptionGroup var placement: PlacementOptions
+    @OptionGroup var controller: ControllerOptions
+
+    @Option(help: "A name for people.")
+    var name: String = ""
+
+    @Option(name: .customLong("env"), help: ArgumentHelp("An environment variable KEY=VALUE for the job. Repeatable.", valueName: "env"))
+    var environment: [String] = []
+
+    @Flag(help: "Follow the job until it ends; exit with its outcome.")
+    var wait = false
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
+    var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else { throw ValidationError("give the command after --, such as: -- /bin/echo hello") }
+    }
+
+    func run() async throws {
+        var submit = Junction_V1_SubmitRequest()
+        let request = try placement.request(explain: false)
+        submit.request = request.wire
+        submit.spec.command = command[0]
+        submit.spec.arguments = Array(command.dropFirst())
+        submit.spec.name = name
+        for pair in environment {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--env takes KEY=VALUE; got \(pair)") }
+            submit.spec.environment[String(parts[0])] = String(parts[1])
+        }
+        let client = try controller.connect()
+        defer { client.close() }
+        let reply: Junction_V1_SubmitReply
+        do {
+            guard case .submitted(let submitted) = try await client.request(.submit(submit)).body else { throw CommandFailure("unexpected reply") }
+            reply = submitted
+        } catch let error as ClientError {
+            throw CommandFailure(error.description)
+        }
+        if !json {
+            print("\(reply.jobID) accepted: \(reply.placement.winner.pool) via \(arrowPath(reply.placement.winner.path)), estimated \(decimal(reply.placement.winner.estimate.completionS)) s")
+        }
+        guard wait else {
+            if json { print(try jsonText(["job": reply.jobID, "pool": reply.placement.winner.pool])) }
+            return
+        }
+        var last = Junction_V1_JobState.unspecified
+        while true {
+            var status = Junction_V1_StatusRequest()
+            status.jobIds = [reply.jobID]
+            let info: Junction_V1_JobInfo
+            do {
+                guard case .jobStatus(let answer) = try await client.request(.status(status)).body, let first = answer.jobs.first else { throw CommandFailure("unexpected reply") }
+                info = first
+            } catch let error as ClientError {
+                throw CommandFailure(error.description)
+            }
+            if info.state != last, !json {
+                print("\(reply.jobID) \(stateText(info.state))\(info.pool.isEmpty ? "" : " on \(info.pool)"): \(info.message)")
+                last = info.state
+            }
+            switch info.state {
+            case .succeeded:
+                if json { print(try jsonText(JobJSON(info))) }
+                return
+            case .failed, .cancelled:
+                if json { print(try jsonText(JobJSON(info))) }
+                throw ExitCode(info.exitCode != 0 ? info.exitCode : 1)
+            default:
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show jobs: every job, or the ones named.")
+
+    @Argument(help: "Job ids.")
+    var jobs: [String] = []
+    @OptionGroup var controller: ControllerOptions
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        var request = Junction_V1_StatusRequest()
+        request.jobIds = jobs
+        guard case .jobStatus(let reply) = try await controller.ask(.status(request)).body else { throw CommandFailure("unexpected reply") }
+        print(json ? try jsonText(reply.jobs.map(JobJSON.init)) : jobTable(reply.jobs))
+    }
+}
+
+struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job: its pool gets SIGTERM, then SIGKILL after a grace period.")
+
+    @Argument(help: "The job id.")
+    var job: String
+    @OptionGroup var controller: ControllerOptions
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        var request = Junction_V1_CancelRequest()
+        request.jobID = job
+        guard case .cancelled(let reply) = try await controller.ask(.cancel(request)).body else { throw CommandFailure("unexpected reply") }
+        print(json ? try jsonText(JobJSON(reply.job)) : "\(job): \(stateText(reply.job.state))\(reply.job.state == .cancelled ? "" : ", cancel sent to \(reply.job.pool)")")
+    }
+}
+
+struct Pools: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pools", abstract: "Show the pools: live capacity, reservations and freshness.")
+
+    @OptionGroup var controller: ControllerOptions
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct PoolJSON: Encodable {
+        var pool: String
+        var node: String
+        var state: String
+        var cpu_free: Double
+        var cpu_total: Double
+        var cpu_reserved: Double
+        var gpus_free: [String: UInt32]
+        var running_jobs: UInt32
+        var last_advertisement_ms: Int64
+    }
+
+    func run() async throws {
+        guard case .poolTable(let reply) = try await controller.ask(.pools(Junction_V1_PoolsRequest())).body else { throw CommandFailure("unexpected reply") }
+        if json {
+            print(try jsonText(reply.pools.map {
+                PoolJSON(pool: $0.poolID, node: $0.node, state: poolStateText($0.state), cpu_free: $0.free.cpuCores, cpu_total: $0.total.cpuCores, cpu_reserved: $0.reserved.cpuCores, gpus_free: $0.free.gpus, running_jobs: $0.runningJobs, last_advertisement_ms: $0.lastAdvertisementMs)
+            }))
+            return
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1_000)
+        print(table(header: ["pool", "node", "state", "cores free", "reserved", "GPUs free", "jobs", "last heard"], rows: reply.pools.map {
+            [$0.poolID, $0.node, poolStateText($0.state), "\(decimal($0.free.cpuCores))/\(decimal($0.total.cpuCores))", decimal($0.reserved.cpuCores), gpuText($0.free.gpus.mapValues { Int($0) }, leading: false), "\($0.runningJobs)", $0.lastAdvertisementMs > 0 ? "\(decimal(Double(now - $0.lastAdvertisementMs) / 1_000)) s ago" : "never"]
+        }))
+    }
+}
+
+func poolStateText(_ state: Junction_V1_PoolState) -> String {
+    switch state {
+    case .declared: "declared"
+    case .up: "up"
+    case .down: "down"
+    default: "unknown"
+    }
+}

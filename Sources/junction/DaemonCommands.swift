@@ -1,0 +1,203 @@
+import ArgumentParser
+import ControllerCore
+import Dispatch
+import Foundation
+import Logging
+import PoolAgentCore
+import ServiceLifecycle
+import Services
+import Topology
+
+/// Log options shared by the daemons.
+struct LogOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func bootstrap(label: String) -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: label)
+    }
+}
+
+/// `junction controller`: the daemon that places jobs.
+struct ControllerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "controller",
+        abstract: "Run the controller: pool sessions, placements, dispatch, events.",
+        discussion: "SIGHUP reloads the topology file (a bad file changes nothing); SIGINT or SIGTERM shuts down gracefully."
+    )
+
+    @Option(help: "The topology file.")
+    var topology: String
+
+    @Option(help: "Endpoint for pool agents (ROUTER).")
+    var pools = ControllerEndpoints.defaults.pools
+
+    @Option(help: "Endpoint for clients (ROUTER).")
+    var clients = ControllerEndpoints.defaults.clients
+
+    @Option(help: "Endpoint for events (PUB).")
+    var events = ControllerEndpoints.defaults.events
+
+    @Option(help: "Heartbeat interval in ms.")
+    var heartbeatMs: UInt32 = 1_000
+
+    @Option(help: "A pool silent this long (ms) is down and its jobs move.")
+    var livenessMs: UInt32 = 5_000
+
+    @OptionGroup var log: LogOptions
+
+    func run() async throws {
+        let logger = log.bootstrap(label: "junction.controller")
+        let loaded = try loadTopology(topology)
+        var configuration = ControllerConfiguration()
+        configuration.heartbeatIntervalMs = heartbeatMs
+        configuration.livenessMs = livenessMs
+        let service: ControllerService
+        do {
+            service = try ControllerService(
+                topology: loaded, topologyPath: topology,
+                endpoints: ControllerEndpoints(pools: pools, clients: clients, events: events),
+                configuration: configuration, logger: logger
+            )
+        } catch {
+            throw CommandFailure("cannot listen: \(error); is another controller running on these ports? Pick others with --pools, --clients and --events")
+        }
+        print("controller: \(loaded.name), \(loaded.nodes.count) nodes, \(loaded.links.count) links, \(loaded.pools.count) declared pools")
+        print("  pools   \(service.endpoints.pools)")
+        print("  clients \(service.endpoints.clients)")
+        print("  events  \(service.endpoints.events)")
+        fflush(nil)
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
+        hangup.setEventHandler { service.reload() }
+        hangup.resume()
+        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        hangup.cancel()
+    }
+}
+
+/// `junction pool`: the agent on a compute pool.
+struct PoolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pool",
+        abstract: "Run a pool agent: advertise capacity to the controller and run the jobs it sends.",
+        discussion: "Without --cpu and --memory-gib, capacity is read from /proc, and GPUs from nvidia-smi where present."
+    )
+
+    @Option(help: "The pool's id.")
+    var id: String
+
+    @Option(help: "The node the pool attaches to (not needed when the topology declares the pool).")
+    var node: String = ""
+
+    @Option(help: "The controller's pools endpoint.")
+    var controller = ControllerEndpoints.defaults.pools
+
+    @Option(help: "CPU cores to offer.")
+    var cpu: Double?
+
+    @Option(help: "Memory to offer, in GiB.")
+    var memoryGib: Double?
+
+    @Option(help: ArgumentHelp("GPUs as MODEL:COUNT[,MODEL:COUNT].", valueName: "gpus"))
+    var gpus: String?
+
+    @Option(name: .customLong("label"), help: ArgumentHelp("A label KEY=VALUE. Repeatable.", valueName: "label"))
+    var labels: [String] = []
+
+    @Option(help: "Price per core-hour.")
+    var priceCoreHour: Double = 0
+
+    @Option(name: .customLong("price-gpu-hour"), help: ArgumentHelp("Price per GPU-hour as MODEL=PRICE. Repeatable.", valueName: "price"))
+    var gpuPrices: [String] = []
+
+    @Option(help: "Speed relative to a reference pool.")
+    var speed: Double = 1
+
+    @Option(help: "Where jobs run: one folder per job with its stdout and stderr.")
+    var workDir: String = FileManager.default.temporaryDirectory.appendingPathComponent("junction-jobs").path
+
+    @OptionGroup var log: LogOptions
+
+    func validate() throws {
+        guard speed > 0, priceCoreHour >= 0, (cpu ?? 1) >= 0, (memoryGib ?? 1) >= 0 else {
+            throw ValidationError("--speed must be above 0; --cpu, --memory-gib and prices cannot be negative")
+        }
+    }
+
+    func agentConfiguration() throws -> AgentConfiguration {
+        var capacity = Resources(
+            cpuCores: cpu ?? Double(ProcessInfo.processInfo.activeProcessorCount),
+            memoryBytes: memoryGib.map { UInt64($0 * Double(1 << 30)) } ?? ProcessInfo.processInfo.physicalMemory
+        )
+        if let gpus {
+            capacity.gpus = try parseCounts(gpus, flag: "--gpus")
+        } else {
+            capacity.gpus = detectGPUs()
+        }
+        var labelMap: [String: String] = [:]
+        for label in labels {
+            let parts = label.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--label takes KEY=VALUE; got \(label)") }
+            labelMap[String(parts[0])] = String(parts[1])
+        }
+        var gpuHour: [String: Double] = [:]
+        for price in gpuPrices {
+            let parts = price.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let value = Double(parts[1]), value >= 0 else { throw ValidationError("--price-gpu-hour takes MODEL=PRICE; got \(price)") }
+            gpuHour[String(parts[0])] = value
+        }
+        return AgentConfiguration(poolID: id, node: node, capacity: capacity, labels: labelMap, price: Price(cpuCoreHour: priceCoreHour, gpuHour: gpuHour), speed: speed)
+    }
+
+    func run() async throws {
+        let logger = log.bootstrap(label: "junction.pool")
+        let configuration = try agentConfiguration()
+        let service = try PoolAgentService(configuration: configuration, controller: controller, workDirectory: URL(fileURLWithPath: workDir).appendingPathComponent(id), logger: logger)
+        print("pool \(id): \(decimal(configuration.capacity.cpuCores)) cores, \(decimal(configuration.capacity.memoryGiB)) GiB\(gpuText(configuration.capacity.gpus)); controller \(controller)")
+        fflush(nil)
+        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Parses MODEL:COUNT[,MODEL:COUNT].
+func parseCounts(_ text: String, flag: String) throws -> [String: Int] {
+    var counts: [String: Int] = [:]
+    for part in text.split(separator: ",") {
+        let pieces = part.split(separator: ":")
+        guard pieces.count == 2, let count = Int(pieces[1]), count >= 0 else {
+            throw ValidationError("\(flag) takes MODEL:COUNT[,MODEL:COUNT], such as H100:8,A100:2; got \(text)")
+        }
+        counts[String(pieces[0])] = count
+    }
+    return counts
+}
+
+/// GPUs by model from nvidia-smi, when it is installed; none otherwise.
+func detectGPUs() -> [String: Int] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return [:] }
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return [:] }
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    var counts: [String: Int] = [:]
+    for line in text.split(separator: "\n") {
+        // "NVIDIA H100 80GB HBM3" counts as H100.
+        let words = line.split(separator: " ").filter { $0 != "NVIDIA" && $0 != "Tesla" && $0 != "GeForce" }
+        if let model = words.first { counts[String(model), default: 0] += 1 }
+    }
+    return counts
+}
