@@ -45,9 +45,17 @@ public final class ProcessExecutor: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // A group of its own, so a cancel reaches the job's children too.
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        // A group of its own, so a cancel reaches the job's children too; and default signal
+        // handling, since the agent itself ignores SIGTERM (its service group handles it) and an
+        // ignored signal stays ignored across exec.
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         posix_spawnattr_setpgroup(&attributes, 0)
+        var everything = sigset_t()
+        sigfillset(&everything)
+        posix_spawnattr_setsigdefault(&attributes, &everything)
+        var nothing = sigset_t()
+        sigemptyset(&nothing)
+        posix_spawnattr_setsigmask(&attributes, &nothing)
 
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in spec.environment { environment[key] = value }

@@ -166,12 +166,13 @@ struct Fields {
     subscript(key: String) -> Yams.Node? { values[key]?.value }
 }
 
-/// A number as people write it: no trailing zeros or ".0"; `decimals` places, or more below 1
-/// so that small values (a 9.6 kbit/s link is 0.0000096 Gbps) do not round to 0.
+/// A number as people write it: no trailing zeros or ".0"; `decimals` places, or more for small
+/// values so that they do not round to 0 (a 9.6 kbit/s link is 0.0000096 Gbps).
 public func compactNumber(_ value: Double, decimals: Int = 3) -> String {
     if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
     guard value.isFinite else { return value > 0 ? "inf" : value < 0 ? "-inf" : "nan" }
-    let places = abs(value) < 1 ? max(decimals, decimals + 2 - Int(log10(abs(value)).rounded(.down))) : decimals
+    // Only values that would round to 0 get more places: three significant digits.
+    let places = abs(value) < pow(10, -Double(decimals)) ? 2 - Int(log10(abs(value)).rounded(.down)) : decimals
     var text = String(format: "%.*f", places, value)
     while text.hasSuffix("0") { text.removeLast() }
     if text.hasSuffix(".") { text.removeLast() }

@@ -141,7 +141,7 @@ func describePlacement(_ reply: Junction_V1_PlacementReply, objective: Objective
         lines.append("placed on \(winner.pool) at \(winner.node) (objective: \(objective.rawValue))")
         let bottleneck = e.hops > 0 ? ", bottleneck \(decimal(e.bottleneckGbps)) Gbps" : ""
         lines.append("  path       \(arrowPath(winner.path))  (\(e.hops) hops, \(decimal(e.latencyMs)) ms\(bottleneck))")
-        lines.append("  estimate   \(decimal(e.latencyMs / 1000)) s latency + \(decimal(e.transferS)) s transfer + \(decimal(e.queueS)) s queue + \(decimal(e.runtimeS)) s run = \(decimal(e.completionS)) s; price \(decimal(e.price))")
+        lines.append("  estimate   latency \(decimal(e.latencyMs)) ms + transfer \(decimal(e.transferS)) s + queue \(decimal(e.queueS)) s + run \(decimal(e.runtimeS)) s = \(decimal(e.completionS)) s; price \(decimal(e.price))")
     }
     if all.count > 1 {
         lines.append("candidates")

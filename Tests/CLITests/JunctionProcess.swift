@@ -37,6 +37,27 @@ final class JunctionProcess {
         try process.run()
     }
 
+    /// What the process has printed so far.
+    var outputSoFar: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
+    var errorsSoFar: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
+
+    /// Waits until the output holds `text`, or fails after `seconds`.
+    func waitForOutput(_ text: String, within seconds: Double = 20) async throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let output = outputSoFar
+            if output.contains(text) { return output }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ProcessWaitError(description: "no \"\(text)\" from junction \(process.arguments ?? []) within \(seconds) s; output: \(outputSoFar) errors: \(errorsSoFar)")
+    }
+
+    /// Sends a signal to the process.
+    func signal(_ number: Int32) {
+        if process.isRunning { kill(process.processIdentifier, number) }
+    }
+
     func finish(within seconds: Double) async throws -> Finished {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning, Date() < deadline {
@@ -70,4 +91,9 @@ final class JunctionProcess {
 /// Runs `junction` with the arguments and waits for it to end.
 func junction(_ arguments: String..., within seconds: Double = 30) async throws -> Finished {
     try await JunctionProcess(arguments).finish(within: seconds)
+}
+
+/// A process did not print what a test waited for.
+struct ProcessWaitError: Error, CustomStringConvertible {
+    let description: String
 }

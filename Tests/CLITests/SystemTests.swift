@@ -1,0 +1,233 @@
+import Foundation
+import Testing
+import Wire
+import ZeroMQ
+
+/// A controller process on ephemeral loopback ports, and the endpoints it printed.
+struct RunningController {
+    let process: JunctionProcess
+    let pools: String
+    let clients: String
+    let events: String
+
+    static func start(topology: String, extra: [String] = []) async throws -> RunningController {
+        let process = try JunctionProcess(["controller", "--topology", topology, "--pools", "tcp://127.0.0.1:*", "--clients", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--heartbeat-ms", "200", "--liveness-ms", "1500"] + extra)
+        let output = try await process.waitForOutput("events ")
+        func endpoint(_ name: String) throws -> String {
+            let line = try #require(output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(name + " ") })
+            return String(line.split(separator: " ").last!)
+        }
+        return RunningController(process: process, pools: try endpoint("pools"), clients: try endpoint("clients"), events: try endpoint("events"))
+    }
+
+    /// Runs a client command against this controller.
+    func client(_ arguments: String..., within seconds: Double = 20) async throws -> Finished {
+        // Before any `--`, which would make it part of a job's command.
+        try await JunctionProcess([arguments[0], "--controller", clients] + arguments.dropFirst()).finish(within: seconds)
+    }
+
+    /// Waits until `junction pools` shows every named pool up.
+    func waitForPools(_ ids: [String]) async throws {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let result = try await client("pools", "--json")
+            if let rows = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]] {
+                let up = Set(rows.filter { $0["state"] as? String == "up" }.compactMap { $0["pool"] as? String })
+                if Set(ids).isSubset(of: up) { return }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ProcessWaitError(description: "pools \(ids) did not come up")
+    }
+
+    func job(_ id: String) async throws -> [String: Any] {
+        let result = try await client("status", id, "--json")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]])
+        return try #require(rows.first)
+    }
+
+    /// Waits until the job reaches `state`.
+    func waitForJob(_ id: String, state: String, within seconds: Double = 20) async throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last: [String: Any] = [:]
+        while Date() < deadline {
+            last = try await job(id)
+            if last["state"] as? String == state { return last }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ProcessWaitError(description: "job \(id) did not reach \(state): \(last)")
+    }
+}
+
+func temporaryDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("junction-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A line network with two pool sites, so a job has somewhere else to go.
+let twoSiteTopology = """
+name: two-sites
+nodes:
+  - {id: users}
+  - {id: near}
+  - {id: far}
+links:
+  - {between: [users, near], latency_ms: 1}
+  - {between: [users, far], latency_ms: 20}
+"""
+
+@Suite("The system over loopback", .serialized)
+struct SystemTests {
+    @Test func aSubmittedJobRunsOnThePoolItWasPlacedOn() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        let far = try JunctionProcess(["pool", "--id", "far-pool", "--node", "far", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        let nearRegister = try JunctionProcess(["pool", "--id", "near-pool-2", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        try await controller.waitForPools(["far-pool", "near-pool-2"])
+
+        let submit = try await controller.client("submit", "--from", "users", "--cpu", "2", "--wait", "--", "/bin/sh", "-c", "echo ran as $JUNCTION_JOB_ID")
+        #expect(submit.status == 0, "\(submit.output) \(submit.errors)")
+        #expect(submit.output.contains("job-1 accepted: near-pool-2 via users → near"))
+        #expect(submit.output.contains("job-1 succeeded"))
+        let output = try String(contentsOfFile: "\(work)/near-pool-2/job-1/stdout", encoding: .utf8)
+        #expect(output == "ran as job-1\n")
+
+        let failing = try await controller.client("submit", "--from", "users", "--cpu", "1", "--wait", "--", "/bin/sh", "-c", "exit 3")
+        #expect(failing.status == 3)
+        #expect(failing.output.contains("failed"))
+
+        for process in [far, nearRegister, controller.process] { process.signal(SIGTERM) }
+        #expect(try await controller.process.finish(within: 10).status == 0, "the controller shuts down cleanly on SIGTERM")
+        #expect(try await nearRegister.finish(within: 10).status == 0, "the agent shuts down cleanly on SIGTERM")
+        _ = try await far.finish(within: 10)
+    }
+
+    @Test func aJobOnAKilledPoolCompletesElsewhere() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let near = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        let far = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        defer { far.signal(SIGKILL) }
+        try await controller.waitForPools(["near-1", "far-1"])
+
+        let submit = try await controller.client("submit", "--from", "users", "--cpu", "2", "--", "/bin/sh", "-c", "sleep 3; echo finished")
+        #expect(submit.output.contains("job-1 accepted: near-1"))
+        _ = try await controller.waitForJob("job-1", state: "running")
+        near.signal(SIGKILL)
+        _ = try await near.finish(within: 5)
+        let done = try await controller.waitForJob("job-1", state: "succeeded", within: 20)
+        #expect(done["pool"] as? String == "far-1")
+        #expect(done["attempts"] as? Int == 2)
+        #expect(try String(contentsOfFile: "\(work)/far-1/job-1/stdout", encoding: .utf8) == "finished\n")
+    }
+
+    @Test func cancelStopsARunningJob() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        defer { pool.signal(SIGKILL) }
+        try await controller.waitForPools(["near-1"])
+        _ = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sleep", "60")
+        _ = try await controller.waitForJob("job-1", state: "running")
+        let cancel = try await controller.client("cancel", "job-1")
+        #expect(cancel.status == 0, "\(cancel.errors)")
+        let cancelled = try await controller.waitForJob("job-1", state: "cancelled", within: 15)
+        // SIGTERM ends it: the 10 s grace before SIGKILL is not needed.
+        #expect((cancelled["wall_s"] as? Double ?? 60) < 8)
+        let pools = try await controller.client("pools", "--json")
+        #expect(pools.output.contains("\"cpu_reserved\" : 0"))
+    }
+
+    @Test func badInputLeavesTheControllerServing() async throws {
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let context = try Context()
+        defer { context.terminate() }
+        var generator = SystemRandomNumberGenerator()
+        for endpoint in [controller.pools, controller.clients] {
+            let raw = try SocketLoop(context: context, sockets: [SocketSpec(.dealer, connect: [endpoint], lingerMilliseconds: 0)])
+            for _ in 0..<300 {
+                let frames = (0..<Int.random(in: 1...3, using: &generator)).map { _ in
+                    (0..<Int.random(in: 0...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                }
+                raw.send(Message(frames))
+            }
+            // A message larger than the limit: libzmq drops the connection that sent it.
+            raw.send(Message([UInt8](repeating: 7, count: 2 << 20)))
+            raw.shutdown()
+        }
+        // Another protocol version gets an error reply with the same correlation id.
+        let probe = try SocketLoop(context: context, sockets: [SocketSpec(.dealer, connect: [controller.clients], lingerMilliseconds: 0)])
+        defer { probe.shutdown() }
+        var envelope = Junction_V1_Envelope()
+        envelope.protocolVersion = 2
+        envelope.correlationID = 77
+        envelope.pools = Junction_V1_PoolsRequest()
+        probe.send(Message([try envelope.serializedBytes()]))
+        let reply = try await withThrowingTaskGroup(of: Message?.self) { group in
+            group.addTask { await probe.incoming.next()?.first?.message }
+            group.addTask {
+                try await Task.sleep(for: .seconds(5))
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        let answer = try WireMessage(bytes: try #require(reply?.frames.last))
+        #expect(answer.correlationID == 77)
+        guard case .error(let error) = answer.body else {
+            Issue.record("expected an error, got \(answer.kind)")
+            return
+        }
+        #expect(error.code == .unsupportedVersion)
+
+        let status = try await controller.client("status")
+        #expect(status.status == 0, "the controller still serves: \(status.errors)")
+        #expect(controller.process.process.isRunning)
+    }
+
+    @Test func aBrokenTopologyOnReloadChangesNothing() async throws {
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        try "name: broken\nnodes: [\n".write(toFile: topology, atomically: true, encoding: .utf8)
+        controller.process.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(300))
+        let place = try await controller.client("place", "--from", "users", "--cpu", "1")
+        #expect(!place.errors.contains("is not a node"), "still the old network, where users is a node")
+        #expect(place.errors.contains("no pool can take this request"))
+        #expect(controller.process.process.isRunning)
+        #expect(controller.process.errorsSoFar.contains("rejected"))
+    }
+
+    @Test func anUnreachableControllerIsReportedWithinTheTimeout() async throws {
+        let started = Date()
+        let result = try await junction("status", "--controller", "tcp://127.0.0.1:9", "--timeout", "1")
+        #expect(result.status != 0)
+        #expect(result.errors.contains("no answer from the controller"))
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
+
+    @Test func theDemoRunsAndCleansUp() async throws {
+        let result = try await junction("demo", within: 90)
+        #expect(result.status == 0, "\(result.output)\n\(result.errors)")
+        #expect(result.output.contains("4 of 4 submitted jobs succeeded"))
+        #expect(result.output.contains("all services stopped"))
+    }
+
+    @Test func theEmbeddedDemoNetworkIsTheShippedFile() throws {
+        let shipped = try String(contentsOf: topologies.appendingPathComponent("abilene.yaml"), encoding: .utf8)
+        let source = try String(contentsOf: topologies.deletingLastPathComponent().appendingPathComponent("Sources/junction/EmbeddedTopology.swift"), encoding: .utf8)
+        #expect(source.contains(shipped))
+    }
+}
