@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "Placement", "Topology", "Wire"]),
+        .testTarget(name: "PoolAgentCoreTests", dependencies: ["PoolAgentCore", "Topology", "Wire"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),
         .testTarget(name: "CLITests", dependencies: ["junction", "Wire", "ZeroMQ"]),
