@@ -117,7 +117,7 @@ extension ControllerCore {
                 sendPool(pool, .heartbeat(heartbeat))
             }
         }
-        for id in jobOrder {
+        for id in activeInOrder {
             guard let job = jobs[id], job.state == .dispatched, now - job.dispatchedAt > configuration.dispatchTimeoutS else { continue }
             replace(id, because: "\(job.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
         }
@@ -147,6 +147,8 @@ extension ControllerCore {
         }
         next.jobs = jobs
         next.jobOrder = jobOrder
+        next.activeJobs = activeJobs
+        next.waitingJobs = waitingJobs
         next.idempotency = idempotency
         next.nextJobNumber = nextJobNumber
         next.nextSessionID = nextSessionID
@@ -154,7 +156,7 @@ extension ControllerCore {
         next.eventSequence = eventSequence
         next.dropped = self.dropped
         // Active jobs hold their pool's resources again, over their path where it still exists.
-        for id in jobOrder {
+        for id in activeInOrder {
             guard var job = next.jobs[id], let pool = job.pool, !job.isFinished, job.lease != nil else { continue }
             job.lease = nil
             next.jobs[id] = job

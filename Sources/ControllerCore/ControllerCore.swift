@@ -111,6 +111,7 @@ struct Job: Sendable {
     var updatedMs: Int64
     var history: [Junction_V1_JobTransition] = []
     var cancelRequested = false
+    var submittedOrder: UInt64 = 0
 
     var isFinished: Bool { [.succeeded, .failed, .cancelled].contains(state) }
 
@@ -142,6 +143,10 @@ public struct ControllerCore: Sendable {
     var poolOfPeer: [[UInt8]: String] = [:]
     var jobs: [String: Job] = [:]
     var jobOrder: [String] = []
+    /// Jobs not finished, so periodic work does not walk every job ever submitted.
+    var activeJobs: Set<String> = []
+    /// Accepted jobs waiting for a pool with room.
+    var waitingJobs: [String] = []
     var idempotency: [String: String] = [:]
     var nextJobNumber: UInt64 = 1
     var nextSessionID: UInt64 = 1
@@ -149,6 +154,8 @@ public struct ControllerCore: Sendable {
     public internal(set) var eventSequence: UInt64 = 0
     /// Messages dropped, by reason: malformed, unknown, stale advertisements, ...
     public internal(set) var dropped: [String: Int] = [:]
+    /// Advertisements applied to the engine.
+    public internal(set) var advertisementsApplied = 0
     var time = ControllerTime(seconds: 0, unixMs: 0)
     var actions: [ControllerAction] = []
 
@@ -157,6 +164,11 @@ public struct ControllerCore: Sendable {
         engine.staleAfterS = configuration.staleAfterS
         self.engine = engine
         self.configuration = configuration
+    }
+
+    /// Active jobs in submission order.
+    var activeInOrder: [String] {
+        activeJobs.sorted { (jobs[$0]?.submittedOrder ?? 0) < (jobs[$1]?.submittedOrder ?? 0) }
     }
 
     /// Jobs in submission order, as the wire describes them.

@@ -16,6 +16,12 @@ extension ControllerCore {
         entry.reason = reason
         job.history.append(entry)
         jobs[id] = job
+        if job.isFinished {
+            activeJobs.remove(id)
+            waitingJobs.removeAll { $0 == id }
+        } else {
+            activeJobs.insert(id)
+        }
         var event = Junction_V1_JobEvent()
         event.jobID = id
         event.state = state
@@ -59,7 +65,9 @@ extension ControllerCore {
         spec.resources.memoryBytes = request.memoryBytes
         if let model = winner.estimate.gpuModel { spec.resources.gpus = [model: UInt32(request.gpuCount)] }
         if spec.runtimeEstimateS == 0 { spec.runtimeEstimateS = request.runtimeS }
-        jobs[id] = Job(id: id, spec: spec, request: request, submittedMs: time.unixMs, updatedMs: time.unixMs)
+        var job = Job(id: id, spec: spec, request: request, submittedMs: time.unixMs, updatedMs: time.unixMs)
+        job.submittedOrder = nextJobNumber
+        jobs[id] = job
         jobOrder.append(id)
         if !submit.idempotencyKey.isEmpty { idempotency[submit.idempotencyKey] = id }
         transition(id, to: .accepted, reason: "submitted from \(request.ingress)")
@@ -85,6 +93,7 @@ extension ControllerCore {
             log(.warning, "could not hold a lease: \(failure)", ["job": id, "pool": candidate.pool])
             job.message = "waiting: \(failure)"
             jobs[id] = job
+            if !waitingJobs.contains(id) { waitingJobs.append(id) }
         case .success(let lease):
             let sequence = (dispatchSequences[candidate.pool] ?? 0) + 1
             dispatchSequences[candidate.pool] = sequence
@@ -141,14 +150,20 @@ extension ControllerCore {
                 waiting.message = "waiting: \(reason)"
                 jobs[id] = waiting
             }
+            if !waitingJobs.contains(id) { waitingJobs.append(id) }
             return
         }
+        waitingJobs.removeAll { $0 == id }
         dispatch(id, on: winner)
     }
 
     /// Gives jobs waiting for capacity another chance, after capacity changed.
     mutating func retryWaitingJobs() {
-        for id in jobOrder where jobs[id]?.state == .accepted && jobs[id]?.pool == nil {
+        for id in waitingJobs {
+            guard jobs[id]?.state == .accepted, jobs[id]?.pool == nil else {
+                waitingJobs.removeAll { $0 == id }
+                continue
+            }
             placeWaiting(id)
         }
     }

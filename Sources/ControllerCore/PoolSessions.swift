@@ -155,6 +155,7 @@ extension ControllerCore {
         )
         switch engine.apply(report, from: pool, now: time.seconds) {
         case .applied:
+            advertisementsApplied += 1
             retryWaitingJobs()
         case .stale:
             count("pools.stale_advertisement")
@@ -169,7 +170,7 @@ extension ControllerCore {
         if let session = sessions.removeValue(forKey: pool) { poolOfPeer[session.peer] = nil }
         engine.setLiveness(pool, .down, now: time.seconds)
         publishPool(pool, reason: reason)
-        for id in jobOrder {
+        for id in activeInOrder {
             guard let job = jobs[id], job.pool == pool, job.state == .dispatched || job.state == .running else { continue }
             replace(id, because: "pool \(pool) \(reason)")
         }

@@ -112,6 +112,8 @@ public struct PlacementEngine: Sendable {
     var poolIndex: [String: Int] = [:]
     var models = GPUModels()
     var leases: [UInt64: Lease] = [:]
+    /// Lease ids per pool, so an advertisement looks only at its own pool's leases.
+    var leasesOfPool: [String: Set<UInt64>] = [:]
     var nextLeaseID: UInt64 = 1
     /// A pool whose last advertisement is older than this is stale and takes no work.
     public var staleAfterS: Double = 15
@@ -218,7 +220,8 @@ public struct PlacementEngine: Sendable {
         if let price = report.price { state.price = price }
         state.lastAdvertisement = now
         state.dispatchSequenceApplied = max(state.dispatchSequenceApplied, report.dispatchSequenceApplied)
-        for (id, lease) in leases where lease.pool == pool && !lease.reflected {
+        for id in leasesOfPool[pool] ?? [] {
+            guard let lease = leases[id], !lease.reflected else { continue }
             if let sequence = lease.dispatchSequence, sequence <= state.dispatchSequenceApplied {
                 leases[id]?.reflected = true
                 state.reserved = subtract(lease.resources, from: state.reserved)
@@ -267,6 +270,7 @@ public struct PlacementEngine: Sendable {
         )
         nextLeaseID += 1
         leases[lease.id] = lease
+        leasesOfPool[lease.pool, default: []].insert(lease.id)
         version &+= 1
         return .success(lease)
     }
@@ -285,6 +289,7 @@ public struct PlacementEngine: Sendable {
     @discardableResult
     public mutating func release(_ id: UInt64) -> Lease? {
         guard let lease = leases.removeValue(forKey: id) else { return nil }
+        leasesOfPool[lease.pool]?.remove(id)
         network.release(lease.bandwidthGbps, on: lease.slots)
         if !lease.reflected, let index = poolIndex[lease.pool] {
             states[index].reserved = subtract(lease.resources, from: states[index].reserved)

@@ -10,7 +10,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Junction against baselines in the same run.",
-        subcommands: [ZeroMQBench.self, TopologyBench.self, PlacementBench.self]
+        subcommands: [ZeroMQBench.self, TopologyBench.self, PlacementBench.self, ControllerBench.self]
     )
 }
 

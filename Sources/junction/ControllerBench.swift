@@ -1,0 +1,271 @@
+import ArgumentParser
+import ControllerCore
+import CZeroMQBaseline
+import Dispatch
+import Foundation
+import Logging
+import Services
+import Topology
+import Wire
+import ZeroMQ
+
+/// `junction bench controller`: the whole controller over loopback against bare baselines.
+struct ControllerBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "controller",
+        abstract: "Advertisement intake, submit-to-dispatch round trips and placements/s through a running controller.",
+        discussion: """
+        Starts a controller in this process on the Cogent network with 1,000 declared pools, and \
+        1,000 pool connections (DEALER sockets on one thread) that register as those pools. \
+        Baselines run in the same process first: a bare ROUTER receiving and decoding the same \
+        advertisements, and plain C libzmq round trips.
+        """
+    )
+
+    @Option(help: "A topology file for the controller (default: Topologies/cogentco.yaml).")
+    var topology = "Topologies/cogentco.yaml"
+
+    @Option(help: "Pools to connect.")
+    var pools = 1_000
+
+    @Option(help: "Advertisements to send.")
+    var advertisements = 200_000
+
+    @Option(help: "Submits to time one by one.")
+    var submits = 2_000
+
+    @Option(help: "Placements to ask for, 64 in flight.")
+    var placements = 20_000
+
+    @Flag(help: "Print the results as JSON.")
+    var json = false
+
+    struct Report: Codable {
+        var pools: Int
+        var bareDecodePerSecond: Double
+        var controllerAdvertisementsPerSecond: Double
+        var intakeRatio: Double
+        var rawRoundTripP50Microseconds: Double
+        var rawRoundTripP99Microseconds: Double
+        var submitToDispatchP50Microseconds: Double
+        var submitToDispatchP99Microseconds: Double
+        var roundTripRatioP50: Double
+        var placementsPerSecond: Double
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        let network = try loadTopology(topology, quiet: true).withSyntheticPools(pools, seed: 1)
+        let messages = try encodedAdvertisements(network)
+
+        progress("bare receive-and-decode loop: \(advertisements) advertisements from \(pools) connections")
+        let bare = try bareDecodeRate(messages)
+
+        progress("starting the controller")
+        let service = try ControllerService(
+            topology: network, topologyPath: topology,
+            endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),
+            logger: Logger(label: "junction.bench")
+        )
+        let running = Task { try await service.run() }
+        defer {
+            running.cancel()
+            service.shutdown()
+        }
+        let context = try Context()
+        defer { context.terminate() }
+        let agents = try PoolConnections(context: context, endpoint: service.endpoints.pools, pools: network.pools.map(\.id))
+        defer { agents.close() }
+        try agents.registerAll()
+
+        progress("controller intake: the same advertisements")
+        let applied = service.advertisementsApplied
+        let intakeStart = DispatchTime.now().uptimeNanoseconds
+        try agents.send(messages)
+        while service.advertisementsApplied - applied < messages.count {
+            if Double(DispatchTime.now().uptimeNanoseconds - intakeStart) > 120e9 { throw CommandFailure("the controller applied only \(service.advertisementsApplied - applied) advertisements in 120 s") }
+            usleep(200)
+        }
+        let intake = Double(messages.count) / (Double(DispatchTime.now().uptimeNanoseconds - intakeStart) / 1e9)
+
+        progress("raw libzmq round trips")
+        var raw = [Double](repeating: 0, count: submits)
+        guard junction_baseline_round_trips("tcp://127.0.0.1:*", Int32(submits), 200, &raw) == 0 else { throw CommandFailure("the C baseline failed") }
+
+        progress("submit-to-dispatch round trips")
+        let client = try Socket(context, type: .dealer)
+        defer { client.close() }
+        try client.set(.linger(milliseconds: 0))
+        try client.set(.receiveTimeout(milliseconds: 10_000))
+        try client.connect(service.endpoints.clients)
+        let submitTimes = try agents.submitRoundTrips(client: client, network: network, count: submits)
+        try client.set(.receiveTimeout(milliseconds: 10_000))
+
+        progress("placements through the controller")
+        let placementRate = try placementsPerSecond(client: client, network: network)
+
+        let report = Report(
+            pools: pools, bareDecodePerSecond: bare, controllerAdvertisementsPerSecond: intake, intakeRatio: intake / bare,
+            rawRoundTripP50Microseconds: percentile(raw, 0.5) / 1_000, rawRoundTripP99Microseconds: percentile(raw, 0.99) / 1_000,
+            submitToDispatchP50Microseconds: percentile(submitTimes, 0.5) / 1_000, submitToDispatchP99Microseconds: percentile(submitTimes, 0.99) / 1_000,
+            roundTripRatioP50: percentile(submitTimes, 0.5) / percentile(raw, 0.5), placementsPerSecond: placementRate
+        )
+        if json {
+            print(try jsonText(report))
+            return
+        }
+        print(String(format: "advertisement intake, %d pools: bare decode loop %.0f/s, controller %.0f/s applied (%.0f%%)", pools, bare, intake, report.intakeRatio * 100))
+        print(String(format: "round trip: raw libzmq p50 %.1f µs p99 %.1f µs; submit-to-dispatch p50 %.1f µs p99 %.1f µs (p50 %.2f × raw)", report.rawRoundTripP50Microseconds, report.rawRoundTripP99Microseconds, report.submitToDispatchP50Microseconds, report.submitToDispatchP99Microseconds, report.roundTripRatioP50))
+        print(String(format: "placements through the controller (explained dry runs, 64 in flight): %.0f/s", placementRate))
+    }
+
+    private func progress(_ text: String) {
+        if !json { printError(text) }
+    }
+
+    /// Advertisements round-robin over the pools, each pool's sequence rising.
+    private func encodedAdvertisements(_ network: Topology) throws -> [(pool: Int, bytes: [UInt8])] {
+        var sequence = [UInt64](repeating: 1, count: network.pools.count)
+        return try (0..<advertisements).map { index in
+            let pool = index % network.pools.count
+            sequence[pool] += 1
+            var advertisement = Junction_V1_Advertisement()
+            advertisement.poolID = network.pools[pool].id
+            advertisement.sequence = sequence[pool]
+            advertisement.free = network.pools[pool].capacity.wire
+            advertisement.total = network.pools[pool].capacity.wire
+            advertisement.queueWaitS = Double(index % 30)
+            advertisement.timestampMs = 1_790_000_000_000 + Int64(index)
+            return (pool, try WireMessage(.advertisement(advertisement)).serialized())
+        }
+    }
+
+    private func bareDecodeRate(_ messages: [(pool: Int, bytes: [UInt8])]) throws -> Double {
+        let context = try Context()
+        defer { context.terminate() }
+        let router = try Socket(context, type: .router)
+        defer { router.close() }
+        try router.set(.linger(milliseconds: 0))
+        try router.set(.receiveHighWaterMark(0))
+        try router.bind("tcp://127.0.0.1:*")
+        let senders = try PoolConnections(context: context, endpoint: try router.lastEndpoint(), pools: (0..<pools).map { "bare-\($0)" })
+        defer { senders.close() }
+        // Every connection up before the clock starts, as the controller's are after registering.
+        try senders.send(messages.prefix(pools).map { $0 })
+        for _ in 0..<min(pools, messages.count) { _ = try router.receive() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) let unsafeSenders = senders
+        Thread {
+            try? unsafeSenders.send(messages)
+            done.signal()
+        }.start()
+        var decoded = 0
+        while decoded < messages.count, let message = try router.receive() {
+            if (try? WireMessage(bytes: message.frames[1])) != nil { decoded += 1 }
+        }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        done.wait()
+        return Double(decoded) / elapsed
+    }
+
+    private func placementsPerSecond(client: Socket, network: Topology) throws -> Double {
+        var requests: [[UInt8]] = []
+        for index in 0..<min(placements, 1_000) {
+            var place = Junction_V1_PlaceRequest()
+            place.request.ingress = network.nodes[index % network.nodes.count].id
+            place.request.cpuCores = Double(1 + index % 8)
+            place.request.dataBytes = index % 3 == 0 ? 1_000_000_000 : 0
+            place.request.runtimeS = 600
+            requests.append(try WireMessage(.place(place), correlationID: UInt64(index + 1)).serialized())
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var sent = 0, received = 0
+        while received < placements {
+            while sent < placements, sent - received < 64 {
+                try client.send(Message([requests[sent % requests.count]]))
+                sent += 1
+            }
+            guard let reply = try client.receive() else { throw CommandFailure("no placement reply") }
+            guard case .placement? = try? WireMessage(bytes: reply.frames[0]).body else { throw CommandFailure("unexpected reply to a placement") }
+            received += 1
+        }
+        return Double(received) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+}
+
+/// Many DEALER connections that act as pool agents, all owned by the thread that uses them.
+final class PoolConnections {
+    let sockets: [Socket]
+    let pools: [String]
+
+    init(context: Context, endpoint: String, pools: [String]) throws {
+        self.pools = pools
+        sockets = try pools.map { _ in
+            let socket = try Socket(context, type: .dealer)
+            try socket.set(.linger(milliseconds: 0))
+            try socket.set(.sendHighWaterMark(0))
+            try socket.set(.receiveTimeout(milliseconds: 10_000))
+            try socket.connect(endpoint)
+            return socket
+        }
+    }
+
+    func close() {
+        for socket in sockets { socket.close() }
+    }
+
+    /// Registers every pool and waits for each welcome.
+    func registerAll() throws {
+        for (index, socket) in sockets.enumerated() {
+            var register = Junction_V1_Register()
+            register.poolID = pools[index]
+            try socket.send(Message([try WireMessage(.register(register)).serialized()]))
+        }
+        for (index, socket) in sockets.enumerated() {
+            guard let reply = try socket.receive(), case .welcome? = try? WireMessage(bytes: reply.frames[0]).body else {
+                throw CommandFailure("pool \(pools[index]) got no welcome")
+            }
+        }
+    }
+
+    func send(_ messages: [(pool: Int, bytes: [UInt8])]) throws {
+        for message in messages { try sockets[message.pool].send(Message([message.bytes])) }
+    }
+
+    /// Times submit → dispatch received by the chosen pool (the submit's reply names it),
+    /// finishing each job at once so pools stay free.
+    func submitRoundTrips(client: Socket, network: Topology, count: Int) throws -> [Double] {
+        let index = Dictionary(uniqueKeysWithValues: pools.enumerated().map { ($1, $0) })
+        var samples: [Double] = []
+        for number in 0..<count {
+            var submit = Junction_V1_SubmitRequest()
+            submit.request.ingress = network.nodes[number % network.nodes.count].id
+            submit.request.cpuCores = 1
+            submit.request.runtimeS = 60
+            submit.spec.command = "/bin/true"
+            let bytes = try WireMessage(.submit(submit), correlationID: UInt64(number + 1)).serialized()
+            let start = DispatchTime.now().uptimeNanoseconds
+            try client.send(Message([bytes]))
+            guard let reply = try client.receive(), case .submitted(let submitted)? = try? WireMessage(bytes: reply.frames[0]).body,
+                  let pool = index[submitted.placement.winner.pool] else {
+                throw CommandFailure("submit \(number) was not accepted")
+            }
+            var dispatch: Junction_V1_Dispatch?
+            while dispatch == nil {
+                guard let message = try sockets[pool].receive() else { throw CommandFailure("no dispatch within 10 s") }
+                if case .dispatch(let received)? = try? WireMessage(bytes: message.frames[0]).body { dispatch = received }
+            }
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - start))
+            var update = Junction_V1_JobUpdate()
+            update.jobID = dispatch!.jobID
+            update.state = .succeeded
+            try sockets[pool].send(Message([try WireMessage(.jobUpdate(update)).serialized()]))
+        }
+        return samples
+    }
+}
