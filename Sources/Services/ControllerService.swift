@@ -24,8 +24,10 @@ public struct ControllerEndpoints: Sendable, Hashable {
 
 /// The controller's state and the code that feeds it, shared by the socket thread (which
 /// handles messages as they arrive) and the tasks that tick and reload.
-final class ControllerState: Sendable {
-    let core: Mutex<ControllerCore>
+final class ControllerState: @unchecked Sendable {
+    // @unchecked: `core` is only touched inside `withCore`, under `lock`.
+    private let lock = NSLock()
+    private var core: ControllerCore
     let store: any JobStore
     let logger: Logger
     let topologyPath: Mutex<String>
@@ -34,11 +36,18 @@ final class ControllerState: Sendable {
     private let started: ContinuousClock.Instant
 
     init(core: ControllerCore, store: any JobStore, logger: Logger, topologyPath: String) {
-        self.core = Mutex(core)
+        self.core = core
         self.store = store
         self.logger = logger
         self.topologyPath = Mutex(topologyPath)
         started = clock.now
+    }
+
+    /// Runs `body` with the core, holding the lock.
+    func withCore<Result>(_ body: (inout ControllerCore) -> Result) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&core)
     }
 
     func now() -> ControllerTime {
@@ -63,8 +72,9 @@ final class ControllerState: Sendable {
     }
 
     private func handle(_ event: ControllerEvent, send: (Int, Message) -> Void) {
-        core.withLock { core in
-            perform(core.handle(event, now: now()), send: send)
+        let time = now()
+        withCore { core in
+            perform(core.handle(event, now: time), send: send)
         }
     }
 
@@ -210,8 +220,8 @@ public final class ControllerService: Service, Sendable {
     }
 
     /// Counters of dropped messages, by reason.
-    public var dropped: [String: Int] { state.core.withLock { $0.dropped } }
+    public var dropped: [String: Int] { state.withCore { $0.dropped } }
 
     /// Advertisements applied so far.
-    public var advertisementsApplied: Int { state.core.withLock { $0.advertisementsApplied } }
+    public var advertisementsApplied: Int { state.withCore { $0.advertisementsApplied } }
 }

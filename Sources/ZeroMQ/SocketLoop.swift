@@ -80,6 +80,8 @@ public final class SocketLoop: Sendable {
             finished.signal()
         }
         thread.name = name
+        // A handler may run deep code on this thread; give it a main-thread-sized stack.
+        thread.stackSize = 8 << 20
         thread.start()
         setup.ready.wait()
         switch setup.outcome.withLock({ $0 }) {

@@ -87,7 +87,9 @@ struct ControllerBench: ParsableCommand {
         let intakeStart = DispatchTime.now().uptimeNanoseconds
         try agents.send(messages)
         while service.advertisementsApplied - applied < messages.count {
-            if Double(DispatchTime.now().uptimeNanoseconds - intakeStart) > 120e9 { throw CommandFailure("the controller applied only \(service.advertisementsApplied - applied) advertisements in 120 s") }
+            if Double(DispatchTime.now().uptimeNanoseconds - intakeStart) > 120e9 {
+                throw CommandFailure("the controller applied only \(service.advertisementsApplied - applied) advertisements in 120 s; dropped: \(service.dropped)")
+            }
             usleep(200)
         }
         let intake = Double(messages.count) / (Double(DispatchTime.now().uptimeNanoseconds - intakeStart) / 1e9)

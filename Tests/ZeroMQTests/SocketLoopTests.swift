@@ -176,6 +176,24 @@ struct SocketLoopTests {
         #expect(all.last?.message == Message(bytes("\(count - 1)")))
     }
 
+    @Test func aHandlerAnswersOnTheLoopThread() async throws {
+        let context = try Context()
+        defer { context.terminate() }
+        let server = try SocketLoop(context: context, sockets: [SocketSpec(.router, bind: ["tcp://127.0.0.1:*"])], handler: { batch in
+            batch.map { delivery in
+                (socket: delivery.socket, message: Message(delivery.message.frames[0], bytes("echo ") + delivery.message.frames[1]))
+            }
+        })
+        defer { server.shutdown() }
+        let client = try SocketLoop(context: context, sockets: [SocketSpec(.dealer, connect: [server.boundEndpoints[0][0]])])
+        defer { client.shutdown() }
+        client.send((0..<50).map { (socket: 0, message: Message(bytes("\($0)"))) })
+        let replies = try await collect(50, from: client)
+        #expect(replies.map { $0.message.frames[0] } == (0..<50).map { bytes("echo \($0)") })
+        #expect(server.statistics.received == 50)
+        #expect(server.statistics.sent == 50)
+    }
+
     @Test func sendsToVanishedPeersAreCounted() async throws {
         let context = try Context()
         defer { context.terminate() }
