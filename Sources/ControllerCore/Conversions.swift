@@ -137,3 +137,22 @@ func makePoolInfo(_ state: PoolState, topology: Topology, runningJobs: Int, unix
     info.runningJobs = UInt32(clamping: runningJobs)
     return info
 }
+
+extension RoutingTable {
+    /// A routing table as a controller sent it.
+    public init(wire: Junction_V1_RoutesReply) {
+        self.init(ingress: wire.ingress, version: wire.version, rows: wire.rows.map { row in
+            let reachable = row.hasPath
+            let info = row.poolInfo
+            return RouteRow(
+                pool: row.pool, node: row.node, path: reachable ? row.path.nodes : [],
+                latencyMs: reachable ? row.path.latencyMs : .infinity,
+                bottleneckGbps: reachable ? (row.hops == 0 ? .infinity : row.path.bottleneckGbps) : 0,
+                cost: reachable ? row.path.cost : .infinity, hops: Int(row.hops),
+                available: Resources(info.free), liveness: info.state == .up ? .up : info.state == .down ? .down : .declared,
+                ageS: nil, queueWaitS: info.queueWaitS,
+                alternatives: row.alternatives.map(\.nodes), alternativeLatencyMs: row.alternatives.map(\.latencyMs)
+            )
+        })
+    }
+}

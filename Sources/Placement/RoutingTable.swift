@@ -22,6 +22,22 @@ public struct RouteRow: Sendable, Hashable {
     public var alternativeLatencyMs: [Double]
 
     public var isReachable: Bool { !path.isEmpty }
+
+    public init(pool: String, node: String, path: [String], latencyMs: Double, bottleneckGbps: Double, cost: Double, hops: Int, available: Resources, liveness: PoolLiveness, ageS: Double?, queueWaitS: Double, alternatives: [[String]], alternativeLatencyMs: [Double]) {
+        self.pool = pool
+        self.node = node
+        self.path = path
+        self.latencyMs = latencyMs
+        self.bottleneckGbps = bottleneckGbps
+        self.cost = cost
+        self.hops = hops
+        self.available = available
+        self.liveness = liveness
+        self.ageS = ageS
+        self.queueWaitS = queueWaitS
+        self.alternatives = alternatives
+        self.alternativeLatencyMs = alternativeLatencyMs
+    }
 }
 
 /// The routing table from one ingress at one version of the engine's state.
@@ -29,6 +45,12 @@ public struct RoutingTable: Sendable, Hashable {
     public var ingress: String
     public var version: UInt64
     public var rows: [RouteRow]
+
+    public init(ingress: String, version: UInt64, rows: [RouteRow]) {
+        self.ingress = ingress
+        self.version = version
+        self.rows = rows
+    }
 }
 
 /// What changed between two routing tables from the same ingress.

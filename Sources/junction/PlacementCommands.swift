@@ -207,15 +207,17 @@ struct Place: AsyncParsableCommand {
 }
 
 /// `junction routes`: the combined routing table from an ingress.
-struct Routes: ParsableCommand {
+struct Routes: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "routes",
         abstract: "Show the combined routing table from an ingress: the best path to every pool beside its capacity.",
-        discussion: "With --data-gb, each path is the quickest for that much data (latency + data / bottleneck), which may be longer but wider than the lowest-latency path."
+        discussion: "With --data-gb, each path is the quickest for that much data (latency + data / bottleneck), which may be longer but wider than the lowest-latency path. With --topology, offline on the file's declared pools; otherwise from the controller, with live capacity."
     )
 
-    @Option(help: "A topology file.")
-    var topology: String
+    @Option(help: "A topology file to read offline, instead of asking the controller.")
+    var topology: String?
+
+    @OptionGroup var controller: ControllerOptions
 
     @Option(name: .customLong("from"), help: "Ingress node.")
     var ingress: String
@@ -250,13 +252,23 @@ struct Routes: ParsableCommand {
         var alternative_latency_ms: [Double]
     }
 
-    func run() throws {
-        var engine = PlacementEngine(topology: try loadTopology(topology, quiet: json), declaredLiveness: .up)
+    func run() async throws {
         let routingTable: RoutingTable
-        do {
-            routingTable = try engine.routingTable(from: ingress, dataBytes: dataGb * 1e9, minimumGbps: minBandwidthGbps, alternatives: alternatives, now: 0)
-        } catch {
-            throw CommandFailure(error.description)
+        if let topology {
+            var engine = PlacementEngine(topology: try loadTopology(topology, quiet: json), declaredLiveness: .up)
+            do {
+                routingTable = try engine.routingTable(from: ingress, dataBytes: dataGb * 1e9, minimumGbps: minBandwidthGbps, alternatives: alternatives, now: 0)
+            } catch {
+                throw CommandFailure(error.description)
+            }
+        } else {
+            var request = Junction_V1_RoutesRequest()
+            request.ingress = ingress
+            request.dataBytes = UInt64(max(0, dataGb * 1e9))
+            request.minBandwidthGbps = minBandwidthGbps
+            request.alternatives = UInt32(max(0, alternatives))
+            guard case .routeTable(let reply) = try await controller.ask(.routes(request)).body else { throw CommandFailure("unexpected reply") }
+            routingTable = RoutingTable(wire: reply)
         }
         if json {
             print(try jsonText(routingTable.rows.map { row in

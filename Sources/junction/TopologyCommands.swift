@@ -18,10 +18,10 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Encodes a value as pretty, key-sorted JSON text.
-func jsonText(_ value: some Encodable) throws -> String {
+/// Encodes a value as key-sorted JSON text: pretty, or on one line for streams of objects.
+func jsonText(_ value: some Encodable, oneLine: Bool = false) throws -> String {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.outputFormatting = oneLine ? [.sortedKeys, .withoutEscapingSlashes] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 

@@ -210,6 +210,34 @@ struct SystemTests {
         #expect(controller.process.errorsSoFar.contains("rejected"))
     }
 
+    @Test func watchFollowsEventsAfterASnapshotAndRoutesComeFromTheController() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "4", "--memory-gib", "8", "--work-dir", work])
+        defer { pool.signal(SIGKILL) }
+        try await controller.waitForPools(["near-1"])
+
+        let routes = try await controller.client("routes", "--from", "users", "--json")
+        #expect(routes.status == 0, "\(routes.errors)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(routes.output.utf8)) as? [[String: Any]])
+        #expect(rows.first?["pool"] as? String == "near-1")
+        #expect(rows.first?["path"] as? [String] == ["users", "near"])
+
+        let watch = try JunctionProcess(["watch", "--events", controller.events, "--controller", controller.clients, "--topic", "job/", "--count", "4", "--json"])
+        // Let it subscribe and take its snapshot before the job exists.
+        try await Task.sleep(for: .milliseconds(800))
+        _ = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/true")
+        let watched = try await watch.finish(within: 15)
+        #expect(watched.status == 0, "\(watched.errors)")
+        let states = watched.output.split(separator: "\n").compactMap { line -> String? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["state"] as? String
+        }
+        #expect(states == ["accepted", "dispatched", "running", "succeeded"])
+    }
+
     @Test func anUnreachableControllerIsReportedWithinTheTimeout() async throws {
         let started = Date()
         let result = try await junction("status", "--controller", "tcp://127.0.0.1:9", "--timeout", "1")

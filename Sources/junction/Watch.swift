@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import JunctionClient
+import Services
+import Wire
+import ZeroMQ
+
+/// `junction watch`: follows the controller's events (the zguide Clone pattern).
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Follow job and pool events as they happen.",
+        discussion: "Subscribes to the events endpoint, takes a snapshot from the clients endpoint, and prints the events after it in sequence. A gap in the sequence (events a slow subscriber lost) is reported."
+    )
+
+    @Option(help: "The controller's events endpoint.")
+    var events = ControllerEndpoints.defaults.events
+
+    @OptionGroup var controller: ControllerOptions
+
+    @Option(help: "Topic prefix to follow: job/, pool/, or job/job-7.")
+    var topic = ""
+
+    @Option(help: "Stop after this many events.")
+    var count: Int?
+
+    @Flag(help: "Print one JSON object per event.")
+    var json = false
+
+    struct EventJSON: Encodable {
+        var sequence: UInt64
+        var topic: String
+        var kind: String
+        var job: String?
+        var pool: String?
+        var state: String?
+        var reason: String
+    }
+
+    func run() async throws {
+        let context = try Context()
+        defer { context.terminate() }
+        let subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: [.subscribe(Array(topic.utf8))], connect: [events], lingerMilliseconds: 0)], name: "watch")
+        defer { subscriber.shutdown() }
+        // Subscribe first, then snapshot: nothing between the two is missed.
+        try await Task.sleep(for: .milliseconds(100))
+        guard case .snapshotReply(let snapshot) = try await controller.ask(.snapshot(Junction_V1_SnapshotRequest())).body else { throw CommandFailure("unexpected reply") }
+        if !json {
+            print("snapshot at event \(snapshot.sequence): \(snapshot.jobs.count) jobs, \(snapshot.pools.count) pools; following \(topic.isEmpty ? "everything" : topic)")
+        }
+        var last = snapshot.sequence
+        var seen = 0
+        while count.map({ seen < $0 }) ?? true {
+            guard let batch = await subscriber.incoming.next() else { break }
+            for delivery in batch {
+                let frames = delivery.message.frames
+                guard frames.count == 2, let message = try? WireMessage(bytes: frames[1]), case .event(let event) = message.body else { continue }
+                guard event.sequence > last else { continue }
+                if topic.isEmpty, event.sequence > last + 1, !json {
+                    print("(missed events \(last + 1)–\(event.sequence - 1); run watch again for a fresh snapshot)")
+                }
+                last = event.sequence
+                seen += 1
+                let topicText = String(decoding: frames[0], as: UTF8.self)
+                switch event.kind {
+                case .job(let job):
+                    if json {
+                        print(try jsonText(EventJSON(sequence: event.sequence, topic: topicText, kind: "job", job: job.jobID, pool: job.pool, state: stateText(job.state), reason: job.reason), oneLine: true))
+                    } else {
+                        print("#\(event.sequence) \(job.jobID) \(stateText(job.state))\(job.pool.isEmpty ? "" : " on \(job.pool)"): \(job.reason)")
+                    }
+                case .pool(let pool):
+                    if json {
+                        print(try jsonText(EventJSON(sequence: event.sequence, topic: topicText, kind: "pool", pool: pool.pool.poolID, state: poolStateText(pool.pool.state), reason: pool.reason), oneLine: true))
+                    } else {
+                        print("#\(event.sequence) pool \(pool.pool.poolID) \(poolStateText(pool.pool.state)): \(pool.reason)")
+                    }
+                case .route(let delta):
+                    if !json { print("#\(event.sequence) routes from \(delta.ingress): version \(delta.toVersion)") }
+                case nil:
+                    break
+                }
+                fflush(nil)
+                if let count, seen >= count { break }
+            }
+        }
+    }
+}
