@@ -82,7 +82,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ", "Topology"]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "Placement", "Topology", "Wire"]),
         .testTarget(name: "PoolAgentCoreTests", dependencies: ["PoolAgentCore", "Topology", "Wire"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),

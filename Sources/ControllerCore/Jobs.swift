@@ -31,7 +31,7 @@ extension ControllerCore {
         event.attempt = job.attempts
         publish("job/\(id)", .job(event))
         actions.append(.persist(job.info))
-        log(.info, "job \(stateName(state)): \(reason)", ["job": id, "pool": job.pool ?? "-"])
+        log(.info, "job \(state.name): \(reason)", ["job": id, "pool": job.pool ?? "-"])
     }
 
     /// Creates a job from a submit: placed, leased and dispatched, or an error reply.
@@ -234,18 +234,6 @@ extension ControllerCore {
             jobs[id]?.lease = nil
             transition(id, to: .cancelled, reason: "cancelled before it reached a pool")
         }
-    }
-}
-
-func stateName(_ state: Junction_V1_JobState) -> String {
-    switch state {
-    case .accepted: "accepted"
-    case .dispatched: "dispatched"
-    case .running: "running"
-    case .succeeded: "succeeded"
-    case .failed: "failed"
-    case .cancelled: "cancelled"
-    default: "unknown"
     }
 }
 

@@ -122,14 +122,15 @@ extension ControllerCore {
     }
 
     private mutating func handleAdvertisement(_ pool: String, _ advertisement: Junction_V1_Advertisement, correlationID: UInt64) {
+        func refuse(_ reason: String, _ message: String) {
+            count(reason)
+            var reply = Junction_V1_ErrorReply()
+            reply.code = .invalidRequest
+            reply.message = message
+            sendPool(pool, .error(reply))
+        }
         guard advertisement.poolID == pool else {
-            count("pools.foreign_advertisement")
-            sendPool(pool, .error({
-                var reply = Junction_V1_ErrorReply()
-                reply.code = .invalidRequest
-                reply.message = "this session advertises \(pool), not \(advertisement.poolID)"
-                return reply
-            }()))
+            refuse("pools.foreign_advertisement", "this session advertises \(pool), not \(advertisement.poolID)")
             return
         }
         let free = Resources(advertisement.free)
@@ -137,13 +138,7 @@ extension ControllerCore {
         let numbers = [advertisement.queueWaitS, advertisement.processingLatencyMs, advertisement.speed]
         guard free.isSane, total?.isSane ?? true, numbers.allSatisfy({ $0.isFinite && $0 >= 0 }),
               total.map({ free.fits(in: $0) }) ?? true else {
-            count("pools.invalid_advertisement")
-            sendPool(pool, .error({
-                var reply = Junction_V1_ErrorReply()
-                reply.code = .invalidRequest
-                reply.message = "advertisement \(advertisement.sequence) has negative, non-finite or more-than-total capacity; ignored"
-                return reply
-            }()))
+            refuse("pools.invalid_advertisement", "advertisement \(advertisement.sequence) has negative, non-finite or more-than-total capacity; ignored")
             return
         }
         let report = PoolReport(

@@ -32,18 +32,6 @@ struct ControllerOptions: ParsableArguments {
     }
 }
 
-func stateText(_ state: Junction_V1_JobState) -> String {
-    switch state {
-    case .accepted: "accepted"
-    case .dispatched: "dispatched"
-    case .running: "running"
-    case .succeeded: "succeeded"
-    case .failed: "failed"
-    case .cancelled: "cancelled"
-    default: "unknown"
-    }
-}
-
 /// A job as JSON.
 struct JobJSON: Encodable {
     var job: String
@@ -58,7 +46,7 @@ struct JobJSON: Encodable {
 
     init(_ info: Junction_V1_JobInfo) {
         job = info.jobID
-        state = stateText(info.state)
+        state = info.state.name
         pool = info.pool
         path = info.path
         attempts = info.attempts
@@ -71,7 +59,7 @@ struct JobJSON: Encodable {
 
 func jobTable(_ jobs: [Junction_V1_JobInfo]) -> String {
     table(header: ["job", "state", "pool", "path", "tries", "exit", "wall_s", "message"], rows: jobs.map {
-        [$0.jobID, stateText($0.state), $0.pool.isEmpty ? "-" : $0.pool, $0.path.isEmpty ? "-" : arrowPath($0.path), "\($0.attempts)", "\($0.exitCode)", decimal($0.usage.wallSeconds), $0.message]
+        [$0.jobID, $0.state.name, $0.pool.isEmpty ? "-" : $0.pool, $0.path.isEmpty ? "-" : arrowPath($0.path), "\($0.attempts)", "\($0.exitCode)", decimal($0.usage.wallSeconds), $0.message]
     })
 }
 
@@ -144,7 +132,7 @@ struct Submit: AsyncParsableCommand {
                 throw CommandFailure(error.description)
             }
             if info.state != last, !json {
-                print("\(reply.jobID) \(stateText(info.state))\(info.pool.isEmpty ? "" : " on \(info.pool)"): \(info.message)")
+                print("\(reply.jobID) \(info.state.name)\(info.pool.isEmpty ? "" : " on \(info.pool)"): \(info.message)")
                 last = info.state
             }
             switch info.state {
@@ -191,7 +179,7 @@ struct Cancel: AsyncParsableCommand {
         var request = Junction_V1_CancelRequest()
         request.jobID = job
         guard case .cancelled(let reply) = try await controller.ask(.cancel(request)).body else { throw CommandFailure("unexpected reply") }
-        print(json ? try jsonText(JobJSON(reply.job)) : "\(job): \(stateText(reply.job.state))\(reply.job.state == .cancelled ? "" : ", cancel sent to \(reply.job.pool)")")
+        print(json ? try jsonText(JobJSON(reply.job)) : "\(job): \(reply.job.state.name)\(reply.job.state == .cancelled ? "" : ", cancel sent to \(reply.job.pool)")")
     }
 }
 
@@ -218,22 +206,14 @@ struct Pools: AsyncParsableCommand {
         guard case .poolTable(let reply) = try await controller.ask(.pools(Junction_V1_PoolsRequest())).body else { throw CommandFailure("unexpected reply") }
         if json {
             print(try jsonText(reply.pools.map {
-                PoolJSON(pool: $0.poolID, node: $0.node, state: poolStateText($0.state), cpu_free: $0.free.cpuCores, cpu_total: $0.total.cpuCores, cpu_reserved: $0.reserved.cpuCores, gpus_free: $0.free.gpus, running_jobs: $0.runningJobs, last_advertisement_ms: $0.lastAdvertisementMs)
+                PoolJSON(pool: $0.poolID, node: $0.node, state: $0.state.name, cpu_free: $0.free.cpuCores, cpu_total: $0.total.cpuCores, cpu_reserved: $0.reserved.cpuCores, gpus_free: $0.free.gpus, running_jobs: $0.runningJobs, last_advertisement_ms: $0.lastAdvertisementMs)
             }))
             return
         }
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
         print(table(header: ["pool", "node", "state", "cores free", "reserved", "GPUs free", "jobs", "last heard"], rows: reply.pools.map {
-            [$0.poolID, $0.node, poolStateText($0.state), "\(decimal($0.free.cpuCores))/\(decimal($0.total.cpuCores))", decimal($0.reserved.cpuCores), gpuText($0.free.gpus.mapValues { Int($0) }, leading: false), "\($0.runningJobs)", $0.lastAdvertisementMs > 0 ? "\(decimal(Double(now - $0.lastAdvertisementMs) / 1_000)) s ago" : "never"]
+            [$0.poolID, $0.node, $0.state.name, "\(decimal($0.free.cpuCores))/\(decimal($0.total.cpuCores))", decimal($0.reserved.cpuCores), gpuText($0.free.gpus.mapValues { Int($0) }, leading: false), "\($0.runningJobs)", $0.lastAdvertisementMs > 0 ? "\(decimal(Double(now - $0.lastAdvertisementMs) / 1_000)) s ago" : "never"]
         }))
     }
 }
 
-func poolStateText(_ state: Junction_V1_PoolState) -> String {
-    switch state {
-    case .declared: "declared"
-    case .up: "up"
-    case .down: "down"
-    default: "unknown"
-    }
-}

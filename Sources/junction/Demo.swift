@@ -173,7 +173,7 @@ struct Demo: AsyncParsableCommand {
         }
         print("")
         print(table(header: ["job", "what", "state", "pool", "path", "wall_s", "core_s"], rows: jobs.map { job in
-            [job.jobID, submitted.first { $0.job == job.jobID }?.title ?? "", stateText(job.state), job.pool, arrowPath(job.path), decimal(job.usage.wallSeconds), decimal(job.usage.coreSeconds)]
+            [job.jobID, submitted.first { $0.job == job.jobID }?.title ?? "", job.state.name, job.pool, arrowPath(job.path), decimal(job.usage.wallSeconds), decimal(job.usage.coreSeconds)]
         }))
         let succeeded = jobs.filter { $0.state == .succeeded }.count
         print("\n\(succeeded) of \(submitted.count) submitted jobs succeeded; 1 request was refused with its reasons, as it should be.")

@@ -65,15 +65,15 @@ struct Watch: AsyncParsableCommand {
                 switch event.kind {
                 case .job(let job):
                     if json {
-                        print(try jsonText(EventJSON(sequence: event.sequence, topic: topicText, kind: "job", job: job.jobID, pool: job.pool, state: stateText(job.state), reason: job.reason), oneLine: true))
+                        print(try jsonText(EventJSON(sequence: event.sequence, topic: topicText, kind: "job", job: job.jobID, pool: job.pool, state: job.state.name, reason: job.reason), oneLine: true))
                     } else {
-                        print("#\(event.sequence) \(job.jobID) \(stateText(job.state))\(job.pool.isEmpty ? "" : " on \(job.pool)"): \(job.reason)")
+                        print("#\(event.sequence) \(job.jobID) \(job.state.name)\(job.pool.isEmpty ? "" : " on \(job.pool)"): \(job.reason)")
                     }
                 case .pool(let pool):
                     if json {
-                        print(try jsonText(EventJSON(sequence: event.sequence, topic: topicText, kind: "pool", pool: pool.pool.poolID, state: poolStateText(pool.pool.state), reason: pool.reason), oneLine: true))
+                        print(try jsonText(EventJSON(sequence: event.sequence, topic: topicText, kind: "pool", pool: pool.pool.poolID, state: pool.pool.state.name, reason: pool.reason), oneLine: true))
                     } else {
-                        print("#\(event.sequence) pool \(pool.pool.poolID) \(poolStateText(pool.pool.state)): \(pool.reason)")
+                        print("#\(event.sequence) pool \(pool.pool.poolID) \(pool.pool.state.name): \(pool.reason)")
                     }
                 case .route(let delta):
                     if !json { print("#\(event.sequence) routes from \(delta.ingress): version \(delta.toVersion)") }

@@ -60,7 +60,7 @@ struct LeaseTests {
 
     @Test(arguments: 0..<20)
     func interleavedHoldsAndReleasesNeverOversubscribe(seed: Int) throws {
-        var rng = SplitMix64(seed: UInt64(seed))
+        var rng = SeededGenerator(seed: UInt64(seed))
         let topology = randomTopology(nodes: 8, links: 16, pools: 6, using: &rng)
         var engine = PlacementEngine(topology: topology, declaredLiveness: .up)
         var held: [UInt64] = []
@@ -169,7 +169,7 @@ struct RoutingTableTests {
     }
 
     @Test func manyChangesCostOneRecomputationForTheTable() throws {
-        var rng = SplitMix64(seed: 8)
+        var rng = SeededGenerator(seed: 8)
         var engine = PlacementEngine(topology: randomTopology(nodes: 50, links: 150, pools: 20, using: &rng), declaredLiveness: .up)
         _ = try engine.routingTable(from: "n0", now: 0)
         let before = engine.routeSearches

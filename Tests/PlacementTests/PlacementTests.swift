@@ -41,7 +41,7 @@ struct PlacementTests {
 
     @Test(arguments: 0..<120)
     func theWinnerIsTheBestOfAllPoolsAndPaths(seed: Int) throws {
-        var rng = SplitMix64(seed: UInt64(50_000 + seed))
+        var rng = SeededGenerator(seed: UInt64(50_000 + seed))
         let topology = randomTopology(nodes: Int.random(in: 3...6, using: &rng), links: Int.random(in: 4...10, using: &rng), pools: Int.random(in: 1...6, using: &rng), using: &rng)
         var engine = PlacementEngine(topology: topology, declaredLiveness: .up)
         let request = PlacementRequest(
@@ -191,7 +191,7 @@ struct PlacementTests {
 
     @Test(arguments: 0..<6)
     func pruningSkipsPoolsThatCannotWinAndKeepsTheSameWinner(seed: Int) throws {
-        var rng = SplitMix64(seed: UInt64(4 + seed))
+        var rng = SeededGenerator(seed: UInt64(4 + seed))
         let topology = randomTopology(nodes: 30, links: 80, pools: 300, using: &rng)
         var engine = PlacementEngine(topology: topology, declaredLiveness: .up)
         // Queue waits and speeds move pools between the index's groups.

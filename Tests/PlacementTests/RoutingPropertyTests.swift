@@ -5,8 +5,8 @@ import Topology
 @Suite("Paths against exhaustive search")
 struct RoutingPropertyTests {
     /// Random graphs with random bandwidth held, so available bandwidths differ per direction.
-    func randomState(seed: UInt64) -> (NetworkState, SplitMix64) {
-        var rng = SplitMix64(seed: seed)
+    func randomState(seed: UInt64) -> (NetworkState, SeededGenerator) {
+        var rng = SeededGenerator(seed: seed)
         let topology = randomTopology(nodes: Int.random(in: 4...7, using: &rng), links: Int.random(in: 5...12, using: &rng), using: &rng)
         var state = NetworkState(topology)
         for _ in 0..<Int.random(in: 0...6, using: &rng) {
@@ -97,7 +97,7 @@ struct RoutingPropertyTests {
     }
 
     @Test func aBurstOfChangesCostsOneRecomputation() {
-        var rng = SplitMix64(seed: 99)
+        var rng = SeededGenerator(seed: 99)
         let topology = randomTopology(nodes: 40, links: 120, using: &rng)
         var state = NetworkState(topology)
         var cache = RouteCache()
@@ -115,7 +115,7 @@ struct RoutingPropertyTests {
     }
 
     @Test func bandwidthHoldsLeaveLatencySearchesCached() {
-        var rng = SplitMix64(seed: 5)
+        var rng = SeededGenerator(seed: 5)
         let topology = randomTopology(nodes: 10, links: 20, using: &rng)
         var state = NetworkState(topology)
         var cache = RouteCache()

@@ -1,21 +1,9 @@
 import Routing
 import Topology
 
-/// A small seeded generator so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A random network: some one-way links, some down, parallel links allowed, a few capacities.
-func randomTopology(nodes: Int, links: Int, pools: Int = 0, using rng: inout SplitMix64) -> Topology {
+func randomTopology(nodes: Int, links: Int, pools: Int = 0, using rng: inout SeededGenerator) -> Topology {
     let nodeList = (0..<nodes).map { Topology.Node(id: "n\($0)") }
     var linkList: [Topology.Link] = []
     for index in 0..<links {

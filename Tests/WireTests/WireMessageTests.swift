@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Topology
 import Wire
 
 /// One populated example of every message the protocol carries.
@@ -299,7 +300,7 @@ struct WireMessageTests {
     }
 
     @Test func randomBytesNeverCrash() {
-        var generator = SplitMix64(seed: 20_261_124)
+        var generator = SeededGenerator(seed: 20_261_124)
         var errors = 0
         for _ in 0..<20_000 {
             let length = Int.random(in: 0...300, using: &generator)
@@ -315,7 +316,7 @@ struct WireMessageTests {
     }
 
     @Test func mutatedMessagesNeverCrash() throws {
-        var generator = SplitMix64(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         let originals = try samples.map { try WireMessage($0).serialized() }
         for _ in 0..<20_000 {
             var bytes = originals.randomElement(using: &generator)!
@@ -391,15 +392,3 @@ struct WireMessageTests {
     }
 }
 
-/// A small seeded generator so failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
