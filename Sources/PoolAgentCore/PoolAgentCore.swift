@@ -133,6 +133,8 @@ public struct PoolAgentCore: Sendable {
             advertise()
         case .jobExited(let id, let exitCode, let usage):
             guard let job = jobs.removeValue(forKey: id) else { break }
+            // A quick job can end before its start is reported: it did run, so say so first.
+            if !job.started { report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "") }
             let state: Junction_V1_JobState = job.stopping ? .cancelled : exitCode == 0 ? .succeeded : .failed
             report(id, state, exitCode: exitCode, usage: usage, message: exitCode < 0 ? "killed by signal \(-exitCode)" : "")
             advertise()

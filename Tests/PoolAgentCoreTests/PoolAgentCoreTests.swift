@@ -138,6 +138,20 @@ struct PoolAgentCoreTests {
         #expect(bodies.contains { if case .jobUpdate(let update) = $0 { update.jobID == "job-1" && update.state == .succeeded } else { false } })
     }
 
+    @Test func aJobThatEndsBeforeItsStartIsReportedStillRuns() {
+        var agent = Agent()
+        _ = agent.handle(.connected)
+        _ = agent.welcome()
+        _ = agent.dispatch("job-1", cores: 1, sequence: 1)
+        let ended = sent(agent.handle(.jobExited("job-1", exitCode: 0, usage: Junction_V1_Usage())))
+        let states = ended.compactMap { body -> Junction_V1_JobState? in
+            if case .jobUpdate(let update) = body { return update.state }
+            return nil
+        }
+        #expect(states == [.running, .succeeded])
+        #expect(sent(agent.handle(.jobStarted("job-1"))).isEmpty, "a late start report changes nothing")
+    }
+
     @Test func cancelStopsTheJobAndItEndsCancelled() {
         var agent = Agent()
         _ = agent.handle(.connected)
