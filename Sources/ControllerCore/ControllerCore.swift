@@ -62,6 +62,7 @@ public enum ControllerEvent: Sendable {
 
 /// A line for the log, with pool and job ids as metadata.
 public struct LogEntry: Sendable, Hashable {
+    /// How much the line matters, as swift-log's levels.
     public enum Level: String, Sendable, Hashable {
         case debug, info, notice, warning, error
     }

@@ -12,6 +12,7 @@ public enum Objective: String, Sendable, Hashable, CaseIterable {
 
 /// A constraint on a pool's labels.
 public struct LabelConstraint: Sendable, Hashable, CustomStringConvertible {
+    /// How the label's value is compared with `values`.
     public enum Operator: String, Sendable, Hashable {
         case equals, `in`, notIn = "not_in"
     }
