@@ -8,8 +8,11 @@ import ZeroMQ
 
 /// The pool agent daemon: a DEALER to the controller (replaced on every reconnect, so each
 /// session has a fresh identity), the pure agent core, and a process executor for the jobs.
-public final class PoolAgentService: Service, Sendable {
-    private let core: Mutex<PoolAgentCore>
+public final class PoolAgentService: Service, @unchecked Sendable {
+    // @unchecked: `core` is only touched inside `withCore`, under `lock`; the other stored
+    // properties are constants or mutexes.
+    private let lock = NSLock()
+    private var core: PoolAgentCore
     private let connection = Mutex<SocketLoop?>(nil)
     private let context: Context
     private let controller: String
@@ -32,7 +35,7 @@ public final class PoolAgentService: Service, Sendable {
     }
 
     public init(configuration: AgentConfiguration, controller: String, workDirectory: URL, logger: Logger, curve: CurveClientKeys? = nil, tickInterval: Duration = .milliseconds(100)) throws {
-        core = Mutex(PoolAgentCore(configuration: configuration))
+        core = PoolAgentCore(configuration: configuration)
         self.controller = controller
         self.logger = logger
         self.curve = curve
@@ -45,9 +48,15 @@ public final class PoolAgentService: Service, Sendable {
         self.executor.withLock { $0 = executor }
     }
 
+    private func withCore<Result>(_ body: (inout PoolAgentCore) -> Result) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&core)
+    }
+
     /// The jobs this agent runs now.
-    public var runningJobs: [String] { core.withLock { $0.runningJobIDs } }
-    public var isRegistered: Bool { core.withLock { $0.isRegistered } }
+    public var runningJobs: [String] { withCore { $0.runningJobIDs } }
+    public var isRegistered: Bool { withCore { $0.isRegistered } }
 
     private func openConnection() throws -> SocketLoop {
         var options: [SocketOption] = [.immediate(false), .reconnectInterval(milliseconds: 250), .reconnectIntervalMax(milliseconds: 4_000)]
@@ -64,7 +73,7 @@ public final class PoolAgentService: Service, Sendable {
 
     /// Feeds one event to the core; messages go out in order, jobs start after.
     public func handle(_ event: AgentEvent) {
-        let later: [AgentAction] = core.withLock { core in
+        let later: [AgentAction] = withCore { core in
             let (seconds, unixMs) = elapsed()
             var deferred: [AgentAction] = []
             for action in core.handle(event, now: seconds, unixMs: unixMs) {
