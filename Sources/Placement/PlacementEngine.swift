@@ -209,25 +209,23 @@ public struct PlacementEngine: Sendable {
     /// dispatch it reflects, so their resources stop counting as reserved here.
     public mutating func apply(_ report: PoolReport, from pool: String, now: Double) -> ReportOutcome {
         guard let index = poolIndex[pool] else { return .unknownPool }
-        var state = states[index]
-        guard report.sequence > state.advertisementSequence else { return .stale(last: state.advertisementSequence) }
-        state.advertisementSequence = report.sequence
-        state.free = report.free
-        if let total = report.total { state.total = total }
-        state.queueWaitS = report.queueWaitS
-        state.processingLatencyMs = report.processingLatencyMs
-        if let speed = report.speed, speed > 0 { state.speed = speed }
-        if let price = report.price { state.price = price }
-        state.lastAdvertisement = now
-        state.dispatchSequenceApplied = max(state.dispatchSequenceApplied, report.dispatchSequenceApplied)
+        guard report.sequence > states[index].advertisementSequence else { return .stale(last: states[index].advertisementSequence) }
+        // Changed in place: copying the pool's description out and back costs more than the update.
+        states[index].advertisementSequence = report.sequence
+        states[index].free = report.free
+        if let total = report.total { states[index].total = total }
+        states[index].queueWaitS = report.queueWaitS
+        states[index].processingLatencyMs = report.processingLatencyMs
+        if let speed = report.speed, speed > 0 { states[index].speed = speed }
+        if let price = report.price { states[index].price = price }
+        states[index].lastAdvertisement = now
+        let applied = max(states[index].dispatchSequenceApplied, report.dispatchSequenceApplied)
+        states[index].dispatchSequenceApplied = applied
         for id in leasesOfPool[pool] ?? [] {
-            guard let lease = leases[id], !lease.reflected else { continue }
-            if let sequence = lease.dispatchSequence, sequence <= state.dispatchSequenceApplied {
-                leases[id]?.reflected = true
-                state.reserved = subtract(lease.resources, from: state.reserved)
-            }
+            guard let lease = leases[id], !lease.reflected, let sequence = lease.dispatchSequence, sequence <= applied else { continue }
+            leases[id]?.reflected = true
+            states[index].reserved = subtract(lease.resources, from: states[index].reserved)
         }
-        states[index] = state
         refresh(index)
         version &+= 1
         return .applied

@@ -84,15 +84,14 @@ final class ControllerState: @unchecked Sendable {
         guard frames.count >= 2, endpoint == .clients || frames.count == 2 else {
             return .undecodable(endpoint, ClientAddress(frames: Array(frames.prefix(1))), .malformed(detail: "\(frames.count) frames"))
         }
-        let address = ClientAddress(frames: Array(frames.dropLast()))
         do {
             let message = try WireMessage(bytes: frames[frames.count - 1])
             switch endpoint {
             case .pools: return .fromPool(peer: frames[0], message)
-            case .clients: return .fromClient(address, message)
+            case .clients: return .fromClient(ClientAddress(frames: Array(frames.dropLast())), message)
             }
         } catch {
-            return .undecodable(endpoint, address, error)
+            return .undecodable(endpoint, ClientAddress(frames: Array(frames.dropLast())), error)
         }
     }
 
