@@ -144,8 +144,10 @@ public final class PoolAgentService: Service, @unchecked Sendable {
         connection.withLock { $0 }?.shutdown()
     }
 
-    /// Says goodbye, closes the connection and the context.
+    /// Stops the jobs, says goodbye, closes the connection and the context. The controller places
+    /// the jobs of a pool that said goodbye elsewhere, so none may go on running here.
     private func finish() {
+        executor.withLock { $0 }?.stopAll(graceS: 5)
         var goodbye = Junction_V1_Goodbye()
         goodbye.reason = "agent shutting down"
         let loop = connection.withLock { current -> SocketLoop? in
