@@ -49,6 +49,7 @@ let package = Package(
             dependencies: ["Topology", "Wire"]
         ),
         .target(name: "CSpawn"),
+        .target(name: "Simulation", dependencies: ["Topology"]),
         .target(name: "JunctionClient", dependencies: ["Wire", "ZeroMQ"]),
         .target(
             name: "Services",
@@ -84,6 +85,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ", "Topology"]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "Placement", "Topology", "Wire"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
         .testTarget(name: "PoolAgentCoreTests", dependencies: ["PoolAgentCore", "Topology", "Wire"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),

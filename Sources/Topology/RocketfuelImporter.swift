@@ -77,7 +77,7 @@ public enum RocketfuelImporter {
 
     private static func parse(_ text: String, file: String, what: String) throws(ImportError) -> [(from: String, to: String, value: Double)] {
         var entries: [(from: String, to: String, value: Double)] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             if fields.isEmpty || fields[0].hasPrefix("#") { continue }
             guard fields.count == 3, let value = Double(fields[2]), value.isFinite, value >= 0 else {

@@ -194,7 +194,7 @@ func detectGPUs() -> [String: Int] {
     guard process.terminationStatus == 0 else { return [:] }
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     var counts: [String: Int] = [:]
-    for line in text.split(separator: "\n") {
+    for line in text.split(whereSeparator: \.isNewline) {
         // "NVIDIA H100 80GB HBM3" counts as H100.
         let words = line.split(separator: " ").filter { $0 != "NVIDIA" && $0 != "Tesla" && $0 != "GeForce" }
         if let model = words.first { counts[String(model), default: 0] += 1 }

@@ -111,6 +111,12 @@ struct ImporterTests {
         #expect(try Topology.load(yaml: topology.yaml(), file: "t.yaml").warnings.isEmpty)
     }
 
+    @Test func rocketfuelReadsWindowsLineEnds() throws {
+        let imported = try RocketfuelImporter.importTopology(latencies: "a b 1\r\nb a 1\r\nb c 2\r\n", file: "latencies.intra", name: "crlf")
+        #expect(imported.topology.nodes.count == 3)
+        #expect(imported.topology.links.count == 2)
+    }
+
     @Test func rocketfuelRejectsAMalformedLineWithItsNumber() {
         let error = #expect(throws: ImportError.self) {
             try RocketfuelImporter.importTopology(latencies: "a b 1\nc d fast\n", file: "latencies.intra", name: "x")
