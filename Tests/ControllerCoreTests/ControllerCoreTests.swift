@@ -304,6 +304,36 @@ struct ControllerCoreTests {
         #expect(harness.core.dropped["clients.unsupported_version"] == 1)
     }
 
+    @Test func aReloadKeepsSessionsAndJobsAndDropsPoolsWhoseNodeIsGone() throws {
+        var harness = Harness()
+        harness.register("peer-e", pool: "east-1", node: "east")
+        harness.register("peer-w", pool: "west-1", node: "west")
+        let submitted = harness.submit()
+        let job = try #require(submitted)
+        #expect(harness.status(job)?.pool == "east-1")
+
+        // The same network with a faster west link: nothing running is disturbed.
+        var faster = twoSites()
+        faster.links[1].latencyMs = 1
+        let reloaded = harness.send(.topologyLoaded(faster, path: "faster.yaml", replyTo: ClientAddress(frames: [Array("admin".utf8)]), correlationID: 5))
+        let reply = reloaded.compactMap { action -> Junction_V1_AdminReply? in
+            if case .reply(_, let message) = action, case .adminReply(let reply) = message.body { return reply }
+            return nil
+        }.first
+        #expect(reply?.ok == true)
+        #expect(harness.status(job)?.state == .dispatched)
+        #expect(harness.core.engine.pool("east-1")?.liveness == .up)
+        #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 4, "the job's lease is held again")
+        #expect(harness.core.engine.activeLeases.count == 1)
+
+        // A network without the east site: its pool is lost and the job moves west.
+        let westOnly = Topology(name: "west-only", nodes: ["in", "west"].map { Topology.Node(id: $0) }, links: [Topology.Link(id: "w", from: 0, to: 1, latencyMs: 9, capacityGbps: 10)], pools: [])
+        let moved = harness.send(.topologyLoaded(westOnly, path: "west.yaml", replyTo: nil, correlationID: 0))
+        #expect(harness.dispatches(to: "peer-w", in: moved).first?.jobID == job)
+        #expect(harness.status(job)?.pool == "west-1")
+        #expect(harness.core.engine.pool("east-1") == nil)
+    }
+
     @Test func cancelBeforeAndAfterDispatch() throws {
         var harness = Harness()
         harness.register("peer-e", pool: "east-1", node: "east")
