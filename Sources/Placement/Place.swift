@@ -80,7 +80,8 @@ extension PlacementEngine {
 
         // The latency objective wants the lowest-latency path whatever the data; the others the
         // quickest path for the data.
-        let routedBytes = request.objective == .latency ? 0 : request.dataBytes
+        let routedBytes = request.objective == .latency || request.policy == .networkOnly ? 0 : request.dataBytes
+        let joint = request.policy == .joint
         var selection = routes.select(network, from: ingress, targets: [], minimumGbps: request.minBandwidthGbps, dataBytes: routedBytes)
         // The least time any transfer can take away from the ingress.
         let transferFloor: Double
@@ -133,7 +134,10 @@ extension PlacementEngine {
             if !explain, !(lowest <= limit) { return nil }
             let away = node == ingress ? 0 : lowest / 1_000 + transferFloor
             let bound: Double
-            switch request.objective {
+            switch joint ? request.objective : nil {
+            case nil:
+                // The one-sided baselines are not pruned: every pool with room is scored.
+                bound = 0
             case .completion:
                 bound = hot.queue[pool] + runtime / hot.speed[pool] + away
             case .cost:
@@ -180,10 +184,13 @@ extension PlacementEngine {
                 return
             }
             let value: Double
-            switch request.objective {
-            case .completion: value = estimate.completionS
-            case .cost: value = estimate.price
-            case .latency: value = estimate.latencyMs + estimate.processingLatencyMs
+            switch (request.policy, request.objective) {
+            case (.joint, .completion): value = estimate.completionS
+            case (.joint, .cost): value = estimate.price
+            case (.joint, .latency): value = estimate.latencyMs + estimate.processingLatencyMs
+            case (.computeOnly, _): value = fit(pool, model: Int(contender.model), request: request)
+            case (.networkOnly, _): value = estimate.latencyMs
+            case (.random(let seed), _): value = draw(seed, states[pool].id)
             }
             let id = states[pool].id
             let position = top.firstIndex { ($0.value, states[$0.pool].id) > (value, id) } ?? top.count
@@ -193,7 +200,7 @@ extension PlacementEngine {
             }
         }
 
-        if request.objective == .completion, !explain {
+        if joint, request.objective == .completion, !explain {
             // Groups of pools in order of their bound; within a group, each pool on its own bound.
             let groups = completionIndex.groups(runtime: runtime)
             for (position, group) in groups.enumerated() {
@@ -244,6 +251,22 @@ extension PlacementEngine {
             winner: chosen.first, runnersUp: Array(chosen.dropFirst()),
             rejections: rejections.sorted { $0.pool < $1.pool }, pruned: pruned, version: version
         )
+    }
+
+    /// How much room a pool keeps after taking the request, as a fraction: GPUs first when the
+    /// request asks for them, then cores. Lower is a tighter fit.
+    private func fit(_ pool: Int, model: Int, request: PlacementRequest) -> Double {
+        let total = max(states[pool].total.cpuCores, 1e-9)
+        let cores = max(0, hot.cpu[pool] - request.cpuCores) / total
+        guard request.gpuCount > 0, model >= 0 else { return cores }
+        let gpus = Double(hot.freeGPUs(pool, model)) - Double(request.gpuCount)
+        return max(0, gpus) / Double(max(1, hot.totalGPUs(pool, model))) + cores / 1_000
+    }
+
+    /// A number in [0, 1) fixed by the seed and the pool, so random choices reproduce.
+    private func draw(_ seed: UInt64, _ pool: String) -> Double {
+        var generator = SeededGenerator(seed: pool.utf8.reduce(seed ^ 0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 })
+        return Double(generator.next() >> 11) / Double(1 << 53)
     }
 
     private func validate(_ request: PlacementRequest) throws(PlacementError) {

@@ -10,6 +10,19 @@ public enum Objective: String, Sendable, Hashable, CaseIterable {
     case latency
 }
 
+/// How a pool is chosen among those that can take a request. Junction places jointly; the others
+/// are the one-sided baselines the simulator compares against.
+public enum Policy: Sendable, Hashable {
+    /// Pool and path together, by the request's objective.
+    case joint
+    /// The pool the request fits most tightly, ignoring the network (best fit).
+    case computeOnly
+    /// The nearest pool with room: the lowest path latency.
+    case networkOnly
+    /// Any pool with room, drawn from the seed.
+    case random(seed: UInt64)
+}
+
 /// A constraint on a pool's labels.
 public struct LabelConstraint: Sendable, Hashable, CustomStringConvertible {
     /// How the label's value is compared with `values`.
@@ -86,6 +99,8 @@ public struct PlacementRequest: Sendable, Hashable {
     public var explain: Bool
     /// Pools not to use, such as those that refused or lost this job before.
     public var excludedPools: Set<String> = []
+    /// How the pool is chosen; `.joint` but in comparisons.
+    public var policy: Policy = .joint
 
     public init(ingress: String, cpuCores: Double = 0, memoryBytes: UInt64 = 0, gpuCount: Int = 0, gpuModels: [String] = [], dataBytes: Double = 0, minBandwidthGbps: Double = 0, maxLatencyMs: Double? = nil, runtimeS: Double = 0, labels: [LabelConstraint] = [], objective: Objective = .completion, alternatives: Int = 3, explain: Bool = true) {
         self.ingress = ingress
