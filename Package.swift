@@ -49,7 +49,7 @@ let package = Package(
             dependencies: ["Topology", "Wire"]
         ),
         .target(name: "CSpawn"),
-        .target(name: "Simulation", dependencies: ["Topology"]),
+        .target(name: "Simulation", dependencies: ["ControllerCore", "Placement", "Topology", "Wire", .product(name: "HeapModule", package: "swift-collections")]),
         .target(name: "JunctionClient", dependencies: ["Wire", "ZeroMQ"]),
         .target(
             name: "Services",
@@ -77,6 +77,7 @@ let package = Package(
                 "PoolAgentCore",
                 "Services",
                 "JunctionClient",
+                "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,7 +86,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ", "Topology"]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "Placement", "Topology", "Wire"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Placement", "Topology"]),
         .testTarget(name: "PoolAgentCoreTests", dependencies: ["PoolAgentCore", "Topology", "Wire"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),

@@ -28,6 +28,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var leaseTTLS: Double = 7 * 86_400
     public var staleAfterS: Double = 15
     public var cancelGraceS: Double = 10
+    /// How submitted jobs are placed: jointly, or by a one-sided baseline (for simulations).
+    public var policy: Policy = .joint
 
     public init() {}
 }
@@ -171,6 +173,9 @@ public struct ControllerCore: Sendable {
     var activeInOrder: [String] {
         activeJobs.sorted { (jobs[$0]?.submittedOrder ?? 0) < (jobs[$1]?.submittedOrder ?? 0) }
     }
+
+    /// One job as the wire describes it.
+    public func job(_ id: String) -> Junction_V1_JobInfo? { jobs[id]?.info }
 
     /// Jobs in submission order, as the wire describes them.
     public var jobInfos: [Junction_V1_JobInfo] { jobOrder.compactMap { jobs[$0]?.info } }

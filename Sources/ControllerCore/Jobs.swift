@@ -46,6 +46,10 @@ extension ControllerCore {
             return error(.invalidRequest, "the job has no command", correlationID: correlationID)
         }
         var request = PlacementRequest(submit.request, explain: false)
+        switch configuration.policy {
+        case .random(let seed): request.policy = .random(seed: seed &+ nextJobNumber)
+        case let policy: request.policy = policy
+        }
         // The job spec's resources are what the pool runs it with; the request asks for them.
         if request.cpuCores == 0, submit.spec.resources.cpuCores > 0 { request.cpuCores = submit.spec.resources.cpuCores }
         if request.memoryBytes == 0 { request.memoryBytes = submit.spec.resources.memoryBytes }
