@@ -10,8 +10,31 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Junction against baselines in the same run.",
-        subcommands: [ZeroMQBench.self, TopologyBench.self, PlacementBench.self, ControllerBench.self]
+        subcommands: [BenchAll.self, ZeroMQBench.self, TopologyBench.self, PlacementBench.self, ControllerBench.self],
+        defaultSubcommand: BenchAll.self
     )
+}
+
+/// `junction bench` on its own: every benchmark with its defaults, one after another.
+struct BenchAll: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "all",
+        abstract: "Run every benchmark with its defaults (several minutes; build with -c release first)."
+    )
+
+    @Option(help: "The 197-node topology the topology, placement and controller benchmarks use.")
+    var topology = "Topologies/cogentco.yaml"
+
+    func run() async throws {
+        print("== ZeroMQ module against plain C")
+        try await ZeroMQBench.parse([]).run()
+        print("\n== topology files")
+        try TopologyBench.parse([topology]).run()
+        print("\n== placement engine")
+        try PlacementBench.parse(["--topology", topology]).run()
+        print("\n== the controller over loopback")
+        try ControllerBench.parse(["--topology", topology]).run()
+    }
 }
 
 /// `junction bench zmq`: messaging through the ZeroMQ module against plain C libzmq.
