@@ -167,15 +167,14 @@ extension ControllerCore {
                 return request
             }(), now: time.seconds), let winner = placement.winner,
                 case .success(let lease) = next.engine.hold(winner, for: job.request, now: time.seconds, ttl: configuration.leaseTTLS) else {
-                next.actions = []
-                next.log(.warning, "job's pool or path is gone after the reload; placing it again", ["job": id, "pool": pool])
+                next.log(.warning, "the job's lease could not be held again after the reload; it keeps running without one", ["job": id, "pool": pool])
                 continue
             }
             next.engine.markDispatched(lease.id, sequence: job.dispatchSequence)
             next.jobs[id]?.lease = lease.id
             next.jobs[id]?.path = winner.path
         }
-        let carried = actions
+        let carried = actions + next.actions
         self = next
         actions = carried
         for id in dropped { poolLost(id, reason: "its node is not in the new topology") }

@@ -148,12 +148,11 @@ extension ControllerCore {
     /// Tries to place an accepted job that has no pool.
     mutating func placeWaiting(_ id: String) {
         guard let job = jobs[id], job.state == .accepted, job.pool == nil else { return }
-        guard let placement = try? engine.place(job.request, now: time.seconds), let winner = placement.winner else {
-            if var waiting = jobs[id] {
-                let reason = (try? engine.place(job.request, now: time.seconds)).map(noPlacementMessage) ?? "no pool fits"
-                waiting.message = "waiting: \(reason)"
-                jobs[id] = waiting
-            }
+        // A placement that finds nothing already carries every rejection: one search, not two.
+        let placement = try? engine.place(job.request, now: time.seconds)
+        guard let placement, let winner = placement.winner else {
+            let reason = placement.map(noPlacementMessage) ?? "no pool fits"
+            jobs[id]?.message = "waiting: \(reason)"
             if !waitingJobs.contains(id) { waitingJobs.append(id) }
             return
         }

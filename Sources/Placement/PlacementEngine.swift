@@ -278,11 +278,6 @@ public struct PlacementEngine: Sendable {
         leases[lease]?.dispatchSequence = sequence
     }
 
-    /// Moves a lease's expiry.
-    public mutating func renew(_ lease: UInt64, until expiry: Double) {
-        leases[lease]?.expiresAt = expiry
-    }
-
     /// Frees a lease's bandwidth, and its resources if the pool does not yet reflect them.
     @discardableResult
     public mutating func release(_ id: UInt64) -> Lease? {

@@ -75,13 +75,6 @@ public struct NetworkState: Sendable {
         availabilityVersion &+= 1
     }
 
-    public mutating func setCapacity(_ link: Int, gbps: Double) {
-        guard capacityGbps[link] != gbps else { return }
-        capacityGbps[link] = gbps
-        refresh(link: link)
-        availabilityVersion &+= 1
-    }
-
     /// Whether every slot has `gbps` available.
     public func canHold(_ gbps: Double, on slots: [Int]) -> Bool {
         // A path uses a slot at most once (paths are loopless), so slots are checked one by one.

@@ -13,18 +13,6 @@ public struct Path: Sendable, Hashable {
 
     public var hops: Int { slots.count }
     public var links: [Int] { slots.map(link(ofSlot:)) }
-
-    /// Seconds to move `dataBytes` at `gbps`, plus the path latency.
-    public func transferSeconds(dataBytes: Double, gbps: Double) -> Double {
-        guard dataBytes > 0 else { return 0 }
-        guard hops > 0 else { return 0 }
-        return gbps > 0 ? dataBytes * 8 / (gbps * 1e9) : .infinity
-    }
-
-    /// The path's end-to-end time for `dataBytes` at its own bottleneck: latency plus transfer.
-    public func quickestValue(dataBytes: Double) -> Double {
-        latencyMs / 1_000 + transferSeconds(dataBytes: dataBytes, gbps: bottleneckGbps)
-    }
 }
 
 extension NetworkState {
@@ -44,10 +32,5 @@ extension NetworkState {
             bottleneck = min(bottleneck, availableGbps[slot])
         }
         return Path(nodes: nodes, slots: slots, latencyMs: latency, bottleneckGbps: bottleneck, cost: cost)
-    }
-
-    /// "A → B → C".
-    public func describe(_ path: Path) -> String {
-        path.nodes.map { topology.nodes[$0].id }.joined(separator: " → ")
     }
 }

@@ -137,6 +137,7 @@ struct Demo: AsyncParsableCommand {
 
     private func runJobs(_ client: JunctionClient, network: Topology) async throws {
         var submitted: [(title: String, job: String)] = []
+        var refused = 0
         for (index, demo) in jobs(for: network).enumerated() {
             print("[\(index + 1)] \(demo.title)")
             var place = Junction_V1_PlaceRequest()
@@ -156,6 +157,7 @@ struct Demo: AsyncParsableCommand {
                 print("    submitted as \(reply.jobID)\n")
                 submitted.append((demo.title, reply.jobID))
             case .failure(let error):
+                refused += 1
                 print("    not submitted: \(error.description.prefix(160))…\n")
             }
         }
@@ -176,7 +178,7 @@ struct Demo: AsyncParsableCommand {
             [job.jobID, submitted.first { $0.job == job.jobID }?.title ?? "", job.state.name, job.pool, arrowPath(job.path), decimal(job.usage.wallSeconds), decimal(job.usage.coreSeconds)]
         }))
         let succeeded = jobs.filter { $0.state == .succeeded }.count
-        print("\n\(succeeded) of \(submitted.count) submitted jobs succeeded; 1 request was refused with its reasons, as it should be.")
+        print("\n\(succeeded) of \(submitted.count) submitted jobs succeeded; \(refused) request\(refused == 1 ? " was" : "s were") refused with the reasons above.")
         guard succeeded == submitted.count else { throw CommandFailure("\(submitted.count - succeeded) jobs did not succeed") }
     }
 }
