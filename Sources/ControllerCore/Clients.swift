@@ -155,29 +155,48 @@ extension ControllerCore {
         next.dispatchSequences = dispatchSequences
         next.eventSequence = eventSequence
         next.dropped = self.dropped
-        // Active jobs hold their pool's resources again, over their path where it still exists.
+        // Active jobs hold their pool's resources again: a running job where it runs, a job whose
+        // input is still on its way over its best path to the same pool.
+        var pathless: [String] = []
         for id in activeInOrder {
             guard var job = next.jobs[id], let pool = job.pool, !job.isFinished, job.lease != nil else { continue }
             job.lease = nil
             next.jobs[id] = job
-            guard let placement = try? next.engine.place({
-                var request = job.request
-                request.excludedPools = Set(next.engine.pools.map(\.id)).subtracting([pool])
-                request.explain = false
-                return request
-            }(), now: time.seconds), let winner = placement.winner,
-                case .success(let lease) = next.engine.hold(winner, for: job.request, now: time.seconds, ttl: configuration.leaseTTLS) else {
-                next.log(.warning, "the job's lease could not be held again after the reload; it keeps running without one", ["job": id, "pool": pool])
+            if job.state == .running, let estimate = job.estimate {
+                switch next.engine.holdRunning(job.request, on: pool, estimate: estimate, path: job.path, now: time.seconds, ttl: configuration.leaseTTLS) {
+                case .success(let lease):
+                    next.engine.markDispatched(lease.id, sequence: job.dispatchSequence)
+                    next.jobs[id]?.lease = lease.id
+                case .failure(let failure):
+                    next.log(.warning, "the job's resources could not be held again after the reload (\(failure)); it keeps running without a lease", ["job": id, "pool": pool])
+                }
+                continue
+            }
+            var again = job.request
+            again.excludedPools = Set(next.engine.pools.map(\.id)).subtracting([pool])
+            again.explain = false
+            guard let placement = try? next.engine.place(again, now: time.seconds), let winner = placement.winner,
+                  case .success(let lease) = next.engine.hold(winner, for: again, now: time.seconds, ttl: configuration.leaseTTLS) else {
+                pathless.append(id)
                 continue
             }
             next.engine.markDispatched(lease.id, sequence: job.dispatchSequence)
             next.jobs[id]?.lease = lease.id
             next.jobs[id]?.path = winner.path
+            next.jobs[id]?.estimate = winner.estimate
         }
         let carried = actions + next.actions
         self = next
         actions = carried
         for id in dropped { poolLost(id, reason: "its node is not in the new topology") }
+        for id in pathless {
+            guard let pool = jobs[id]?.pool else { continue }
+            var cancel = Junction_V1_CancelJob()
+            cancel.jobID = id
+            cancel.graceS = configuration.cancelGraceS
+            sendPool(pool, .cancelJob(cancel))
+            replace(id, because: "no path to \(pool) carries its input after the topology reload")
+        }
         log(.notice, "topology reloaded", ["path": path, "nodes": "\(topology.nodes.count)", "links": "\(topology.links.count)", "pools_dropped": "\(dropped.count)"])
         if let replyTo {
             var reply = Junction_V1_AdminReply()

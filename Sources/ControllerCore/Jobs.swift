@@ -205,6 +205,8 @@ extension ControllerCore {
         jobs[job.id] = job
         switch update.state {
         case .running:
+            // Running means the input has arrived: the path's bandwidth is free for others.
+            if let lease = job.lease { engine.releaseBandwidth(lease) }
             if job.state != .running { transition(job.id, to: .running, reason: "started on \(pool)") }
         case .succeeded, .failed, .cancelled:
             if let lease = job.lease { engine.release(lease) }

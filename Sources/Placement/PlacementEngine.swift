@@ -273,9 +273,26 @@ public struct PlacementEngine: Sendable {
         return .success(lease)
     }
 
+    /// Holds a running job's resources on its pool again, without a path or bandwidth: its input
+    /// has arrived, so only the pool matters.
+    public mutating func holdRunning(_ request: PlacementRequest, on pool: String, estimate: Estimate, path: [String], now: Double, ttl: Double) -> Result<Lease, HoldFailure> {
+        var resident = request
+        resident.minBandwidthGbps = 0
+        let node = poolIndex[pool].map { topology.nodes[states[$0].node].id } ?? ""
+        return hold(Candidate(pool: pool, node: node, path: path, slots: [], estimate: estimate), for: resident, now: now, ttl: ttl)
+    }
+
     /// Records the dispatch that carries a lease, so an advertisement can later reflect it.
     public mutating func markDispatched(_ lease: UInt64, sequence: UInt64) {
         leases[lease]?.dispatchSequence = sequence
+    }
+
+    /// Frees a lease's bandwidth and keeps its resources: the job's input has arrived.
+    public mutating func releaseBandwidth(_ id: UInt64) {
+        guard let lease = leases[id], lease.bandwidthGbps > 0 else { return }
+        network.release(lease.bandwidthGbps, on: lease.slots)
+        leases[id]?.bandwidthGbps = 0
+        version &+= 1
     }
 
     /// Frees a lease's bandwidth, and its resources if the pool does not yet reflect them.

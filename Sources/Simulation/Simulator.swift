@@ -9,26 +9,44 @@ public struct SimulationSetup: Sendable {
     public var topology: Topology
     public var jobs: [TraceJob]
     public var policy: Policy
-    /// Nodes where jobs without an ingress of their own enter, drawn uniformly.
-    public var ingresses: [String]
-    /// Input data for jobs whose trace does not say, in bytes.
-    public var defaultDataBytes: Double
+    /// Where jobs without an ingress of their own enter.
+    public var ingress: IngressWeights
+    /// Input data for jobs whose trace does not say.
+    public var dataSize: DataSize = .fixed(0)
+    /// Bandwidth each transfer reserves on its path while the data moves; 0 reserves none and
+    /// moves the data at the path's free bandwidth.
+    public var transferGbps: Double = 10
     /// Arrival times are divided by this: 2 compresses the trace to twice the load.
-    public var timeScale: Double
+    public var timeScale: Double = 1
     /// Use the trace's GPU model constraints; off when the network's models differ from the trace's.
-    public var useGPUModels: Bool
-    public var seed: UInt64
+    public var useGPUModels = true
+    /// A latency budget, ingress to pool, for a share of the jobs.
+    public var latencyBudgetMs: Double?
+    /// The share of jobs with the latency budget, drawn at random.
+    public var budgetShare: Double = 1
+    public var failures: [Failure] = []
+    /// Points in the utilisation series.
+    public var samples = 200
+    public var seed: UInt64 = 1
 
-    public init(topology: Topology, jobs: [TraceJob], policy: Policy, ingresses: [String], defaultDataBytes: Double = 0, timeScale: Double = 1, useGPUModels: Bool = true, seed: UInt64 = 1) {
+    public init(topology: Topology, jobs: [TraceJob], policy: Policy, ingress: IngressWeights) {
         self.topology = topology
         self.jobs = jobs
         self.policy = policy
-        self.ingresses = ingresses
-        self.defaultDataBytes = defaultDataBytes
-        self.timeScale = timeScale
-        self.useGPUModels = useGPUModels
-        self.seed = seed
+        self.ingress = ingress
     }
+}
+
+/// Allocated and busy shares of the network's CPU cores and GPUs over time.
+public struct UtilisationSeries: Sendable, Hashable, Codable {
+    /// The end of each interval, in simulated seconds.
+    public var timeS: [Double] = []
+    /// Time-weighted mean share held by jobs (placed, moving input or running), per interval.
+    public var cpuAllocated: [Double] = []
+    public var gpuAllocated: [Double] = []
+    /// Time-weighted mean share used by running jobs, per interval.
+    public var cpuBusy: [Double] = []
+    public var gpuBusy: [Double] = []
 }
 
 /// What a simulation measured.
@@ -38,35 +56,74 @@ public struct SimulationReport: Sendable, Hashable, Codable {
     public var completed: Int
     /// Jobs that fit no pool even when the network was empty.
     public var neverFit: Int
+    /// Jobs given up on after failures took their pool or path too often.
+    public var failed: Int
     public var meanCompletionS: Double
     public var p50CompletionS: Double
     public var p95CompletionS: Double
     public var p99CompletionS: Double
+    /// Completion time at each percentile 0…100, for a CDF.
+    public var completionPercentilesS: [Double]
     public var meanQueueS: Double
     public var meanTransferS: Double
-    /// Data moved times the distance it travelled, in GB·km (latency × 200 km/ms).
+    /// Jobs with a latency budget, and those whose path went over it.
+    public var budgetJobs: Int
+    public var budgetViolations: Int
+    /// Jobs placed again after their pool failed or their path went away.
+    public var replacements: Int
+    /// Jobs whose input moved to another path after a link failed.
+    public var reroutes: Int
+    /// Data moved times the distance it travelled, in GB·km (latency × the topology's km per ms).
     public var gigabyteKilometres: Double
+    /// Time-weighted mean share of CPU cores and GPUs held, from the first arrival to the last.
+    public var meanCPUAllocation: Double
+    public var meanGPUAllocation: Double
+    public var utilisation: UtilisationSeries
     public var simulatedSeconds: Double
     public var events: Int
 }
 
 /// A discrete-event simulation that drives the controller core itself: pools register with it,
-/// jobs are submitted to it at their arrival on a virtual clock, its dispatches start the jobs,
-/// and their ends go back to it as job updates. A job that fits nowhere waits in a first come,
-/// first served queue; whenever a job ends, waiting jobs are submitted again from the head until
-/// one still does not fit.
+/// jobs are submitted to it at their arrival on a virtual clock, and its dispatches start them.
+/// A dispatched job's input moves over its leased path (holding the bandwidth), then it runs,
+/// and both steps go back to the core as the job updates a pool agent sends. A job that fits
+/// nowhere waits in a first come, first served queue, retried from the head whenever capacity
+/// frees. Failures reach the core as a pool leaving or a topology without the link.
 public struct Simulator {
-    private enum Kind: Int { case finish = 0, arrival = 1 }
+    private enum Kind: Int { case finish = 0, inputArrived, restore, fail, arrival }
 
     private struct Event: Comparable {
         var time: Double
         var kind: Kind
         var order: Int
-        var job: Int
+        var subject: Int
+        var generation: Int
 
         static func < (a: Event, b: Event) -> Bool {
             (a.time, a.kind.rawValue, a.order) < (b.time, b.kind.rawValue, b.order)
         }
+    }
+
+    /// One trace job as the simulation follows it.
+    private struct Run {
+        var arrival: Double
+        var ingress: String
+        var dataBytes: Double
+        var budgetMs: Double?
+        var coreID: String?
+        var pool: String?
+        var path: [String] = []
+        var generation = 0
+        var firstStart: Double?
+        var inputStarted = 0.0
+        var inputArrives = 0.0
+        var finished: Double?
+        var transferS = 0.0
+        var distanceKm = 0.0
+        var held = (cpu: 0.0, gpu: 0.0)
+        var busy = false
+        var violated = false
+        var failed = false
     }
 
     private let setup: SimulationSetup
@@ -75,16 +132,20 @@ public struct Simulator {
     private var waiting: [Int] = []
     private var order = 0
     private var now = 0.0
-    private var arrival: [Double]
-    private var started: [Double?]
-    private var finished: [Double?]
-    private var transfer: [Double]
-    private var distance: [Double]
-    private var idOfJob: [Int: String] = [:]
-    private var poolOfJob: [Int: String] = [:]
+    private var runs: [Run]
+    private var runOfCoreID: [String: Int] = [:]
+    private var downLinks = Set<Int>()
     private var neverFit = 0
+    private var replacements = 0
+    private var reroutes = 0
     private var events = 0
-    private var rng: SeededGenerator
+    private let kmPerMs: Double
+    private let totalCPU: Double
+    private let totalGPU: Double
+    private var allocated = (cpu: 0.0, gpu: 0.0)
+    private var busy = (cpu: 0.0, gpu: 0.0)
+    /// (time, allocated CPU, allocated GPU, busy CPU, busy GPU) after each change.
+    private var changes: [(Double, Double, Double, Double, Double)] = [(0, 0, 0, 0, 0)]
 
     public init(_ setup: SimulationSetup) {
         self.setup = setup
@@ -92,99 +153,147 @@ public struct Simulator {
         configuration.policy = setup.policy
         configuration.staleAfterS = .infinity
         configuration.livenessMs = .max
+        configuration.dispatchTimeoutS = .infinity
         core = ControllerCore(topology: setup.topology, configuration: configuration)
-        arrival = setup.jobs.map { $0.arrivalS / setup.timeScale }
-        started = Array(repeating: nil, count: setup.jobs.count)
-        finished = Array(repeating: nil, count: setup.jobs.count)
-        transfer = Array(repeating: 0, count: setup.jobs.count)
-        distance = Array(repeating: 0, count: setup.jobs.count)
-        rng = SeededGenerator(seed: setup.seed)
+        // Every policy sees the same ingresses, data sizes and budgets for the same seed.
+        var generator = SeededGenerator(seed: setup.seed)
+        runs = setup.jobs.map { job in
+            let ingress = job.ingress ?? setup.ingress.draw(using: &generator)
+            let data = job.dataBytes ?? setup.dataSize.draw(using: &generator)
+            let budgeted = setup.latencyBudgetMs != nil && Double.random(in: 0..<1, using: &generator) < setup.budgetShare
+            return Run(arrival: job.arrivalS / setup.timeScale, ingress: ingress, dataBytes: data, budgetMs: budgeted ? setup.latencyBudgetMs : nil)
+        }
+        kmPerMs = setup.topology.defaults.propagationKmPerMs
+        totalCPU = setup.topology.pools.reduce(0) { $0 + $1.capacity.cpuCores }
+        totalGPU = Double(setup.topology.pools.reduce(0) { $0 + $1.capacity.gpuCount })
     }
 
     private func time() -> ControllerTime {
         ControllerTime(seconds: now, unixMs: Int64(now * 1_000))
     }
 
-    /// Runs every event; `progress` is told the share of jobs finished now and then.
+    private mutating func schedule(_ kind: Kind, at time: Double, subject: Int, generation: Int = 0) {
+        order += 1
+        queue.insert(Event(time: time, kind: kind, order: order, subject: subject, generation: generation))
+    }
+
+    /// Runs every event; `progress` is told the share of jobs done now and then.
     public mutating func run(progress: (Double) -> Void = { _ in }) -> SimulationReport {
-        for pool in setup.topology.pools {
-            var register = Junction_V1_Register()
-            register.poolID = pool.id
-            _ = core.handle(.fromPool(peer: Array(pool.id.utf8), WireMessage(.register(register))), now: time())
-        }
-        for index in setup.jobs.indices {
-            order += 1
-            queue.insert(Event(time: arrival[index], kind: .arrival, order: order, job: index))
+        for pool in setup.topology.pools { register(pool.id) }
+        for index in runs.indices { schedule(.arrival, at: runs[index].arrival, subject: index) }
+        for (index, failure) in setup.failures.enumerated() {
+            schedule(.fail, at: failure.atS, subject: index)
+            if let until = failure.untilS { schedule(.restore, at: until, subject: index) }
         }
         var done = 0
+        let step = max(1, runs.count / 100)
         while let event = queue.popMin() {
             now = event.time
             events += 1
             switch event.kind {
             case .arrival:
                 // First come, first served: nobody overtakes a job that is waiting.
-                if !waiting.isEmpty || !submit(event.job) { waiting.append(event.job) }
+                if !waiting.isEmpty || !submit(event.subject) { waiting.append(event.subject) }
+            case .inputArrived:
+                guard runs[event.subject].generation == event.generation else { continue }
+                inputArrived(event.subject)
             case .finish:
+                guard runs[event.subject].generation == event.generation else { continue }
+                finish(event.subject)
                 done += 1
-                finish(event.job)
-                if done % 1_000 == 0 { progress(Double(done) / Double(setup.jobs.count)) }
-                var placed = 0
-                while placed < waiting.count, submit(waiting[placed]) { placed += 1 }
-                waiting.removeFirst(placed)
+                if done % step == 0 { progress(Double(done) / Double(runs.count)) }
+                drainWaiting()
+            case .fail:
+                fail(setup.failures[event.subject])
+                drainWaiting()
+            case .restore:
+                restore(setup.failures[event.subject])
+                drainWaiting()
             }
         }
+        progress(1)
         return report()
+    }
+
+    private mutating func drainWaiting() {
+        var placed = 0
+        while placed < waiting.count, submit(waiting[placed]) { placed += 1 }
+        waiting.removeFirst(placed)
+    }
+
+    // MARK: Talking to the core as pools and clients do
+
+    private mutating func register(_ pool: String) {
+        var register = Junction_V1_Register()
+        register.poolID = pool
+        perform(core.handle(.fromPool(peer: Array(pool.utf8), WireMessage(.register(register))), now: time()))
+    }
+
+    private mutating func update(_ index: Int, _ state: Junction_V1_JobState) {
+        guard let id = runs[index].coreID, let pool = runs[index].pool else { return }
+        var update = Junction_V1_JobUpdate()
+        update.jobID = id
+        update.state = state
+        perform(core.handle(.fromPool(peer: Array(pool.utf8), WireMessage(.jobUpdate(update))), now: time()))
+    }
+
+    /// Carries out what the core asked: a dispatch starts the job's input moving.
+    private mutating func perform(_ actions: [ControllerAction]) {
+        for action in actions {
+            guard case .toPool(let peer, let message) = action, case .dispatch(let dispatch) = message.body,
+                  let index = runOfCoreID[dispatch.jobID] else { continue }
+            dispatched(index, pool: String(decoding: peer, as: UTF8.self))
+        }
     }
 
     private mutating func request(for index: Int) -> Junction_V1_SubmitRequest {
         let job = setup.jobs[index]
+        let run = runs[index]
         var submit = Junction_V1_SubmitRequest()
-        submit.request.ingress = job.ingress ?? setup.ingresses.randomElement(using: &rng) ?? ""
+        submit.request.ingress = run.ingress
         submit.request.cpuCores = job.cpuCores
         submit.request.memoryBytes = job.memoryBytes
         submit.request.gpuCount = UInt32(job.gpuCount)
         if setup.useGPUModels { submit.request.gpuModels = job.gpuModels }
-        submit.request.dataBytes = UInt64(job.dataBytes ?? setup.defaultDataBytes)
+        submit.request.dataBytes = UInt64(run.dataBytes)
+        if run.dataBytes > 0, setup.transferGbps > 0 { submit.request.minBandwidthGbps = setup.transferGbps }
+        // The one-sided compute policies do not look at the network, so they are not told the
+        // budget; whether their choice kept it is counted afterwards.
+        if let budget = run.budgetMs, networkAware { submit.request.maxLatencyMs = budget }
         submit.request.runtimeS = job.runtimeS
         submit.spec.command = "simulated"
         submit.spec.name = job.id
         return submit
     }
 
+    private var networkAware: Bool {
+        switch setup.policy {
+        case .joint, .networkOnly: true
+        case .computeOnly, .random: false
+        }
+    }
+
     /// Submits a job; false when no pool can take it now.
     private mutating func submit(_ index: Int) -> Bool {
         let actions = core.handle(.fromClient(ClientAddress(frames: [[0]]), WireMessage(.submit(request(for: index)))), now: time())
-        var dispatched: Junction_V1_Dispatch?
-        var refused: Junction_V1_ErrorReply?
         for action in actions {
-            switch action {
-            case .toPool(_, let message):
-                if case .dispatch(let dispatch) = message.body { dispatched = dispatch }
-            case .reply(_, let message):
-                if case .error(let error) = message.body { refused = error }
+            guard case .reply(_, let message) = action else { continue }
+            switch message.body {
+            case .submitted(let reply):
+                runs[index].coreID = reply.jobID
+                runOfCoreID[reply.jobID] = index
+                perform(actions)
+                return true
+            case .error(let refusal):
+                if refusal.code != .noPlacement || !fitsAnywhere(index) {
+                    neverFit += 1
+                    return true
+                }
             default:
                 break
             }
         }
-        guard let dispatched, let info = core.job(dispatched.jobID) else {
-            if let refused, refused.code != .noPlacement || !fitsAnywhere(index) {
-                neverFit += 1
-                return true
-            }
-            return false
-        }
-        idOfJob[index] = dispatched.jobID
-        poolOfJob[index] = info.pool
-        started[index] = now
-        transfer[index] = info.estimate.transferS
-        distance[index] = info.estimate.latencyMs * 200
-        order += 1
-        queue.insert(Event(time: now + info.estimate.transferS + info.estimate.runtimeS + info.estimate.queueS, kind: .finish, order: order, job: index))
-        var update = Junction_V1_JobUpdate()
-        update.jobID = dispatched.jobID
-        update.state = .running
-        _ = core.handle(.fromPool(peer: Array(info.pool.utf8), WireMessage(.jobUpdate(update))), now: time())
-        return true
+        return false
     }
 
     /// Whether the job could fit some pool of the network if it were empty.
@@ -198,35 +307,241 @@ public struct Simulator {
         }
     }
 
-    private mutating func finish(_ index: Int) {
-        finished[index] = now
-        guard let pool = poolOfJob[index], let id = idOfJob[index] else { return }
-        var update = Junction_V1_JobUpdate()
-        update.jobID = id
-        update.state = .succeeded
-        _ = core.handle(.fromPool(peer: Array(pool.utf8), WireMessage(.jobUpdate(update))), now: time())
+    // MARK: A job's life
+
+    private mutating func dispatched(_ index: Int, pool: String) {
+        guard let id = runs[index].coreID, let info = core.job(id) else { return }
+        if runs[index].pool != nil {
+            replacements += 1
+            release(index)
+        }
+        let job = setup.jobs[index]
+        let estimate = info.estimate
+        runs[index].pool = pool
+        runs[index].path = info.path
+        runs[index].generation += 1
+        if runs[index].firstStart == nil { runs[index].firstStart = now }
+        runs[index].transferS += estimate.transferS
+        runs[index].distanceKm = estimate.latencyMs * kmPerMs
+        if let budget = runs[index].budgetMs, estimate.latencyMs > budget { runs[index].violated = true }
+        let held = (cpu: job.cpuCores, gpu: Double(job.gpuCount))
+        runs[index].held = held
+        hold(cpu: held.cpu, gpu: held.gpu, busy: false)
+        runs[index].inputStarted = now
+        runs[index].inputArrives = now + estimate.latencyMs / 1_000 + estimate.transferS
+        scheduleEnd(index, runtimeS: estimate.queueS + estimate.runtimeS)
     }
 
+    private mutating func scheduleEnd(_ index: Int, runtimeS: Double) {
+        let generation = runs[index].generation
+        schedule(.inputArrived, at: runs[index].inputArrives, subject: index, generation: generation)
+        schedule(.finish, at: runs[index].inputArrives + runtimeS, subject: index, generation: generation)
+    }
+
+    private mutating func inputArrived(_ index: Int) {
+        runs[index].busy = true
+        hold(cpu: runs[index].held.cpu, gpu: runs[index].held.gpu, busy: true)
+        update(index, .running)
+    }
+
+    private mutating func finish(_ index: Int) {
+        runs[index].finished = now
+        update(index, .succeeded)
+        release(index)
+        runs[index].pool = nil
+    }
+
+    /// Stops counting a job's resources.
+    private mutating func release(_ index: Int) {
+        let held = runs[index].held
+        hold(cpu: -held.cpu, gpu: -held.gpu, busy: false)
+        if runs[index].busy { hold(cpu: -held.cpu, gpu: -held.gpu, busy: true) }
+        runs[index].held = (0, 0)
+        runs[index].busy = false
+        runs[index].generation += 1
+    }
+
+    private mutating func hold(cpu: Double, gpu: Double, busy isBusy: Bool) {
+        if isBusy {
+            busy.cpu += cpu
+            busy.gpu += gpu
+        } else {
+            allocated.cpu += cpu
+            allocated.gpu += gpu
+        }
+        let entry = (now, allocated.cpu, allocated.gpu, busy.cpu, busy.gpu)
+        if changes.last?.0 == now { changes[changes.count - 1] = entry } else { changes.append(entry) }
+    }
+
+    /// After a failure: the core either placed the job again (seen as a dispatch), keeps it
+    /// waiting, or gave up on it. A waiting job leaves the core and goes to the head of the queue.
+    private mutating func settle(_ affected: [Int]) {
+        var requeue: [Int] = []
+        for index in affected {
+            guard let id = runs[index].coreID, let info = core.job(id) else { continue }
+            if info.pool == runs[index].pool, info.state == .dispatched || info.state == .running { continue }
+            if runs[index].pool != nil, info.pool.isEmpty {
+                release(index)
+                runs[index].pool = nil
+            }
+            switch info.state {
+            case .accepted:
+                var cancel = Junction_V1_CancelRequest()
+                cancel.jobID = id
+                _ = core.handle(.fromClient(ClientAddress(frames: [[0]]), WireMessage(.cancel(cancel))), now: time())
+                runOfCoreID[id] = nil
+                runs[index].coreID = nil
+                replacements += 1
+                requeue.append(index)
+            case .failed:
+                runs[index].failed = true
+            default:
+                break
+            }
+        }
+        waiting.insert(contentsOf: requeue, at: 0)
+    }
+
+    private var active: [Int] {
+        runs.indices.filter { runs[$0].pool != nil }
+    }
+
+    private mutating func fail(_ failure: Failure) {
+        switch failure.target {
+        case .pool(let pool):
+            let affected = active.filter { runs[$0].pool == pool }
+            var goodbye = Junction_V1_Goodbye()
+            goodbye.reason = "simulated failure \(failure.text)"
+            perform(core.handle(.fromPool(peer: Array(pool.utf8), WireMessage(.goodbye(goodbye))), now: time()))
+            settle(affected)
+        case .link(let link):
+            downLinks.insert(link)
+            reloadTopology(because: failure)
+        }
+    }
+
+    private mutating func restore(_ failure: Failure) {
+        switch failure.target {
+        case .pool(let pool):
+            register(pool)
+        case .link(let link):
+            downLinks.remove(link)
+            reloadTopology(because: failure)
+        }
+    }
+
+    /// Gives the core the topology with the failed links down; jobs whose input is still moving
+    /// follow the path the core now holds for them.
+    private mutating func reloadTopology(because failure: Failure) {
+        var topology = setup.topology
+        for link in downLinks { topology.links[link].isUp = false }
+        let moving = active.filter { !runs[$0].busy }
+        perform(core.handle(.topologyLoaded(topology, path: "failure \(failure.text)", replyTo: nil, correlationID: 0), now: time()))
+        for index in moving {
+            guard let id = runs[index].coreID, let info = core.job(id), info.pool == runs[index].pool,
+                  info.state == .dispatched, info.path != runs[index].path else { continue }
+            // The rest of the input moves over the new path, from now.
+            reroutes += 1
+            let estimate = info.estimate
+            let span = runs[index].inputArrives - runs[index].inputStarted
+            let left = span > 0 ? max(0, runs[index].inputArrives - now) / span : 0
+            let transfer = estimate.transferS * left
+            runs[index].transferS += transfer - max(0, runs[index].inputArrives - now)
+            runs[index].path = info.path
+            runs[index].distanceKm = max(runs[index].distanceKm, estimate.latencyMs * kmPerMs)
+            if let budget = runs[index].budgetMs, estimate.latencyMs > budget { runs[index].violated = true }
+            runs[index].generation += 1
+            runs[index].inputStarted = now
+            runs[index].inputArrives = now + estimate.latencyMs / 1_000 + transfer
+            scheduleEnd(index, runtimeS: estimate.queueS + estimate.runtimeS)
+        }
+        settle(moving)
+    }
+
+    // MARK: Report
+
     private func report() -> SimulationReport {
-        let completed = setup.jobs.indices.filter { finished[$0] != nil }
-        let completions = completed.map { finished[$0]! - arrival[$0] }.sorted()
+        let completed = runs.indices.filter { runs[$0].finished != nil }
+        let completions = completed.map { runs[$0].finished! - runs[$0].arrival }.sorted()
         func percentile(_ fraction: Double) -> Double {
             guard !completions.isEmpty else { return 0 }
-            return completions[min(completions.count - 1, Int((fraction * Double(completions.count)).rounded(.up)) - 1)]
+            return completions[max(0, min(completions.count - 1, Int((fraction * Double(completions.count)).rounded(.up)) - 1))]
         }
         func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
-        let name: String = switch setup.policy {
+        let lastArrival = runs.map(\.arrival).max() ?? 0
+        let series = utilisation(until: now)
+        let steady = averages(from: 0, to: lastArrival > 0 ? lastArrival : now)
+        let budgeted = runs.filter { $0.budgetMs != nil }
+        return SimulationReport(
+            policy: setup.policy.name, jobs: runs.count, completed: completed.count, neverFit: neverFit,
+            failed: runs.filter(\.failed).count,
+            meanCompletionS: mean(completions), p50CompletionS: percentile(0.5), p95CompletionS: percentile(0.95), p99CompletionS: percentile(0.99),
+            completionPercentilesS: completions.isEmpty ? [] : (0...100).map { percentile(Double($0) / 100) },
+            meanQueueS: mean(completed.map { runs[$0].firstStart! - runs[$0].arrival }), meanTransferS: mean(completed.map { runs[$0].transferS }),
+            budgetJobs: budgeted.count, budgetViolations: budgeted.filter(\.violated).count,
+            replacements: replacements, reroutes: reroutes,
+            gigabyteKilometres: completed.reduce(0) { $0 + runs[$1].dataBytes / 1e9 * runs[$1].distanceKm },
+            meanCPUAllocation: steady.cpu, meanGPUAllocation: steady.gpu,
+            utilisation: series, simulatedSeconds: now, events: events
+        )
+    }
+
+    /// Time-weighted mean allocated shares between two times.
+    private func averages(from start: Double, to end: Double) -> (cpu: Double, gpu: Double) {
+        guard end > start else { return (0, 0) }
+        var cpu = 0.0
+        var gpu = 0.0
+        for (position, change) in changes.enumerated() {
+            let next = position + 1 < changes.count ? changes[position + 1].0 : .infinity
+            let overlap = min(next, end) - max(change.0, start)
+            guard overlap > 0 else { continue }
+            cpu += change.1 * overlap
+            gpu += change.2 * overlap
+        }
+        let span = end - start
+        return (totalCPU > 0 ? cpu / span / totalCPU : 0, totalGPU > 0 ? gpu / span / totalGPU : 0)
+    }
+
+    private func utilisation(until end: Double) -> UtilisationSeries {
+        var series = UtilisationSeries()
+        guard end > 0, setup.samples > 0 else { return series }
+        let width = end / Double(setup.samples)
+        var sums = [[Double]](repeating: [0, 0, 0, 0], count: setup.samples)
+        for (position, change) in changes.enumerated() {
+            var from = change.0
+            let to = min(position + 1 < changes.count ? changes[position + 1].0 : end, end)
+            while from < to {
+                let bucket = min(setup.samples - 1, Int(from / width))
+                let edge = min(to, Double(bucket + 1) * width)
+                let span = bucket == setup.samples - 1 ? to - from : edge - from
+                sums[bucket][0] += change.1 * span
+                sums[bucket][1] += change.2 * span
+                sums[bucket][2] += change.3 * span
+                sums[bucket][3] += change.4 * span
+                from += span
+                if span <= 0 { break }
+            }
+        }
+        func share(_ value: Double, _ total: Double) -> Double { total > 0 ? value / width / total : 0 }
+        for bucket in 0..<setup.samples {
+            series.timeS.append(Double(bucket + 1) * width)
+            series.cpuAllocated.append(share(sums[bucket][0], totalCPU))
+            series.gpuAllocated.append(share(sums[bucket][1], totalGPU))
+            series.cpuBusy.append(share(sums[bucket][2], totalCPU))
+            series.gpuBusy.append(share(sums[bucket][3], totalGPU))
+        }
+        return series
+    }
+}
+
+extension Policy {
+    /// The policy's name on the command line and in reports.
+    public var name: String {
+        switch self {
         case .joint: "junction"
         case .computeOnly: "compute-only"
         case .networkOnly: "network-only"
         case .random: "random"
         }
-        return SimulationReport(
-            policy: name, jobs: setup.jobs.count, completed: completed.count, neverFit: neverFit,
-            meanCompletionS: mean(completions), p50CompletionS: percentile(0.5), p95CompletionS: percentile(0.95), p99CompletionS: percentile(0.99),
-            meanQueueS: mean(completed.map { started[$0]! - arrival[$0] }), meanTransferS: mean(completed.map { transfer[$0] }),
-            gigabyteKilometres: completed.reduce(0) { $0 + (setup.jobs[$1].dataBytes ?? setup.defaultDataBytes) / 1e9 * distance[$1] },
-            simulatedSeconds: now, events: events
-        )
     }
 }

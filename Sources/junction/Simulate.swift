@@ -4,23 +4,112 @@ import Placement
 import Simulation
 import Topology
 
-/// `junction simulate`: what-if runs of a workload trace over a network, per policy.
+/// `junction simulate`: what-if runs of workloads over networks and clusters.
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
+        abstract: "Replay workload traces and compare placement policies.",
+        subcommands: [SimulateTrace.self, SimulateAllocation.self],
+        defaultSubcommand: SimulateTrace.self
+    )
+}
+
+/// The policies a simulation can compare.
+enum PolicyChoice: String, ExpressibleByArgument, CaseIterable {
+    case all, junction, computeOnly = "compute-only", networkOnly = "network-only", random
+
+    func policies(seed: UInt64) -> [Policy] {
+        switch self {
+        case .all: [.joint, .computeOnly, .networkOnly, .random(seed: seed)]
+        case .junction: [.joint]
+        case .computeOnly: [.computeOnly]
+        case .networkOnly: [.networkOnly]
+        case .random: [.random(seed: seed)]
+        }
+    }
+}
+
+/// Reads a trace file whole, with a clear error when it cannot.
+func readTraceText(_ path: String) throws -> String {
+    if path.hasSuffix(".gz") || path.hasSuffix(".xz") || path.hasSuffix(".zst") {
+        throw CommandFailure("\(path) is compressed; decompress it first (for example gunzip -k \(path))")
+    }
+    do {
+        return try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        throw CommandFailure("cannot read \(path): \(error.localizedDescription)")
+    }
+}
+
+/// Writes a report file, creating its folder.
+func writeFile(_ path: String, _ text: String) throws {
+    let url = URL(fileURLWithPath: path)
+    do {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    } catch {
+        throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
+    }
+}
+
+/// A progress bar on standard error: redrawn in place on a terminal, a line per tenth otherwise.
+struct ProgressBar {
+    let label: String
+    private let terminal = isatty(STDERR_FILENO) == 1
+    private var shownTenths = -1
+    private let started = Date()
+    let quiet: Bool
+
+    init(_ label: String, quiet: Bool) {
+        self.label = label
+        self.quiet = quiet
+    }
+
+    mutating func update(_ done: Double) {
+        guard !quiet else { return }
+        let share = min(1, max(0, done))
+        if terminal {
+            let filled = Int(share * 30)
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
+            FileHandle.standardError.write(Data(String(format: "\r  %@ %@ %3.0f%% %5.1f s", label, bar, share * 100, Date().timeIntervalSince(started)).utf8))
+        } else if Int(share * 10) > shownTenths {
+            shownTenths = Int(share * 10)
+            printError(String(format: "  %@ %3.0f%%", label, share * 100))
+        }
+    }
+
+    func finish(_ summary: String) {
+        guard !quiet else { return }
+        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        printError(String(format: "  %@ %@ in %.1f s", label, summary, Date().timeIntervalSince(started)))
+    }
+}
+
+/// `junction simulate trace`: a trace over a topology, per policy.
+struct SimulateTrace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
         abstract: "Replay a workload trace over a topology and compare placement policies.",
         discussion: """
         The simulation drives the controller core itself on a virtual clock: the topology's pools \
-        register, jobs are submitted at their arrival, dispatches start them, and their ends free \
-        their pool and path. Jobs that fit nowhere wait, first come first served. Policies: junction \
-        (joint), compute-only (best fit ignoring the network), network-only (nearest pool with \
-        room), random.
+        register, jobs are submitted at their arrival, a dispatch moves the job's input over its \
+        leased path (holding --transfer-gbps on every link while it moves), then the job runs and \
+        its end frees pool and path. Jobs that fit nowhere wait, first come first served. Failures \
+        reach the controller as a pool leaving or a link going down, so its jobs are placed again \
+        or re-routed. Policies: junction (joint), compute-only (best fit ignoring the network), \
+        network-only (nearest pool with room), random; compute-only and random are not told \
+        latency budgets, and the report counts the jobs whose path broke them.
+
+        Trace formats: openb (Alibaba GPU v2023 pod list), philly (Microsoft Philly CSV), swf \
+        (Standard Workload Format), csv (id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,\
+        gpu_models,data_gb,ingress with gpu_models separated by |).
+
+        Examples:
+          junction simulate --topology Topologies/geant2012.yaml --trace philly_trace.csv --format philly --time-scale 0.3 --plots out/
+          junction simulate --topology Topologies/chinanet-edwc.yaml --trace openb_pod_list_default.csv --format openb \\
+            --pool-capacity openb_node_list_all_node.csv --ingress East=3 --ingress West=1 --fail pool:edwc-gansu@86400+43200
         """
     )
-
-    enum PolicyName: String, ExpressibleByArgument, CaseIterable {
-        case all, junction, computeOnly = "compute-only", networkOnly = "network-only", random
-    }
 
     @Option(help: "The topology file; its declared pools are the capacity.")
     var topology: String
@@ -32,16 +121,34 @@ struct Simulate: ParsableCommand {
     var format: String
 
     @Option(help: "Policy to run: all, junction, compute-only, network-only or random.")
-    var policy: PolicyName = .all
+    var policy: PolicyChoice = .all
 
-    @Option(help: "Divide arrival times by this: 2 doubles the load.")
+    @Option(help: "Divide arrival times by this: 2 doubles the arrival rate.")
     var timeScale: Double = 1
 
-    @Option(help: "Input data per job when the trace gives none, in GB.")
-    var dataGb: Double = 0
+    @Option(help: "Scale the number of jobs: 1.5 adds half as many again, drawn from the trace and arriving at its times.")
+    var demand: Double = 1
 
-    @Option(name: .customLong("ingress"), help: ArgumentHelp("Nodes where jobs enter (default: every node). Repeatable.", valueName: "node"))
+    @Option(help: ArgumentHelp("Input data per job when the trace gives none, in GB: a size or fixed:N, uniform:A-B, exp:MEAN, lognormal:MEDIAN,SIGMA.", valueName: "size"))
+    var data = "0"
+
+    @Option(help: "Bandwidth each transfer reserves on its path while its input moves, in Gbps (0: reserve none, move at the free bandwidth).")
+    var transferGbps: Double = 10
+
+    @Option(name: .customLong("ingress"), help: ArgumentHelp("A node or region where jobs enter, with an optional weight (name=weight). Repeatable; default every node equally.", valueName: "name[=weight]"))
     var ingresses: [String] = []
+
+    @Option(help: "A latency budget in ms, ingress to pool, for --budget-share of the jobs.")
+    var latencyBudgetMs: Double?
+
+    @Option(help: "The share of jobs with the latency budget, 0 to 1.")
+    var budgetShare: Double = 1
+
+    @Option(name: .customLong("fail"), help: ArgumentHelp("A failure: pool:ID@SECONDS or link:A-B@SECONDS, with +DURATION to recover. Repeatable.", valueName: "failure"))
+    var failures: [String] = []
+
+    @Option(help: "An openb node list whose machines replace the pools' capacity, shared out by their declared GPUs.")
+    var poolCapacity: String?
 
     @Flag(help: "Ignore the trace's GPU model constraints (when the network's models differ).")
     var ignoreGpuModels = false
@@ -49,70 +156,296 @@ struct Simulate: ParsableCommand {
     @Option(help: "Simulate only the first N jobs.")
     var limit: Int?
 
-    @Option(help: "Seed for ingress choice and the random policy.")
+    @Option(help: "Seed for ingresses, data sizes, budgets, demand scaling and the random policy.")
     var seed: UInt64 = 1
 
-    @Flag(help: "Print the reports as JSON.")
+    @Option(help: "Write the reports to this file: .json (everything, with the utilisation series) or .csv (one row per policy).")
+    var output: String?
+
+    @Option(help: "Write completion-cdf.svg and utilisation.svg into this folder.")
+    var plots: String?
+
+    @Flag(help: "Print the reports as JSON instead of the table.")
     var json = false
+
+    func validate() throws {
+        guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be above 0") }
+        guard demand > 0, demand.isFinite else { throw ValidationError("--demand must be above 0") }
+        guard transferGbps >= 0, transferGbps.isFinite else { throw ValidationError("--transfer-gbps must be at least 0") }
+        guard (0...1).contains(budgetShare) else { throw ValidationError("--budget-share must be between 0 and 1") }
+        if let latencyBudgetMs { guard latencyBudgetMs > 0, latencyBudgetMs.isFinite else { throw ValidationError("--latency-budget-ms must be above 0") } }
+        if let limit { guard limit > 0 else { throw ValidationError("--limit must be above 0") } }
+        if let output { guard output.hasSuffix(".json") || output.hasSuffix(".csv") else { throw ValidationError("--output must end in .json or .csv") } }
+    }
 
     func run() throws {
         guard let traceFormat = TraceFormat(rawValue: format) else {
             throw ValidationError("--format takes \(TraceFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard timeScale > 0, dataGb >= 0 else { throw ValidationError("--time-scale must be above 0 and --data-gb at least 0") }
-        let network = try loadTopology(topology, quiet: json)
+        var network = try loadTopology(topology, quiet: json)
         guard !network.pools.isEmpty else { throw CommandFailure("\(topology) declares no pools to simulate on") }
-        let text: String
-        if trace.hasSuffix(".gz") {
-            throw CommandFailure("decompress \(trace) first (gunzip -k)")
-        } else {
-            text = try String(contentsOfFile: trace, encoding: .utf8)
+        let dataSize: DataSize
+        let entries: IngressWeights
+        let scheduled: [Failure]
+        do {
+            dataSize = try DataSize.parse(data)
+            entries = ingresses.isEmpty ? IngressWeights(uniformOver: network.nodes.map(\.id)) : try IngressWeights.parse(ingresses, in: network)
+            scheduled = try failures.map { text throws(ScenarioError) in try Failure.parse(text, in: network) }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if let poolCapacity {
+            let machines: [TraceNode]
+            do {
+                machines = try TraceReader.openbNodes(try readTraceText(poolCapacity))
+            } catch let error as TraceError {
+                throw CommandFailure("\(poolCapacity): \(error)")
+            }
+            network = Workload.spread(machines, over: network)
+            if !json { printError("\(poolCapacity): \(machines.count) machines shared out over \(network.pools.count) pools") }
         }
         var report: TraceReport
         do {
-            report = try traceFormat.read(text)
-        } catch {
+            report = try traceFormat.read(try readTraceText(trace))
+        } catch let error as TraceError {
             throw CommandFailure("\(trace): \(error)")
         }
         if let limit { report.jobs = Array(report.jobs.prefix(limit)) }
         if let first = report.jobs.first?.arrivalS {
             for index in report.jobs.indices { report.jobs[index].arrivalS -= first }
         }
-        let entries = ingresses.isEmpty ? network.nodes.map(\.id) : ingresses
-        for node in entries where network.node(node) == nil { throw ValidationError("--ingress \(node) is not a node of \(network.name)") }
-        if !json { printError("\(trace): \(report.notes.joined(separator: ", ")); simulating \(report.jobs.count) jobs on \(network.pools.count) pools") }
-
-        let policies: [Policy] = switch policy {
-        case .all: [.joint, .computeOnly, .networkOnly, .random(seed: seed)]
-        case .junction: [.joint]
-        case .computeOnly: [.computeOnly]
-        case .networkOnly: [.networkOnly]
-        case .random: [.random(seed: seed)]
+        let jobs = Workload.inflate(report.jobs, by: demand, seed: seed)
+        if !json {
+            var notes = report.notes
+            if demand != 1 { notes.append("demand × \(decimal(demand)): \(jobs.count) jobs") }
+            printError("\(trace): \(notes.joined(separator: ", ")); simulating on \(network.pools.count) pools of \(network.name)")
         }
+
         var reports: [SimulationReport] = []
-        for choice in policies {
-            var simulator = Simulator(SimulationSetup(
-                topology: network, jobs: report.jobs, policy: choice, ingresses: entries,
-                defaultDataBytes: dataGb * 1e9, timeScale: timeScale, useGPUModels: !ignoreGpuModels, seed: seed
-            ))
+        for choice in policy.policies(seed: seed) {
+            var setup = SimulationSetup(topology: network, jobs: jobs, policy: choice, ingress: entries)
+            setup.dataSize = dataSize
+            setup.transferGbps = transferGbps
+            setup.timeScale = timeScale
+            setup.useGPUModels = !ignoreGpuModels
+            setup.latencyBudgetMs = latencyBudgetMs
+            setup.budgetShare = budgetShare
+            setup.failures = scheduled
+            setup.seed = seed
+            var simulator = Simulator(setup)
+            var bar = ProgressBar(choice.name, quiet: json)
             let started = Date()
-            let result = simulator.run { done in
-                if !json { printError(String(format: "  %@ %3.0f%%", "\(choice)", done * 100)) }
-            }
-            if !json { printError(String(format: "  %@ done in %.1f s (%d events)", result.policy, Date().timeIntervalSince(started), result.events)) }
+            let result = simulator.run { bar.update($0) }
+            let seconds = Date().timeIntervalSince(started)
+            bar.finish(String(format: "%d events, %.0f events/s,", result.events, Double(result.events) / max(seconds, 1e-9)))
             reports.append(result)
+        }
+        if let output { try writeFile(output, output.hasSuffix(".csv") ? csvText(reports) : jsonText(reports)) }
+        if let plots {
+            try writeFile(plots + "/completion-cdf.svg", reports.completionChart.svg())
+            try writeFile(plots + "/utilisation.svg", reports.utilisationChart.svg())
+            if !json { printError("plots: \(plots)/completion-cdf.svg, \(plots)/utilisation.svg") }
         }
         if json {
             print(try jsonText(reports))
             return
         }
-        print(table(header: ["policy", "done", "never fit", "mean s", "p50 s", "p95 s", "p99 s", "queue s", "transfer s", "GB·km"], rows: reports.map {
-            [$0.policy, "\($0.completed)/\($0.jobs)", "\($0.neverFit)", decimal($0.meanCompletionS), decimal($0.p50CompletionS), decimal($0.p95CompletionS), decimal($0.p99CompletionS), decimal($0.meanQueueS), decimal($0.meanTransferS), decimal($0.gigabyteKilometres)]
+        print(table(header: ["policy", "done", "never fit", "failed", "mean s", "p50 s", "p95 s", "p99 s", "queue s", "transfer s", "budget missed", "re-placed", "GPU alloc", "CPU alloc", "GB·km"], rows: reports.map {
+            [$0.policy, "\($0.completed)/\($0.jobs)", "\($0.neverFit)", "\($0.failed)", decimal($0.meanCompletionS), decimal($0.p50CompletionS), decimal($0.p95CompletionS), decimal($0.p99CompletionS),
+             decimal($0.meanQueueS), decimal($0.meanTransferS), $0.budgetJobs > 0 ? "\($0.budgetViolations)/\($0.budgetJobs)" : "-",
+             "\($0.replacements)", percent($0.meanGPUAllocation), percent($0.meanCPUAllocation), decimal($0.gigabyteKilometres)]
         }))
         if let joint = reports.first(where: { $0.policy == "junction" }),
            let best = reports.filter({ $0.policy == "compute-only" || $0.policy == "network-only" }).min(by: { $0.meanCompletionS < $1.meanCompletionS }),
            best.meanCompletionS > 0 {
             print(String(format: "junction's mean completion is %.0f%% lower than the best one-sided policy (%@)", (1 - joint.meanCompletionS / best.meanCompletionS) * 100, best.policy))
+        }
+    }
+
+    private func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }
+
+    private func csvText(_ reports: [SimulationReport]) -> String {
+        var lines = ["policy,jobs,completed,never_fit,failed,mean_completion_s,p50_completion_s,p95_completion_s,p99_completion_s,mean_queue_s,mean_transfer_s,budget_jobs,budget_violations,replacements,reroutes,mean_gpu_allocation,mean_cpu_allocation,gigabyte_km,simulated_s,events"]
+        for r in reports {
+            let values: [Any] = [r.policy, r.jobs, r.completed, r.neverFit, r.failed, r.meanCompletionS, r.p50CompletionS, r.p95CompletionS, r.p99CompletionS, r.meanQueueS, r.meanTransferS,
+                                 r.budgetJobs, r.budgetViolations, r.replacements, r.reroutes, r.meanGPUAllocation, r.meanCPUAllocation, r.gigabyteKilometres, r.simulatedSeconds, r.events]
+            lines.append(values.map { "\($0)" }.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// `junction simulate allocation`: how full a cluster gets as pods arrive, against published curves.
+struct SimulateAllocation: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "allocation",
+        abstract: "Fill one cluster with openb pods and report the GPU allocation curve per policy.",
+        discussion: """
+        Every machine of the node list becomes a pool at one network node; pods arrive in a \
+        seeded random order (the list reshuffled whenever it runs out) until their GPU demand \
+        reaches --up-to % of the cluster's GPUs, never leave, and are dropped when no machine fits. \
+        The controller core places each one. The curve is the allocated share of the GPUs at each \
+        whole % of arrived demand, as in the published openb policy comparisons; with --published \
+        their mean curves for the same workload are shown beside Junction's. Junction holds whole \
+        GPUs: a pod asking for part of a GPU counts its part in the curve but holds all of it.
+
+        Example:
+          junction simulate allocation --nodes openb_node_list_all_node.csv --pods openb_pod_list_default.csv \\
+            --published analysis_allo_discrete.csv --plots out/
+        """
+    )
+
+    @Option(help: "The openb node list (sn,cpu_milli,memory_mib,gpu,model).")
+    var nodes: String
+
+    @Option(help: "The openb pod list.")
+    var pods: String
+
+    @Option(help: "Policy to run: all, junction, compute-only, network-only or random.")
+    var policy: PolicyChoice = .all
+
+    @Option(help: "Stop when the arrived GPU demand reaches this % of the cluster's GPUs.")
+    var upTo = 130
+
+    @Option(help: "First seed of the arrival order.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Runs per policy, with seeds counting up from --seed; the curves are averaged.")
+    var seeds = 1
+
+    @Option(help: "Published curves (analysis_allo_discrete.csv) to compare against.")
+    var published: String?
+
+    @Option(help: "The published workload to compare with (default: the pod list's file name).")
+    var workload: String?
+
+    @Flag(help: "Ignore the pods' GPU model constraints.")
+    var ignoreGpuModels = false
+
+    @Option(help: "Write the curves to this file: .json or .csv (one row per curve, as the published file).")
+    var output: String?
+
+    @Option(help: "Write allocation.svg into this folder.")
+    var plots: String?
+
+    @Flag(help: "Print the curves as JSON instead of the table.")
+    var json = false
+
+    func validate() throws {
+        guard (1...400).contains(upTo) else { throw ValidationError("--up-to must be between 1 and 400") }
+        guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be between 1 and 100") }
+        if let output { guard output.hasSuffix(".json") || output.hasSuffix(".csv") else { throw ValidationError("--output must end in .json or .csv") } }
+    }
+
+    /// A policy's curve averaged over its seeds.
+    struct Averaged: Encodable {
+        var policy: String
+        var seeds: [UInt64]
+        var allocatedPercent: [Double]
+        var heldPercent: [Double]
+        var placed: Double
+        var dropped: Double
+    }
+
+    /// What `--json` and `--output x.json` carry.
+    struct Result: Encodable {
+        var workload: String
+        var totalGPUs: Int
+        var junction: [Averaged]
+        var published: [PublishedCurves.Mean]
+    }
+
+    func run() throws {
+        let machines: [TraceNode]
+        let podList: TraceReport
+        do {
+            machines = try TraceReader.openbNodes(try readTraceText(nodes))
+        } catch let error as TraceError {
+            throw CommandFailure("\(nodes): \(error)")
+        }
+        do {
+            podList = try TraceFormat.openb.read(try readTraceText(pods))
+        } catch let error as TraceError {
+            throw CommandFailure("\(pods): \(error)")
+        }
+        let totalGPUs = machines.reduce(0) { $0 + $1.gpus }
+        guard totalGPUs > 0 else { throw CommandFailure("\(nodes) lists no GPUs") }
+        let name = workload ?? URL(fileURLWithPath: pods).deletingPathExtension().lastPathComponent
+        var reference: [PublishedCurves.Mean] = []
+        if let published {
+            let all: PublishedCurves
+            do {
+                all = try PublishedCurves(csv: try readTraceText(published))
+            } catch let error as TraceError {
+                throw CommandFailure("\(published): \(error)")
+            }
+            reference = all.curves.filter { $0.workload == name }
+            if reference.isEmpty {
+                throw CommandFailure("\(published) has no curves for \(name); it has \(all.workloads.joined(separator: ", ")) (choose with --workload)")
+            }
+        }
+        if !json { printError("\(machines.count) machines with \(totalGPUs) GPUs; \(podList.jobs.count) pods; filling to \(upTo) % of the GPUs, \(seeds) seed\(seeds == 1 ? "" : "s") per policy") }
+
+        var averaged: [Averaged] = []
+        for choice in policy.policies(seed: seed) {
+            var curves: [AllocationReplay.Curve] = []
+            var bar = ProgressBar(choice.name, quiet: json)
+            for run in 0..<seeds {
+                var replay = AllocationReplay(nodes: machines, pods: podList.jobs, policy: choice)
+                replay.maximumPercent = upTo
+                replay.useGPUModels = !ignoreGpuModels
+                replay.seed = seed + UInt64(run)
+                curves.append(replay.run { bar.update((Double(run) + $0) / Double(seeds)) })
+            }
+            func mean(_ pick: (AllocationReplay.Curve) -> [Double]) -> [Double] {
+                let length = curves.map { pick($0).count }.min() ?? 0
+                return (0..<length).map { index in curves.reduce(0) { $0 + pick($1)[index] } / Double(curves.count) }
+            }
+            let result = Averaged(
+                policy: choice.name, seeds: curves.map(\.seed), allocatedPercent: mean(\.allocatedPercent), heldPercent: mean(\.heldPercent),
+                placed: Double(curves.reduce(0) { $0 + $1.placed }) / Double(curves.count), dropped: Double(curves.reduce(0) { $0 + $1.dropped }) / Double(curves.count)
+            )
+            bar.finish(String(format: "%.0f pods placed, %.0f dropped,", result.placed, result.dropped))
+            averaged.append(result)
+        }
+        let result = Result(workload: name, totalGPUs: totalGPUs, junction: averaged, published: reference)
+        if let output {
+            if output.hasSuffix(".json") {
+                try writeFile(output, try jsonText(result))
+            } else {
+                let columns = (0...upTo).map(String.init).joined(separator: ",")
+                var lines = ["workload,policy,seeds,total_gpus,\(columns)"]
+                for curve in averaged { lines.append("\(name),junction-\(curve.policy),\(curve.seeds.count),\(totalGPUs),\(curve.allocatedPercent.map { String(format: "%.2f", $0) }.joined(separator: ","))") }
+                for curve in reference { lines.append("\(name),\(curve.policy),\(curve.seeds),\(totalGPUs),\(curve.percent.prefix(upTo + 1).map { String(format: "%.2f", $0) }.joined(separator: ","))") }
+                try writeFile(output, lines.joined(separator: "\n") + "\n")
+            }
+        }
+        if let plots {
+            var lines = averaged.map { curve in
+                LineChart.Line(name: "junction \(curve.policy)", points: curve.allocatedPercent.enumerated().map { (x: Double($0.offset), y: $0.element) })
+            }
+            lines += reference.map { curve in
+                LineChart.Line(name: curve.policy, points: curve.percent.prefix(upTo + 1).enumerated().map { (x: Double($0.offset), y: $0.element) }, dashed: true)
+            }
+            let chart = LineChart(title: "GPU allocation as \(name) arrives (\(totalGPUs) GPUs)", xLabel: "arrived GPU demand, % of the cluster's GPUs", yLabel: "GPUs allocated, %", lines: lines, yRange: 0...100)
+            try writeFile(plots + "/allocation.svg", chart.svg())
+            if !json { printError("plot: \(plots)/allocation.svg") }
+        }
+        if json {
+            print(try jsonText(result))
+            return
+        }
+        let steps = Array(stride(from: 10, through: upTo, by: 10))
+        var rows = averaged.map { curve in ["junction \(curve.policy)"] + steps.map { $0 < curve.allocatedPercent.count ? String(format: "%.1f", curve.allocatedPercent[$0]) : "-" } }
+        rows += reference.map { curve in ["\(curve.policy) (published)"] + steps.map { $0 < curve.percent.count ? String(format: "%.1f", curve.percent[$0]) : "-" } }
+        print("GPUs allocated (%) as the arrived GPU demand reaches each % of the cluster's \(totalGPUs) GPUs:")
+        print(table(header: ["policy"] + steps.map { "\($0)%" }, rows: rows))
+        if !reference.isEmpty, let last = steps.last {
+            let best = reference.max { ($0.percent.count > last ? $0.percent[last] : 0) < ($1.percent.count > last ? $1.percent[last] : 0) }!
+            for curve in averaged where curve.allocatedPercent.count > last {
+                let below = reference.filter { $0.percent.count > last && $0.percent[last] < curve.allocatedPercent[last] }.map(\.policy)
+                print(String(format: "junction %@ reaches %.1f%% at %d%% demand; best published %@ %.1f%%; above: %@", curve.policy, curve.allocatedPercent[last], last, best.policy, best.percent[last], below.isEmpty ? "none" : below.joined(separator: ", ")))
+            }
         }
     }
 }
