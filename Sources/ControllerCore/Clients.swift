@@ -157,7 +157,7 @@ extension ControllerCore {
         next.dropped = self.dropped
         // Active jobs hold their pool's resources again: a running job where it runs, a job whose
         // input is still on its way over its best path to the same pool.
-        var pathless: [String] = []
+        var pathless: [(job: String, pool: String)] = []
         for id in activeInOrder {
             guard var job = next.jobs[id], let pool = job.pool, !job.isFinished, job.lease != nil else { continue }
             job.lease = nil
@@ -177,7 +177,7 @@ extension ControllerCore {
             again.explain = false
             guard let placement = try? next.engine.place(again, now: time.seconds), let winner = placement.winner,
                   case .success(let lease) = next.engine.hold(winner, for: again, now: time.seconds, ttl: configuration.leaseTTLS) else {
-                pathless.append(id)
+                pathless.append((id, pool))
                 continue
             }
             next.engine.markDispatched(lease.id, sequence: job.dispatchSequence)
@@ -189,8 +189,7 @@ extension ControllerCore {
         self = next
         actions = carried
         for id in dropped { poolLost(id, reason: "its node is not in the new topology") }
-        for id in pathless {
-            guard let pool = jobs[id]?.pool else { continue }
+        for (id, pool) in pathless where jobs[id]?.pool == pool && !(jobs[id]?.isFinished ?? true) {
             var cancel = Junction_V1_CancelJob()
             cancel.jobID = id
             cancel.graceS = configuration.cancelGraceS

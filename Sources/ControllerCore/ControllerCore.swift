@@ -30,6 +30,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var cancelGraceS: Double = 10
     /// How submitted jobs are placed: jointly, or by a one-sided baseline (for simulations).
     public var policy: Policy = .joint
+    /// Whether a submit nothing can take is answered with every pool's reason (a second search).
+    public var explainRefusals = true
 
     public init() {}
 }

@@ -46,6 +46,7 @@ extension ControllerCore {
             return error(.invalidRequest, "the job has no command", correlationID: correlationID)
         }
         var request = PlacementRequest(submit.request, explain: false)
+        request.explainRefusal = configuration.explainRefusals
         switch configuration.policy {
         case .random(let seed): request.policy = .random(seed: seed &+ nextJobNumber)
         case let policy: request.policy = policy
@@ -86,7 +87,8 @@ extension ControllerCore {
     func noPlacementMessage(_ placement: Placement) -> String {
         let reasons = placement.rejections.prefix(8).map { "\($0.pool): \($0.reason)" }
         let more = placement.rejections.count > 8 ? "; and \(placement.rejections.count - 8) more" : ""
-        return reasons.isEmpty ? "no pool is registered" : "no pool can take this job: " + reasons.joined(separator: "; ") + more
+        guard !reasons.isEmpty else { return configuration.explainRefusals ? "no pool is registered" : "no pool can take this job now" }
+        return "no pool can take this job: " + reasons.joined(separator: "; ") + more
     }
 
     /// Takes the lease for a placement and sends the dispatch along its path.

@@ -233,7 +233,7 @@ extension PlacementEngine {
             }
         }
 
-        if top.isEmpty, !explain {
+        if top.isEmpty, !explain, request.explainRefusal {
             // Nothing fits: say why for every pool, which a fast pass does not collect.
             var explained = request
             explained.explain = true

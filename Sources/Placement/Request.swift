@@ -97,6 +97,9 @@ public struct PlacementRequest: Sendable, Hashable {
     public var alternatives: Int
     /// Give every rejected pool its reason (costs time with many pools).
     public var explain: Bool
+    /// When nothing fits, search again to give every pool its reason; off when only the
+    /// answer matters, as in simulations that retry waiting jobs often.
+    public var explainRefusal = true
     /// Pools not to use, such as those that refused or lost this job before.
     public var excludedPools: Set<String> = []
     /// How the pool is chosen; `.joint` but in comparisons.

@@ -71,6 +71,7 @@ public struct AllocationReplay {
     public func run(progress: (Double) -> Void = { _ in }) -> Curve {
         var configuration = ControllerConfiguration()
         configuration.policy = policy
+        configuration.explainRefusals = false
         configuration.staleAfterS = .infinity
         configuration.livenessMs = .max
         var core = ControllerCore(topology: cluster, configuration: configuration)
@@ -82,7 +83,7 @@ public struct AllocationReplay {
         }
         let totalGPUs = Double(nodes.reduce(0) { $0 + $1.gpus })
         let pods = arrivals
-        var curve = Curve(policy: policy.name, seed: seed, allocatedPercent: [], heldPercent: [], placed: 0, dropped: 0, totalGPUs: Int(totalGPUs))
+        var curve = Curve(policy: policy.name, seed: seed, allocatedPercent: [0], heldPercent: [0], placed: 0, dropped: 0, totalGPUs: Int(totalGPUs))
         var demand = 0.0
         var allocated = 0.0
         var held = 0.0

@@ -15,7 +15,7 @@ public struct SimulationSetup: Sendable {
     public var dataSize: DataSize = .fixed(0)
     /// Bandwidth each transfer reserves on its path while the data moves; 0 reserves none and
     /// moves the data at the path's free bandwidth.
-    public var transferGbps: Double = 10
+    public var transferGbps: Double = 1
     /// Arrival times are divided by this: 2 compresses the trace to twice the load.
     public var timeScale: Double = 1
     /// Use the trace's GPU model constraints; off when the network's models differ from the trace's.
@@ -25,6 +25,9 @@ public struct SimulationSetup: Sendable {
     /// The share of jobs with the latency budget, drawn at random.
     public var budgetShare: Double = 1
     public var failures: [Failure] = []
+    /// When capacity frees, waiting jobs are tried in arrival order, each starting if it fits,
+    /// until this many did not. 1 is strict first come, first served.
+    public var lookahead = 16
     /// Points in the utilisation series.
     public var samples = 200
     public var seed: UInt64 = 1
@@ -58,6 +61,8 @@ public struct SimulationReport: Sendable, Hashable, Codable {
     public var neverFit: Int
     /// Jobs given up on after failures took their pool or path too often.
     public var failed: Int
+    /// Jobs still waiting when nothing else was left to happen (their pool or path never came back).
+    public var stillWaiting: Int
     public var meanCompletionS: Double
     public var p50CompletionS: Double
     public var p95CompletionS: Double
@@ -87,8 +92,9 @@ public struct SimulationReport: Sendable, Hashable, Codable {
 /// jobs are submitted to it at their arrival on a virtual clock, and its dispatches start them.
 /// A dispatched job's input moves over its leased path (holding the bandwidth), then it runs,
 /// and both steps go back to the core as the job updates a pool agent sends. A job that fits
-/// nowhere waits in a first come, first served queue, retried from the head whenever capacity
-/// frees. Failures reach the core as a pool leaving or a topology without the link.
+/// nowhere waits in arrival order; whenever capacity frees, waiting jobs are tried in order and
+/// those that fit start, until `lookahead` of them did not. Failures reach the core as a pool leaving or a
+/// topology without the link.
 public struct Simulator {
     private enum Kind: Int { case finish = 0, inputArrived, restore, fail, arrival }
 
@@ -128,6 +134,8 @@ public struct Simulator {
 
     private let setup: SimulationSetup
     private var core: ControllerCore
+    /// The network with nothing running and nothing failed: a job it cannot take never fits.
+    private var pristine: PlacementEngine
     private var queue = Heap<Event>()
     private var waiting: [Int] = []
     private var order = 0
@@ -151,10 +159,13 @@ public struct Simulator {
         self.setup = setup
         var configuration = ControllerConfiguration()
         configuration.policy = setup.policy
+        configuration.explainRefusals = false
         configuration.staleAfterS = .infinity
         configuration.livenessMs = .max
         configuration.dispatchTimeoutS = .infinity
         core = ControllerCore(topology: setup.topology, configuration: configuration)
+        pristine = PlacementEngine(topology: setup.topology, declaredLiveness: .up)
+        pristine.staleAfterS = .infinity
         // Every policy sees the same ingresses, data sizes and budgets for the same seed.
         var generator = SeededGenerator(seed: setup.seed)
         runs = setup.jobs.map { job in
@@ -192,11 +203,13 @@ public struct Simulator {
             events += 1
             switch event.kind {
             case .arrival:
-                // First come, first served: nobody overtakes a job that is waiting.
-                if !waiting.isEmpty || !submit(event.subject) { waiting.append(event.subject) }
+                // A new job may start at once only where a waiting one could have.
+                if waiting.count >= setup.lookahead || !submit(event.subject) { waiting.append(event.subject) }
             case .inputArrived:
                 guard runs[event.subject].generation == event.generation else { continue }
                 inputArrived(event.subject)
+                // The path's bandwidth is free again.
+                drainWaiting()
             case .finish:
                 guard runs[event.subject].generation == event.generation else { continue }
                 finish(event.subject)
@@ -215,10 +228,18 @@ public struct Simulator {
         return report()
     }
 
+    /// Tries waiting jobs in order, starting those that fit, until `lookahead` of them did not.
     private mutating func drainWaiting() {
-        var placed = 0
-        while placed < waiting.count, submit(waiting[placed]) { placed += 1 }
-        waiting.removeFirst(placed)
+        var position = 0
+        var misses = 0
+        while position < waiting.count, misses < max(1, setup.lookahead) {
+            if submit(waiting[position]) {
+                waiting.remove(at: position)
+            } else {
+                position += 1
+                misses += 1
+            }
+        }
     }
 
     // MARK: Talking to the core as pools and clients do
@@ -285,7 +306,7 @@ public struct Simulator {
                 perform(actions)
                 return true
             case .error(let refusal):
-                if refusal.code != .noPlacement || !fitsAnywhere(index) {
+                if refusal.code != .noPlacement || !fitsEmptyNetwork(index) {
                     neverFit += 1
                     return true
                 }
@@ -296,15 +317,12 @@ public struct Simulator {
         return false
     }
 
-    /// Whether the job could fit some pool of the network if it were empty.
-    private func fitsAnywhere(_ index: Int) -> Bool {
-        let job = setup.jobs[index]
-        return setup.topology.pools.contains { pool in
-            pool.capacity.cpuCores >= job.cpuCores && pool.capacity.memoryBytes >= job.memoryBytes
-                && (job.gpuCount == 0 || pool.capacity.gpus.contains { model, count in
-                    count >= job.gpuCount && (!setup.useGPUModels || job.gpuModels.isEmpty || job.gpuModels.contains(model))
-                })
-        }
+    /// Whether some pool could take the job if the network were empty and nothing had failed:
+    /// resources, GPU models, bandwidth and latency budget all count.
+    private mutating func fitsEmptyNetwork(_ index: Int) -> Bool {
+        var request = PlacementRequest(request(for: index).request, explain: false)
+        request.alternatives = 0
+        return (try? pristine.place(request, now: now))?.winner != nil
     }
 
     // MARK: A job's life
@@ -474,7 +492,7 @@ public struct Simulator {
         let budgeted = runs.filter { $0.budgetMs != nil }
         return SimulationReport(
             policy: setup.policy.name, jobs: runs.count, completed: completed.count, neverFit: neverFit,
-            failed: runs.filter(\.failed).count,
+            failed: runs.filter(\.failed).count, stillWaiting: waiting.count,
             meanCompletionS: mean(completions), p50CompletionS: percentile(0.5), p95CompletionS: percentile(0.95), p99CompletionS: percentile(0.99),
             completionPercentilesS: completions.isEmpty ? [] : (0...100).map { percentile(Double($0) / 100) },
             meanQueueS: mean(completed.map { runs[$0].firstStart! - runs[$0].arrival }), meanTransferS: mean(completed.map { runs[$0].transferS }),

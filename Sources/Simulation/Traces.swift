@@ -41,6 +41,14 @@ public struct TraceNode: Sendable, Hashable {
     public var memoryBytes: UInt64
     public var gpus: Int
     public var gpuModel: String?
+
+    public init(id: String, cpuCores: Double, memoryBytes: UInt64, gpus: Int, gpuModel: String?) {
+        self.id = id
+        self.cpuCores = cpuCores
+        self.memoryBytes = memoryBytes
+        self.gpus = gpus
+        self.gpuModel = gpuModel
+    }
 }
 
 /// A trace that could not be read, with the line that stopped it.

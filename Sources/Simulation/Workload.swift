@@ -161,6 +161,13 @@ public struct Failure: Sendable, Hashable, CustomStringConvertible {
     /// As written, for reports.
     public var text: String
 
+    public init(target: Target, atS: Double, untilS: Double?, text: String) {
+        self.target = target
+        self.atS = atS
+        self.untilS = untilS
+        self.text = text
+    }
+
     /// Reads `pool:ID@T`, `link:A-B@T` or `link:ID@T`, with `+D` after T for a failure lasting D
     /// seconds. A link is named by its id or its two end nodes.
     public static func parse(_ text: String, in topology: Topology) throws(ScenarioError) -> Failure {

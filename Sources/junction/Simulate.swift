@@ -94,7 +94,8 @@ struct SimulateTrace: ParsableCommand {
         The simulation drives the controller core itself on a virtual clock: the topology's pools \
         register, jobs are submitted at their arrival, a dispatch moves the job's input over its \
         leased path (holding --transfer-gbps on every link while it moves), then the job runs and \
-        its end frees pool and path. Jobs that fit nowhere wait, first come first served. Failures \
+        its end frees pool and path. Jobs that fit nowhere wait in arrival order; when capacity frees \
+        they are tried in order, those that fit starting, until --lookahead of them did not. Failures \
         reach the controller as a pool leaving or a link going down, so its jobs are placed again \
         or re-routed. Policies: junction (joint), compute-only (best fit ignoring the network), \
         network-only (nearest pool with room), random; compute-only and random are not told \
@@ -133,7 +134,7 @@ struct SimulateTrace: ParsableCommand {
     var data = "0"
 
     @Option(help: "Bandwidth each transfer reserves on its path while its input moves, in Gbps (0: reserve none, move at the free bandwidth).")
-    var transferGbps: Double = 10
+    var transferGbps: Double = 1
 
     @Option(name: .customLong("ingress"), help: ArgumentHelp("A node or region where jobs enter, with an optional weight (name=weight). Repeatable; default every node equally.", valueName: "name[=weight]"))
     var ingresses: [String] = []
@@ -146,6 +147,9 @@ struct SimulateTrace: ParsableCommand {
 
     @Option(name: .customLong("fail"), help: ArgumentHelp("A failure: pool:ID@SECONDS or link:A-B@SECONDS, with +DURATION to recover. Repeatable.", valueName: "failure"))
     var failures: [String] = []
+
+    @Option(help: "When capacity frees, waiting jobs are tried in arrival order until this many did not fit (1: strict first come, first served).")
+    var lookahead = 16
 
     @Option(help: "An openb node list whose machines replace the pools' capacity, shared out by their declared GPUs.")
     var poolCapacity: String?
@@ -175,6 +179,7 @@ struct SimulateTrace: ParsableCommand {
         guard (0...1).contains(budgetShare) else { throw ValidationError("--budget-share must be between 0 and 1") }
         if let latencyBudgetMs { guard latencyBudgetMs > 0, latencyBudgetMs.isFinite else { throw ValidationError("--latency-budget-ms must be above 0") } }
         if let limit { guard limit > 0 else { throw ValidationError("--limit must be above 0") } }
+        guard lookahead >= 1 else { throw ValidationError("--lookahead must be at least 1") }
         if let output { guard output.hasSuffix(".json") || output.hasSuffix(".csv") else { throw ValidationError("--output must end in .json or .csv") } }
     }
 
@@ -231,6 +236,7 @@ struct SimulateTrace: ParsableCommand {
             setup.latencyBudgetMs = latencyBudgetMs
             setup.budgetShare = budgetShare
             setup.failures = scheduled
+            setup.lookahead = lookahead
             setup.seed = seed
             var simulator = Simulator(setup)
             var bar = ProgressBar(choice.name, quiet: json)
@@ -250,8 +256,8 @@ struct SimulateTrace: ParsableCommand {
             print(try jsonText(reports))
             return
         }
-        print(table(header: ["policy", "done", "never fit", "failed", "mean s", "p50 s", "p95 s", "p99 s", "queue s", "transfer s", "budget missed", "re-placed", "GPU alloc", "CPU alloc", "GB·km"], rows: reports.map {
-            [$0.policy, "\($0.completed)/\($0.jobs)", "\($0.neverFit)", "\($0.failed)", decimal($0.meanCompletionS), decimal($0.p50CompletionS), decimal($0.p95CompletionS), decimal($0.p99CompletionS),
+        print(table(header: ["policy", "done", "never fit", "failed", "waiting", "mean s", "p50 s", "p95 s", "p99 s", "queue s", "transfer s", "budget missed", "re-placed", "GPU alloc", "CPU alloc", "GB·km"], rows: reports.map {
+            [$0.policy, "\($0.completed)/\($0.jobs)", "\($0.neverFit)", "\($0.failed)", "\($0.stillWaiting)", decimal($0.meanCompletionS), decimal($0.p50CompletionS), decimal($0.p95CompletionS), decimal($0.p99CompletionS),
              decimal($0.meanQueueS), decimal($0.meanTransferS), $0.budgetJobs > 0 ? "\($0.budgetViolations)/\($0.budgetJobs)" : "-",
              "\($0.replacements)", percent($0.meanGPUAllocation), percent($0.meanCPUAllocation), decimal($0.gigabyteKilometres)]
         }))
@@ -265,9 +271,9 @@ struct SimulateTrace: ParsableCommand {
     private func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }
 
     private func csvText(_ reports: [SimulationReport]) -> String {
-        var lines = ["policy,jobs,completed,never_fit,failed,mean_completion_s,p50_completion_s,p95_completion_s,p99_completion_s,mean_queue_s,mean_transfer_s,budget_jobs,budget_violations,replacements,reroutes,mean_gpu_allocation,mean_cpu_allocation,gigabyte_km,simulated_s,events"]
+        var lines = ["policy,jobs,completed,never_fit,failed,still_waiting,mean_completion_s,p50_completion_s,p95_completion_s,p99_completion_s,mean_queue_s,mean_transfer_s,budget_jobs,budget_violations,replacements,reroutes,mean_gpu_allocation,mean_cpu_allocation,gigabyte_km,simulated_s,events"]
         for r in reports {
-            let values: [Any] = [r.policy, r.jobs, r.completed, r.neverFit, r.failed, r.meanCompletionS, r.p50CompletionS, r.p95CompletionS, r.p99CompletionS, r.meanQueueS, r.meanTransferS,
+            let values: [Any] = [r.policy, r.jobs, r.completed, r.neverFit, r.failed, r.stillWaiting, r.meanCompletionS, r.p50CompletionS, r.p95CompletionS, r.p99CompletionS, r.meanQueueS, r.meanTransferS,
                                  r.budgetJobs, r.budgetViolations, r.replacements, r.reroutes, r.meanGPUAllocation, r.meanCPUAllocation, r.gigabyteKilometres, r.simulatedSeconds, r.events]
             lines.append(values.map { "\($0)" }.joined(separator: ","))
         }

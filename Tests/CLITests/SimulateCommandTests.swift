@@ -27,4 +27,85 @@ struct SimulateCommandTests {
         #expect(result.status != 0)
         #expect(result.errors.contains("line 2: runtime_s must be a number"))
     }
+
+    @Test func writesPlotsAndACSVAndInjectsFailures() async throws {
+        var lines = ["id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,gpu_models,data_gb,ingress"]
+        for index in 0..<40 {
+            lines.append("job-\(index),\(index * 30),600,8,16,0,,,")
+        }
+        let trace = try temporaryFile(lines.joined(separator: "\n") + "\n", suffix: ".csv")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("junction-plots-\(UUID().uuidString)")
+        defer {
+            try? FileManager.default.removeItem(atPath: trace)
+            try? FileManager.default.removeItem(at: folder)
+        }
+        let csv = folder.appendingPathComponent("report.csv").path
+        let result = try await junction(
+            "simulate", "--topology", topologies.appendingPathComponent("abilene.yaml").path, "--trace", trace, "--format", "csv",
+            "--ingress", "New_York=3", "--ingress", "Seattle", "--data", "uniform:1-20", "--latency-budget-ms", "30", "--budget-share", "0.5",
+            "--fail", "pool:chicago-a100@300+900", "--fail", "link:Chicago-Indianapolis@200", "--plots", folder.path, "--output", csv, within: 60
+        )
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.output.contains("junction's mean completion is"))
+        for plot in ["completion-cdf.svg", "utilisation.svg"] {
+            let text = try String(contentsOfFile: folder.appendingPathComponent(plot).path, encoding: .utf8)
+            #expect(text.hasPrefix("<svg") && text.contains("<polyline"), "\(plot)")
+        }
+        let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 5)
+        #expect(rows[0].hasPrefix("policy,jobs,completed"))
+        #expect(rows.dropFirst().allSatisfy { $0.split(separator: ",")[2] == "40" }, "every job completes despite the failures")
+    }
+
+    @Test func badScenarioOptionsAreRefusedClearly() async throws {
+        let trace = try temporaryFile("id,arrival_s,runtime_s\na,1,5\n", suffix: ".csv")
+        defer { try? FileManager.default.removeItem(atPath: trace) }
+        let base = ["simulate", "--topology", topologies.appendingPathComponent("abilene.yaml").path, "--trace", trace, "--format", "csv"]
+        let cases: [([String], String)] = [
+            (["--fail", "pool:atlantis@5"], "declares no pool atlantis"),
+            (["--fail", "link:Seattle-Miami@5"], "has no link Seattle-Miami"),
+            (["--ingress", "Mars=2"], "neither a node nor a region"),
+            (["--data", "gamma:3"], "gamma is not fixed, uniform, exp or lognormal"),
+            (["--output", "report.txt"], "--output must end in .json or .csv"),
+        ]
+        for (extra, message) in cases {
+            let result = try await JunctionProcess(base + extra).finish(within: 30)
+            #expect(result.status != 0, "\(extra)")
+            #expect(result.errors.contains(message), "\(extra): \(result.errors)")
+        }
+    }
+
+    @Test func fillsAClusterAndComparesWithPublishedCurves() async throws {
+        let nodes = "sn,cpu_milli,memory_mib,gpu,model\n" + (0..<6).map { "node-\($0),32000,131072,\($0 < 4 ? 4 : 0),\($0 < 4 ? "V100" : "")" }.joined(separator: "\n") + "\n"
+        var pods = ["name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time"]
+        for index in 0..<30 {
+            pods.append("pod-\(index),4000,8192,\(index % 3 == 0 ? 2 : 1),\(index % 3 == 1 ? 500 : 1000),,LS,Running,\(index),\(index + 100),\(index)")
+        }
+        let columns = (0...130).map(String.init).joined(separator: ",")
+        let published = "workload,sc_policy,tune,seed,total_gpus,\(columns)\n" + (42...43).map { seed in
+            "tiny_pods,06-FGD,1.3,\(seed),16," + (0...130).map { String(min(Double($0), 95)) }.joined(separator: ",")
+        }.joined(separator: "\n") + "\n"
+        let nodeFile = try temporaryFile(nodes, suffix: ".csv")
+        let podFile = try temporaryFile(pods.joined(separator: "\n") + "\n", suffix: ".csv")
+        let curveFile = try temporaryFile(published, suffix: ".csv")
+        defer { for file in [nodeFile, podFile, curveFile] { try? FileManager.default.removeItem(atPath: file) } }
+        let result = try await junction("simulate", "allocation", "--nodes", nodeFile, "--pods", podFile, "--published", curveFile, "--workload", "tiny_pods", "--seeds", "2", "--json", within: 60)
+        #expect(result.status == 0, "\(result.errors)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        #expect(json["totalGPUs"] as? Int == 16)
+        let ours = try #require(json["junction"] as? [[String: Any]])
+        #expect(ours.map { $0["policy"] as? String } == ["junction", "compute-only", "network-only", "random"])
+        for curve in ours {
+            let points = try #require(curve["allocatedPercent"] as? [Double])
+            #expect(points.count == 131)
+            #expect(points[50] >= 50 && points[50] <= 62.5, "allocation follows demand while there is room; the pod crossing 50 % adds up to 2 of 16 GPUs")
+            #expect((curve["seeds"] as? [Int]) == [42, 43])
+        }
+        let theirs = try #require(json["published"] as? [[String: Any]])
+        #expect(theirs.first?["policy"] as? String == "06-FGD" && theirs.first?["seeds"] as? Int == 2)
+
+        let wrong = try await junction("simulate", "allocation", "--nodes", nodeFile, "--pods", podFile, "--published", curveFile, within: 30)
+        #expect(wrong.status != 0)
+        #expect(wrong.errors.contains("has no curves for") && wrong.errors.contains("tiny_pods"))
+    }
 }

@@ -355,4 +355,70 @@ struct ControllerCoreTests {
         #expect(harness.status(job)?.state == .cancelled)
         #expect(harness.core.engine.activeLeases.isEmpty)
     }
+
+    @Test func theInputBandwidthIsFreedOnceTheJobRuns() throws {
+        var harness = Harness()
+        harness.register("peer-e", pool: "east-1", node: "east")
+        var submit = Junction_V1_SubmitRequest()
+        submit.request.ingress = "in"
+        submit.request.cpuCores = 2
+        submit.request.dataBytes = 1_000_000_000
+        submit.request.minBandwidthGbps = 4
+        submit.spec.command = "/bin/true"
+        guard case .submitted(let reply)? = harness.client(.submit(submit))?.body else {
+            Issue.record("not submitted")
+            return
+        }
+        #expect(harness.core.engine.activeLeases.first?.bandwidthGbps == 4)
+        var update = Junction_V1_JobUpdate()
+        update.jobID = reply.jobID
+        update.state = .running
+        _ = harness.pool("peer-e", .jobUpdate(update))
+        let lease = try #require(harness.core.engine.activeLeases.first)
+        #expect(lease.bandwidthGbps == 0, "the input has arrived")
+        #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 2, "the pool stays held")
+    }
+
+    @Test func aReloadReroutesMovingInputAndPlacesAgainWhatNoPathReaches() throws {
+        // in → east directly (2 ms) or through mid (6 ms); west is 9 ms away.
+        let nodes = ["in", "east", "west", "mid"].map { Topology.Node(id: $0) }
+        let links = [
+            Topology.Link(id: "in-east", from: 0, to: 1, latencyMs: 2, capacityGbps: 10),
+            Topology.Link(id: "in-west", from: 0, to: 2, latencyMs: 9, capacityGbps: 10),
+            Topology.Link(id: "in-mid", from: 0, to: 3, latencyMs: 3, capacityGbps: 10),
+            Topology.Link(id: "mid-east", from: 3, to: 1, latencyMs: 3, capacityGbps: 10),
+        ]
+        let network = Topology(name: "detour", nodes: nodes, links: links, pools: [])
+        var harness = Harness(network)
+        harness.register("peer-e", pool: "east-1", node: "east")
+        harness.register("peer-w", pool: "west-1", node: "west")
+        let first = harness.submit(cores: 4)
+        let runningJob = try #require(first)
+        var update = Junction_V1_JobUpdate()
+        update.jobID = runningJob
+        update.state = .running
+        _ = harness.pool("peer-e", .jobUpdate(update))
+        let second = harness.submit(cores: 4)
+        let movingJob = try #require(second)
+        #expect(harness.status(movingJob)?.path == ["in", "east"])
+
+        var detour = network
+        detour.links[0].isUp = false
+        _ = harness.send(.topologyLoaded(detour, path: "in-east down", replyTo: nil, correlationID: 0))
+        #expect(harness.status(movingJob)?.pool == "east-1")
+        #expect(harness.status(movingJob)?.path == ["in", "mid", "east"], "the input takes the detour")
+
+        var cut = detour
+        cut.links[2].isUp = false
+        let actions = harness.send(.topologyLoaded(cut, path: "in-mid down", replyTo: nil, correlationID: 0))
+        let cancelled = actions.contains {
+            if case .toPool(let peer, let message) = $0, peer == Array("peer-e".utf8), case .cancelJob(let cancel) = message.body { return cancel.jobID == movingJob }
+            return false
+        }
+        #expect(cancelled, "the east copy is stopped")
+        #expect(harness.dispatches(to: "peer-w", in: actions).map(\.jobID) == [movingJob])
+        #expect(harness.status(movingJob)?.pool == "west-1")
+        #expect(harness.status(runningJob)?.pool == "east-1", "a running job needs no path")
+        #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 4, "and keeps its resources held")
+    }
 }

@@ -17,12 +17,28 @@ func nearAndFar() -> Topology {
     return Topology(name: "near-and-far", nodes: nodes, links: links, pools: pools)
 }
 
+/// One site reached directly (1 ms) or through a detour (10 ms).
+func detour() -> Topology {
+    let nodes = ["users", "site", "mid"].map { Topology.Node(id: $0) }
+    let links = [
+        Topology.Link(id: "direct", from: 0, to: 1, latencyMs: 1, capacityGbps: 10),
+        Topology.Link(id: "users-mid", from: 0, to: 2, latencyMs: 5, capacityGbps: 10),
+        Topology.Link(id: "mid-site", from: 2, to: 1, latencyMs: 5, capacityGbps: 10),
+    ]
+    return Topology(name: "detour", nodes: nodes, links: links, pools: [Topology.Pool(id: "site-pool", node: 1, capacity: Resources(cpuCores: 8))])
+}
+
+func simulate(_ jobs: [TraceJob], on topology: Topology = nearAndFar(), policy: Policy = .joint, configure: (inout SimulationSetup) -> Void = { _ in }) -> SimulationReport {
+    var setup = SimulationSetup(topology: topology, jobs: jobs, policy: policy, ingress: IngressWeights(uniformOver: ["users"]))
+    configure(&setup)
+    var simulator = Simulator(setup)
+    return simulator.run()
+}
+
 @Suite("Simulator")
 struct SimulatorTests {
     @Test func jobsQueueWhenNothingFitsAndRunWhenRoomFrees() {
-        let jobs = (0..<3).map { TraceJob(id: "j\($0)", arrivalS: 0, runtimeS: 100, cpuCores: 8) }
-        var simulator = Simulator(SimulationSetup(topology: nearAndFar(), jobs: jobs, policy: .joint, ingresses: ["users"]))
-        let report = simulator.run()
+        let report = simulate((0..<3).map { TraceJob(id: "j\($0)", arrivalS: 0, runtimeS: 100, cpuCores: 8) })
         #expect(report.completed == 3)
         // Two run at once (one per pool, fast pool first); the third waits for the fast one.
         #expect(report.meanQueueS > 0)
@@ -31,32 +47,149 @@ struct SimulatorTests {
     }
 
     @Test func jointPlacementBeatsNearestWhenComputeDominates() {
-        let jobs = (0..<40).map { TraceJob(id: "j\($0)", arrivalS: Double($0) * 30, runtimeS: 120, cpuCores: 4) }
-        func run(_ policy: Policy) -> SimulationReport {
-            var simulator = Simulator(SimulationSetup(topology: nearAndFar(), jobs: jobs, policy: policy, ingresses: ["users"]))
-            return simulator.run()
-        }
-        let joint = run(.joint)
-        let nearest = run(.networkOnly)
+        let jobs = (0..<40).map { TraceJob(id: "j\($0)", arrivalS: Double($0) * 31, runtimeS: 120, cpuCores: 4) }
+        let joint = simulate(jobs, policy: .joint)
+        let nearest = simulate(jobs, policy: .networkOnly)
         #expect(joint.completed == 40 && nearest.completed == 40)
-        #expect(abs(joint.meanCompletionS - 60) < 0.1, "every job on the fast pool: 120 s / 2 + 40 ms")
+        #expect(abs(joint.meanCompletionS - 60.04) < 0.01, "every job on the fast pool: 40 ms away, then 120 s / 2")
         #expect(nearest.meanCompletionS > joint.meanCompletionS * 1.5, "nearest-first fills the slow pool")
         #expect(joint.policy == "junction" && nearest.policy == "network-only")
     }
 
+    @Test func aJobNoPathCanCarryIsCountedNotWaitedFor() {
+        let jobs = [TraceJob(id: "wide", arrivalS: 0, runtimeS: 10, cpuCores: 1, dataBytes: 1e9)]
+        let report = simulate(jobs) { $0.transferGbps = 40 }
+        #expect(report.neverFit == 1, "every link has 10 Gbps")
+        #expect(report.stillWaiting == 0)
+    }
+
     @Test func aJobThatFitsNowhereIsCountedNotWaitedFor() {
-        let jobs = [TraceJob(id: "huge", arrivalS: 0, runtimeS: 10, cpuCores: 64), TraceJob(id: "ok", arrivalS: 1, runtimeS: 10, cpuCores: 1)]
-        var simulator = Simulator(SimulationSetup(topology: nearAndFar(), jobs: jobs, policy: .joint, ingresses: ["users"]))
-        let report = simulator.run()
+        let report = simulate([TraceJob(id: "huge", arrivalS: 0, runtimeS: 10, cpuCores: 64), TraceJob(id: "ok", arrivalS: 1, runtimeS: 10, cpuCores: 1)])
         #expect(report.neverFit == 1)
         #expect(report.completed == 1)
     }
 
     @Test func dataMovesOverThePathAndCountsDistance() {
-        let jobs = [TraceJob(id: "big-input", arrivalS: 0, runtimeS: 10, cpuCores: 1, dataBytes: 10e9)]
-        var simulator = Simulator(SimulationSetup(topology: nearAndFar(), jobs: jobs, policy: .networkOnly, ingresses: ["users"]))
-        let report = simulator.run()
-        #expect(abs(report.meanTransferS - 8) < 1e-6, "10 GB at 10 Gbps")
+        let report = simulate([TraceJob(id: "big-input", arrivalS: 0, runtimeS: 10, cpuCores: 1, dataBytes: 10e9)], policy: .networkOnly) { $0.transferGbps = 10 }
+        #expect(abs(report.meanTransferS - 8) < 1e-6, "10 GB at the 10 Gbps reserved")
         #expect(abs(report.gigabyteKilometres - 10 * 200) < 1e-6, "10 GB over 1 ms of fibre")
+        #expect(abs(report.meanCompletionS - (0.001 + 8 + 20)) < 1e-6, "latency, transfer, then 10 s at half speed")
+    }
+
+    @Test func aTransferHoldsItsBandwidthUntilTheInputArrives() {
+        let jobs = (0..<3).map { TraceJob(id: "j\($0)", arrivalS: 0, runtimeS: 10, cpuCores: 1, dataBytes: 10e9) }
+        let held = simulate(jobs, policy: .networkOnly) { $0.transferGbps = 10 }
+        // Both links carry one 10 Gbps transfer; the third job waits for the near one to finish.
+        #expect(held.completed == 3)
+        #expect(abs(held.meanQueueS - 8.001 / 3) < 1e-3)
+        let unheld = simulate(jobs, policy: .networkOnly) { $0.transferGbps = 0 }
+        #expect(unheld.meanQueueS == 0, "without a reservation transfers share the link freely")
+    }
+
+    @Test func aFailedPoolsJobsArePlacedAgain() {
+        let jobs = (0..<2).map { TraceJob(id: "j\($0)", arrivalS: 0, runtimeS: 100, cpuCores: 4) }
+        let topology = nearAndFar()
+        let failure = Failure(target: .pool("far-fast"), atS: 10, untilS: nil, text: "pool:far-fast@10")
+        let report = simulate(jobs, on: topology) { $0.failures = [failure] }
+        #expect(report.completed == 2)
+        #expect(report.replacements == 2)
+        #expect(abs(report.simulatedSeconds - (10 + 0.001 + 200)) < 1e-6, "both start again on the slow pool at 10 s")
+    }
+
+    @Test func aJobWithNowhereToGoWaitsForThePoolToComeBack() {
+        let jobs = [TraceJob(id: "a", arrivalS: 0, runtimeS: 100, cpuCores: 8), TraceJob(id: "b", arrivalS: 0, runtimeS: 100, cpuCores: 8)]
+        let failure = Failure(target: .pool("far-fast"), atS: 10, untilS: 60, text: "pool:far-fast@10+50")
+        let report = simulate(jobs) { $0.failures = [failure] }
+        #expect(report.completed == 2)
+        #expect(report.replacements == 1)
+        // a: fast pool from 0, lost at 10, back at 60 and done 50.04 s later; b: slow pool, 200 s.
+        #expect(abs(report.completionPercentilesS.last! - 200.001) < 1e-6)
+        #expect(abs(report.completionPercentilesS.first! - 110.04) < 1e-6)
+    }
+
+    @Test func aLinkFailureReroutesInputStillMovingAndCountsTheBrokenBudget() throws {
+        let jobs = [TraceJob(id: "a", arrivalS: 0, runtimeS: 10, cpuCores: 1, dataBytes: 100e9)]
+        let topology = detour()
+        let failure = try Failure.parse("link:users-site@40", in: topology)
+        // Compute-only is not told the budget, so its job follows the detour and breaks it.
+        let blind = simulate(jobs, on: topology, policy: .computeOnly) {
+            $0.failures = [failure]
+            $0.latencyBudgetMs = 5
+            $0.transferGbps = 10
+        }
+        #expect(blind.reroutes == 1)
+        #expect(blind.budgetJobs == 1 && blind.budgetViolations == 1, "the detour takes 10 ms")
+        // Half of the 80 s transfer is left at 40 s; it goes on over the detour.
+        let expected = 40 + 0.010 + 80 * (80.001 - 40) / 80.001 + 10
+        #expect(abs(blind.meanCompletionS - expected) < 1e-6)
+        #expect(abs(blind.meanTransferS - 80) < 0.01, "the transfer took its 80 s, in two parts")
+    }
+
+    @Test func aJobWhosePathBreaksItsBudgetWaitsForTheLink() throws {
+        let jobs = [TraceJob(id: "a", arrivalS: 0, runtimeS: 10, cpuCores: 1, dataBytes: 100e9)]
+        let topology = detour()
+        let failure = try Failure.parse("link:direct@40+60", in: topology)
+        let joint = simulate(jobs, on: topology) {
+            $0.failures = [failure]
+            $0.latencyBudgetMs = 5
+            $0.transferGbps = 10
+        }
+        #expect(joint.reroutes == 0 && joint.budgetViolations == 0)
+        #expect(joint.replacements == 1)
+        #expect(abs(joint.meanCompletionS - (100 + 0.001 + 80 + 10)) < 1e-6, "placed again when the link is back")
+    }
+
+    @Test func policiesBlindToTheNetworkBreakBudgetsTheJointOneKeeps() {
+        let jobs = [TraceJob(id: "a", arrivalS: 0, runtimeS: 10, cpuCores: 8)]
+        let joint = simulate(jobs) { $0.latencyBudgetMs = 10 }
+        let blind = simulate(jobs, policy: .computeOnly) { $0.latencyBudgetMs = 10 }
+        #expect(joint.budgetViolations == 0, "only the near pool is within 10 ms")
+        #expect(blind.budgetViolations == 1, "best fit ties and takes far-fast, 40 ms away")
+        let none = simulate(jobs, policy: .computeOnly) {
+            $0.latencyBudgetMs = 10
+            $0.budgetShare = 0
+        }
+        #expect(none.budgetJobs == 0)
+    }
+
+    @Test func allocationIsTimeWeighted() {
+        // Until the last arrival at 50 s, a holds 8 of the 16 cores; b starts at 50 s.
+        let report = simulate([TraceJob(id: "a", arrivalS: 0, runtimeS: 100, cpuCores: 8), TraceJob(id: "b", arrivalS: 50, runtimeS: 100, cpuCores: 8)]) { $0.samples = 4 }
+        #expect(abs(report.meanCPUAllocation - 0.5) < 1e-9)
+        #expect(report.utilisation.cpuAllocated[0] > 0.5, "the first quarter: a, then both")
+        #expect(abs(report.utilisation.cpuAllocated[3] - 0.5) < 1e-9, "the last quarter: b alone")
+        #expect(report.utilisation.timeS.count == 4)
+        #expect(report.utilisation.cpuAllocated.allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(report.utilisation.cpuBusy.allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(report.completionPercentilesS.count == 101)
+    }
+
+    @Test func lookaheadLetsSmallJobsPassABlockedOne() {
+        let jobs = [
+            TraceJob(id: "a", arrivalS: 0, runtimeS: 100, cpuCores: 6),
+            TraceJob(id: "b", arrivalS: 0, runtimeS: 100, cpuCores: 6),
+            TraceJob(id: "big", arrivalS: 1, runtimeS: 100, cpuCores: 8),
+            TraceJob(id: "small", arrivalS: 2, runtimeS: 10, cpuCores: 1),
+        ]
+        let strict = simulate(jobs) { $0.lookahead = 1 }
+        let window = simulate(jobs) { $0.lookahead = 2 }
+        #expect(strict.completed == 4 && window.completed == 4)
+        #expect(window.meanQueueS < strict.meanQueueS, "the small job starts at once instead of after the big one")
+    }
+
+    @Test func everyPolicySeesTheSameIngressesAndData() {
+        var topology = nearAndFar()
+        topology.nodes[1].region = "north"
+        let jobs = (0..<50).map { TraceJob(id: "j\($0)", arrivalS: Double($0), runtimeS: 5, cpuCores: 1) }
+        func run(_ policy: Policy) -> SimulationReport {
+            simulate(jobs, on: topology, policy: policy) {
+                $0.ingress = try! IngressWeights.parse(["users=1", "north=1"], in: topology)
+                $0.dataSize = .uniform(1e9, 2e9)
+            }
+        }
+        let first = run(.networkOnly)
+        #expect(first.gigabyteKilometres == run(.networkOnly).gigabyteKilometres, "seeded")
+        #expect(first.gigabyteKilometres > 0)
+        #expect(first.gigabyteKilometres != run(.computeOnly).gigabyteKilometres, "the policies differ in where the data goes")
     }
 }
