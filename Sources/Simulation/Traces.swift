@@ -125,7 +125,8 @@ public enum TraceReader {
     }
 
     /// The openb pod list: `name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time`.
-    /// Runtime runs from scheduling (or creation, for pods never scheduled) to deletion.
+    /// Runtime runs from scheduling (or creation, for pods never scheduled) to deletion. Some
+    /// published lists keep only the first five columns: their pods all arrive at 0 and take no time.
     public static func openb(_ text: String) throws(TraceError) -> TraceReport {
         let rows = lines(text)
         guard let header = rows.first, fields(header.text).first == "name" else {
@@ -136,10 +137,8 @@ public enum TraceReader {
             guard let index = names.firstIndex(of: name) else { throw TraceError(line: 1, message: "no \(name) column") }
             return index
         }
-        let (name, cpu, memory, gpus, share, spec, created, deleted, scheduled) = (
-            try column("name"), try column("cpu_milli"), try column("memory_mib"), try column("num_gpu"), try column("gpu_milli"),
-            try column("gpu_spec"), try column("creation_time"), try column("deletion_time"), try column("scheduled_time")
-        )
+        let (name, cpu, memory, gpus, share) = (try column("name"), try column("cpu_milli"), try column("memory_mib"), try column("num_gpu"), try column("gpu_milli"))
+        let (spec, created, deleted, scheduled) = (names.firstIndex(of: "gpu_spec"), names.firstIndex(of: "creation_time"), names.firstIndex(of: "deletion_time"), names.firstIndex(of: "scheduled_time"))
         var jobs: [TraceJob] = []
         var skipped = 0
         for row in rows.dropFirst() {
@@ -147,24 +146,34 @@ public enum TraceReader {
             guard values.count == names.count else {
                 throw TraceError(line: row.number, message: "expected \(names.count) fields, found \(values.count)")
             }
-            let start = values[scheduled].isEmpty ? try number(values[created], line: row.number, "creation_time") : try number(values[scheduled], line: row.number, "scheduled_time")
-            guard !values[deleted].isEmpty else {
-                skipped += 1
-                continue
+            func time(_ column: Int?, _ what: String) throws(TraceError) -> Double? {
+                guard let column, !values[column].isEmpty else { return nil }
+                return try number(values[column], line: row.number, what)
             }
-            let end = try number(values[deleted], line: row.number, "deletion_time")
+            let arrival = try time(created, "creation_time") ?? 0
+            let start = try time(scheduled, "scheduled_time") ?? arrival
+            var runtime = 0.0
+            if deleted != nil {
+                guard let end = try time(deleted, "deletion_time") else {
+                    skipped += 1
+                    continue
+                }
+                runtime = max(0, end - start)
+            }
             let gpuCount = Int(try number(values[gpus], line: row.number, "num_gpu"))
             let milli = try number(values[share], line: row.number, "gpu_milli")
+            let models = spec.map { values[$0] } ?? ""
             jobs.append(TraceJob(
-                id: values[name], arrivalS: try number(values[created], line: row.number, "creation_time"),
-                runtimeS: max(0, end - start),
+                id: values[name], arrivalS: arrival, runtimeS: runtime,
                 cpuCores: try number(values[cpu], line: row.number, "cpu_milli") / 1_000,
                 memoryBytes: UInt64(try number(values[memory], line: row.number, "memory_mib")) << 20,
                 gpuCount: gpuCount, gpuShare: gpuCount == 1 && milli > 0 && milli < 1_000 ? milli / 1_000 : 1,
-                gpuModels: values[spec].isEmpty ? [] : Array(Set(values[spec].split(separator: "|").map(String.init))).sorted()
+                gpuModels: models.isEmpty ? [] : Array(Set(models.split(separator: "|").map(String.init))).sorted()
             ))
         }
-        return finish(jobs, skipped: skipped, reason: "pods without a deletion time")
+        var report = finish(jobs, skipped: skipped, reason: "pods without a deletion time")
+        if created == nil { report.notes.append("no times: every pod arrives at 0 and takes no time") }
+        return report
     }
 
     /// The openb node list: `sn,cpu_milli,memory_mib,gpu,model`.

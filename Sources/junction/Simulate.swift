@@ -56,7 +56,7 @@ func writeFile(_ path: String, _ text: String) throws {
 struct ProgressBar {
     let label: String
     private let terminal = isatty(STDERR_FILENO) == 1
-    private var shownTenths = -1
+    private var shownTenths = 0
     private let started = Date()
     let quiet: Bool
 
@@ -108,7 +108,7 @@ struct SimulateTrace: ParsableCommand {
         Examples:
           junction simulate --topology Topologies/geant2012.yaml --trace philly_trace.csv --format philly --time-scale 0.3 --plots out/
           junction simulate --topology Topologies/chinanet-edwc.yaml --trace openb_pod_list_default.csv --format openb \\
-            --pool-capacity openb_node_list_all_node.csv --ingress East=3 --ingress West=1 --fail pool:edwc-gansu@86400+43200
+            --pool-capacity openb_node_list_all_node.csv --ingress east=3 --ingress west=1 --fail pool:qingyang@86400+43200
         """
     )
 
@@ -351,6 +351,9 @@ struct SimulateAllocation: ParsableCommand {
         var heldPercent: [Double]
         var placed: Double
         var dropped: Double
+
+        /// How the curve is named beside the published ones.
+        var label: String { "Junction " + (policy == "junction" ? "joint" : policy) }
     }
 
     /// What `--json` and `--output x.json` carry.
@@ -428,7 +431,7 @@ struct SimulateAllocation: ParsableCommand {
         }
         if let plots {
             var lines = averaged.map { curve in
-                LineChart.Line(name: "junction \(curve.policy)", points: curve.allocatedPercent.enumerated().map { (x: Double($0.offset), y: $0.element) })
+                LineChart.Line(name: curve.label, points: curve.allocatedPercent.enumerated().map { (x: Double($0.offset), y: $0.element) })
             }
             lines += reference.map { curve in
                 LineChart.Line(name: curve.policy, points: curve.percent.prefix(upTo + 1).enumerated().map { (x: Double($0.offset), y: $0.element) }, dashed: true)
@@ -442,7 +445,7 @@ struct SimulateAllocation: ParsableCommand {
             return
         }
         let steps = Array(stride(from: 10, through: upTo, by: 10))
-        var rows = averaged.map { curve in ["junction \(curve.policy)"] + steps.map { $0 < curve.allocatedPercent.count ? String(format: "%.1f", curve.allocatedPercent[$0]) : "-" } }
+        var rows = averaged.map { curve in [curve.label] + steps.map { $0 < curve.allocatedPercent.count ? String(format: "%.1f", curve.allocatedPercent[$0]) : "-" } }
         rows += reference.map { curve in ["\(curve.policy) (published)"] + steps.map { $0 < curve.percent.count ? String(format: "%.1f", curve.percent[$0]) : "-" } }
         print("GPUs allocated (%) as the arrived GPU demand reaches each % of the cluster's \(totalGPUs) GPUs:")
         print(table(header: ["policy"] + steps.map { "\($0)%" }, rows: rows))
@@ -450,7 +453,7 @@ struct SimulateAllocation: ParsableCommand {
             let best = reference.max { ($0.percent.count > last ? $0.percent[last] : 0) < ($1.percent.count > last ? $1.percent[last] : 0) }!
             for curve in averaged where curve.allocatedPercent.count > last {
                 let below = reference.filter { $0.percent.count > last && $0.percent[last] < curve.allocatedPercent[last] }.map(\.policy)
-                print(String(format: "junction %@ reaches %.1f%% at %d%% demand; best published %@ %.1f%%; above: %@", curve.policy, curve.allocatedPercent[last], last, best.policy, best.percent[last], below.isEmpty ? "none" : below.joined(separator: ", ")))
+                print(String(format: "%@ reaches %.1f%% at %d%% demand (holding %.1f%%); best published %@ %.1f%%; above: %@", curve.label, curve.allocatedPercent[last], last, curve.heldPercent[last], best.policy, best.percent[last], below.isEmpty ? "none" : below.joined(separator: ", ")))
             }
         }
     }

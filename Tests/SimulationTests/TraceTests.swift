@@ -27,6 +27,14 @@ struct TraceTests {
         #expect(report.skipped == 1)
     }
 
+    @Test func openbPodListsWithoutTimesStillGiveTheirPods() throws {
+        let report = try TraceFormat.openb.read("name,cpu_milli,memory_mib,num_gpu,gpu_milli\nopenb-pod-0000,12000,16384,1,1000\nopenb-pod-0001,4000,8192,1,250\n")
+        #expect(report.jobs.count == 2)
+        #expect(report.jobs.allSatisfy { $0.arrivalS == 0 && $0.runtimeS == 0 && $0.gpuModels.isEmpty })
+        #expect(report.jobs[1].gpuShare == 0.25)
+        #expect(report.notes.contains { $0.contains("no times") })
+    }
+
     @Test func openbNodesArePoolCapacity() throws {
         let nodes = try TraceReader.openbNodes("sn,cpu_milli,memory_mib,gpu,model\nopenb-node-0000,64000,262144,2,P100\nopenb-node-0001,96000,786432,0,\n")
         #expect(nodes.count == 2)
