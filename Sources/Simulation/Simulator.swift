@@ -40,7 +40,9 @@ public struct SimulationSetup: Sendable {
     }
 }
 
-/// Allocated and busy shares of the network's CPU cores and GPUs over time.
+/// Allocated and busy shares of the network's CPU cores and GPUs over time, from the start to
+/// the last arrival plus the 95th-percentile completion time, so a few very long jobs do not
+/// flatten the busy period into the first interval.
 public struct UtilisationSeries: Sendable, Hashable, Codable {
     /// The end of each interval, in simulated seconds.
     public var timeS: [Double] = []
@@ -487,7 +489,8 @@ public struct Simulator {
         }
         func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
         let lastArrival = runs.map(\.arrival).max() ?? 0
-        let series = utilisation(until: now)
+        let busyPeriod = min(now, lastArrival + percentile(0.95))
+        let series = utilisation(until: busyPeriod > 0 ? busyPeriod : now)
         let steady = averages(from: 0, to: lastArrival > 0 ? lastArrival : now)
         let budgeted = runs.filter { $0.budgetMs != nil }
         return SimulationReport(
@@ -525,19 +528,23 @@ public struct Simulator {
         guard end > 0, setup.samples > 0 else { return series }
         let width = end / Double(setup.samples)
         var sums = [[Double]](repeating: [0, 0, 0, 0], count: setup.samples)
+        let last = setup.samples - 1
         for (position, change) in changes.enumerated() {
             var from = change.0
             let to = min(position + 1 < changes.count ? changes[position + 1].0 : end, end)
+            var bucket = min(last, Int(from / width))
             while from < to {
-                let bucket = min(setup.samples - 1, Int(from / width))
-                let edge = min(to, Double(bucket + 1) * width)
-                let span = bucket == setup.samples - 1 ? to - from : edge - from
-                sums[bucket][0] += change.1 * span
-                sums[bucket][1] += change.2 * span
-                sums[bucket][2] += change.3 * span
-                sums[bucket][3] += change.4 * span
-                from += span
-                if span <= 0 { break }
+                let edge = bucket == last ? to : min(to, Double(bucket + 1) * width)
+                // Rounding can put `from` on the next bucket's edge: move on rather than lose time.
+                if edge > from {
+                    let span = edge - from
+                    sums[bucket][0] += change.1 * span
+                    sums[bucket][1] += change.2 * span
+                    sums[bucket][2] += change.3 * span
+                    sums[bucket][3] += change.4 * span
+                    from = edge
+                }
+                if from < to { bucket = min(last, bucket + 1) }
             }
         }
         func share(_ value: Double, _ total: Double) -> Double { total > 0 ? value / width / total : 0 }

@@ -164,6 +164,17 @@ struct SimulatorTests {
         #expect(report.completionPercentilesS.count == 101)
     }
 
+    @Test func theUtilisationSeriesLosesNoTime() {
+        // A long job holds 4 of the 16 cores throughout; short ones come and go at odd times.
+        var jobs = [TraceJob(id: "long", arrivalS: 0, runtimeS: 10_000, cpuCores: 4)]
+        jobs += (1...300).map { TraceJob(id: "short\($0)", arrivalS: Double($0) * 9.87, runtimeS: 13.3, cpuCores: 1) }
+        let report = simulate(jobs) { $0.samples = 200 }
+        let series = report.utilisation
+        #expect(series.timeS.count == 200)
+        #expect(series.timeS.last! < 5_000, "the series covers the busy period, not the long job's tail")
+        #expect(series.cpuAllocated.allSatisfy { $0 >= 0.25 - 1e-9 }, "\(series.cpuAllocated.enumerated().filter { $0.element < 0.25 })")
+    }
+
     @Test func lookaheadLetsSmallJobsPassABlockedOne() {
         let jobs = [
             TraceJob(id: "a", arrivalS: 0, runtimeS: 100, cpuCores: 6),
