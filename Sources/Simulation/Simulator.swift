@@ -144,7 +144,8 @@ public struct Simulator {
     private var now = 0.0
     private var runs: [Run]
     private var runOfCoreID: [String: Int] = [:]
-    private var downLinks = Set<Int>()
+    /// Links down, with how many failures hold each down (failures may overlap).
+    private var downLinks: [Int: Int] = [:]
     private var neverFit = 0
     private var replacements = 0
     private var reroutes = 0
@@ -435,7 +436,7 @@ public struct Simulator {
             perform(core.handle(.fromPool(peer: Array(pool.utf8), WireMessage(.goodbye(goodbye))), now: time()))
             settle(affected)
         case .link(let link):
-            downLinks.insert(link)
+            downLinks[link, default: 0] += 1
             reloadTopology(because: failure)
         }
     }
@@ -445,7 +446,7 @@ public struct Simulator {
         case .pool(let pool):
             register(pool)
         case .link(let link):
-            downLinks.remove(link)
+            if let count = downLinks[link], count > 1 { downLinks[link] = count - 1 } else { downLinks[link] = nil }
             reloadTopology(because: failure)
         }
     }
@@ -454,7 +455,7 @@ public struct Simulator {
     /// follow the path the core now holds for them.
     private mutating func reloadTopology(because failure: Failure) {
         var topology = setup.topology
-        for link in downLinks { topology.links[link].isUp = false }
+        for link in downLinks.keys { topology.links[link].isUp = false }
         let moving = active.filter { !runs[$0].busy }
         perform(core.handle(.topologyLoaded(topology, path: "failure \(failure.text)", replyTo: nil, correlationID: 0), now: time()))
         for index in moving {

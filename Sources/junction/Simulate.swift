@@ -14,6 +14,8 @@ struct Simulate: ParsableCommand {
     )
 }
 
+extension TraceFormat: ExpressibleByArgument {}
+
 /// The policies a simulation can compare.
 enum PolicyChoice: String, ExpressibleByArgument, CaseIterable {
     case all, junction, computeOnly = "compute-only", networkOnly = "network-only", random
@@ -119,7 +121,7 @@ struct SimulateTrace: ParsableCommand {
     var trace: String
 
     @Option(help: "The trace's format: openb, philly, swf or csv.")
-    var format: String
+    var format: TraceFormat
 
     @Option(help: "Policy to run: all, junction, compute-only, network-only or random.")
     var policy: PolicyChoice = .all
@@ -184,9 +186,6 @@ struct SimulateTrace: ParsableCommand {
     }
 
     func run() throws {
-        guard let traceFormat = TraceFormat(rawValue: format) else {
-            throw ValidationError("--format takes \(TraceFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         var network = try loadTopology(topology, quiet: json)
         guard !network.pools.isEmpty else { throw CommandFailure("\(topology) declares no pools to simulate on") }
         let dataSize: DataSize
@@ -211,7 +210,7 @@ struct SimulateTrace: ParsableCommand {
         }
         var report: TraceReport
         do {
-            report = try traceFormat.read(try readTraceText(trace))
+            report = try format.read(try readTraceText(trace))
         } catch let error as TraceError {
             throw CommandFailure("\(trace): \(error)")
         }
@@ -246,7 +245,10 @@ struct SimulateTrace: ParsableCommand {
             bar.finish(String(format: "%d events, %.0f events/s,", result.events, Double(result.events) / max(seconds, 1e-9)))
             reports.append(result)
         }
-        if let output { try writeFile(output, output.hasSuffix(".csv") ? csvText(reports) : jsonText(reports)) }
+        if let output {
+            try writeFile(output, output.hasSuffix(".csv") ? csvText(reports) : jsonText(reports))
+            if !json { printError("report: \(output)") }
+        }
         if let plots {
             try writeFile(plots + "/completion-cdf.svg", reports.completionChart.svg())
             try writeFile(plots + "/utilisation.svg", reports.utilisationChart.svg())
