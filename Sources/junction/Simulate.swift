@@ -31,16 +31,39 @@ enum PolicyChoice: String, ExpressibleByArgument, CaseIterable {
     }
 }
 
-/// Reads a trace file whole, with a clear error when it cannot.
+/// Reads a trace file whole, with a clear error when it cannot. Compressed files (.gz, .xz, .zst,
+/// as the Parallel Workloads Archive ships them) are read through the system's decompressor.
 func readTraceText(_ path: String) throws -> String {
-    if path.hasSuffix(".gz") || path.hasSuffix(".xz") || path.hasSuffix(".zst") {
-        throw CommandFailure("\(path) is compressed; decompress it first (for example gunzip -k \(path))")
+    let decompressors = [".gz": "gzip", ".xz": "xz", ".zst": "zstd"]
+    guard let (_, tool) = decompressors.first(where: { path.hasSuffix($0.key) }) else {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw CommandFailure("cannot read \(path): \(error.localizedDescription)")
+        }
     }
+    guard FileManager.default.isReadableFile(atPath: path) else { throw CommandFailure("cannot read \(path): no such readable file") }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [tool, "-dc", path]
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
     do {
-        return try String(contentsOfFile: path, encoding: .utf8)
+        try process.run()
     } catch {
-        throw CommandFailure("cannot read \(path): \(error.localizedDescription)")
+        throw CommandFailure("cannot start \(tool) to read \(path): \(error.localizedDescription)")
     }
+    // Read before waiting, so a large file cannot fill the pipe and stall the decompressor.
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        let detail = complaint.trimmingCharacters(in: .whitespacesAndNewlines)
+        throw CommandFailure("\(tool) could not decompress \(path)\(detail.isEmpty ? "" : ": " + detail) (is \(tool) installed?)")
+    }
+    return String(decoding: data, as: UTF8.self)
 }
 
 /// Writes a report file, creating its folder.

@@ -20,6 +20,30 @@ struct SimulateCommandTests {
         }
     }
 
+    @Test func readsACompressedTrace() async throws {
+        let trace = try temporaryFile("; a comment\n 1 0 -1 100 4 -1 -1 4 -1 -1 1 1 1 -1 -1 -1 -1 -1\n 2 5 -1 50 2 -1 -1 2 -1 -1 1 1 1 -1 -1 -1 -1 -1\n", suffix: ".swf")
+        defer {
+            try? FileManager.default.removeItem(atPath: trace)
+            try? FileManager.default.removeItem(atPath: trace + ".gz")
+        }
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gzip.arguments = ["gzip", "-k", trace]
+        try gzip.run()
+        gzip.waitUntilExit()
+        try #require(gzip.terminationStatus == 0)
+        let result = try await junction("simulate", "--topology", topologies.appendingPathComponent("abilene.yaml").path, "--trace", trace + ".gz", "--format", "swf", "--json", within: 60)
+        #expect(result.status == 0, "\(result.errors)")
+        let reports = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]])
+        #expect(reports.allSatisfy { $0["completed"] as? Int == 2 })
+
+        let broken = try temporaryFile("not gzip at all", suffix: ".gz")
+        defer { try? FileManager.default.removeItem(atPath: broken) }
+        let refused = try await junction("simulate", "--topology", topologies.appendingPathComponent("abilene.yaml").path, "--trace", broken, "--format", "swf", within: 30)
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("gzip could not decompress"))
+    }
+
     @Test func aBadTraceIsReportedWithItsLine() async throws {
         let trace = try temporaryFile("id,arrival_s,runtime_s\na,1,oops\n", suffix: ".csv")
         defer { try? FileManager.default.removeItem(atPath: trace) }
