@@ -140,7 +140,7 @@ struct SimulateTrace: ParsableCommand {
     @Option(help: "The topology file; its declared pools are the capacity.")
     var topology: String
 
-    @Option(help: "The workload trace.")
+    @Option(help: "The workload trace; .gz, .xz and .zst files are decompressed on the way in.")
     var trace: String
 
     @Option(help: "The trace's format: openb, philly, swf or csv.")
