@@ -90,6 +90,26 @@ public struct SimulationReport: Sendable, Hashable, Codable {
     public var events: Int
 }
 
+/// One job's course through a simulation.
+public struct JobRecord: Sendable, Hashable, Codable {
+    public var id: String
+    public var ingress: String
+    public var dataBytes: Double
+    public var arrivalS: Double
+    /// When it was first placed; nil when it never was.
+    public var startS: Double?
+    /// When it ended; nil when it did not complete.
+    public var endS: Double?
+    /// The pool it ended on (or last ran on).
+    public var pool: String?
+    public var transferS: Double
+    /// Path latency to its pool, in ms.
+    public var pathLatencyMs: Double
+    /// How many times it was placed: more than 1 after a failure moved it.
+    public var placements: Int
+    public var budgetBroken: Bool
+}
+
 /// A discrete-event simulation that drives the controller core itself: pools register with it,
 /// jobs are submitted to it at their arrival on a virtual clock, and its dispatches start them.
 /// A dispatched job's input moves over its leased path (holding the bandwidth), then it runs,
@@ -132,6 +152,8 @@ public struct Simulator {
         var busy = false
         var violated = false
         var failed = false
+        var placements = 0
+        var lastPool: String?
     }
 
     private let setup: SimulationSetup
@@ -339,6 +361,8 @@ public struct Simulator {
         let job = setup.jobs[index]
         let estimate = info.estimate
         runs[index].pool = pool
+        runs[index].lastPool = pool
+        runs[index].placements += 1
         runs[index].path = info.path
         runs[index].generation += 1
         if runs[index].firstStart == nil { runs[index].firstStart = now }
@@ -480,6 +504,18 @@ public struct Simulator {
     }
 
     // MARK: Report
+
+    /// Every job's course, in trace order; complete once `run` has returned.
+    public var jobRecords: [JobRecord] {
+        runs.indices.map { index in
+            let run = runs[index]
+            return JobRecord(
+                id: setup.jobs[index].id, ingress: run.ingress, dataBytes: run.dataBytes, arrivalS: run.arrival,
+                startS: run.firstStart, endS: run.finished, pool: run.lastPool, transferS: run.transferS,
+                pathLatencyMs: kmPerMs > 0 ? run.distanceKm / kmPerMs : 0, placements: run.placements, budgetBroken: run.violated
+            )
+        }
+    }
 
     private func report() -> SimulationReport {
         let completed = runs.indices.filter { runs[$0].finished != nil }

@@ -194,6 +194,9 @@ struct SimulateTrace: ParsableCommand {
     @Option(help: "Write completion-cdf.svg and utilisation.svg into this folder.")
     var plots: String?
 
+    @Option(help: "Write every job's course to this CSV file: policy, job, ingress, times, pool, transfer, placements.")
+    var jobsOutput: String?
+
     @Flag(help: "Print the reports as JSON instead of the table.")
     var json = false
 
@@ -206,6 +209,7 @@ struct SimulateTrace: ParsableCommand {
         if let limit { guard limit > 0 else { throw ValidationError("--limit must be above 0") } }
         guard lookahead >= 1 else { throw ValidationError("--lookahead must be at least 1") }
         if let output { guard output.hasSuffix(".json") || output.hasSuffix(".csv") else { throw ValidationError("--output must end in .json or .csv") } }
+        if let jobsOutput { guard jobsOutput.hasSuffix(".csv") else { throw ValidationError("--jobs-output must end in .csv") } }
     }
 
     func run() throws {
@@ -249,6 +253,7 @@ struct SimulateTrace: ParsableCommand {
         }
 
         var reports: [SimulationReport] = []
+        var jobLines = ["policy,job,ingress,data_gb,arrival_s,start_s,end_s,pool,transfer_s,path_latency_ms,placements,budget_broken"]
         for choice in policy.policies(seed: seed) {
             var setup = SimulationSetup(topology: network, jobs: jobs, policy: choice, ingress: entries)
             setup.dataSize = dataSize
@@ -267,6 +272,17 @@ struct SimulateTrace: ParsableCommand {
             let seconds = Date().timeIntervalSince(started)
             bar.finish(String(format: "%d events, %.0f events/s,", result.events, Double(result.events) / max(seconds, 1e-9)))
             reports.append(result)
+            if jobsOutput != nil {
+                func field(_ value: Double?) -> String { value.map { "\($0)" } ?? "" }
+                for job in simulator.jobRecords {
+                    jobLines.append([choice.name, csvField(job.id), csvField(job.ingress), "\(job.dataBytes / 1e9)", "\(job.arrivalS)", field(job.startS), field(job.endS),
+                                     csvField(job.pool ?? ""), "\(job.transferS)", "\(job.pathLatencyMs)", "\(job.placements)", job.budgetBroken ? "true" : "false"].joined(separator: ","))
+                }
+            }
+        }
+        if let jobsOutput {
+            try writeFile(jobsOutput, jobLines.joined(separator: "\n") + "\n")
+            if !json { printError("jobs: \(jobsOutput)") }
         }
         if let output {
             try writeFile(output, output.hasSuffix(".csv") ? csvText(reports) : jsonText(reports))
@@ -291,6 +307,11 @@ struct SimulateTrace: ParsableCommand {
            best.meanCompletionS > 0 {
             print(String(format: "junction's mean completion is %.0f%% lower than the best one-sided policy (%@)", (1 - joint.meanCompletionS / best.meanCompletionS) * 100, best.policy))
         }
+    }
+
+    /// A CSV field, quoted when it holds a comma or a quote.
+    private func csvField(_ text: String) -> String {
+        text.contains(",") || text.contains("\"") ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 
     private func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }

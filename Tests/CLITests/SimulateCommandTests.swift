@@ -67,7 +67,7 @@ struct SimulateCommandTests {
         let result = try await junction(
             "simulate", "--topology", topologies.appendingPathComponent("abilene.yaml").path, "--trace", trace, "--format", "csv",
             "--ingress", "New_York=3", "--ingress", "Seattle", "--data", "uniform:1-20", "--latency-budget-ms", "30", "--budget-share", "0.5",
-            "--fail", "pool:chicago-a100@300+900", "--fail", "link:Chicago-Indianapolis@200", "--plots", folder.path, "--output", csv, within: 60
+            "--fail", "pool:chicago-a100@300+900", "--fail", "link:Chicago-Indianapolis@200", "--plots", folder.path, "--output", csv, "--jobs-output", folder.appendingPathComponent("jobs.csv").path, within: 60
         )
         #expect(result.status == 0, "\(result.errors)")
         #expect(result.output.contains("junction's mean completion is"))
@@ -79,6 +79,10 @@ struct SimulateCommandTests {
         #expect(rows.count == 5)
         #expect(rows[0].hasPrefix("policy,jobs,completed"))
         #expect(rows.dropFirst().allSatisfy { $0.split(separator: ",")[2] == "40" }, "every job completes despite the failures")
+        let jobs = try String(contentsOfFile: folder.appendingPathComponent("jobs.csv").path, encoding: .utf8).split(separator: "\n")
+        #expect(jobs.count == 1 + 4 * 40)
+        #expect(jobs[0].hasPrefix("policy,job,ingress"))
+        #expect(jobs.dropFirst().allSatisfy { ["New_York", "Seattle"].contains($0.split(separator: ",", omittingEmptySubsequences: false)[2]) }, "jobs enter where the weights say")
     }
 
     @Test func badScenarioOptionsAreRefusedClearly() async throws {

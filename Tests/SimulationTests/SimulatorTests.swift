@@ -93,6 +93,14 @@ struct SimulatorTests {
         let report = simulate(jobs, on: topology) { $0.failures = [failure] }
         #expect(report.completed == 2)
         #expect(report.replacements == 2)
+        var setup = SimulationSetup(topology: topology, jobs: jobs, policy: .joint, ingress: IngressWeights(uniformOver: ["users"]))
+        setup.failures = [failure]
+        var simulator = Simulator(setup)
+        _ = simulator.run()
+        let records = simulator.jobRecords
+        #expect(records.map(\.id) == ["j0", "j1"])
+        #expect(records.allSatisfy { $0.placements == 2 && $0.pool == "near-slow" && $0.startS == 0 && $0.pathLatencyMs == 1 })
+        #expect(records.allSatisfy { abs(($0.endS ?? 0) - 210.001) < 1e-6 })
         #expect(abs(report.simulatedSeconds - (10 + 0.001 + 200)) < 1e-6, "both start again on the slow pool at 10 s")
     }
 
