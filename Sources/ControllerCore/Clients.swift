@@ -141,6 +141,7 @@ extension ControllerCore {
             var moved = state
             moved.node = node
             moved.reserved = Resources()
+            moved.sharedGPUs = [:]
             next.engine.upsertPool(moved)
             next.sessions[id] = session
             next.poolOfPeer[session.peer] = id
@@ -162,8 +163,10 @@ extension ControllerCore {
             guard var job = next.jobs[id], let pool = job.pool, !job.isFinished, job.lease != nil else { continue }
             job.lease = nil
             next.jobs[id] = job
+            // A job sharing a GPU keeps the one its pool was told.
+            let sharedGPU = job.spec.hasGpuShare ? Int(job.spec.gpuShare.gpu) : nil
             if job.state == .running, let estimate = job.estimate {
-                switch next.engine.holdRunning(job.request, on: pool, estimate: estimate, path: job.path, now: time.seconds, ttl: configuration.leaseTTLS) {
+                switch next.engine.holdRunning(job.request, on: pool, estimate: estimate, path: job.path, now: time.seconds, ttl: configuration.leaseTTLS, sharedGPU: sharedGPU) {
                 case .success(let lease):
                     next.engine.markDispatched(lease.id, sequence: job.dispatchSequence)
                     next.jobs[id]?.lease = lease.id
@@ -176,7 +179,7 @@ extension ControllerCore {
             again.excludedPools = Set(next.engine.pools.map(\.id)).subtracting([pool])
             again.explain = false
             guard let placement = try? next.engine.place(again, now: time.seconds), let winner = placement.winner,
-                  case .success(let lease) = next.engine.hold(winner, for: again, now: time.seconds, ttl: configuration.leaseTTLS) else {
+                  case .success(let lease) = next.engine.hold(winner, for: again, now: time.seconds, ttl: configuration.leaseTTLS, sharedGPU: sharedGPU) else {
                 pathless.append((id, pool))
                 continue
             }

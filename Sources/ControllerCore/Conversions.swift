@@ -29,6 +29,8 @@ extension PlacementRequest {
             alternatives: wire.alternatives > 0 ? Int(min(wire.alternatives, 20)) : 3,
             explain: explain
         )
+        // 0 (unset) asks for whole GPUs; anything else the engine checks.
+        if wire.gpuShare != 0 { gpuShare = wire.gpuShare }
     }
 
     public var wire: Junction_V1_PlacementRequest {
@@ -42,6 +44,7 @@ extension PlacementRequest {
         wire.minBandwidthGbps = minBandwidthGbps
         wire.maxLatencyMs = maxLatencyMs ?? 0
         wire.runtimeS = runtimeS
+        if isGPUShare { wire.gpuShare = gpuShare }
         wire.labels = labels.map { constraint in
             var wire = Junction_V1_LabelConstraint()
             wire.key = constraint.key
@@ -154,5 +157,16 @@ extension RoutingTable {
                 alternatives: row.alternatives.map(\.nodes), alternativeLatencyMs: row.alternatives.map(\.latencyMs)
             )
         })
+    }
+}
+
+extension LeaseShare {
+    /// The share as a dispatch names it.
+    var wire: Junction_V1_GpuShare {
+        var wire = Junction_V1_GpuShare()
+        wire.model = model
+        wire.gpu = UInt32(clamping: gpu)
+        wire.share = amount
+        return wire
     }
 }

@@ -66,9 +66,11 @@ extension ControllerCore {
         let id = "job-\(nextJobNumber)"
         nextJobNumber += 1
         var spec = submit.spec
+        // Which GPU a share lands on is the controller's to say, in the dispatch.
+        spec.clearGpuShare()
         spec.resources.cpuCores = request.cpuCores
         spec.resources.memoryBytes = request.memoryBytes
-        if let model = winner.estimate.gpuModel { spec.resources.gpus = [model: UInt32(request.gpuCount)] }
+        if let model = winner.estimate.gpuModel, !request.isGPUShare { spec.resources.gpus = [model: UInt32(request.gpuCount)] }
         if spec.runtimeEstimateS == 0 { spec.runtimeEstimateS = request.runtimeS }
         var job = Job(id: id, spec: spec, request: request, submittedMs: time.unixMs, updatedMs: time.unixMs)
         job.submittedOrder = nextJobNumber
@@ -116,7 +118,14 @@ extension ControllerCore {
             message.jobID = id
             message.dispatchSequence = sequence
             message.spec = job.spec
-            if let model = candidate.estimate.gpuModel { message.spec.resources.gpus = [model: UInt32(job.request.gpuCount)] }
+            if let share = lease.share {
+                // A shared GPU: the pool is told which one and how much, and no whole GPUs.
+                message.spec.resources.gpus = [:]
+                message.spec.gpuShare = share.wire
+                jobs[id]?.spec.gpuShare = share.wire
+            } else if let model = candidate.estimate.gpuModel {
+                message.spec.resources.gpus = [model: UInt32(job.request.gpuCount)]
+            }
             message.path = candidate.path
             message.leaseID = "lease-\(lease.id)"
             message.leaseExpiresMs = unixMs(lease.expiresAt)

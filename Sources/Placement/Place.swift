@@ -72,6 +72,7 @@ extension PlacementEngine {
         let explain = request.explain
         let keep = max(0, request.alternatives) + 1
         let need = Int32(request.gpuCount)
+        let sharing = request.isGPUShare
         let allowedModels = gpuModelOrder(for: request)
         let runtime = request.runtimeS
         let cpuAsked = request.cpuCores - 1e-9
@@ -119,7 +120,7 @@ extension PlacementEngine {
             }
             var model = -1
             if failed == nil, need > 0 {
-                model = allowedModels.first { hot.freeGPUs(pool, $0) >= need } ?? -1
+                model = allowedModels.first { hot.freeGPUs(pool, $0) >= need || (sharing && hot.shareRoom(pool, $0) >= request.gpuShare - 1e-9) } ?? -1
                 if model < 0 { failed = .resources }
             }
             if let failed {
@@ -141,7 +142,7 @@ extension PlacementEngine {
             case .completion:
                 bound = hot.queue[pool] + runtime / hot.speed[pool] + away
             case .cost:
-                bound = runtime / hot.speed[pool] / 3_600 * (request.cpuCores * hot.cpuPrice[pool] + Double(need) * (model >= 0 ? hot.priceOfGPU(pool, model) : 0))
+                bound = runtime / hot.speed[pool] / 3_600 * (request.cpuCores * hot.cpuPrice[pool] + request.gpuUnits * (model >= 0 ? hot.priceOfGPU(pool, model) : 0))
             case .latency:
                 bound = hot.processing[pool] + lowest
             }
@@ -259,6 +260,12 @@ extension PlacementEngine {
         let total = max(states[pool].total.cpuCores, 1e-9)
         let cores = max(0, hot.cpu[pool] - request.cpuCores) / total
         guard request.gpuCount > 0, model >= 0 else { return cores }
+        if request.isGPUShare {
+            // The room a share leaves on the GPU it lands on: a shared GPU when one has room.
+            let room = hot.shareRoom(pool, model)
+            let left = room >= request.gpuShare - 1e-9 ? room - request.gpuShare : 1 - request.gpuShare + Double(hot.freeGPUs(pool, model))
+            return left / Double(max(1, hot.totalGPUs(pool, model))) + cores / 1_000
+        }
         let gpus = Double(hot.freeGPUs(pool, model)) - Double(request.gpuCount)
         return max(0, gpus) / Double(max(1, hot.totalGPUs(pool, model))) + cores / 1_000
     }
@@ -282,6 +289,8 @@ extension PlacementEngine {
         }
         guard request.gpuCount >= 0 else { throw .invalid("the GPU count cannot be negative") }
         guard request.gpuCount > 0 || request.gpuModels.isEmpty else { throw .invalid("GPU models are named but no GPUs are asked") }
+        guard request.gpuShare > 0, request.gpuShare <= 1 else { throw .invalid("a GPU share must be above 0 and at most 1, not \(request.gpuShare)") }
+        guard request.gpuShare == 1 || request.gpuCount == 1 else { throw .invalid("a GPU share is part of one GPU: ask for 1 GPU, not \(request.gpuCount)") }
     }
 
     /// The allowed GPU models' ids in the order a pool's choice goes: by name.
@@ -321,7 +330,12 @@ extension PlacementEngine {
                 reason = "\(number(Double(hot.memory[pool]) / Double(1 << 30))) GiB of memory free after leases, \(number(Double(request.memoryBytes) / Double(1 << 30))) GiB asked"
             } else {
                 let free = allowedModels.map { "\(hot.freeGPUs(pool, $0)) \(models.names[$0])" }.joined(separator: ", ")
-                reason = "not enough GPUs free: \(free.isEmpty ? "none" : free) after leases, \(request.gpuCount) asked"
+                if request.isGPUShare {
+                    let room = allowedModels.map { "\(number(hot.shareRoom(pool, $0))) of a shared \(models.names[$0])" }.joined(separator: ", ")
+                    reason = "no GPU with \(number(request.gpuShare)) of it free: \(free.isEmpty ? "none" : free) whole after leases, at most \(room.isEmpty ? "none" : room)"
+                } else {
+                    reason = "not enough GPUs free: \(free.isEmpty ? "none" : free) after leases, \(request.gpuCount) asked"
+                }
             }
         case .unreachable, .bandwidth, .latencyBudget:
             reason = check.rawValue
@@ -348,7 +362,7 @@ extension PlacementEngine {
         let transfer = route.hops == 0 || request.dataBytes == 0 ? 0 : (gbps > 0 ? request.dataBytes * 8 / (gbps * 1e9) : .infinity)
         let runtime = request.runtimeS / hot.speed[pool]
         let gpuPrice = model >= 0 ? hot.priceOfGPU(pool, model) : 0
-        let price = runtime / 3_600 * (request.cpuCores * hot.cpuPrice[pool] + Double(request.gpuCount) * gpuPrice)
+        let price = runtime / 3_600 * (request.cpuCores * hot.cpuPrice[pool] + request.gpuUnits * gpuPrice)
             + request.dataBytes / 1e9 * route.transferPricePerGB
         return Estimate(
             latencyMs: route.latencyMs, bottleneckGbps: route.bottleneckGbps, pathCost: route.cost, hops: route.hops,

@@ -35,6 +35,8 @@ struct HotPools: Sendable {
     var gpuFree: [Int32] = []
     var gpuTotal: [Int32] = []
     var gpuPrice: [Double] = []
+    /// The most room on any shared GPU of the model, per pool and model.
+    var gpuShareRoom: [Double] = []
     var stride = 4
 
     mutating func append() {
@@ -50,6 +52,7 @@ struct HotPools: Sendable {
         gpuFree.append(contentsOf: repeatElement(0, count: stride))
         gpuTotal.append(contentsOf: repeatElement(0, count: stride))
         gpuPrice.append(contentsOf: repeatElement(0, count: stride))
+        gpuShareRoom.append(contentsOf: repeatElement(0, count: stride))
     }
 
     /// Makes room for `models` GPU models per pool.
@@ -66,6 +69,7 @@ struct HotPools: Sendable {
         gpuFree = regrid(gpuFree, 0)
         gpuTotal = regrid(gpuTotal, 0)
         gpuPrice = regrid(gpuPrice, 0)
+        gpuShareRoom = regrid(gpuShareRoom, 0)
         stride = wider
     }
 
@@ -89,15 +93,18 @@ struct HotPools: Sendable {
             gpuFree[base + model] = 0
             gpuTotal[base + model] = 0
             gpuPrice[base + model] = 0
+            gpuShareRoom[base + model] = 0
         }
         for (model, count) in available.gpus { gpuFree[base + models.id(model)] = Int32(clamping: count) }
         for (model, count) in state.total.gpus { gpuTotal[base + models.id(model)] = Int32(clamping: count) }
         for (model, price) in state.price.gpuHour { gpuPrice[base + models.id(model)] = price }
+        for (model, shared) in state.sharedGPUs { gpuShareRoom[base + models.id(model)] = shared.map(\.room).max() ?? 0 }
     }
 
     func freeGPUs(_ pool: Int, _ model: Int) -> Int32 { model < stride ? gpuFree[pool * stride + model] : 0 }
     func totalGPUs(_ pool: Int, _ model: Int) -> Int32 { model < stride ? gpuTotal[pool * stride + model] : 0 }
     func priceOfGPU(_ pool: Int, _ model: Int) -> Double { model < stride ? gpuPrice[pool * stride + model] : 0 }
+    func shareRoom(_ pool: Int, _ model: Int) -> Double { model < stride ? gpuShareRoom[pool * stride + model] : 0 }
 }
 
 /// The pure placement core: live network and pool state, placement, leases, routing tables.
@@ -180,8 +187,10 @@ public struct PlacementEngine: Sendable {
     public mutating func upsertPool(_ state: PoolState) {
         if let index = poolIndex[state.id] {
             let reserved = states[index].reserved
+            let shared = states[index].sharedGPUs
             states[index] = state
             states[index].reserved = reserved
+            states[index].sharedGPUs = shared
             refresh(index)
         } else {
             appendPool(state)
@@ -226,6 +235,12 @@ public struct PlacementEngine: Sendable {
             leases[id]?.reflected = true
             states[index].reserved = subtract(lease.resources, from: states[index].reserved)
         }
+        for (model, shared) in states[index].sharedGPUs {
+            for (position, gpu) in shared.enumerated() where !gpu.reflected && (gpu.openedBy.map { $0 <= applied } ?? false) {
+                states[index].sharedGPUs[model]?[position].reflected = true
+                states[index].reserved = subtract(Resources(gpus: [model: 1]), from: states[index].reserved)
+            }
+        }
         refresh(index)
         version &+= 1
         return .applied
@@ -241,15 +256,25 @@ public struct PlacementEngine: Sendable {
 
     /// Takes a placement's pool resources and its path's bandwidth, all or nothing. Fails
     /// cleanly, taking nothing, when something changed since the placement.
-    public mutating func hold(_ candidate: Candidate, for request: PlacementRequest, now: Double, ttl: Double) -> Result<Lease, HoldFailure> {
+    /// With `sharedGPU`, a job that shares a GPU takes its part of that one (as after a reload);
+    /// otherwise the fullest shared GPU with room, or a newly shared one.
+    public mutating func hold(_ candidate: Candidate, for request: PlacementRequest, now: Double, ttl: Double, sharedGPU: Int? = nil) -> Result<Lease, HoldFailure> {
         guard let index = poolIndex[candidate.pool] else { return .failure(.unknownPool(candidate.pool)) }
         guard states[index].liveness == .up else {
             return .failure(.poolUnavailable("pool \(candidate.pool) is \(states[index].liveness.rawValue)"))
         }
         var resources = Resources(cpuCores: request.cpuCores, memoryBytes: request.memoryBytes)
+        var share: (LeaseShare, opens: Bool)?
         if request.gpuCount > 0 {
             guard let model = candidate.estimate.gpuModel else { return .failure(.resources("no GPU model chosen")) }
-            resources.gpus[model] = request.gpuCount
+            if request.isGPUShare {
+                guard let chosen = shareTarget(model, amount: request.gpuShare, in: index, preferring: sharedGPU) else {
+                    return .failure(.resources("pool \(candidate.pool) changed: no \(model) has \(number(request.gpuShare)) of a GPU free"))
+                }
+                share = chosen
+            } else {
+                resources.gpus[model] = request.gpuCount
+            }
         }
         if let shortage = shortage(of: resources, in: index) {
             return .failure(.resources("pool \(candidate.pool) changed: \(shortage)"))
@@ -261,10 +286,12 @@ public struct PlacementEngine: Sendable {
         }
         network.hold(bandwidth, on: candidate.slots)
         states[index].reserved = add(resources, to: states[index].reserved)
+        if let (taken, opens) = share { takeShare(taken, opens: opens, in: index) }
         refresh(index)
         let lease = Lease(
             id: nextLeaseID, pool: candidate.pool, path: candidate.path, slots: candidate.slots,
-            bandwidthGbps: bandwidth, resources: resources, expiresAt: now + ttl, dispatchSequence: nil, reflected: false
+            bandwidthGbps: bandwidth, resources: resources, expiresAt: now + ttl, dispatchSequence: nil, reflected: false,
+            share: share?.0
         )
         nextLeaseID += 1
         leases[lease.id] = lease
@@ -275,16 +302,20 @@ public struct PlacementEngine: Sendable {
 
     /// Holds a running job's resources on its pool again, without a path or bandwidth: its input
     /// has arrived, so only the pool matters.
-    public mutating func holdRunning(_ request: PlacementRequest, on pool: String, estimate: Estimate, path: [String], now: Double, ttl: Double) -> Result<Lease, HoldFailure> {
+    public mutating func holdRunning(_ request: PlacementRequest, on pool: String, estimate: Estimate, path: [String], now: Double, ttl: Double, sharedGPU: Int? = nil) -> Result<Lease, HoldFailure> {
         var resident = request
         resident.minBandwidthGbps = 0
         let node = poolIndex[pool].map { topology.nodes[states[$0].node].id } ?? ""
-        return hold(Candidate(pool: pool, node: node, path: path, slots: [], estimate: estimate), for: resident, now: now, ttl: ttl)
+        return hold(Candidate(pool: pool, node: node, path: path, slots: [], estimate: estimate), for: resident, now: now, ttl: ttl, sharedGPU: sharedGPU)
     }
 
     /// Records the dispatch that carries a lease, so an advertisement can later reflect it.
     public mutating func markDispatched(_ lease: UInt64, sequence: UInt64) {
         leases[lease]?.dispatchSequence = sequence
+        guard let held = leases[lease], let share = held.share, let index = poolIndex[held.pool],
+              let position = states[index].sharedGPUs[share.model]?.firstIndex(where: { $0.index == share.gpu }),
+              states[index].sharedGPUs[share.model]?[position].openedBy == nil else { return }
+        states[index].sharedGPUs[share.model]?[position].openedBy = sequence
     }
 
     /// Frees a lease's bandwidth and keeps its resources: the job's input has arrived.
@@ -301,8 +332,9 @@ public struct PlacementEngine: Sendable {
         guard let lease = leases.removeValue(forKey: id) else { return nil }
         leasesOfPool[lease.pool]?.remove(id)
         network.release(lease.bandwidthGbps, on: lease.slots)
-        if !lease.reflected, let index = poolIndex[lease.pool] {
-            states[index].reserved = subtract(lease.resources, from: states[index].reserved)
+        if let index = poolIndex[lease.pool] {
+            if !lease.reflected { states[index].reserved = subtract(lease.resources, from: states[index].reserved) }
+            if let share = lease.share { returnShare(share, in: index) }
             refresh(index)
         }
         version &+= 1
@@ -322,6 +354,51 @@ public struct PlacementEngine: Sendable {
         let link = topology.links[slot >> 1]
         let (from, to) = slot & 1 == 0 ? (link.from, link.to) : (link.to, link.from)
         return "\(topology.nodes[from].id)–\(topology.nodes[to].id)"
+    }
+
+    /// Where a share of a GPU of `model` goes: the named shared GPU, else the fullest one with
+    /// room, else a free whole GPU shared from now on (`opens`); nil when none has room.
+    func shareTarget(_ model: String, amount: Double, in pool: Int, preferring wanted: Int?) -> (LeaseShare, opens: Bool)? {
+        let shared = states[pool].sharedGPUs[model] ?? []
+        let wholeFree = models.existingID(model).map { hot.freeGPUs(pool, $0) } ?? 0
+        if let wanted {
+            if let gpu = shared.first(where: { $0.index == wanted }) {
+                return gpu.room >= amount - 1e-9 ? (LeaseShare(model: model, gpu: wanted, amount: amount), false) : nil
+            }
+            return wholeFree >= 1 ? (LeaseShare(model: model, gpu: wanted, amount: amount), true) : nil
+        }
+        if let fullest = shared.filter({ $0.room >= amount - 1e-9 }).min(by: { ($0.room, $0.index) < ($1.room, $1.index) }) {
+            return (LeaseShare(model: model, gpu: fullest.index, amount: amount), false)
+        }
+        guard wholeFree >= 1 else { return nil }
+        let taken = Set(shared.map(\.index))
+        let next = (0...shared.count).first { !taken.contains($0) }!
+        return (LeaseShare(model: model, gpu: next, amount: amount), true)
+    }
+
+    /// Puts a share on its GPU; a newly shared GPU is held whole until the pool reports it taken.
+    mutating func takeShare(_ share: LeaseShare, opens: Bool, in pool: Int) {
+        if opens {
+            states[pool].sharedGPUs[share.model, default: []].append(SharedGPU(index: share.gpu, used: share.amount, openedBy: nil, reflected: false))
+            states[pool].reserved = add(Resources(gpus: [share.model: 1]), to: states[pool].reserved)
+        } else if let position = states[pool].sharedGPUs[share.model]?.firstIndex(where: { $0.index == share.gpu }) {
+            states[pool].sharedGPUs[share.model]?[position].used += share.amount
+        }
+    }
+
+    /// Takes a share off its GPU; a GPU left empty is whole again.
+    mutating func returnShare(_ share: LeaseShare, in pool: Int) {
+        guard let position = states[pool].sharedGPUs[share.model]?.firstIndex(where: { $0.index == share.gpu }),
+              var gpu = states[pool].sharedGPUs[share.model]?[position] else { return }
+        gpu.used -= share.amount
+        if gpu.used > 1e-9 {
+            states[pool].sharedGPUs[share.model]?[position] = gpu
+            return
+        }
+        states[pool].sharedGPUs[share.model]?.remove(at: position)
+        if states[pool].sharedGPUs[share.model]?.isEmpty == true { states[pool].sharedGPUs[share.model] = nil }
+        // Until the pool reports the GPU taken it is reserved here; after that the pool frees it.
+        if !gpu.reflected { states[pool].reserved = subtract(Resources(gpus: [share.model: 1]), from: states[pool].reserved) }
     }
 
     func shortage(of resources: Resources, in pool: Int) -> String? {

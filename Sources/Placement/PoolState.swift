@@ -30,6 +30,8 @@ public struct PoolState: Sendable, Hashable {
     public var advertisementSequence: UInt64
     /// The highest dispatch sequence the pool's advertisements reflect.
     public var dispatchSequenceApplied: UInt64
+    /// GPUs split among jobs that each use part of one, per model.
+    public var sharedGPUs: [String: [SharedGPU]] = [:]
 
     public init(id: String, node: Int, total: Resources, labels: [String: String] = [:], price: Price = Price(), speed: Double = 1, queueWaitS: Double = 0, processingLatencyMs: Double = 0, liveness: PoolLiveness = .declared) {
         self.id = id
@@ -56,6 +58,21 @@ public struct PoolState: Sendable, Hashable {
         for (model, count) in reserved.gpus { available.gpus[model] = max(0, (free.gpus[model] ?? 0) - count) }
         return available
     }
+}
+
+/// One GPU that jobs share: how much of it they use, and whether the pool's advertisements
+/// count it as taken yet.
+public struct SharedGPU: Sendable, Hashable {
+    /// Which of the pool's shared GPUs of its model, as the dispatch names it.
+    public var index: Int
+    public var used: Double
+    /// The dispatch that first put a job on it.
+    public var openedBy: UInt64?
+    /// True once the pool's advertisements count the GPU as taken, so it is no longer reserved here.
+    public var reflected: Bool
+
+    /// Room left for another share.
+    public var room: Double { max(0, 1 - used) }
 }
 
 /// A pool's report of its free capacity (the `Advertisement` message, decoded and checked).
@@ -95,6 +112,21 @@ public struct Lease: Sendable, Hashable {
     /// True once the pool's advertisements reflect the resources, so they are no longer
     /// counted as reserved here.
     public var reflected: Bool
+    /// The part of a shared GPU the lease holds, for jobs that share one.
+    public var share: LeaseShare?
+}
+
+/// The part of a shared GPU a lease holds.
+public struct LeaseShare: Sendable, Hashable {
+    public var model: String
+    public var gpu: Int
+    public var amount: Double
+
+    public init(model: String, gpu: Int, amount: Double) {
+        self.model = model
+        self.gpu = gpu
+        self.amount = amount
+    }
 }
 
 /// Why a hold was refused; nothing was taken.

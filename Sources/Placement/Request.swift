@@ -97,6 +97,13 @@ public struct PlacementRequest: Sendable, Hashable {
     public var alternatives: Int
     /// Give every rejected pool its reason (costs time with many pools).
     public var explain: Bool
+    /// The part of one GPU to share with other jobs (0 < share < 1, with one GPU asked); 1 asks
+    /// for whole GPUs.
+    public var gpuShare: Double = 1
+    /// Whether the job asks for part of one GPU rather than whole ones.
+    public var isGPUShare: Bool { gpuCount == 1 && gpuShare < 1 }
+    /// GPUs the job takes, counting a share as its part.
+    public var gpuUnits: Double { isGPUShare ? gpuShare : Double(gpuCount) }
     /// When nothing fits, search again to give every pool its reason; off when only the
     /// answer matters, as in simulations that retry waiting jobs often.
     public var explainRefusal = true

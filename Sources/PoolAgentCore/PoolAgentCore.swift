@@ -101,7 +101,7 @@ public struct PoolAgentCore: Sendable {
     /// Jobs the agent runs now.
     public var runningJobIDs: [String] { jobs.keys.sorted() }
 
-    /// Capacity minus what running jobs hold.
+    /// Capacity minus what running jobs hold; a GPU that jobs share is taken as a whole.
     public var free: Resources {
         var free = configuration.capacity
         for job in jobs.values {
@@ -109,7 +109,17 @@ public struct PoolAgentCore: Sendable {
             free.memoryBytes = free.memoryBytes > job.spec.resources.memoryBytes ? free.memoryBytes - job.spec.resources.memoryBytes : 0
             for (model, count) in job.spec.resources.gpus { free.gpus[model] = max(0, (free.gpus[model] ?? 0) - Int(count)) }
         }
+        for (model, gpus) in sharedGPUs { free.gpus[model] = max(0, (free.gpus[model] ?? 0) - gpus.count) }
         return free
+    }
+
+    /// The part of each shared GPU in use, per model and GPU.
+    public var sharedGPUs: [String: [UInt32: Double]] {
+        var shared: [String: [UInt32: Double]] = [:]
+        for job in jobs.values where job.spec.hasGpuShare {
+            shared[job.spec.gpuShare.model, default: [:]][job.spec.gpuShare.gpu, default: 0] += job.spec.gpuShare.share
+        }
+        return shared
     }
 
     public mutating func handle(_ event: AgentEvent, now: Double, unixMs: Int64) -> [AgentAction] {
@@ -270,6 +280,15 @@ public struct PoolAgentCore: Sendable {
             shortage = "\(available.memoryBytes >> 20) MiB free, \(asked.memoryBytes >> 20) MiB asked"
         } else if let model = asked.gpus.first(where: { $0.value > (available.gpus[$0.key] ?? 0) }) {
             shortage = "\(available.gpus[model.key] ?? 0) \(model.key) free, \(model.value) asked"
+        } else if dispatch.spec.hasGpuShare {
+            let share = dispatch.spec.gpuShare
+            if !(share.share > 0 && share.share < 1) {
+                shortage = "a GPU share must be above 0 and below 1, not \(share.share)"
+            } else if let used = sharedGPUs[share.model]?[share.gpu] {
+                if used + share.share > 1 + 1e-9 { shortage = "shared \(share.model) \(share.gpu) has \(compactNumber(1 - used)) free, \(compactNumber(share.share)) asked" }
+            } else if (available.gpus[share.model] ?? 0) < 1 {
+                shortage = "no \(share.model) free to share"
+            }
         }
         if dispatch.spec.command.isEmpty { shortage = "the job has no command" }
         if let shortage {

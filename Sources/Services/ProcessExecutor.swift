@@ -60,6 +60,12 @@ public final class ProcessExecutor: Sendable {
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in spec.environment { environment[key] = value }
         environment["JUNCTION_JOB_ID"] = jobID
+        if spec.hasGpuShare {
+            // Which shared GPU and how much of it, for the job or its wrapper to pick the device.
+            environment["JUNCTION_GPU_MODEL"] = spec.gpuShare.model
+            environment["JUNCTION_GPU_SHARED_INDEX"] = "\(spec.gpuShare.gpu)"
+            environment["JUNCTION_GPU_SHARE"] = "\(spec.gpuShare.share)"
+        }
         let argv = [spec.command] + spec.arguments
         let envp = environment.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0

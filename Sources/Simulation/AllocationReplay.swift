@@ -6,7 +6,7 @@ import Wire
 /// GPU allocation as a cluster fills: pods arrive one after another and never leave, the way the
 /// published openb policy comparisons measure placement quality. Every machine of the cluster is a
 /// pool at one network node, so a policy chooses the machine, and the controller core places every
-/// pod. A pod that fits no machine is dropped.
+/// pod; pods asking for part of a GPU share GPUs. A pod that fits no machine is dropped.
 public struct AllocationReplay {
     /// The allocation curve of one run.
     public struct Curve: Sendable, Hashable, Codable {
@@ -15,7 +15,7 @@ public struct AllocationReplay {
         /// Allocated share of the cluster's GPUs, in %, once the arrived GPU demand reaches 0, 1, …
         /// `maximumPercent` % of the cluster's GPUs. A pod asking for part of a GPU counts its part.
         public var allocatedPercent: [Double]
-        /// The same steps, counting whole GPUs held: a pod asking for part of one holds all of it.
+        /// The same steps, counting GPUs taken whole: by whole-GPU pods, or shared by part-GPU pods.
         public var heldPercent: [Double]
         public var placed: Int
         public var dropped: Int
@@ -86,13 +86,13 @@ public struct AllocationReplay {
         var curve = Curve(policy: policy.name, seed: seed, allocatedPercent: [0], heldPercent: [0], placed: 0, dropped: 0, totalGPUs: Int(totalGPUs))
         var demand = 0.0
         var allocated = 0.0
-        var held = 0.0
         for (position, pod) in pods.enumerated() {
             var submit = Junction_V1_SubmitRequest()
             submit.request.ingress = "cluster"
             submit.request.cpuCores = pod.cpuCores
             submit.request.memoryBytes = pod.memoryBytes
             submit.request.gpuCount = UInt32(pod.gpuCount)
+            if pod.gpuCount == 1, pod.gpuShare < 1 { submit.request.gpuShare = pod.gpuShare }
             if useGPUModels { submit.request.gpuModels = pod.gpuModels }
             submit.request.runtimeS = pod.runtimeS
             submit.spec.command = "simulated"
@@ -105,7 +105,6 @@ public struct AllocationReplay {
             if placed {
                 curve.placed += 1
                 allocated += Double(pod.gpuCount) * pod.gpuShare
-                held += Double(pod.gpuCount)
             } else {
                 curve.dropped += 1
             }
@@ -113,7 +112,9 @@ public struct AllocationReplay {
             // One point per whole percent of arrived demand, taken as the demand crosses it.
             while curve.allocatedPercent.count <= maximumPercent, demand >= Double(curve.allocatedPercent.count) / 100 * totalGPUs {
                 curve.allocatedPercent.append(allocated / totalGPUs * 100)
-                curve.heldPercent.append(held / totalGPUs * 100)
+                // GPUs no longer free as wholes, as the engine counts them.
+                let held = core.engine.pools.reduce(0) { $0 + $1.total.gpuCount - $1.available.gpuCount }
+                curve.heldPercent.append(Double(held) / totalGPUs * 100)
             }
             if position % 500 == 0 { progress(Double(position) / Double(pods.count)) }
         }

@@ -300,6 +300,7 @@ public struct Simulator {
         submit.request.cpuCores = job.cpuCores
         submit.request.memoryBytes = job.memoryBytes
         submit.request.gpuCount = UInt32(job.gpuCount)
+        if job.gpuCount == 1, job.gpuShare < 1 { submit.request.gpuShare = job.gpuShare }
         if setup.useGPUModels { submit.request.gpuModels = job.gpuModels }
         submit.request.dataBytes = UInt64(run.dataBytes)
         if run.dataBytes > 0, setup.transferGbps > 0 { submit.request.minBandwidthGbps = setup.transferGbps }
@@ -369,7 +370,7 @@ public struct Simulator {
         runs[index].transferS += estimate.transferS
         runs[index].distanceKm = estimate.latencyMs * kmPerMs
         if let budget = runs[index].budgetMs, estimate.latencyMs > budget { runs[index].violated = true }
-        let held = (cpu: job.cpuCores, gpu: Double(job.gpuCount))
+        let held = (cpu: job.cpuCores, gpu: Double(job.gpuCount) * job.gpuShare)
         runs[index].held = held
         hold(cpu: held.cpu, gpu: held.gpu, busy: false)
         runs[index].inputStarted = now

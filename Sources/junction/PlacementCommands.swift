@@ -19,6 +19,9 @@ struct PlacementOptions: ParsableArguments {
     @Option(help: ArgumentHelp("GPUs as MODEL[,MODEL...]:COUNT, or COUNT for any model.", valueName: "gpus"))
     var gpus: String?
 
+    @Option(help: "Share one GPU with other jobs, using this part of it (above 0, below 1); implies one GPU.")
+    var gpuShare: Double?
+
     @Option(help: "Input data to move from the ingress to the pool, in GB.")
     var dataGb: Double = 0
 
@@ -61,12 +64,19 @@ struct PlacementOptions: ParsableArguments {
             return constraint
         }
         guard memoryGib >= 0, dataGb >= 0, cpu >= 0 else { throw ValidationError("--cpu, --memory-gib and --data-gb cannot be negative") }
-        return PlacementRequest(
+        if let gpuShare {
+            guard gpuShare > 0, gpuShare < 1 else { throw ValidationError("--gpu-share takes a part of one GPU, above 0 and below 1; got \(gpuShare)") }
+            guard gpuCount <= 1 else { throw ValidationError("--gpu-share is part of one GPU; --gpus asks for \(gpuCount)") }
+            gpuCount = 1
+        }
+        var request = PlacementRequest(
             ingress: ingress, cpuCores: cpu, memoryBytes: UInt64(memoryGib * Double(1 << 30)),
             gpuCount: gpuCount, gpuModels: gpuModels, dataBytes: dataGb * 1e9,
             minBandwidthGbps: minBandwidthGbps, maxLatencyMs: maxLatencyMs, runtimeS: runtimeS,
             labels: constraints, objective: objective, alternatives: alternatives, explain: explain
         )
+        if let gpuShare { request.gpuShare = gpuShare }
+        return request
     }
 }
 

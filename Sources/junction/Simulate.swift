@@ -338,8 +338,9 @@ struct SimulateAllocation: ParsableCommand {
         reaches --up-to % of the cluster's GPUs, never leave, and are dropped when no machine fits. \
         The controller core places each one. The curve is the allocated share of the GPUs at each \
         whole % of arrived demand, as in the published openb policy comparisons; with --published \
-        their mean curves for the same workload are shown beside Junction's. Junction holds whole \
-        GPUs: a pod asking for part of a GPU counts its part in the curve but holds all of it.
+        their mean curves for the same workload are shown beside Junction's. A pod asking for part \
+        of a GPU shares one with others: the engine puts it on the fullest shared GPU with room, \
+        or shares a free one.
 
         Example:
           junction simulate allocation --nodes openb_node_list_all_node.csv --pods openb_pod_list_default.csv \\

@@ -35,6 +35,19 @@ struct PlacementCommandTests {
         #expect(result.errors.contains("no pool can take this request"))
     }
 
+    @Test func placeTakesAGPUShare() async throws {
+        let result = try await junction("place", "--topology", abilene, "--from", "New_York", "--gpus", "H100:1", "--gpu-share", "0.25", "--runtime-s", "3600", "--json")
+        #expect(result.status == 0, "\(result.errors)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        #expect((json["winner"] as? [String: Any])?["pool"] as? String == "sunnyvale-h100")
+        let tooMuch = try await junction("place", "--topology", abilene, "--from", "New_York", "--gpus", "H100:2", "--gpu-share", "0.5")
+        #expect(tooMuch.status != 0)
+        #expect(tooMuch.errors.contains("--gpu-share is part of one GPU; --gpus asks for 2"))
+        let whole = try await junction("place", "--topology", abilene, "--from", "New_York", "--gpu-share", "1")
+        #expect(whole.status != 0)
+        #expect(whole.errors.contains("--gpu-share takes a part of one GPU"))
+    }
+
     @Test func placeRejectsBadFlags() async throws {
         let badGPUs = try await junction("place", "--topology", abilene, "--from", "New_York", "--gpus", "H100:x")
         #expect(badGPUs.status != 0)

@@ -105,6 +105,31 @@ struct SystemTests {
         _ = try await far.finish(within: 10)
     }
 
+    @Test func jobsSharingAGPURunSideBySideAndAreToldWhichGPU() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let pool = try JunctionProcess(["pool", "--id", "gpu-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--gpus", "A100:1", "--work-dir", work])
+        defer { pool.signal(SIGKILL) }
+        try await controller.waitForPools(["gpu-1"])
+        // Two halves of the one GPU run at once; a third half finds no room and is refused.
+        for _ in 0..<2 {
+            let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--gpus", "A100:1", "--gpu-share", "0.5", "--", "/bin/sh", "-c", "echo $JUNCTION_GPU_MODEL $JUNCTION_GPU_SHARED_INDEX $JUNCTION_GPU_SHARE; sleep 2")
+            #expect(submit.status == 0, "\(submit.output) \(submit.errors)")
+        }
+        _ = try await controller.waitForJob("job-1", state: "running")
+        _ = try await controller.waitForJob("job-2", state: "running")
+        let third = try await controller.client("submit", "--from", "users", "--cpu", "1", "--gpus", "A100:1", "--gpu-share", "0.5", "--", "/bin/true")
+        #expect(third.status != 0)
+        #expect(third.errors.contains("no GPU with 0.5 of it free"), "\(third.errors)")
+        for job in ["job-1", "job-2"] {
+            _ = try await controller.waitForJob(job, state: "succeeded", within: 20)
+            #expect(try String(contentsOfFile: "\(work)/gpu-1/\(job)/stdout", encoding: .utf8) == "A100 0 0.5\n")
+        }
+    }
+
     @Test func aJobOnAKilledPoolCompletesElsewhere() async throws {
         let work = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: work) }

@@ -421,4 +421,35 @@ struct ControllerCoreTests {
         #expect(harness.status(runningJob)?.pool == "east-1", "a running job needs no path")
         #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 4, "and keeps its resources held")
     }
+
+    @Test func aGPUShareIsDispatchedWithItsGPUAndKeptThroughAReload() throws {
+        var harness = Harness()
+        var register = Junction_V1_Register()
+        register.poolID = "east-1"
+        register.node = "east"
+        register.total = Resources(cpuCores: 16, memoryBytes: 64 << 30, gpus: ["A100": 1]).wire
+        _ = harness.pool("peer-e", .register(register))
+        var jobs: [String] = []
+        for part in [0.5, 0.25] {
+            var submit = Junction_V1_SubmitRequest()
+            submit.request.ingress = "in"
+            submit.request.cpuCores = 1
+            submit.request.gpuCount = 1
+            submit.request.gpuShare = part
+            submit.spec.command = "/bin/true"
+            let actions = harness.send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), WireMessage(.submit(submit), correlationID: 3)))
+            let dispatch = try #require(harness.dispatches(to: "peer-e", in: actions).first)
+            #expect(dispatch.spec.resources.gpus.isEmpty)
+            #expect(dispatch.spec.gpuShare.model == "A100" && dispatch.spec.gpuShare.gpu == 0 && dispatch.spec.gpuShare.share == part)
+            jobs.append(dispatch.jobID)
+        }
+        var update = Junction_V1_JobUpdate()
+        update.jobID = jobs[0]
+        update.state = .running
+        _ = harness.pool("peer-e", .jobUpdate(update))
+        _ = harness.send(.topologyLoaded(twoSites(), path: "same.yaml", replyTo: nil, correlationID: 0))
+        let shared = try #require(harness.core.engine.pool("east-1")?.sharedGPUs["A100"])
+        #expect(shared.count == 1 && shared[0].index == 0 && abs(shared[0].used - 0.75) < 1e-9, "both shares held again on GPU 0")
+        #expect(harness.core.engine.pool("east-1")?.available.gpus["A100"] == 0)
+    }
 }

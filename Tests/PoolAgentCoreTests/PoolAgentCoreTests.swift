@@ -165,4 +165,32 @@ struct PoolAgentCoreTests {
         #expect(ended.contains { if case .jobUpdate(let update) = $0 { update.state == .cancelled } else { false } })
         #expect(agent.core.free.cpuCores == 8)
     }
+
+    @Test func jobsSharingAGPUTakeItOnceAndNoMoreThanAllOfIt() {
+        var agent = Agent()
+        _ = agent.handle(.connected)
+        _ = agent.welcome()
+        func share(_ id: String, gpu: UInt32, part: Double, sequence: UInt64) -> Junction_V1_DispatchAck? {
+            var dispatch = Junction_V1_Dispatch()
+            dispatch.jobID = id
+            dispatch.dispatchSequence = sequence
+            dispatch.spec.command = "/bin/true"
+            dispatch.spec.resources.cpuCores = 1
+            dispatch.spec.gpuShare.model = "A100"
+            dispatch.spec.gpuShare.gpu = gpu
+            dispatch.spec.gpuShare.share = part
+            for case .dispatchAck(let ack) in sent(agent.controller(.dispatch(dispatch))) { return ack }
+            return nil
+        }
+        #expect(share("a", gpu: 0, part: 0.5, sequence: 1)?.accepted == true)
+        #expect(share("b", gpu: 0, part: 0.4, sequence: 2)?.accepted == true)
+        #expect(agent.core.free.gpus["A100"] == 1, "two jobs on one GPU take it once")
+        let over = share("c", gpu: 0, part: 0.2, sequence: 3)
+        #expect(over?.accepted == false)
+        #expect(over?.reason == "shared A100 0 has 0.1 free, 0.2 asked")
+        #expect(share("d", gpu: 1, part: 0.2, sequence: 4)?.accepted == true)
+        #expect(agent.core.free.gpus["A100"] == 0)
+        #expect(share("e", gpu: 2, part: 0.2, sequence: 5)?.reason == "no A100 free to share")
+        #expect(agent.core.sharedGPUs["A100"]?[0] == 0.9)
+    }
 }

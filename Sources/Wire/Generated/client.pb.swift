@@ -160,6 +160,10 @@ public nonisolated struct Junction_V1_PlacementRequest: Sendable {
   /// How many runners-up to return; 0 uses the controller's default.
   public var alternatives: UInt32 = 0
 
+  /// Part of one GPU (above 0, below 1) to share with other jobs, with gpu_count 1; 0 asks for
+  /// whole GPUs.
+  public var gpuShare: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -855,7 +859,7 @@ nonisolated extension Junction_V1_LabelConstraint.Operator: SwiftProtobuf._Proto
 
 nonisolated extension Junction_V1_PlacementRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PlacementRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ingress\0\u{3}cpu_cores\0\u{3}memory_bytes\0\u{3}gpu_count\0\u{3}gpu_models\0\u{3}data_bytes\0\u{3}min_bandwidth_gbps\0\u{3}max_latency_ms\0\u{3}runtime_s\0\u{1}labels\0\u{1}objective\0\u{1}alternatives\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ingress\0\u{3}cpu_cores\0\u{3}memory_bytes\0\u{3}gpu_count\0\u{3}gpu_models\0\u{3}data_bytes\0\u{3}min_bandwidth_gbps\0\u{3}max_latency_ms\0\u{3}runtime_s\0\u{1}labels\0\u{1}objective\0\u{1}alternatives\0\u{3}gpu_share\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -875,6 +879,7 @@ nonisolated extension Junction_V1_PlacementRequest: SwiftProtobuf.Message, Swift
       case 10: try { try decoder.decodeRepeatedMessageField(value: &self.labels) }()
       case 11: try { try decoder.decodeSingularEnumField(value: &self.objective) }()
       case 12: try { try decoder.decodeSingularUInt32Field(value: &self.alternatives) }()
+      case 13: try { try decoder.decodeSingularDoubleField(value: &self.gpuShare) }()
       default: break
       }
     }
@@ -917,6 +922,9 @@ nonisolated extension Junction_V1_PlacementRequest: SwiftProtobuf.Message, Swift
     if self.alternatives != 0 {
       try visitor.visitSingularUInt32Field(value: self.alternatives, fieldNumber: 12)
     }
+    if self.gpuShare.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.gpuShare, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -933,6 +941,7 @@ nonisolated extension Junction_V1_PlacementRequest: SwiftProtobuf.Message, Swift
     if lhs.labels != rhs.labels {return false}
     if lhs.objective != rhs.objective {return false}
     if lhs.alternatives != rhs.alternatives {return false}
+    if lhs.gpuShare != rhs.gpuShare {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

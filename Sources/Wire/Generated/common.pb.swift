@@ -224,6 +224,25 @@ public nonisolated struct Junction_V1_Resources: Sendable {
   public init() {}
 }
 
+/// Part of one GPU that a job runs on, shared with other jobs.
+public nonisolated struct Junction_V1_GpuShare: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var model: String = String()
+
+  /// Which of the pool's shared GPUs of this model, counted from 0; the pool maps it to a device.
+  public var gpu: UInt32 = 0
+
+  /// The part of the GPU, above 0 and below 1.
+  public var share: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// What a pool charges, in the operator's currency.
 public nonisolated struct Junction_V1_Prices: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -289,11 +308,22 @@ public nonisolated struct Junction_V1_JobSpec: Sendable {
   /// Estimated runtime on a reference pool (speed 1.0), in seconds.
   public var runtimeEstimateS: Double = 0
 
+  /// In a Dispatch: the part of a GPU the job shares (its resources then name no GPUs).
+  public var gpuShare: Junction_V1_GpuShare {
+    get {_gpuShare ?? Junction_V1_GpuShare()}
+    set {_gpuShare = newValue}
+  }
+  /// Returns true if `gpuShare` has been explicitly set.
+  public var hasGpuShare: Bool {self._gpuShare != nil}
+  /// Clears the value of `gpuShare`. Subsequent reads from it will return its default value.
+  public mutating func clearGpuShare() {self._gpuShare = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _resources: Junction_V1_Resources? = nil
+  fileprivate var _gpuShare: Junction_V1_GpuShare? = nil
 }
 
 /// The reply to any request that could not be served.
@@ -363,6 +393,46 @@ nonisolated extension Junction_V1_Resources: SwiftProtobuf.Message, SwiftProtobu
     if lhs.cpuCores != rhs.cpuCores {return false}
     if lhs.memoryBytes != rhs.memoryBytes {return false}
     if lhs.gpus != rhs.gpus {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Junction_V1_GpuShare: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GpuShare"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}gpu\0\u{1}share\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.model) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.gpu) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.share) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.model.isEmpty {
+      try visitor.visitSingularStringField(value: self.model, fieldNumber: 1)
+    }
+    if self.gpu != 0 {
+      try visitor.visitSingularUInt32Field(value: self.gpu, fieldNumber: 2)
+    }
+    if self.share.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.share, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Junction_V1_GpuShare, rhs: Junction_V1_GpuShare) -> Bool {
+    if lhs.model != rhs.model {return false}
+    if lhs.gpu != rhs.gpu {return false}
+    if lhs.share != rhs.share {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -455,7 +525,7 @@ nonisolated extension Junction_V1_Usage: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobSpec"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}command\0\u{1}arguments\0\u{1}environment\0\u{1}resources\0\u{1}name\0\u{3}runtime_estimate_s\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}command\0\u{1}arguments\0\u{1}environment\0\u{1}resources\0\u{1}name\0\u{3}runtime_estimate_s\0\u{3}gpu_share\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -469,6 +539,7 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
       case 4: try { try decoder.decodeSingularMessageField(value: &self._resources) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.runtimeEstimateS) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._gpuShare) }()
       default: break
       }
     }
@@ -497,6 +568,9 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
     if self.runtimeEstimateS.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.runtimeEstimateS, fieldNumber: 6)
     }
+    try { if let v = self._gpuShare {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -507,6 +581,7 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs._resources != rhs._resources {return false}
     if lhs.name != rhs.name {return false}
     if lhs.runtimeEstimateS != rhs.runtimeEstimateS {return false}
+    if lhs._gpuShare != rhs._gpuShare {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

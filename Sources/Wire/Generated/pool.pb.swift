@@ -217,41 +217,59 @@ public nonisolated struct Junction_V1_Heartbeat: Sendable {
 }
 
 /// Controller -> agent: run this job. The path and lease say which network reservation carries it.
-public nonisolated struct Junction_V1_Dispatch: Sendable {
+public nonisolated struct Junction_V1_Dispatch: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var jobID: String = String()
+  public var jobID: String {
+    get {_storage._jobID}
+    set {_uniqueStorage()._jobID = newValue}
+  }
 
   /// Increases by one per dispatch to this pool, across sessions.
-  public var dispatchSequence: UInt64 = 0
+  public var dispatchSequence: UInt64 {
+    get {_storage._dispatchSequence}
+    set {_uniqueStorage()._dispatchSequence = newValue}
+  }
 
   public var spec: Junction_V1_JobSpec {
-    get {_spec ?? Junction_V1_JobSpec()}
-    set {_spec = newValue}
+    get {_storage._spec ?? Junction_V1_JobSpec()}
+    set {_uniqueStorage()._spec = newValue}
   }
   /// Returns true if `spec` has been explicitly set.
-  public var hasSpec: Bool {self._spec != nil}
+  public var hasSpec: Bool {_storage._spec != nil}
   /// Clears the value of `spec`. Subsequent reads from it will return its default value.
-  public mutating func clearSpec() {self._spec = nil}
+  public mutating func clearSpec() {_uniqueStorage()._spec = nil}
 
   /// Node ids from the ingress to the pool's node.
-  public var path: [String] = []
+  public var path: [String] {
+    get {_storage._path}
+    set {_uniqueStorage()._path = newValue}
+  }
 
-  public var leaseID: String = String()
+  public var leaseID: String {
+    get {_storage._leaseID}
+    set {_uniqueStorage()._leaseID = newValue}
+  }
 
   /// Unix milliseconds.
-  public var leaseExpiresMs: Int64 = 0
+  public var leaseExpiresMs: Int64 {
+    get {_storage._leaseExpiresMs}
+    set {_uniqueStorage()._leaseExpiresMs = newValue}
+  }
 
   /// 1 for the first placement, then one more per re-placement.
-  public var attempt: UInt32 = 0
+  public var attempt: UInt32 {
+    get {_storage._attempt}
+    set {_uniqueStorage()._attempt = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _spec: Junction_V1_JobSpec? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Agent -> controller: the answer to a Dispatch.
@@ -688,61 +706,109 @@ nonisolated extension Junction_V1_Dispatch: SwiftProtobuf.Message, SwiftProtobuf
   public static let protoMessageName: String = _protobuf_package + ".Dispatch"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{3}dispatch_sequence\0\u{1}spec\0\u{1}path\0\u{3}lease_id\0\u{3}lease_expires_ms\0\u{1}attempt\0")
 
+  fileprivate class _StorageClass {
+    var _jobID: String = String()
+    var _dispatchSequence: UInt64 = 0
+    var _spec: Junction_V1_JobSpec? = nil
+    var _path: [String] = []
+    var _leaseID: String = String()
+    var _leaseExpiresMs: Int64 = 0
+    var _attempt: UInt32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _jobID = source._jobID
+      _dispatchSequence = source._dispatchSequence
+      _spec = source._spec
+      _path = source._path
+      _leaseID = source._leaseID
+      _leaseExpiresMs = source._leaseExpiresMs
+      _attempt = source._attempt
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.dispatchSequence) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._spec) }()
-      case 4: try { try decoder.decodeRepeatedStringField(value: &self.path) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.leaseID) }()
-      case 6: try { try decoder.decodeSingularInt64Field(value: &self.leaseExpiresMs) }()
-      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._jobID) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._dispatchSequence) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._spec) }()
+        case 4: try { try decoder.decodeRepeatedStringField(value: &_storage._path) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._leaseID) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._leaseExpiresMs) }()
+        case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._attempt) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.jobID.isEmpty {
-      try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 1)
-    }
-    if self.dispatchSequence != 0 {
-      try visitor.visitSingularUInt64Field(value: self.dispatchSequence, fieldNumber: 2)
-    }
-    try { if let v = self._spec {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    if !self.path.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.path, fieldNumber: 4)
-    }
-    if !self.leaseID.isEmpty {
-      try visitor.visitSingularStringField(value: self.leaseID, fieldNumber: 5)
-    }
-    if self.leaseExpiresMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.leaseExpiresMs, fieldNumber: 6)
-    }
-    if self.attempt != 0 {
-      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 7)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._jobID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._jobID, fieldNumber: 1)
+      }
+      if _storage._dispatchSequence != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._dispatchSequence, fieldNumber: 2)
+      }
+      try { if let v = _storage._spec {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      if !_storage._path.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._path, fieldNumber: 4)
+      }
+      if !_storage._leaseID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._leaseID, fieldNumber: 5)
+      }
+      if _storage._leaseExpiresMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._leaseExpiresMs, fieldNumber: 6)
+      }
+      if _storage._attempt != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._attempt, fieldNumber: 7)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_Dispatch, rhs: Junction_V1_Dispatch) -> Bool {
-    if lhs.jobID != rhs.jobID {return false}
-    if lhs.dispatchSequence != rhs.dispatchSequence {return false}
-    if lhs._spec != rhs._spec {return false}
-    if lhs.path != rhs.path {return false}
-    if lhs.leaseID != rhs.leaseID {return false}
-    if lhs.leaseExpiresMs != rhs.leaseExpiresMs {return false}
-    if lhs.attempt != rhs.attempt {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._jobID != rhs_storage._jobID {return false}
+        if _storage._dispatchSequence != rhs_storage._dispatchSequence {return false}
+        if _storage._spec != rhs_storage._spec {return false}
+        if _storage._path != rhs_storage._path {return false}
+        if _storage._leaseID != rhs_storage._leaseID {return false}
+        if _storage._leaseExpiresMs != rhs_storage._leaseExpiresMs {return false}
+        if _storage._attempt != rhs_storage._attempt {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
