@@ -59,8 +59,14 @@ final class ControllerState: @unchecked Sendable {
     /// Handles a batch on the socket thread; returns what to send.
     func handle(batch: [Delivery]) -> [(socket: Int, message: Message)] {
         var out: [(socket: Int, message: Message)] = []
-        for delivery in batch {
-            handle(event(for: delivery)) { out.append(($0, $1)) }
+        // Decoding needs no lock, and a batch came in one poll, so one clock reading and one
+        // lock serve all of it.
+        let events = batch.map(event(for:))
+        let time = now()
+        withCore { core in
+            for event in events {
+                perform(core.handle(event, now: time)) { out.append(($0, $1)) }
+            }
         }
         return out
     }
