@@ -39,8 +39,9 @@ public struct IngressWeights: Sendable, Hashable {
     public static func parse(_ terms: [String], in topology: Topology) throws(ScenarioError) -> IngressWeights {
         var weights: [(node: String, weight: Double)] = []
         for term in terms {
-            let parts = term.split(separator: "=", maxSplits: 1).map(String.init)
+            let parts = term.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             let name = parts[0]
+            guard !name.isEmpty else { throw ScenarioError("ingress \"\(term)\": name a node or a region, as NAME or NAME=WEIGHT") }
             let weight: Double
             if parts.count == 2 {
                 guard let value = Double(parts[1]), value.isFinite, value >= 0 else {
@@ -91,7 +92,7 @@ public enum DataSize: Sendable, Hashable, CustomStringConvertible {
 
     /// Reads `10`, `fixed:10`, `uniform:1-100`, `exp:20` or `lognormal:10,1.5`, sizes in GB.
     public static func parse(_ text: String) throws(ScenarioError) -> DataSize {
-        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let kind = parts.count == 2 ? parts[0] : "fixed"
         let arguments = parts.count == 2 ? parts[1] : parts[0]
         func numbers(_ separator: Character, _ count: Int) throws(ScenarioError) -> [Double] {

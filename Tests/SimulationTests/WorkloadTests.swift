@@ -24,7 +24,7 @@ struct WorkloadTests {
         #expect(abs(Double(counts["users"]!) / 40_000 - 0.375) < 0.01)
     }
 
-    @Test(arguments: ["north", "east=-1", "east=x", "east=0"])
+    @Test(arguments: ["north", "east=-1", "east=x", "east=0", "", "=3", "east="])
     func badIngressWeightsAreRefused(term: String) {
         #expect(throws: ScenarioError.self) { try IngressWeights.parse([term], in: regional()) }
     }
@@ -34,7 +34,7 @@ struct WorkloadTests {
         #expect(try DataSize.parse("uniform:1-3") == .uniform(1e9, 3e9))
         #expect(try DataSize.parse("exp:5") == .exponential(mean: 5e9))
         #expect(try DataSize.parse("lognormal:10,1.5") == .logNormal(median: 10e9, sigma: 1.5))
-        for text in ["uniform:3-1", "exp:", "gamma:1", "lognormal:10", "-4"] {
+        for text in ["uniform:3-1", "exp:", "gamma:1", "lognormal:10", "-4", "", ":", "fixed:"] {
             #expect(throws: ScenarioError.self, "\(text)") { try DataSize.parse(text) }
         }
         var generator = SeededGenerator(seed: 3)
