@@ -242,6 +242,10 @@ struct SimulateTrace: ParsableCommand {
             throw CommandFailure("\(trace): \(error)")
         }
         if let limit { report.jobs = Array(report.jobs.prefix(limit)) }
+        let strangers = Set(report.jobs.compactMap(\.ingress)).filter { network.node($0) == nil }.sorted()
+        if !strangers.isEmpty {
+            throw CommandFailure("\(trace) names ingresses that are not nodes of \(network.name): \(strangers.prefix(5).joined(separator: ", "))\(strangers.count > 5 ? ", and \(strangers.count - 5) more" : "")")
+        }
         if let first = report.jobs.first?.arrivalS {
             for index in report.jobs.indices { report.jobs[index].arrivalS -= first }
         }
@@ -305,7 +309,8 @@ struct SimulateTrace: ParsableCommand {
         if let joint = reports.first(where: { $0.policy == "junction" }),
            let best = reports.filter({ $0.policy == "compute-only" || $0.policy == "network-only" }).min(by: { $0.meanCompletionS < $1.meanCompletionS }),
            best.meanCompletionS > 0 {
-            print(String(format: "junction's mean completion is %.0f%% lower than the best one-sided policy (%@)", (1 - joint.meanCompletionS / best.meanCompletionS) * 100, best.policy))
+            let change = (1 - joint.meanCompletionS / best.meanCompletionS) * 100
+            print(String(format: "junction's mean completion is %.0f%% %@ than the best one-sided policy (%@)", abs(change), change >= 0 ? "lower" : "higher", best.policy))
         }
     }
 

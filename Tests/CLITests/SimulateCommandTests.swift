@@ -96,6 +96,11 @@ struct SimulateCommandTests {
             (["--data", "gamma:3"], "gamma is not fixed, uniform, exp or lognormal"),
             (["--output", "report.txt"], "--output must end in .json or .csv"),
         ]
+        let stranger = try temporaryFile("id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,gpu_models,data_gb,ingress\na,1,5,1,,,,,Gotham\n", suffix: ".csv")
+        defer { try? FileManager.default.removeItem(atPath: stranger) }
+        let unknown = try await junction("simulate", "--topology", topologies.appendingPathComponent("abilene.yaml").path, "--trace", stranger, "--format", "csv")
+        #expect(unknown.status != 0)
+        #expect(unknown.errors.contains("names ingresses that are not nodes of abilene: Gotham"), "\(unknown.errors)")
         for (extra, message) in cases {
             let result = try await JunctionProcess(base + extra).finish(within: 30)
             #expect(result.status != 0, "\(extra)")
