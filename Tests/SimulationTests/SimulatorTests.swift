@@ -147,6 +147,19 @@ struct SimulatorTests {
         #expect(abs(joint.meanCompletionS - (100 + 0.001 + 80 + 10)) < 1e-6, "placed again when the link is back")
     }
 
+    @Test func aLinkStaysDownUntilItsLastOverlappingFailureEnds() throws {
+        let topology = detour()
+        let failures = [try Failure.parse("link:direct@10+100", in: topology), try Failure.parse("link:users-site@20+10", in: topology)]
+        let jobs = [50.0, 120.0].map { TraceJob(id: "at\(Int($0))", arrivalS: $0, runtimeS: 1, cpuCores: 1) }
+        var setup = SimulationSetup(topology: topology, jobs: jobs, policy: .joint, ingress: IngressWeights(uniformOver: ["users"]))
+        setup.failures = failures
+        var simulator = Simulator(setup)
+        let report = simulator.run()
+        #expect(report.completed == 2)
+        let latency = simulator.jobRecords.map(\.pathLatencyMs)
+        #expect(latency == [10, 1], "at 50 s the first failure still holds the link down; at 120 s it is back")
+    }
+
     @Test func policiesBlindToTheNetworkBreakBudgetsTheJointOneKeeps() {
         let jobs = [TraceJob(id: "a", arrivalS: 0, runtimeS: 10, cpuCores: 8)]
         let joint = simulate(jobs) { $0.latencyBudgetMs = 10 }
