@@ -292,7 +292,7 @@ public struct Simulator {
         }
     }
 
-    private mutating func request(for index: Int) -> Junction_V1_SubmitRequest {
+    private func request(for index: Int) -> Junction_V1_SubmitRequest {
         let job = setup.jobs[index]
         let run = runs[index]
         var submit = Junction_V1_SubmitRequest()
