@@ -152,6 +152,8 @@ public struct Simulator {
         var busy = false
         var violated = false
         var failed = false
+        /// Whether the empty network could take it, once asked: the answer never changes.
+        var fitsEmpty: Bool?
         var placements = 0
         var lastPool: String?
     }
@@ -346,9 +348,12 @@ public struct Simulator {
     /// Whether some pool could take the job if the network were empty and nothing had failed:
     /// resources, GPU models, bandwidth and latency budget all count.
     private mutating func fitsEmptyNetwork(_ index: Int) -> Bool {
+        if let known = runs[index].fitsEmpty { return known }
         var request = PlacementRequest(request(for: index).request, explain: false)
         request.alternatives = 0
-        return (try? pristine.place(request, now: now))?.winner != nil
+        let fits = (try? pristine.place(request, now: now))?.winner != nil
+        runs[index].fitsEmpty = fits
+        return fits
     }
 
     // MARK: A job's life

@@ -66,6 +66,16 @@ func readTraceText(_ path: String) throws -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
+/// Reads a trace file and parses it, naming the file in a parse error.
+func readTrace<Value>(_ path: String, _ parse: (String) throws(TraceError) -> Value) throws -> Value {
+    let text = try readTraceText(path)
+    do {
+        return try parse(text)
+    } catch {
+        throw CommandFailure("\(path): \(error)")
+    }
+}
+
 /// Writes a report file, creating its folder.
 func writeFile(_ path: String, _ text: String) throws {
     let url = URL(fileURLWithPath: path)
@@ -226,21 +236,11 @@ struct SimulateTrace: ParsableCommand {
             throw ValidationError(error.description)
         }
         if let poolCapacity {
-            let machines: [TraceNode]
-            do {
-                machines = try TraceReader.openbNodes(try readTraceText(poolCapacity))
-            } catch let error as TraceError {
-                throw CommandFailure("\(poolCapacity): \(error)")
-            }
+            let machines = try readTrace(poolCapacity, TraceReader.openbNodes)
             network = Workload.spread(machines, over: network)
             if !json { printError("\(poolCapacity): \(machines.count) machines shared out over \(network.pools.count) pools") }
         }
-        var report: TraceReport
-        do {
-            report = try format.read(try readTraceText(trace))
-        } catch let error as TraceError {
-            throw CommandFailure("\(trace): \(error)")
-        }
+        var report = try readTrace(trace, format.read)
         if let limit { report.jobs = Array(report.jobs.prefix(limit)) }
         let strangers = Set(report.jobs.compactMap(\.ingress)).filter { network.node($0) == nil }.sorted()
         if !strangers.isEmpty {
@@ -417,29 +417,14 @@ struct SimulateAllocation: ParsableCommand {
     }
 
     func run() throws {
-        let machines: [TraceNode]
-        let podList: TraceReport
-        do {
-            machines = try TraceReader.openbNodes(try readTraceText(nodes))
-        } catch let error as TraceError {
-            throw CommandFailure("\(nodes): \(error)")
-        }
-        do {
-            podList = try TraceFormat.openb.read(try readTraceText(pods))
-        } catch let error as TraceError {
-            throw CommandFailure("\(pods): \(error)")
-        }
+        let machines = try readTrace(nodes, TraceReader.openbNodes)
+        let podList = try readTrace(pods, TraceFormat.openb.read)
         let totalGPUs = machines.reduce(0) { $0 + $1.gpus }
         guard totalGPUs > 0 else { throw CommandFailure("\(nodes) lists no GPUs") }
         let name = workload ?? URL(fileURLWithPath: pods).deletingPathExtension().lastPathComponent
         var reference: [PublishedCurves.Mean] = []
         if let published {
-            let all: PublishedCurves
-            do {
-                all = try PublishedCurves(csv: try readTraceText(published))
-            } catch let error as TraceError {
-                throw CommandFailure("\(published): \(error)")
-            }
+            let all = try readTrace(published) { (text) throws(TraceError) in try PublishedCurves(csv: text) }
             reference = all.curves.filter { $0.workload == name }
             if reference.isEmpty {
                 throw CommandFailure("\(published) has no curves for \(name); it has \(all.workloads.joined(separator: ", ")) (choose with --workload)")
