@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -51,10 +52,11 @@ let package = Package(
         .target(name: "CSpawn"),
         .target(name: "Simulation", dependencies: ["ControllerCore", "Placement", "Topology", "Wire", .product(name: "HeapModule", package: "swift-collections")]),
         .target(name: "JunctionClient", dependencies: ["Wire", "ZeroMQ"]),
+        .target(name: "Store", dependencies: ["ControllerCore", "Wire", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "Services",
             dependencies: [
-                "CSpawn", "ControllerCore", "PoolAgentCore", "Topology", "Wire", "ZeroMQ",
+                "CSpawn", "ControllerCore", "PoolAgentCore", "Store", "Topology", "Wire", "ZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -76,6 +78,7 @@ let package = Package(
                 "ControllerCore",
                 "PoolAgentCore",
                 "Services",
+                "Store",
                 "JunctionClient",
                 "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -91,5 +94,6 @@ let package = Package(
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),
         .testTarget(name: "CLITests", dependencies: ["junction", "Wire", "ZeroMQ"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology", "Wire"]),
     ]
 )

@@ -3,8 +3,8 @@
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 
-# libxml2 backs FoundationXML, which reads GraphML.
-packages=(libzmq3-dev libxml2 pkg-config)
+# libxml2 backs FoundationXML, which reads GraphML; libsqlite3-dev backs the job store (GRDB).
+packages=(libzmq3-dev libsqlite3-dev libxml2 pkg-config)
 if [ "${JUNCTION_SETUP_PROTOC:-0}" = 1 ]; then
   packages+=(protobuf-compiler)
 fi

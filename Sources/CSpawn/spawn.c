@@ -1,6 +1,70 @@
 #define _GNU_SOURCE
 #include "CSpawn.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 int junction_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+/* Between fork and exec only async-signal-safe calls: the child of a threaded process. */
+static void fail(int report, int error) {
+    (void)!write(report, &error, sizeof error);
+    _exit(127);
+}
+
+int junction_spawn_job(const char *path, char *const argv[], char *const envp[], const char *directory,
+                       const char *stdout_path, const char *stderr_path, pid_t *pid) {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) return errno;
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0) {
+        int error = errno;
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return error;
+    }
+    if (child == 0) {
+        close(pipefd[0]);
+        int report = pipefd[1];
+        if (setpgid(0, 0) != 0) fail(report, errno);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(report, errno);
+        /* The parent may have died before the line above took effect. */
+        if (getppid() != parent) _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int signal_number = 1; signal_number < NSIG; signal_number++) signal(signal_number, SIG_DFL);
+        int input = open("/dev/null", O_RDONLY);
+        int output = open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int errors = open(stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (input < 0 || output < 0 || errors < 0) fail(report, errno);
+        if (dup2(input, 0) < 0 || dup2(output, 1) < 0 || dup2(errors, 2) < 0) fail(report, errno);
+        if (input > 2) close(input);
+        if (output > 2) close(output);
+        if (errors > 2) close(errors);
+        if (chdir(directory) != 0) fail(report, errno);
+        execve(path, argv, envp);
+        fail(report, errno);
+    }
+    close(pipefd[1]);
+    int error = 0;
+    ssize_t got;
+    do {
+        got = read(pipefd[0], &error, sizeof error);
+    } while (got < 0 && errno == EINTR);
+    close(pipefd[0]);
+    if (got == (ssize_t)sizeof error) {
+        int status;
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+        return error;
+    }
+    *pid = child;
+    return 0;
 }

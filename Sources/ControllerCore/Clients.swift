@@ -18,20 +18,27 @@ extension ControllerCore {
         case .submit(let submit):
             reply = self.submit(submit, correlationID: id)
         case .status(let status):
+            // Finished jobs leave memory, and the store is current once this batch commits: a
+            // listing, and any job not held here, is answered from the store.
             if status.jobIds.isEmpty {
-                var answer = Junction_V1_StatusReply()
-                answer.jobs = jobInfos
-                reply = WireMessage(.jobStatus(answer), correlationID: id)
-            } else if let missing = status.jobIds.first(where: { jobs[$0] == nil }) {
-                reply = error(.notFound, "no job \(missing)", correlationID: id)
-            } else {
+                let limit = pageLimit(status.limit)
+                let after = status.cursor.isEmpty ? 0 : UInt64(status.cursor) ?? UInt64.max
+                actions.append(.query(.page(after: after, limit: limit, activeOnly: status.activeOnly), address, correlationID: id))
+                reply = nil
+            } else if status.jobIds.count > configuration.pageLimit {
+                reply = error(.invalidRequest, "at most \(configuration.pageLimit) job ids in one status request, not \(status.jobIds.count)", correlationID: id)
+            } else if status.jobIds.allSatisfy({ jobs[$0] != nil }) {
                 var answer = Junction_V1_StatusReply()
                 answer.jobs = status.jobIds.compactMap { jobs[$0]?.info }
                 reply = WireMessage(.jobStatus(answer), correlationID: id)
+            } else {
+                actions.append(.query(.jobs(status.jobIds), address, correlationID: id))
+                reply = nil
             }
         case .cancel(let request):
             if jobs[request.jobID] == nil {
-                reply = error(.notFound, "no job \(request.jobID)", correlationID: id)
+                actions.append(.query(.cancelFinished(request.jobID), address, correlationID: id))
+                reply = nil
             } else {
                 cancel(request.jobID)
                 var answer = Junction_V1_CancelReply()
@@ -47,20 +54,31 @@ extension ControllerCore {
                 var answer = Junction_V1_RoutesReply()
                 answer.ingress = table.ingress
                 answer.version = table.version
-                answer.rows = table.rows.map(routeRow)
+                let rows = table.rows.sorted { $0.pool < $1.pool }
+                let page = pageOf(rows, key: \.pool, cursor: request.cursor, limit: pageLimit(request.limit))
+                answer.rows = page.items.map(routeRow)
+                answer.nextCursor = page.next
                 reply = WireMessage(.routeTable(answer), correlationID: id)
             } catch {
                 reply = self.error(.invalidRequest, error.description, correlationID: id)
             }
-        case .pools:
+        case .pools(let request):
             var answer = Junction_V1_PoolsReply()
-            answer.pools = engine.pools.map(poolInfo)
+            let page = pageOf(engine.pools.sorted { $0.id < $1.id }, key: \.id, cursor: request.cursor, limit: pageLimit(request.limit))
+            answer.pools = page.items.map(poolInfo)
+            answer.nextCursor = page.next
             reply = WireMessage(.poolTable(answer), correlationID: id)
-        case .snapshot:
+        case .snapshot(let request):
             var answer = Junction_V1_SnapshotReply()
             answer.sequence = eventSequence
-            answer.jobs = jobInfos
-            answer.pools = engine.pools.map(poolInfo)
+            answer.epoch = epoch
+            let active = activeInOrder.compactMap { jobs[$0] }
+            let after = request.cursor.isEmpty ? 0 : UInt64(request.cursor) ?? UInt64.max
+            let limit = pageLimit(request.limit)
+            let rest = active.drop(while: { $0.number <= after })
+            answer.jobs = rest.prefix(limit).map(\.info)
+            if rest.count > limit, let last = rest.prefix(limit).last { answer.nextCursor = "\(last.number)" }
+            if request.cursor.isEmpty { answer.pools = engine.pools.map(poolInfo) }
             answer.routingVersion = engine.version
             reply = WireMessage(.snapshotReply(answer), correlationID: id)
         case .admin(let admin):
@@ -76,6 +94,19 @@ extension ControllerCore {
             reply = error(.unknownMessage, "\(message.kind) is not a request the clients endpoint serves", correlationID: id)
         }
         if let reply { actions.append(.reply(address, reply)) }
+    }
+
+    /// A request's page size: its own limit within the configured one, or the configured one.
+    func pageLimit(_ asked: UInt32) -> Int {
+        asked == 0 ? configuration.pageLimit : min(Int(asked), configuration.pageLimit)
+    }
+
+    /// The items after `cursor` (a key) in key order, at most `limit`, and the cursor of the next page.
+    func pageOf<Item>(_ sorted: [Item], key: (Item) -> String, cursor: String, limit: Int) -> (items: ArraySlice<Item>, next: String) {
+        let start = cursor.isEmpty ? 0 : (sorted.firstIndex { key($0) > cursor } ?? sorted.count)
+        let items = sorted[start...].prefix(limit)
+        let next = start + items.count < sorted.count ? items.last.map(key) ?? "" : ""
+        return (items, next)
     }
 
     func routeRow(_ row: RouteRow) -> Junction_V1_RouteRow {
@@ -118,12 +149,43 @@ extension ControllerCore {
             }
         }
         for id in activeInOrder {
-            guard let job = jobs[id], job.state == .dispatched, now - job.dispatchedAt > configuration.dispatchTimeoutS else { continue }
-            replace(id, because: "\(job.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
+            guard let job = jobs[id] else { continue }
+            if let until = job.awaitingReportUntil, now > until {
+                replace(id, because: "\(job.pool ?? "its pool") did not report it after the controller restarted")
+            } else if job.state == .dispatched, now - job.dispatchedAt > configuration.dispatchTimeoutS {
+                replace(id, because: "\(job.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
+            }
         }
         for lease in engine.expireLeases(now: now) {
             log(.warning, "lease expired", ["pool": lease.pool, "lease": "\(lease.id)"])
         }
+        if waitingDirty {
+            retryWaitingJobs()
+        } else {
+            for id in waitingJobs where (jobs[id]?.placementDeadline ?? .infinity) <= now { placeWaiting(id) }
+        }
+        forgetOldJobs()
+    }
+
+    /// Finished jobs past their retention leave memory (the store keeps them), and idempotency
+    /// keys past their window are forgotten.
+    mutating func forgetOldJobs() {
+        let now = time.seconds
+        while finishedHead < finishedOrder.count, now - finishedOrder[finishedHead].at >= configuration.finishedRetentionS {
+            let id = finishedOrder[finishedHead].id
+            if jobs[id]?.isFinished ?? false { jobs[id] = nil }
+            finishedHead += 1
+        }
+        if finishedHead > 1_024, finishedHead * 2 > finishedOrder.count {
+            finishedOrder.removeFirst(finishedHead)
+            finishedHead = 0
+        }
+        var expired = 0
+        while expired < idempotencyExpiry.count, idempotencyExpiry[expired].at <= now {
+            idempotency[idempotencyExpiry[expired].key] = nil
+            expired += 1
+        }
+        if expired > 0 { idempotencyExpiry.removeFirst(expired) }
     }
 
     mutating func reload(_ topology: Topology, path: String, replyTo: ClientAddress?, correlationID: UInt64) {
@@ -147,10 +209,16 @@ extension ControllerCore {
             next.poolOfPeer[session.peer] = id
         }
         next.jobs = jobs
-        next.jobOrder = jobOrder
         next.activeJobs = activeJobs
         next.waitingJobs = waitingJobs
+        next.waitingDirty = true
         next.idempotency = idempotency
+        next.idempotencyExpiry = idempotencyExpiry
+        next.finishedOrder = finishedOrder
+        next.finishedHead = finishedHead
+        next.runningCount = runningCount
+        next.epoch = epoch
+        next.advertisementsApplied = advertisementsApplied
         next.nextJobNumber = nextJobNumber
         next.nextSessionID = nextSessionID
         next.dispatchSequences = dispatchSequences

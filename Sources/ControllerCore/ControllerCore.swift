@@ -32,6 +32,19 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var policy: Policy = .joint
     /// Whether a submit nothing can take is answered with every pool's reason (a second search).
     public var explainRefusals = true
+    /// How long an accepted job may wait for a pool before it fails, unless its submit says.
+    public var placementDeadlineS: Double = 3_600
+    /// How long a pool that lost or refused a job stays excluded for that job.
+    public var exclusionS: Double = 300
+    /// How long a finished job stays in memory; after that it is served from the store.
+    public var finishedRetentionS: Double = 300
+    /// How long an idempotency key returns its job.
+    public var idempotencyWindowS: Double = 86_400
+    /// Extra time, beyond the liveness window, that a restarted controller gives pools to come
+    /// back and report the jobs the store says they run.
+    public var recoveryGraceS: Double = 5
+    /// Jobs per page of a status, snapshot, pools or routes reply when the request names no limit.
+    public var pageLimit = 500
 
     public init() {}
 }
@@ -81,8 +94,10 @@ public enum ControllerAction: Sendable {
     case toPool(peer: [UInt8], WireMessage)
     case reply(ClientAddress, WireMessage)
     case publish(topic: String, Junction_V1_Event)
-    /// Store the job's state durably before it is relied on.
-    case persist(Junction_V1_JobInfo)
+    /// Store the job's state durably before anything that relies on it leaves the process.
+    case persist(JobRecord)
+    /// Answer a client from the store, after this batch is committed (finished jobs leave memory).
+    case query(StoreQuery, ClientAddress, correlationID: UInt64)
     /// Read and validate a topology file, then send `topologyLoaded` or `topologyRejected`.
     case loadTopology(path: String, replyTo: ClientAddress?, correlationID: UInt64)
     case log(LogEntry)
@@ -116,7 +131,19 @@ struct Job: Sendable {
     var updatedMs: Int64
     var history: [Junction_V1_JobTransition] = []
     var cancelRequested = false
-    var submittedOrder: UInt64 = 0
+    /// Submission order; the id is `job-<number>`.
+    var number: UInt64 = 0
+    var idempotencyKey = ""
+    /// Pools the job may not use until the given time (monotonic seconds).
+    var exclusions: [String: Double] = [:]
+    /// When an accepted job that found no pool fails.
+    var placementDeadline: Double?
+    /// A recovered job its pool has not reported yet: placed again if it has not by then.
+    var awaitingReportUntil: Double?
+    /// The pool whose running count includes this job.
+    var countedOn: String?
+
+    var mayRunTwice: Bool { spec.delivery != .atMostOnce }
 
     var isFinished: Bool { [.succeeded, .failed, .cancelled].contains(state) }
 
@@ -147,16 +174,26 @@ public struct ControllerCore: Sendable {
     var sessions: [String: Session] = [:]
     var poolOfPeer: [[UInt8]: String] = [:]
     var jobs: [String: Job] = [:]
-    var jobOrder: [String] = []
     /// Jobs not finished, so periodic work does not walk every job ever submitted.
     var activeJobs: Set<String> = []
     /// Accepted jobs waiting for a pool with room.
     var waitingJobs: [String] = []
     var idempotency: [String: String] = [:]
+    /// Idempotency keys in the order they expire.
+    var idempotencyExpiry: [(key: String, at: Double)] = []
+    /// Whether something changed that waiting jobs may need: they are tried again on the next tick.
+    var waitingDirty = false
     var nextJobNumber: UInt64 = 1
     var nextSessionID: UInt64 = 1
     var dispatchSequences: [String: UInt64] = [:]
+    /// Jobs dispatched to or running on each pool.
+    var runningCount: [String: Int] = [:]
+    /// Finished jobs still in memory, in the order they finished, with when (monotonic seconds).
+    var finishedOrder: [(id: String, at: Double)] = []
+    var finishedHead = 0
     public internal(set) var eventSequence: UInt64 = 0
+    /// Increases every time a controller starts on its store; tells agents and observers.
+    public internal(set) var epoch: UInt64 = 1
     /// Messages dropped, by reason: malformed, unknown, stale advertisements, ...
     public internal(set) var dropped: [String: Int] = [:]
     /// Advertisements applied to the engine.
@@ -173,14 +210,14 @@ public struct ControllerCore: Sendable {
 
     /// Active jobs in submission order.
     var activeInOrder: [String] {
-        activeJobs.sorted { (jobs[$0]?.submittedOrder ?? 0) < (jobs[$1]?.submittedOrder ?? 0) }
+        activeJobs.sorted { (jobs[$0]?.number ?? 0) < (jobs[$1]?.number ?? 0) }
     }
 
     /// One job as the wire describes it.
     public func job(_ id: String) -> Junction_V1_JobInfo? { jobs[id]?.info }
 
-    /// Jobs in submission order, as the wire describes them.
-    public var jobInfos: [Junction_V1_JobInfo] { jobOrder.compactMap { jobs[$0]?.info } }
+    /// How many jobs the core holds in memory: active ones and recently finished ones.
+    public var jobsInMemory: Int { jobs.count }
 
     /// Acts on one event at `now` and returns what must be done, in order.
     public mutating func handle(_ event: ControllerEvent, now: ControllerTime) -> [ControllerAction] {
@@ -256,13 +293,25 @@ public struct ControllerCore: Sendable {
         eventSequence += 1
         var event = Junction_V1_Event()
         event.sequence = eventSequence
+        event.epoch = epoch
         event.timestampMs = time.unixMs
         event.kind = kind
         actions.append(.publish(topic: topic, event))
     }
 
     func runningJobs(on pool: String) -> Int {
-        jobs.values.reduce(0) { $0 + ($1.pool == pool && ($1.state == .dispatched || $1.state == .running) ? 1 : 0) }
+        runningCount[pool] ?? 0
+    }
+
+    /// Moves a job's place in the per-pool running counts to where its state now puts it.
+    mutating func countRunning(_ id: String) {
+        guard var job = jobs[id] else { return }
+        let counted = (job.state == .dispatched || job.state == .running) ? job.pool : nil
+        guard counted != job.countedOn else { return }
+        if let old = job.countedOn { runningCount[old, default: 1] -= 1 }
+        if let counted { runningCount[counted, default: 0] += 1 }
+        job.countedOn = counted
+        jobs[id] = job
     }
 
     func poolInfo(_ state: PoolState) -> Junction_V1_PoolInfo {

@@ -67,6 +67,15 @@ extension PlacementRequest {
 }
 
 extension Estimate {
+    /// An estimate as the wire carried it; the GPU model is not on the wire, so it is given.
+    init(_ wire: Junction_V1_Estimate, gpuModel: String?) {
+        self.init(
+            latencyMs: wire.latencyMs, bottleneckGbps: wire.bottleneckGbps, pathCost: wire.cost, hops: Int(wire.hops),
+            transferS: wire.transferS, queueS: wire.queueS, runtimeS: wire.runtimeS, completionS: wire.completionS,
+            price: wire.price, processingLatencyMs: 0, gpuModel: gpuModel
+        )
+    }
+
     public var wire: Junction_V1_Estimate {
         var wire = Junction_V1_Estimate()
         wire.latencyMs = latencyMs

@@ -19,9 +19,11 @@ extension ControllerCore {
         if job.isFinished {
             activeJobs.remove(id)
             waitingJobs.removeAll { $0 == id }
+            finishedOrder.append((id, time.seconds))
         } else {
             activeJobs.insert(id)
         }
+        countRunning(id)
         var event = Junction_V1_JobEvent()
         event.jobID = id
         event.state = state
@@ -30,20 +32,44 @@ extension ControllerCore {
         event.reason = reason
         event.attempt = job.attempts
         publish("job/\(id)", .job(event))
-        actions.append(.persist(job.info))
+        persist(id)
         log(.info, "job \(state.name): \(reason)", ["job": id, "pool": job.pool ?? "-"])
+    }
+
+    /// Asks the service to store the job as it now stands.
+    mutating func persist(_ id: String) {
+        guard let job = jobs[id] else { return }
+        actions.append(.persist(record(job)))
+    }
+
+    /// Adds a line to a job's history without changing its state: a report that did not count.
+    mutating func note(_ id: String, _ state: Junction_V1_JobState, pool: String, reason: String) {
+        var entry = Junction_V1_JobTransition()
+        entry.state = state
+        entry.timestampMs = time.unixMs
+        entry.pool = pool
+        entry.reason = reason
+        jobs[id]?.history.append(entry)
+        persist(id)
+        log(.notice, reason, ["job": id, "pool": pool])
     }
 
     /// Creates a job from a submit: placed, leased and dispatched, or an error reply.
     mutating func submit(_ submit: Junction_V1_SubmitRequest, correlationID: UInt64) -> WireMessage {
-        if !submit.idempotencyKey.isEmpty, let existing = idempotency[submit.idempotencyKey], let job = jobs[existing] {
+        if !submit.idempotencyKey.isEmpty, let existing = idempotency[submit.idempotencyKey] {
             var reply = Junction_V1_SubmitReply()
-            reply.jobID = job.id
-            reply.leaseID = job.lease.map { "lease-\($0)" } ?? ""
+            reply.jobID = existing
+            reply.leaseID = jobs[existing]?.lease.map { "lease-\($0)" } ?? ""
             return WireMessage(.submitted(reply), correlationID: correlationID)
         }
         guard !submit.spec.command.isEmpty else {
             return error(.invalidRequest, "the job has no command", correlationID: correlationID)
+        }
+        guard submit.idempotencyKey.utf8.count <= 256 else {
+            return error(.invalidRequest, "the idempotency key is \(submit.idempotencyKey.utf8.count) bytes; at most 256", correlationID: correlationID)
+        }
+        guard submit.placementDeadlineS.isFinite, submit.placementDeadlineS >= 0, submit.placementDeadlineS <= 365 * 86_400 else {
+            return error(.invalidRequest, "the placement deadline must be 0 to 31536000 s, not \(submit.placementDeadlineS)", correlationID: correlationID)
         }
         var request = PlacementRequest(submit.request, explain: false)
         request.explainRefusal = configuration.explainRefusals
@@ -73,10 +99,14 @@ extension ControllerCore {
         if let model = winner.estimate.gpuModel, !request.isGPUShare { spec.resources.gpus = [model: UInt32(request.gpuCount)] }
         if spec.runtimeEstimateS == 0 { spec.runtimeEstimateS = request.runtimeS }
         var job = Job(id: id, spec: spec, request: request, submittedMs: time.unixMs, updatedMs: time.unixMs)
-        job.submittedOrder = nextJobNumber
+        job.number = nextJobNumber - 1
+        job.idempotencyKey = submit.idempotencyKey
+        job.placementDeadline = time.seconds + (submit.placementDeadlineS > 0 ? submit.placementDeadlineS : configuration.placementDeadlineS)
         jobs[id] = job
-        jobOrder.append(id)
-        if !submit.idempotencyKey.isEmpty { idempotency[submit.idempotencyKey] = id }
+        if !submit.idempotencyKey.isEmpty {
+            idempotency[submit.idempotencyKey] = id
+            idempotencyExpiry.append((submit.idempotencyKey, time.seconds + configuration.idempotencyWindowS))
+        }
         transition(id, to: .accepted, reason: "submitted from \(request.ingress)")
         dispatch(id, on: winner)
         var reply = Junction_V1_SubmitReply()
@@ -101,7 +131,7 @@ extension ControllerCore {
             log(.warning, "could not hold a lease: \(failure)", ["job": id, "pool": candidate.pool])
             job.message = "waiting: \(failure)"
             jobs[id] = job
-            if !waitingJobs.contains(id) { waitingJobs.append(id) }
+            wait(id)
         case .success(let lease):
             let sequence = (dispatchSequences[candidate.pool] ?? 0) + 1
             dispatchSequences[candidate.pool] = sequence
@@ -136,16 +166,23 @@ extension ControllerCore {
     }
 
     /// Releases a job's lease and places it again elsewhere, or fails it after the attempt limit.
-    mutating func replace(_ id: String, because reason: String) {
+    /// `mayHaveStarted` says whether the lost attempt could have run: an at-most-once job that
+    /// may have started is failed instead of placed again.
+    mutating func replace(_ id: String, because reason: String, mayHaveStarted: Bool = true) {
         guard var job = jobs[id], !job.isFinished else { return }
         if let lease = job.lease { engine.release(lease) }
-        if let pool = job.pool { job.request.excludedPools.insert(pool) }
+        if let pool = job.pool { job.exclusions[pool] = time.seconds + configuration.exclusionS }
         job.lease = nil
         job.pool = nil
         job.path = []
+        job.awaitingReportUntil = nil
         jobs[id] = job
         if job.cancelRequested {
             transition(id, to: .cancelled, reason: "cancelled; \(reason)")
+            return
+        }
+        if mayHaveStarted, !job.mayRunTwice {
+            transition(id, to: .failed, reason: "\(reason); an at-most-once job that may have started is not run again")
             return
         }
         guard job.attempts < configuration.maxAttempts else {
@@ -156,23 +193,43 @@ extension ControllerCore {
         placeWaiting(id)
     }
 
-    /// Tries to place an accepted job that has no pool.
+    /// Puts a job in the waiting line once.
+    mutating func wait(_ id: String) {
+        if !waitingJobs.contains(id) { waitingJobs.append(id) }
+    }
+
+    /// Tries to place an accepted job that has no pool; fails it once its deadline has passed.
     mutating func placeWaiting(_ id: String) {
-        guard let job = jobs[id], job.state == .accepted, job.pool == nil else { return }
+        guard var job = jobs[id], job.state == .accepted, job.pool == nil else { return }
+        // Exclusions end: a pool that lost the job once may take it later.
+        let expired = job.exclusions.filter { $0.value <= time.seconds }.map(\.key)
+        if !expired.isEmpty {
+            for pool in expired { job.exclusions[pool] = nil }
+            jobs[id] = job
+        }
+        var request = job.request
+        request.excludedPools = Set(job.exclusions.keys)
         // A placement that finds nothing already carries every rejection: one search, not two.
-        let placement = try? engine.place(job.request, now: time.seconds)
+        let placement = try? engine.place(request, now: time.seconds)
         guard let placement, let winner = placement.winner else {
             let reason = placement.map(noPlacementMessage) ?? "no pool fits"
+            if let deadline = job.placementDeadline, time.seconds >= deadline {
+                waitingJobs.removeAll { $0 == id }
+                transition(id, to: .failed, reason: "no pool took it before its placement deadline: \(reason)")
+                return
+            }
             jobs[id]?.message = "waiting: \(reason)"
-            if !waitingJobs.contains(id) { waitingJobs.append(id) }
+            wait(id)
             return
         }
         waitingJobs.removeAll { $0 == id }
         dispatch(id, on: winner)
     }
 
-    /// Gives jobs waiting for capacity another chance, after capacity changed.
+    /// Gives jobs waiting for capacity another chance. Called once per tick when something
+    /// changed, not once per advertisement, so a long waiting line costs at most one pass a tick.
     mutating func retryWaitingJobs() {
+        waitingDirty = false
         for id in waitingJobs {
             guard jobs[id]?.state == .accepted, jobs[id]?.pool == nil else {
                 waitingJobs.removeAll { $0 == id }
@@ -183,7 +240,8 @@ extension ControllerCore {
     }
 
     mutating func handleDispatchAck(_ pool: String, _ ack: Junction_V1_DispatchAck) {
-        guard let job = jobs[ack.jobID], job.pool == pool, job.dispatchSequence == ack.dispatchSequence else {
+        guard let job = jobs[ack.jobID], job.pool == pool, job.dispatchSequence == ack.dispatchSequence,
+              ack.attempt == 0 || ack.attempt == job.attempts else {
             count("pools.stale_ack")
             return
         }
@@ -195,14 +253,22 @@ extension ControllerCore {
             }
             return
         }
-        replace(ack.jobID, because: "\(pool) refused: \(ack.reason)")
+        replace(ack.jobID, because: "\(pool) refused: \(ack.reason)", mayHaveStarted: false)
     }
 
     mutating func handleJobUpdate(_ pool: String, _ update: Junction_V1_JobUpdate) {
-        guard var job = jobs[update.jobID], job.pool == pool, !job.isFinished else {
+        let current = jobs[update.jobID]
+        let isCurrent = current.map { $0.pool == pool && !$0.isFinished && (update.attempt == 0 || update.attempt == $0.attempts) } ?? false
+        guard var job = current, isCurrent else {
             count("pools.stale_job_update")
-            if jobs[update.jobID].map({ $0.pool != pool }) ?? true, update.state == .running {
-                // Running somewhere it no longer belongs: stop it there.
+            let attempt = update.attempt > 0 ? "attempt \(update.attempt)" : "an earlier attempt"
+            if let current {
+                // An outcome of an attempt that is no longer the job's: kept in its history, not counted.
+                let now = current.pool.map { "attempt \(current.attempts) on \($0) is current" } ?? "the job is \(current.state.name)"
+                note(current.id, update.state, pool: pool, reason: "\(attempt) on \(pool) reported \(update.state.name); not counted: \(now)")
+            }
+            if update.state == .running {
+                // Running where it no longer belongs: stop it there.
                 var cancel = Junction_V1_CancelJob()
                 cancel.jobID = update.jobID
                 cancel.graceS = configuration.cancelGraceS
@@ -211,6 +277,7 @@ extension ControllerCore {
             return
         }
         job.dispatchedAt = .infinity
+        job.awaitingReportUntil = nil
         job.exitCode = update.exitCode
         if update.hasUsage { job.usage = update.usage }
         jobs[job.id] = job
@@ -222,6 +289,7 @@ extension ControllerCore {
         case .succeeded, .failed, .cancelled:
             if let lease = job.lease { engine.release(lease) }
             jobs[job.id]?.lease = nil
+            waitingDirty = true
             let detail = update.message.isEmpty ? "" : ": \(update.message)"
             let reason: String = switch update.state {
             case .succeeded: "finished on \(pool) with exit code 0"
@@ -240,6 +308,7 @@ extension ControllerCore {
         job.cancelRequested = true
         jobs[id] = job
         if let pool = job.pool, job.state == .dispatched || job.state == .running {
+            persist(id)
             var cancel = Junction_V1_CancelJob()
             cancel.jobID = id
             cancel.graceS = configuration.cancelGraceS

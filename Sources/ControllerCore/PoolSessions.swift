@@ -95,18 +95,22 @@ extension ControllerCore {
         poolOfPeer[peer] = id
         dispatchSequences[id] = max(dispatchSequences[id] ?? 0, register.dispatchSequenceApplied)
 
-        // Jobs the agent still runs: keep those still placed here, stop the rest.
+        // Jobs the agent still runs: keep those still placed here (holding their resources again
+        // when a restart left them without a lease), stop the rest.
         var stop: [String] = []
         for running in register.runningJobs {
-            if var job = jobs[running.jobID], job.pool == id, !job.isFinished {
-                if job.state == .dispatched {
-                    job.state = .running
-                    job.updatedMs = time.unixMs
-                    jobs[job.id] = job
-                }
-            } else {
+            guard let job = jobs[running.jobID], job.pool == id, !job.isFinished,
+                  running.attempt == 0 || running.attempt == job.attempts else {
                 stop.append(running.jobID)
+                continue
             }
+            keepRunning(job.id, on: id)
+        }
+        // Recovered jobs it did not list may still have outcomes on the way (sent right after the
+        // welcome): they get one liveness window, then they are placed again.
+        let liveness = Double(configuration.livenessMs) / 1_000
+        for jobID in activeJobs where jobs[jobID]?.pool == id && jobs[jobID]?.awaitingReportUntil != nil {
+            jobs[jobID]?.awaitingReportUntil = time.seconds + liveness
         }
         var welcome = Junction_V1_Welcome()
         welcome.poolID = id
@@ -115,6 +119,7 @@ extension ControllerCore {
         welcome.livenessMs = configuration.livenessMs
         welcome.sessionID = session.id
         welcome.stopJobs = stop
+        welcome.epoch = epoch
         actions.append(.toPool(peer: peer, WireMessage(.welcome(welcome), correlationID: correlationID)))
         log(.info, "pool registered", ["pool": id, "node": welcome.node, "session": "\(session.id)", "running": "\(register.runningJobs.count)", "stopping": "\(stop.count)"])
         publishPool(id, reason: "registered")
@@ -151,12 +156,32 @@ extension ControllerCore {
         switch engine.apply(report, from: pool, now: time.seconds) {
         case .applied:
             advertisementsApplied += 1
-            retryWaitingJobs()
+            if !waitingJobs.isEmpty { waitingDirty = true }
         case .stale:
             count("pools.stale_advertisement")
         case .unknownPool:
             count("pools.unknown_pool")
         }
+    }
+
+    /// A job its pool reports as running after a new session: it carries on, and a job recovered
+    /// from the store holds its pool's resources again.
+    mutating func keepRunning(_ id: String, on pool: String) {
+        guard var job = jobs[id] else { return }
+        job.awaitingReportUntil = nil
+        job.dispatchedAt = .infinity
+        if job.lease == nil, let estimate = job.estimate {
+            let sharedGPU = job.spec.hasGpuShare ? Int(job.spec.gpuShare.gpu) : nil
+            switch engine.holdRunning(job.request, on: pool, estimate: estimate, path: job.path, now: time.seconds, ttl: configuration.leaseTTLS, sharedGPU: sharedGPU) {
+            case .success(let lease):
+                engine.markDispatched(lease.id, sequence: job.dispatchSequence)
+                job.lease = lease.id
+            case .failure(let failure):
+                log(.warning, "the job's resources could not be held again (\(failure)); it keeps running without a lease", ["job": id, "pool": pool])
+            }
+        }
+        jobs[id] = job
+        if job.state == .dispatched { transition(id, to: .running, reason: "running on \(pool), as it reported on registering") }
     }
 
     /// A pool went away (missed liveness, or said goodbye): its leases are released and its

@@ -310,8 +310,15 @@ public struct PlacementEngine: Sendable {
     }
 
     /// Records the dispatch that carries a lease, so an advertisement can later reflect it.
+    /// A dispatch the pool's last advertisement already reflects (a job held again after a
+    /// reload) stops counting as reserved at once.
     public mutating func markDispatched(_ lease: UInt64, sequence: UInt64) {
         leases[lease]?.dispatchSequence = sequence
+        if let held = leases[lease], !held.reflected, let index = poolIndex[held.pool], states[index].dispatchSequenceApplied >= sequence {
+            leases[lease]?.reflected = true
+            states[index].reserved = subtract(held.resources, from: states[index].reserved)
+            refresh(index)
+        }
         guard let held = leases[lease], let share = held.share, let index = poolIndex[held.pool],
               let position = states[index].sharedGPUs[share.model]?.firstIndex(where: { $0.index == share.gpu }),
               states[index].sharedGPUs[share.model]?[position].openedBy == nil else { return }

@@ -145,6 +145,20 @@ public struct Estimate: Sendable, Hashable {
     public var processingLatencyMs: Double
     /// The GPU model the job would use, when it asks for GPUs.
     public var gpuModel: String?
+
+    public init(latencyMs: Double, bottleneckGbps: Double, pathCost: Double, hops: Int, transferS: Double, queueS: Double, runtimeS: Double, completionS: Double, price: Double, processingLatencyMs: Double, gpuModel: String?) {
+        self.latencyMs = latencyMs
+        self.bottleneckGbps = bottleneckGbps
+        self.pathCost = pathCost
+        self.hops = hops
+        self.transferS = transferS
+        self.queueS = queueS
+        self.runtimeS = runtimeS
+        self.completionS = completionS
+        self.price = price
+        self.processingLatencyMs = processingLatencyMs
+        self.gpuModel = gpuModel
+    }
 }
 
 /// A pool that can take the request, the path to it, and its estimate.

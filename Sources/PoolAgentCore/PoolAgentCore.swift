@@ -13,8 +13,9 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var processingLatencyMs: Double
     /// Advertise at least this often, besides when jobs start and end.
     public var advertiseEveryS: Double = 5
-    public var backoffInitialS: Double = 1
-    public var backoffMaxS: Double = 32
+    public var backoffInitialS: Double = 0.5
+    /// Kept short: a controller that restarts on its store wants its pools back within seconds.
+    public var backoffMaxS: Double = 4
     /// Heartbeat and liveness until the controller's welcome says otherwise.
     public var heartbeatIntervalS: Double = 1
     public var livenessS: Double = 5
@@ -65,6 +66,7 @@ public struct PoolAgentCore: Sendable {
     struct Job: Sendable {
         var spec: Junction_V1_JobSpec
         var dispatchSequence: UInt64
+        var attempt: UInt32
         var started: Bool
         var stopping: Bool
     }
@@ -82,6 +84,8 @@ public struct PoolAgentCore: Sendable {
     /// Job endings not yet told to a controller, sent again after the next welcome.
     var unreported: [String: Junction_V1_JobUpdate] = [:]
     var failedAttempts = 0
+    /// The epoch of the controller that last welcomed this agent.
+    public internal(set) var controllerEpoch: UInt64 = 0
     var now = 0.0
     var unixMs: Int64 = 0
     var actions: [AgentAction] = []
@@ -138,15 +142,15 @@ public struct PoolAgentCore: Sendable {
             report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "")
             advertise()
         case .jobStartFailed(let id, let reason):
-            guard jobs.removeValue(forKey: id) != nil else { break }
-            report(id, .failed, exitCode: -1, usage: Junction_V1_Usage(), message: "could not start: \(reason)")
+            guard let job = jobs.removeValue(forKey: id) else { break }
+            report(id, .failed, exitCode: -1, usage: Junction_V1_Usage(), message: "could not start: \(reason)", attempt: job.attempt)
             advertise()
         case .jobExited(let id, let exitCode, let usage):
             guard let job = jobs.removeValue(forKey: id) else { break }
             // A quick job can end before its start is reported: it did run, so say so first.
-            if !job.started { report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "") }
+            if !job.started { report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "", attempt: job.attempt) }
             let state: Junction_V1_JobState = job.stopping ? .cancelled : exitCode == 0 ? .succeeded : .failed
-            report(id, state, exitCode: exitCode, usage: usage, message: exitCode < 0 ? "killed by signal \(-exitCode)" : "")
+            report(id, state, exitCode: exitCode, usage: usage, message: exitCode < 0 ? "killed by signal \(-exitCode)" : "", attempt: job.attempt)
             advertise()
         case .tick:
             tick()
@@ -179,6 +183,7 @@ public struct PoolAgentCore: Sendable {
             running.jobID = id
             running.state = jobs[id]!.started ? .running : .dispatched
             running.dispatchSequence = jobs[id]!.dispatchSequence
+            running.attempt = jobs[id]!.attempt
             return running
         }
         register.dispatchSequenceApplied = dispatchSequenceApplied
@@ -228,6 +233,10 @@ public struct PoolAgentCore: Sendable {
             if welcome.heartbeatIntervalMs > 0 { heartbeatIntervalS = Double(welcome.heartbeatIntervalMs) / 1_000 }
             if welcome.livenessMs > 0 { livenessS = Double(welcome.livenessMs) / 1_000 }
             advertisementSequence = 0
+            if controllerEpoch != 0, welcome.epoch != controllerEpoch {
+                log("notice", "the controller restarted", ["pool": configuration.poolID, "epoch": "\(welcome.epoch)"])
+            }
+            controllerEpoch = welcome.epoch
             log("info", "registered", ["pool": configuration.poolID, "node": welcome.node, "session": "\(welcome.sessionID)"])
             for id in welcome.stopJobs where jobs[id] != nil {
                 jobs[id]?.stopping = true
@@ -249,7 +258,12 @@ public struct PoolAgentCore: Sendable {
             backOff("the controller said goodbye: \(goodbye.reason)")
         case .error(let error):
             if error.code == .notRegistered {
-                backOff("the controller does not know this session")
+                // A controller that restarted knows no sessions: register again at once. While
+                // waiting for a welcome, this answers an earlier message and changes nothing.
+                if isRegistered {
+                    log("notice", "the controller does not know this session; registering again", ["pool": configuration.poolID])
+                    register()
+                }
             } else {
                 log("warning", "the controller reports an error: \(error.message)", ["pool": configuration.poolID])
             }
@@ -262,8 +276,11 @@ public struct PoolAgentCore: Sendable {
         var ack = Junction_V1_DispatchAck()
         ack.jobID = dispatch.jobID
         ack.dispatchSequence = dispatch.dispatchSequence
-        if jobs[dispatch.jobID] != nil {
-            // A repeated dispatch: answer again, never run a second copy.
+        ack.attempt = dispatch.attempt
+        if let running = jobs[dispatch.jobID] {
+            // A repeated dispatch: answer again, never run a second copy. A newer attempt of a job
+            // still running here is that same run: it reports under the new attempt from now on.
+            if dispatch.attempt > running.attempt { jobs[dispatch.jobID]?.attempt = dispatch.attempt }
             ack.accepted = true
             send(.dispatchAck(ack))
             return
@@ -298,7 +315,7 @@ public struct PoolAgentCore: Sendable {
             log("notice", "refused a dispatch: \(shortage)", ["job": dispatch.jobID])
             return
         }
-        jobs[dispatch.jobID] = Job(spec: dispatch.spec, dispatchSequence: dispatch.dispatchSequence, started: false, stopping: false)
+        jobs[dispatch.jobID] = Job(spec: dispatch.spec, dispatchSequence: dispatch.dispatchSequence, attempt: dispatch.attempt, started: false, stopping: false)
         dispatchSequenceApplied = max(dispatchSequenceApplied, dispatch.dispatchSequence)
         ack.accepted = true
         send(.dispatchAck(ack))
@@ -306,9 +323,10 @@ public struct PoolAgentCore: Sendable {
         log("info", "running a job along \(dispatch.path.joined(separator: " → "))", ["job": dispatch.jobID, "attempt": "\(dispatch.attempt)"])
     }
 
-    private mutating func report(_ id: String, _ state: Junction_V1_JobState, exitCode: Int32, usage: Junction_V1_Usage, message: String) {
+    private mutating func report(_ id: String, _ state: Junction_V1_JobState, exitCode: Int32, usage: Junction_V1_Usage, message: String, attempt: UInt32? = nil) {
         var update = Junction_V1_JobUpdate()
         update.jobID = id
+        update.attempt = attempt ?? jobs[id]?.attempt ?? 0
         update.state = state
         update.exitCode = exitCode
         update.usage = usage

@@ -1,7 +1,9 @@
 import ControllerCore
+import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
+import Store
 import Synchronization
 import Topology
 import Wire
@@ -22,32 +24,59 @@ public struct ControllerEndpoints: Sendable, Hashable {
     }
 }
 
-/// The controller's state and the code that feeds it, shared by the socket thread (which
-/// handles messages as they arrive) and the tasks that tick and reload.
-final class ControllerState: @unchecked Sendable {
-    // @unchecked: `core` is only touched inside `withCore`, under `lock`.
-    private let lock = NSLock()
+/// What reaches the controller's loop thread from elsewhere, through the loop's inject queue.
+enum ControllerInput: Sendable {
+    case event(ControllerEvent)
+    /// Read the topology file again (SIGHUP or an admin request).
+    case reload
+    /// Look at the core on its own thread (counters for tests, benchmarks and shutdown).
+    case inspect(@Sendable (ControllerCore) -> Void)
+}
+
+/// The sockets of the controller's loop, by index.
+enum ControllerSocket {
+    static let pools = 0
+    static let clients = 1
+    static let events = 2
+}
+
+/// The controller core and its store, owned by the socket loop's thread: the loop wakes it with
+/// a batch of messages, injected inputs or a due tick; it applies all of them, commits every state
+/// change of the batch in one store transaction, and only then hands back what to send.
+final class ControllerOwner: @unchecked Sendable {
+    // @unchecked: `core`, `topologyPath` and `stopped` are touched only on the loop's thread
+    // (and by `init`, before the loop exists); the rest are constants or Sendable.
     private var core: ControllerCore
-    let store: any JobStore
+    private let store: any ControllerStore
     let logger: Logger
-    let topologyPath: Mutex<String>
-    let loop = Mutex<SocketLoop?>(nil)
+    private var topologyPath: String
+    private var stopped = false
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
+    /// Set once the loop exists, so file reads done elsewhere can hand their results back.
+    let loop = Mutex<SocketLoop?>(nil)
+    /// Told of a store failure, after which the controller stops: what it has promised may
+    /// not be durable.
+    let fatal: AsyncStream<any Error>.Continuation
 
-    init(core: ControllerCore, store: any JobStore, logger: Logger, topologyPath: String) {
+    init(core: ControllerCore, store: any ControllerStore, logger: Logger, topologyPath: String, fatal: AsyncStream<any Error>.Continuation) throws {
         self.core = core
         self.store = store
         self.logger = logger
-        self.topologyPath = Mutex(topologyPath)
+        self.topologyPath = topologyPath
+        self.fatal = fatal
         started = clock.now
-    }
-
-    /// Runs `body` with the core, holding the lock.
-    func withCore<Result>(_ body: (inout ControllerCore) -> Result) -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&core)
+        let time = now()
+        let recovered: RecoveredState
+        do {
+            recovered = try store.recover(nowMs: time.unixMs, idempotencyWindowS: core.configuration.idempotencyWindowS)
+        } catch {
+            throw StoreError("cannot read the job store: \(error)")
+        }
+        let actions = self.core.restore(recovered, now: time)
+        // Recovery's own changes and the new epoch are durable before the sockets open.
+        _ = carryOut(actions)
+        if stopped { throw StoreError("cannot write the job store") }
     }
 
     func now() -> ControllerTime {
@@ -56,37 +85,139 @@ final class ControllerState: @unchecked Sendable {
         return ControllerTime(seconds: seconds, unixMs: Int64(Date().timeIntervalSince1970 * 1_000))
     }
 
-    /// Handles a batch on the socket thread; returns what to send.
-    func handle(batch: [Delivery]) -> [(socket: Int, message: Message)] {
-        var out: [(socket: Int, message: Message)] = []
-        // Decoding needs no lock, and a batch came in one poll, so one clock reading and one
-        // lock serve all of it.
-        let events = batch.map(event(for:))
+    /// Handles what woke the loop; returns what to send, once it is durable.
+    func wake(_ wake: LoopWake) -> [(socket: Int, message: Message)] {
+        guard !stopped else { return [] }
         let time = now()
-        withCore { core in
-            for event in events {
-                perform(core.handle(event, now: time)) { out.append(($0, $1)) }
+        var actions: [ControllerAction] = []
+        for delivery in wake.batch { actions += core.handle(event(for: delivery), now: time) }
+        for input in wake.injected {
+            switch input as? ControllerInput {
+            case .event(let event): actions += core.handle(event, now: time)
+            case .reload: load(path: "", replyTo: nil, correlationID: 0)
+            case .inspect(let body): body(core)
+            case nil: logger.error("the controller's loop was handed an unknown input: \(type(of: input))")
+            }
+        }
+        if wake.tickDue { actions += core.handle(.tick, now: time) }
+        return carryOut(actions)
+    }
+
+    /// Commits the actions' state changes in one transaction, then turns the rest into messages.
+    private func carryOut(_ actions: [ControllerAction]) -> [(socket: Int, message: Message)] {
+        var changed: [String: Int] = [:]
+        var records: [JobRecord] = []
+        for case .persist(let record) in actions {
+            // The last state of a job in the batch is the one that counts.
+            if let index = changed[record.info.jobID] {
+                records[index] = record
+            } else {
+                changed[record.info.jobID] = records.count
+                records.append(record)
+            }
+        }
+        do {
+            try store.commit(jobs: records, counters: core.counters)
+        } catch {
+            stopped = true
+            logger.critical("the job store failed; stopping before anything it did not keep is promised", metadata: ["error": "\(error)"])
+            fatal.yield(error)
+            return []
+        }
+        var out: [(socket: Int, message: Message)] = []
+        func deliver(_ message: WireMessage, to frames: [[UInt8]], on socket: Int) {
+            do {
+                out.append((socket, Message(frames + [try message.serialized()])))
+            } catch {
+                logger.error("could not encode a \(message.kind): \(error)")
+            }
+        }
+        for action in actions {
+            switch action {
+            case .toPool(let peer, let message):
+                deliver(message, to: [peer], on: ControllerSocket.pools)
+            case .reply(let address, let message):
+                deliver(message, to: address.frames, on: ControllerSocket.clients)
+            case .publish(let topic, let event):
+                do {
+                    out.append((ControllerSocket.events, Message([Array(topic.utf8), try WireMessage(.event(event)).serialized()])))
+                } catch {
+                    logger.error("could not encode an event: \(error)", metadata: ["topic": "\(topic)"])
+                }
+            case .persist:
+                break
+            case .query(let query, let address, let correlationID):
+                deliver(answer(query, correlationID: correlationID), to: address.frames, on: ControllerSocket.clients)
+            case .loadTopology(let path, let replyTo, let correlationID):
+                load(path: path, replyTo: replyTo, correlationID: correlationID)
+            case .log(let entry):
+                let metadata = entry.metadata.mapValues { Logger.MetadataValue.string($0) }
+                let level: Logger.Level = switch entry.level {
+                case .debug: .debug
+                case .info: .info
+                case .notice: .notice
+                case .warning: .warning
+                case .error: .error
+                }
+                logger.log(level: level, "\(entry.message)", metadata: metadata)
             }
         }
         return out
     }
 
-    /// Handles an event from anywhere else; messages go out through the loop's queue.
-    func handle(_ event: ControllerEvent) {
-        let loop = self.loop.withLock { $0 }
-        handle(event) { loop?.send($1, on: $0) }
+    /// A client's question answered from the store, as the reply to send.
+    private func answer(_ query: StoreQuery, correlationID: UInt64) -> WireMessage {
+        func failure(_ code: Junction_V1_ErrorCode, _ text: String) -> WireMessage {
+            var reply = Junction_V1_ErrorReply()
+            reply.code = code
+            reply.message = text
+            return WireMessage(.error(reply), correlationID: correlationID)
+        }
+        let answer: StoreAnswer
+        do {
+            answer = try store.answer(query)
+        } catch {
+            logger.error("the job store could not answer a query", metadata: ["error": "\(error)"])
+            return failure(.internal, "the job store could not answer: \(error)")
+        }
+        switch (query, answer) {
+        case (_, .missing(let id)):
+            return failure(.notFound, "no job \(id)")
+        case (.cancelFinished, .jobs(let jobs, _)):
+            var reply = Junction_V1_CancelReply()
+            if let job = jobs.first { reply.job = job }
+            return WireMessage(.cancelled(reply), correlationID: correlationID)
+        case (_, .jobs(let jobs, let next)):
+            var reply = Junction_V1_StatusReply()
+            reply.jobs = jobs
+            reply.nextCursor = next
+            let message = WireMessage(.jobStatus(reply), correlationID: correlationID)
+            if let size = try? message.serialized().count, size > WireProtocol.maxMessageBytes {
+                return failure(.tooLarge, "the reply would be \(size) bytes, above the \(WireProtocol.maxMessageBytes)-byte limit; ask for fewer jobs (a smaller limit)")
+            }
+            return message
+        }
     }
 
-    private func handle(_ event: ControllerEvent, send: (Int, Message) -> Void) {
-        let time = now()
-        withCore { core in
-            perform(core.handle(event, now: time), send: send)
+    /// Reads and validates a topology file off the loop's thread, then hands the outcome back.
+    private func load(path: String, replyTo: ClientAddress?, correlationID: UInt64) {
+        let file = path.isEmpty ? topologyPath : path
+        if !path.isEmpty { topologyPath = path }
+        Task.detached { [self] in
+            let event: ControllerEvent
+            do throws(TopologyErrors) {
+                let loaded = try Topology.load(contentsOf: file)
+                event = .topologyLoaded(loaded.topology, path: file, replyTo: replyTo, correlationID: correlationID)
+            } catch {
+                event = .topologyRejected(problems: error.problems.map(\.description), path: file, replyTo: replyTo, correlationID: correlationID)
+            }
+            self.loop.withLock { $0 }?.inject(ControllerInput.event(event))
         }
     }
 
     private func event(for delivery: Delivery) -> ControllerEvent {
         let frames = delivery.message.frames
-        let endpoint: Endpoint = delivery.socket == 0 ? .pools : .clients
+        let endpoint: Endpoint = delivery.socket == ControllerSocket.pools ? .pools : .clients
         guard frames.count >= 2, endpoint == .clients || frames.count == 2 else {
             return .undecodable(endpoint, ClientAddress(frames: Array(frames.prefix(1))), .malformed(detail: "\(frames.count) frames"))
         }
@@ -100,79 +231,27 @@ final class ControllerState: @unchecked Sendable {
             return .undecodable(endpoint, ClientAddress(frames: Array(frames.dropLast())), error)
         }
     }
-
-    private func perform(_ actions: [ControllerAction], send: (Int, Message) -> Void) {
-        func deliver(_ message: WireMessage, to frames: [[UInt8]], on socket: Int) {
-            do {
-                send(socket, Message(frames + [try message.serialized()]))
-            } catch {
-                logger.error("could not encode a \(message.kind): \(error)")
-            }
-        }
-        for action in actions {
-            switch action {
-            case .toPool(let peer, let message):
-                deliver(message, to: [peer], on: 0)
-            case .reply(let address, let message):
-                deliver(message, to: address.frames, on: 1)
-            case .publish(let topic, let event):
-                if let payload = try? WireMessage(.event(event)).serialized() {
-                    send(2, Message([Array(topic.utf8), payload]))
-                }
-            case .persist(let job):
-                do {
-                    try store.save(job)
-                } catch {
-                    logger.error("could not persist a job", metadata: ["job": "\(job.jobID)", "error": "\(error)"])
-                }
-            case .loadTopology(let path, let replyTo, let correlationID):
-                // Reading a file is I/O: off the socket thread, then back in as an event.
-                Task.detached { [self] in load(path: path, replyTo: replyTo, correlationID: correlationID) }
-            case .log(let entry):
-                let metadata = entry.metadata.mapValues { Logger.MetadataValue.string($0) }
-                let level: Logger.Level = switch entry.level {
-                case .debug: .debug
-                case .info: .info
-                case .notice: .notice
-                case .warning: .warning
-                case .error: .error
-                }
-                logger.log(level: level, "\(entry.message)", metadata: metadata)
-            }
-        }
-    }
-
-    /// Reads and validates a topology file, then hands the outcome to the core.
-    func load(path: String, replyTo: ClientAddress?, correlationID: UInt64) {
-        let file = path.isEmpty ? topologyPath.withLock { $0 } : path
-        do {
-            let loaded = try Topology.load(contentsOf: file)
-            topologyPath.withLock { $0 = file }
-            handle(.topologyLoaded(loaded.topology, path: file, replyTo: replyTo, correlationID: correlationID))
-        } catch {
-            handle(.topologyRejected(problems: error.problems.map(\.description), path: file, replyTo: replyTo, correlationID: correlationID))
-        }
-    }
 }
 
 /// The controller daemon: one socket loop owning the pools and clients ROUTERs and the events
-/// PUB; messages are handled on that loop's thread as they arrive, by the pure controller core,
-/// and the answers go out before the loop polls again. A task ticks the core for liveness,
-/// heartbeats and timeouts.
+/// PUB, and with them the pure controller core and its store. Messages, ticks (the loop's poll
+/// timeout), reloads and signals all reach the core on that one thread.
 public final class ControllerService: Service, Sendable {
-    private let state: ControllerState
+    private let owner: ControllerOwner
     private let loop: SocketLoop
     private let context: Context
-    private let tickInterval: Duration
+    private let failures: AsyncStream<any Error>
 
     /// The endpoints bound, wildcard ports resolved: pools, clients, events.
     public let endpoints: ControllerEndpoints
 
-    /// Binds the endpoints at once, so that a bad address fails here, before `run`.
-    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any JobStore = InMemoryJobStore(), logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
-        let state = ControllerState(core: ControllerCore(topology: topology, configuration: configuration), store: store, logger: logger, topologyPath: topologyPath)
-        self.state = state
-        self.tickInterval = tickInterval
+    /// Recovers from the store, then binds the endpoints at once, so that a bad address fails
+    /// here, before `run`.
+    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
+        let (failures, fatal) = AsyncStream.makeStream(of: (any Error).self)
+        self.failures = failures
+        let owner = try ControllerOwner(core: ControllerCore(topology: topology, configuration: configuration), store: store, logger: logger, topologyPath: topologyPath, fatal: fatal)
+        self.owner = owner
         context = try Context()
         let limit = Int64(WireProtocol.maxMessageBytes + 4_096)
         let socketLoop: SocketLoop
@@ -181,52 +260,70 @@ public final class ControllerService: Service, Sendable {
                 SocketSpec(.router, options: [.maxMessageSize(bytes: limit), .routerMandatory(true), .receiveHighWaterMark(100_000), .sendHighWaterMark(100_000)], bind: [endpoints.pools], lingerMilliseconds: 500),
                 SocketSpec(.router, options: [.maxMessageSize(bytes: limit), .receiveHighWaterMark(10_000), .sendHighWaterMark(10_000)], bind: [endpoints.clients], lingerMilliseconds: 500),
                 SocketSpec(.publisher, options: [.sendHighWaterMark(100_000)], bind: [endpoints.events], lingerMilliseconds: 0),
-            ], name: "controller-sockets", handler: { [state] batch in state.handle(batch: batch) })
+            ], name: "controller-sockets", owner: { [owner] wake in owner.wake(wake) }, tick: tickInterval)
         } catch {
             context.terminate()
             throw error
         }
         loop = socketLoop
         self.endpoints = ControllerEndpoints(pools: socketLoop.boundEndpoints[0][0], clients: socketLoop.boundEndpoints[1][0], events: socketLoop.boundEndpoints[2][0])
-        state.loop.withLock { $0 = socketLoop }
+        owner.loop.withLock { $0 = socketLoop }
     }
 
-    /// Feeds one event to the core and carries out what it asks, in order.
+    /// Hands one event to the core on its loop's thread.
     public func handle(_ event: ControllerEvent) {
-        state.handle(event)
+        loop.inject(ControllerInput.event(event))
     }
 
     /// Reads the topology file again (SIGHUP or an admin request): a bad file changes nothing.
     public func reload() {
-        state.load(path: "", replyTo: nil, correlationID: 0)
+        loop.inject(ControllerInput.reload)
+    }
+
+    /// Reads something off the core on its loop's thread.
+    public func inspect<Value: Sendable>(_ body: @escaping @Sendable (ControllerCore) -> Value) async -> Value {
+        await withCheckedContinuation { continuation in
+            loop.inject(ControllerInput.inspect { core in continuation.resume(returning: body(core)) })
+        }
     }
 
     /// Serves until the service group shuts down (or the task is cancelled), then closes the
-    /// sockets.
+    /// sockets. Throws when the store fails: the controller stops rather than promise what it
+    /// cannot keep.
     public func run() async throws {
-        state.logger.notice("controller listening", metadata: [
+        owner.logger.notice("controller listening", metadata: [
             "pools": "\(endpoints.pools)", "clients": "\(endpoints.clients)", "events": "\(endpoints.events)",
         ])
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: self.tickInterval)
-                if Task.isCancelled { break }
-                self.handle(.tick)
-            }
+        let failure: (any Error)? = await cancelWhenGracefulShutdown {
+            var iterator = self.failures.makeAsyncIterator()
+            return await iterator.next()
         }
         shutdown()
+        if let failure { throw failure }
     }
 
     /// Closes the sockets and the context; safe to call more than once.
     public func shutdown() {
         loop.shutdown()
-        state.loop.withLock { $0 = nil }
+        owner.loop.withLock { $0 = nil }
         context.terminate()
     }
 
-    /// Counters of dropped messages, by reason.
-    public var dropped: [String: Int] { state.withCore { $0.dropped } }
+    /// Reads something off the core on its loop's thread, blocking the caller until it has: for
+    /// synchronous callers such as benchmarks, never from a task.
+    public func inspectWaiting<Value: Sendable>(_ body: @escaping @Sendable (ControllerCore) -> Value) -> Value {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Value?>(nil)
+        loop.inject(ControllerInput.inspect { core in
+            result.withLock { $0 = body(core) }
+            done.signal()
+        })
+        done.wait()
+        return result.withLock { $0! }
+    }
 
-    /// Advertisements applied so far.
-    public var advertisementsApplied: Int { state.withCore { $0.advertisementsApplied } }
+    /// Counters of dropped messages, by reason.
+    public var dropped: [String: Int] {
+        get async { await inspect { $0.dropped } }
+    }
 }

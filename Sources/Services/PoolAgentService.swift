@@ -46,6 +46,9 @@ public final class PoolAgentService: Service, @unchecked Sendable {
             self?.handle(.jobExited(exit.jobID, exitCode: exit.exitCode, usage: exit.usage))
         }
         self.executor.withLock { $0 = executor }
+        if !executor.leftovers.isEmpty {
+            logger.warning("stopped jobs an earlier agent on this work directory left running", metadata: ["jobs": "\(executor.leftovers.joined(separator: ","))"])
+        }
     }
 
     private func withCore<Result>(_ body: (inout PoolAgentCore) -> Result) -> Result {
@@ -59,7 +62,7 @@ public final class PoolAgentService: Service, @unchecked Sendable {
     public var isRegistered: Bool { withCore { $0.isRegistered } }
 
     private func openConnection() throws -> SocketLoop {
-        var options: [SocketOption] = [.immediate(false), .reconnectInterval(milliseconds: 250), .reconnectIntervalMax(milliseconds: 4_000)]
+        var options: [SocketOption] = [.immediate(false), .reconnectInterval(milliseconds: 250), .reconnectIntervalMax(milliseconds: 1_000)]
         if let curve {
             options += [.curveServerKey(curve.serverPublicKey), .curvePublicKey(curve.keys.publicKey), .curveSecretKey(curve.keys.secretKey)]
         }
@@ -139,14 +142,11 @@ public final class PoolAgentService: Service, @unchecked Sendable {
 
     private let stopping = Mutex(false)
 
+    /// Stops the jobs and says goodbye before the connection closes, so the controller places
+    /// the jobs elsewhere at once instead of waiting out the liveness window; none may go on
+    /// running here.
     private func stopReceiving() {
         stopping.withLock { $0 = true }
-        connection.withLock { $0 }?.shutdown()
-    }
-
-    /// Stops the jobs, says goodbye, closes the connection and the context. The controller places
-    /// the jobs of a pool that said goodbye elsewhere, so none may go on running here.
-    private func finish() {
         executor.withLock { $0 }?.stopAll(graceS: 5)
         var goodbye = Junction_V1_Goodbye()
         goodbye.reason = "agent shutting down"
@@ -155,7 +155,13 @@ public final class PoolAgentService: Service, @unchecked Sendable {
             return current
         }
         if let loop, let bytes = try? WireMessage(.goodbye(goodbye)).serialized() { loop.send(Message([bytes])) }
+        // Shutting the loop down flushes the goodbye, bounded by the socket's linger.
         loop?.shutdown()
+    }
+
+    /// Closes the context once the connection is gone.
+    private func finish() {
+        if !stopping.withLock({ $0 }) { stopReceiving() }
         context.terminate()
     }
 

@@ -18,12 +18,46 @@ public final class ProcessExecutor: Sendable {
     private let directory: URL
     private let running = Mutex<[String: pid_t]>([:])
     private let onExit: @Sendable (Exit) -> Void
+    private let spawner = SpawnThread()
+    /// Jobs a previous agent on this directory left running, stopped when this one started.
+    public let leftovers: [String]
 
-    /// Jobs run under `directory`/`job-id`/; `onExit` is called from the waiting thread.
+    /// Jobs run under `directory`/`job-id`/; `onExit` is called from the waiting thread. Jobs an
+    /// earlier agent left running under `directory` are killed first.
     public init(directory: URL, onExit: @escaping @Sendable (Exit) -> Void) throws {
         self.directory = directory
         self.onExit = onExit
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent(".running"), withIntermediateDirectories: true)
+        leftovers = Self.stopLeftovers(in: directory.appendingPathComponent(".running"))
+    }
+
+    private func recordFile(_ jobID: String) -> URL {
+        directory.appendingPathComponent(".running").appendingPathComponent(jobID.replacingOccurrences(of: "/", with: "_"))
+    }
+
+    /// Writes down a job's process group and when its leader started, so a later agent can tell
+    /// it from an unrelated process that reuses the number.
+    private func record(jobID: String, processGroup: pid_t) {
+        let started = processStartTime(processGroup) ?? 0
+        try? "\(processGroup) \(started)\n".write(to: recordFile(jobID), atomically: true, encoding: .utf8)
+    }
+
+    /// Kills the process groups recorded under `folder` that still exist, and forgets them.
+    static func stopLeftovers(in folder: URL) -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        var stopped: [String] = []
+        for name in files.sorted() {
+            let file = folder.appendingPathComponent(name)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let fields = ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            guard fields.count == 2, let group = pid_t(fields[0]), group > 1, let started = UInt64(fields[1]) else { continue }
+            // Members of that group that started no earlier than its leader did are the job's.
+            let members = processes().filter { $0.group == group && $0.started >= started }
+            guard !members.isEmpty else { continue }
+            kill(-group, SIGKILL)
+            stopped.append(name)
+        }
+        return stopped
     }
 
     /// The folder a job runs in.
@@ -32,31 +66,14 @@ public final class ProcessExecutor: Sendable {
     }
 
     /// Starts a job; throws when it cannot be started (no such command, no working directory).
+    ///
+    /// The job runs in a process group of its own (a cancel reaches its children too) and gets
+    /// SIGKILL if the agent dies, so a killed agent leaves no job running that the controller
+    /// then places again. Its process group is written down until it ends, so an agent that
+    /// starts again on this directory stops whatever its previous incarnation left behind.
     public func start(jobID: String, spec: Junction_V1_JobSpec) throws {
         let folder = workingDirectory(of: jobID)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, folder.appendingPathComponent("stdout").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, folder.appendingPathComponent("stderr").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        junction_spawn_file_actions_addchdir(&actions, folder.path)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // A group of its own, so a cancel reaches the job's children too; and default signal
-        // handling, since the agent itself ignores SIGTERM (its service group handles it) and an
-        // ignored signal stays ignored across exec.
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var everything = sigset_t()
-        sigfillset(&everything)
-        posix_spawnattr_setsigdefault(&attributes, &everything)
-        var nothing = sigset_t()
-        sigemptyset(&nothing)
-        posix_spawnattr_setsigmask(&attributes, &nothing)
-
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in spec.environment { environment[key] = value }
         environment["JUNCTION_JOB_ID"] = jobID
@@ -66,17 +83,29 @@ public final class ProcessExecutor: Sendable {
             environment["JUNCTION_GPU_SHARED_INDEX"] = "\(spec.gpuShare.gpu)"
             environment["JUNCTION_GPU_SHARE"] = "\(spec.gpuShare.share)"
         }
+        guard let program = resolve(spec.command, path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin") else {
+            throw ExecutorError(message: "cannot start \(spec.command): no such executable")
+        }
         let argv = [spec.command] + spec.arguments
         let envp = environment.map { "\($0.key)=\($0.value)" }
-        var pid: pid_t = 0
-        let status = withCStrings(argv) { argvPointers in
-            withCStrings(envp) { envPointers in
-                posix_spawnp(&pid, spec.command, &actions, &attributes, argvPointers, envPointers)
+        let stdoutPath = folder.appendingPathComponent("stdout").path
+        let stderrPath = folder.appendingPathComponent("stderr").path
+        let directoryPath = folder.path
+        // The parent-death signal follows the thread that forks: fork from one that lives as
+        // long as the agent.
+        let (status, pid) = spawner.run {
+            var pid: pid_t = 0
+            let status = withCStrings(argv) { argvPointers in
+                withCStrings(envp) { envPointers in
+                    junction_spawn_job(program, argvPointers, envPointers, directoryPath, stdoutPath, stderrPath, &pid)
+                }
             }
+            return (status, pid)
         }
         guard status == 0 else {
             throw ExecutorError(message: "cannot start \(spec.command): \(String(cString: strerror(status)))")
         }
+        record(jobID: jobID, processGroup: pid)
         let child = pid
         running.withLock { $0[jobID] = child }
         let started = Date()
@@ -86,6 +115,9 @@ public final class ProcessExecutor: Sendable {
             var usage = rusage()
             while wait4(child, &status, 0, &usage) < 0 && errno == EINTR {}
             running.withLock { _ = $0.removeValue(forKey: jobID) }
+            // The leader is gone; any of its children still in the group go with it.
+            kill(-child, SIGKILL)
+            try? FileManager.default.removeItem(at: recordFile(jobID))
             let wall = Date().timeIntervalSince(started)
             var report = Junction_V1_Usage()
             report.wallSeconds = wall
@@ -120,6 +152,68 @@ public final class ProcessExecutor: Sendable {
 public struct ExecutorError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+}
+
+/// A thread that lives as long as the executor and runs what it is given, one at a time.
+final class SpawnThread: Sendable {
+    private let work = Mutex<[@Sendable () -> Void]>([])
+    private let ready = DispatchSemaphore(value: 0)
+
+    init() {
+        let thread = Thread { [self] in
+            while true {
+                ready.wait()
+                let next = work.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+                next?()
+            }
+        }
+        thread.name = "job-spawner"
+        thread.start()
+    }
+
+    /// Runs `body` on the spawning thread and waits for its result.
+    func run<Result: Sendable>(_ body: @escaping @Sendable () -> Result) -> Result {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result?>(nil)
+        work.withLock { $0.append { result.withLock { $0 = body() }; done.signal() } }
+        ready.signal()
+        done.wait()
+        return result.withLock { $0! }
+    }
+}
+
+/// The start time of a process (clock ticks after boot, /proc/PID/stat field 22), or nil.
+func processStartTime(_ pid: pid_t) -> UInt64? {
+    processStat("/proc/\(pid)/stat").map(\.started)
+}
+
+/// Every process's group and start time, from /proc.
+func processes() -> [(pid: pid_t, group: pid_t, started: UInt64)] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { name in
+        guard let pid = pid_t(name), let stat = processStat("/proc/\(name)/stat") else { return nil }
+        return (pid, stat.group, stat.started)
+    }
+}
+
+private func processStat(_ path: String) -> (group: pid_t, started: UInt64)? {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
+    // After the command name in parentheses: state is field 3, the process group field 5, the
+    // start time field 22.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 19, let group = pid_t(fields[2]), let started = UInt64(fields[19]) else { return nil }
+    return (group, started)
+}
+
+/// The executable `command` names: itself when it holds a slash, else the first match on `path`.
+private func resolve(_ command: String, path: String) -> String? {
+    if command.contains("/") { return access(command, X_OK) == 0 ? command : nil }
+    for directory in path.split(separator: ":") where !directory.isEmpty {
+        let candidate = "\(directory)/\(command)"
+        var info = stat()
+        if access(candidate, X_OK) == 0, stat(candidate, &info) == 0, info.st_mode & S_IFMT != S_IFDIR { return candidate }
+    }
+    return nil
 }
 
 private func seconds(_ time: timeval) -> Double {

@@ -33,6 +33,15 @@ public struct Delivery: Sendable, Hashable {
     public let message: Message
 }
 
+/// Why a loop's owner is woken on the loop's thread: messages arrived, work was injected, or its
+/// tick is due (any combination).
+public struct LoopWake: Sendable {
+    public var batch: [Delivery]
+    /// Values handed in with `SocketLoop.inject`, in order.
+    public var injected: [any Sendable]
+    public var tickDue: Bool
+}
+
 /// Counters a `SocketLoop` keeps about its traffic.
 public struct SocketLoopStatistics: Sendable, Hashable {
     public var sent = 0
@@ -59,6 +68,8 @@ public final class SocketLoop: Sendable {
 
     /// Handles a batch on the loop's own thread and returns the messages to send in answer.
     public typealias Handler = @Sendable (_ batch: [Delivery]) -> [(socket: Int, message: Message)]
+    /// Handles whatever woke the loop, on the loop's own thread, and returns the messages to send.
+    public typealias Owner = @Sendable (_ wake: LoopWake) -> [(socket: Int, message: Message)]
 
     /// Creates the sockets on a new thread named `name` and starts polling. Throws the first
     /// error from creating, configuring, binding or connecting a socket; then nothing is left open.
@@ -66,7 +77,16 @@ public final class SocketLoop: Sendable {
     /// With a `handler`, received batches go to it on the loop's thread, and what it returns is
     /// sent before the loop polls again: no thread hop and no wake-up on the way, for a fast,
     /// non-blocking handler (`incoming` then stays empty). Without one, batches go to `incoming`.
-    public init(context: Context, sockets specs: [SocketSpec], name: String = "zmq-loop", handler: Handler? = nil) throws {
+    public convenience init(context: Context, sockets specs: [SocketSpec], name: String = "zmq-loop", handler: Handler? = nil) throws {
+        var owner: Owner?
+        if let handler { owner = { @Sendable (wake: LoopWake) in handler(wake.batch) } }
+        try self.init(context: context, sockets: specs, name: name, owner: owner, tick: nil)
+    }
+
+    /// A loop whose `owner` is the only code that touches some state: it runs on the loop's thread
+    /// when messages arrive, when values are injected (`inject`), and every `tick` (the poll's
+    /// timeout). What it returns is sent before the loop polls again.
+    public init(context: Context, sockets specs: [SocketSpec], name: String = "zmq-loop", owner: Owner?, tick: Duration?) throws {
         let wakeup = try Wakeup()
         let shared = LoopShared(wakeup: wakeup, socketCount: specs.count)
         self.shared = shared
@@ -75,7 +95,7 @@ public final class SocketLoop: Sendable {
         let setup = SetupResult()
         let finished = self.finished
         let thread = Thread {
-            SocketLoop.run(context: context, specs: specs, shared: shared, setup: setup, handler: handler)
+            SocketLoop.run(context: context, specs: specs, shared: shared, setup: setup, owner: owner, tick: tick)
             shared.finish()
             finished.signal()
         }
@@ -99,6 +119,11 @@ public final class SocketLoop: Sendable {
     public func send(_ message: Message, on socket: Int = 0) {
         precondition(socket >= 0 && socket < shared.socketCount, "no socket \(socket) in this loop")
         shared.enqueue([(socket, message)])
+    }
+
+    /// Hands a value to the loop's owner on the loop's thread, in order, with one wake-up per burst.
+    public func inject(_ value: any Sendable) {
+        shared.inject(value)
     }
 
     /// Queues several messages with a single wake-up.
@@ -134,7 +159,8 @@ public final class SocketLoop: Sendable {
         specs: [SocketSpec],
         shared: LoopShared,
         setup: SetupResult,
-        handler: Handler?
+        owner: Owner?,
+        tick: Duration?
     ) {
         var sockets: [Socket] = []
         defer { for socket in sockets { socket.close() } }
@@ -166,9 +192,20 @@ public final class SocketLoop: Sendable {
         var pendingStart = [Int](repeating: 0, count: sockets.count)
 
         var answers: [(socket: Int, message: Message)] = []
+        let clock = ContinuousClock()
+        var nextTick = tick.map { clock.now.advanced(by: $0) }
         do {
             while true {
-                let (outgoing, stopping, paused) = shared.takeOutgoing()
+                // Injected values are taken under the same lock that clears the wake-up flag, so
+                // none can arrive unseen between the two.
+                let (outgoing, injected, stopping, paused) = shared.takeOutgoing()
+                if let owner {
+                    let tickDue = nextTick.map { clock.now >= $0 } ?? false
+                    if tickDue, let tick { nextTick = clock.now.advanced(by: tick) }
+                    if !injected.isEmpty || tickDue {
+                        answers += owner(LoopWake(batch: [], injected: injected, tickDue: tickDue))
+                    }
+                }
                 for (index, message) in answers { pending[index].append(message) }
                 answers.removeAll(keepingCapacity: true)
                 for (index, message) in outgoing { pending[index].append(message) }
@@ -201,7 +238,12 @@ public final class SocketLoop: Sendable {
                     if pendingStart[index] < pending[index].count { events.insert(.writable) }
                     poller.setEvents(events, at: index + 1)
                 }
-                _ = try poller.poll(timeoutMilliseconds: -1)
+                var timeout = -1
+                if let nextTick {
+                    let left = clock.now.duration(to: nextTick).components
+                    timeout = Int(clamping: max(0, left.seconds * 1_000 + left.attoseconds / 1_000_000_000_000_000 + 1))
+                }
+                _ = try poller.poll(timeoutMilliseconds: timeout)
                 if poller.ready(at: 0).contains(.readable) { shared.wakeup.drain() }
 
                 var batch: [Delivery] = []
@@ -211,9 +253,9 @@ public final class SocketLoop: Sendable {
                     }
                 }
                 if !batch.isEmpty {
-                    if let handler {
+                    if let owner {
                         shared.state.withLock { $0.statistics.received += batch.count }
-                        answers = handler(batch)
+                        answers += owner(LoopWake(batch: batch, injected: [], tickDue: false))
                     } else {
                         shared.deliver(batch)
                     }
@@ -260,6 +302,7 @@ public struct IncomingBatches: AsyncSequence, Sendable {
 final class LoopShared: Sendable {
     struct State {
         var outgoing: [(Int, Message)] = []
+        var injected: [any Sendable] = []
         var wakePending = false
         var stopping = false
         var unread = 0
@@ -307,12 +350,23 @@ final class LoopShared: Sendable {
         if wake { wakeup.signal() }
     }
 
-    func takeOutgoing() -> (outgoing: [(Int, Message)], stopping: Bool, paused: Bool) {
+    func inject(_ value: any Sendable) {
+        let wake = state.withLock { state in
+            state.injected.append(value)
+            defer { state.wakePending = true }
+            return !state.wakePending
+        }
+        if wake { wakeup.signal() }
+    }
+
+    func takeOutgoing() -> (outgoing: [(Int, Message)], injected: [any Sendable], stopping: Bool, paused: Bool) {
         state.withLock { state in
             let outgoing = state.outgoing
             state.outgoing.removeAll(keepingCapacity: true)
+            let injected = state.injected
+            if !injected.isEmpty { state.injected.removeAll(keepingCapacity: true) }
             state.wakePending = false
-            return (outgoing, state.stopping, state.paused)
+            return (outgoing, injected, state.stopping, state.paused)
         }
     }
 

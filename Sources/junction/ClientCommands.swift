@@ -82,6 +82,12 @@ struct Submit: AsyncParsableCommand {
     @Flag(help: "Follow the job until it ends; exit with its outcome.")
     var wait = false
 
+    @Option(help: "Seconds the job may wait for a pool if it loses its first one, before it fails (default: the controller's).")
+    var deadlineS: Double = 0
+
+    @Flag(help: "Never run the job again once it may have started: if its pool is lost, it fails instead of being placed again.")
+    var atMostOnce = false
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -99,6 +105,11 @@ struct Submit: AsyncParsableCommand {
         submit.spec.command = command[0]
         submit.spec.arguments = Array(command.dropFirst())
         submit.spec.name = name
+        guard deadlineS.isFinite, deadlineS >= 0, deadlineS <= 365 * 86_400 else {
+            throw ValidationError("--deadline-s must be 0 to 31536000, not \(deadlineS)")
+        }
+        submit.placementDeadlineS = deadlineS
+        if atMostOnce { submit.spec.delivery = .atMostOnce }
         for pair in environment {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else { throw ValidationError("--env takes KEY=VALUE; got \(pair)") }
@@ -155,14 +166,23 @@ struct Status: AsyncParsableCommand {
     @Argument(help: "Job ids.")
     var jobs: [String] = []
     @OptionGroup var controller: ControllerOptions
+    @Flag(help: "Only jobs not yet finished.")
+    var active = false
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() async throws {
         var request = Junction_V1_StatusRequest()
         request.jobIds = jobs
-        guard case .jobStatus(let reply) = try await controller.ask(.status(request)).body else { throw CommandFailure("unexpected reply") }
-        print(json ? try jsonText(reply.jobs.map(JobJSON.init)) : jobTable(reply.jobs))
+        request.activeOnly = active
+        var found: [Junction_V1_JobInfo] = []
+        // Without ids the controller answers in pages: follow them to the end.
+        repeat {
+            guard case .jobStatus(let reply) = try await controller.ask(.status(request)).body else { throw CommandFailure("unexpected reply") }
+            found += reply.jobs
+            request.cursor = reply.nextCursor
+        } while !request.cursor.isEmpty && jobs.isEmpty
+        print(json ? try jsonText(found.map(JobJSON.init)) : jobTable(found))
     }
 }
 
@@ -203,7 +223,13 @@ struct Pools: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard case .poolTable(let reply) = try await controller.ask(.pools(Junction_V1_PoolsRequest())).body else { throw CommandFailure("unexpected reply") }
+        var request = Junction_V1_PoolsRequest()
+        var reply = Junction_V1_PoolsReply()
+        repeat {
+            guard case .poolTable(let page) = try await controller.ask(.pools(request)).body else { throw CommandFailure("unexpected reply") }
+            reply.pools += page.pools
+            request.cursor = page.nextCursor
+        } while !request.cursor.isEmpty
         if json {
             print(try jsonText(reply.pools.map {
                 PoolJSON(pool: $0.poolID, node: $0.node, state: $0.state.name, cpu_free: $0.free.cpuCores, cpu_total: $0.total.cpuCores, cpu_reserved: $0.reserved.cpuCores, gpus_free: $0.free.gpus, running_jobs: $0.runningJobs, last_advertisement_ms: $0.lastAdvertisementMs)

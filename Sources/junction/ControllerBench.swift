@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import Logging
 import Services
+import Store
 import Topology
 import Wire
 import ZeroMQ
@@ -69,7 +70,7 @@ struct ControllerBench: ParsableCommand {
         let service = try ControllerService(
             topology: network, topologyPath: topology,
             endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),
-            logger: Logger(label: "junction.bench")
+            store: InMemoryStore(), logger: Logger(label: "junction.bench")
         )
         let running = Task { try await service.run() }
         defer {
@@ -83,14 +84,16 @@ struct ControllerBench: ParsableCommand {
         try agents.registerAll()
 
         progress("controller intake: the same advertisements")
-        let applied = service.advertisementsApplied
+        let applied = service.inspectWaiting { $0.advertisementsApplied }
         let intakeStart = DispatchTime.now().uptimeNanoseconds
         try agents.send(messages)
-        while service.advertisementsApplied - applied < messages.count {
+        // Each look is a wake-up of the controller's loop: look rarely.
+        while service.inspectWaiting({ $0.advertisementsApplied }) - applied < messages.count {
             if Double(DispatchTime.now().uptimeNanoseconds - intakeStart) > 120e9 {
-                throw CommandFailure("the controller applied only \(service.advertisementsApplied - applied) advertisements in 120 s; dropped: \(service.dropped)")
+                let counts = service.inspectWaiting { ($0.advertisementsApplied, $0.dropped) }
+                throw CommandFailure("the controller applied only \(counts.0 - applied) advertisements in 120 s; dropped: \(counts.1)")
             }
-            usleep(200)
+            usleep(2_000)
         }
         let intake = Double(messages.count) / (Double(DispatchTime.now().uptimeNanoseconds - intakeStart) / 1e9)
 

@@ -6,6 +6,7 @@ import Logging
 import PoolAgentCore
 import ServiceLifecycle
 import Services
+import Store
 import Topology
 
 /// Log options shared by the daemons.
@@ -50,7 +51,22 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "A pool silent this long (ms) is down and its jobs move.")
     var livenessMs: UInt32 = 5_000
 
+    @Option(help: ArgumentHelp("The directory of the job store (SQLite), locked to this controller. Default: $XDG_STATE_HOME/junction, or ~/.local/state/junction.", valueName: "dir"))
+    var state: String?
+
+    @Option(help: "normal: everything acknowledged survives kill -9 of the controller; full: it also survives a power loss, at a cost per commit.")
+    var sync: StoreSync = .normal
+
+    @Option(help: "Seconds a job may wait for a pool before it fails, unless its submit says.")
+    var placementDeadlineS: Double = 3_600
+
     @OptionGroup var log: LogOptions
+
+    func validate() throws {
+        guard placementDeadlineS.isFinite, placementDeadlineS > 0, placementDeadlineS <= 365 * 86_400 else {
+            throw ValidationError("--placement-deadline-s must be above 0 and at most 31536000, not \(placementDeadlineS)")
+        }
+    }
 
     func run() async throws {
         let logger = log.bootstrap(label: "junction.controller")
@@ -58,17 +74,28 @@ struct ControllerCommand: AsyncParsableCommand {
         var configuration = ControllerConfiguration()
         configuration.heartbeatIntervalMs = heartbeatMs
         configuration.livenessMs = livenessMs
+        configuration.placementDeadlineS = placementDeadlineS
+        let directory = state ?? defaultStateDirectory()
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore(directory: directory, sync: sync)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
         let service: ControllerService
         do {
             service = try ControllerService(
                 topology: loaded, topologyPath: topology,
                 endpoints: ControllerEndpoints(pools: pools, clients: clients, events: events),
-                configuration: configuration, logger: logger
+                configuration: configuration, store: store, logger: logger
             )
+        } catch let error as StoreError {
+            throw CommandFailure("\(error)")
         } catch {
             throw CommandFailure("cannot listen: \(error); is another controller running on these ports? Pick others with --pools, --clients and --events")
         }
         print("controller: \(loaded.name), \(loaded.nodes.count) nodes, \(loaded.links.count) links, \(loaded.pools.count) declared pools")
+        print("  store   \(store.path) (sync \(sync.rawValue))")
         print("  pools   \(service.endpoints.pools)")
         print("  clients \(service.endpoints.clients)")
         print("  events  \(service.endpoints.events)")
@@ -82,6 +109,15 @@ struct ControllerCommand: AsyncParsableCommand {
         hangup.cancel()
     }
 }
+
+/// Where the controller keeps its store when not told: the XDG state directory.
+func defaultStateDirectory() -> String {
+    let environment = ProcessInfo.processInfo.environment
+    if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") { return state + "/junction" }
+    return (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state/junction"
+}
+
+extension StoreSync: ExpressibleByArgument {}
 
 /// `junction pool`: the agent on a compute pool.
 struct PoolCommand: AsyncParsableCommand {

@@ -7,6 +7,7 @@ import Placement
 import PoolAgentCore
 import ServiceLifecycle
 import Services
+import Store
 import Topology
 import Wire
 
@@ -45,7 +46,7 @@ struct Demo: AsyncParsableCommand {
         let controller = try ControllerService(
             topology: network, topologyPath: topology ?? "abilene.yaml",
             endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),
-            configuration: configuration, logger: logger
+            configuration: configuration, store: try SQLiteStore(directory: work.appendingPathComponent("controller").path), logger: logger
         )
         var services: [any Service] = [controller]
         for pool in network.pools {

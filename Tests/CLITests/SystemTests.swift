@@ -9,15 +9,21 @@ struct RunningController {
     let pools: String
     let clients: String
     let events: String
+    /// The job store's directory.
+    let state: String
 
-    static func start(topology: String, extra: [String] = []) async throws -> RunningController {
-        let process = try JunctionProcess(["controller", "--topology", topology, "--pools", "tcp://127.0.0.1:*", "--clients", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--heartbeat-ms", "200", "--liveness-ms", "1500"] + extra)
+    /// Starts a controller on ephemeral ports (or the given ones) with its store in `state`, a
+    /// new temporary directory unless given.
+    static func start(topology: String, extra: [String] = [], state: String? = nil, ports: (pools: String, clients: String, events: String)? = nil) async throws -> RunningController {
+        let state = try state ?? temporaryDirectory()
+        let endpoints = ports ?? ("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
+        let process = try JunctionProcess(["controller", "--topology", topology, "--pools", endpoints.pools, "--clients", endpoints.clients, "--events", endpoints.events, "--heartbeat-ms", "200", "--liveness-ms", "1500", "--state", state] + extra)
         let output = try await process.waitForOutput("events ")
         func endpoint(_ name: String) throws -> String {
             let line = try #require(output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(name + " ") })
             return String(line.split(separator: " ").last!)
         }
-        return RunningController(process: process, pools: try endpoint("pools"), clients: try endpoint("clients"), events: try endpoint("events"))
+        return RunningController(process: process, pools: try endpoint("pools"), clients: try endpoint("clients"), events: try endpoint("events"), state: state)
     }
 
     /// Runs a client command against this controller.

@@ -101,9 +101,9 @@ struct PoolAgentCoreTests {
         let lost = agent.handle(.tick)
         #expect(!agent.core.isRegistered)
         #expect(!lost.contains(.reconnect), "back off first")
-        agent.now = 4.4
+        agent.now = 3.9
         #expect(!agent.handle(.tick).contains(.reconnect))
-        agent.now = 4.6
+        agent.now = 4.1
         let retry = agent.handle(.tick)
         #expect(retry.first == .reconnect)
         guard case .register(let register)? = sent(retry).first else {
@@ -116,9 +116,9 @@ struct PoolAgentCoreTests {
         // No welcome this time either: the next wait is twice as long.
         agent.now = 8
         _ = agent.handle(.tick)
-        agent.now = 9.9
+        agent.now = 8.9
         #expect(!agent.handle(.tick).contains(.reconnect))
-        agent.now = 10.1
+        agent.now = 9.1
         #expect(agent.handle(.tick).contains(.reconnect))
     }
 

@@ -2,8 +2,16 @@
 #define JUNCTION_CSPAWN_H
 
 #include <spawn.h>
+#include <sys/types.h>
 
 /* posix_spawn_file_actions_addchdir_np, which Glibc's Swift module does not export. */
 int junction_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
+/* Starts `path` (already resolved) with `argv` and `envp` in a process group of its own, in
+   `directory`, stdin from /dev/null, stdout and stderr to the given files, default signal
+   handling, and SIGKILL when the calling thread's process dies (PR_SET_PDEATHSIG). Returns 0 and
+   sets *pid, or an errno value saying why the program could not start. */
+int junction_spawn_job(const char *path, char *const argv[], char *const envp[], const char *directory,
+                       const char *stdout_path, const char *stderr_path, pid_t *pid);
 
 #endif

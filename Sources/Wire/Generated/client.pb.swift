@@ -328,6 +328,12 @@ public nonisolated struct Junction_V1_SubmitRequest: @unchecked Sendable {
     set {_uniqueStorage()._idempotencyKey = newValue}
   }
 
+  /// Seconds the job may wait for a pool before it fails; 0 takes the controller's default.
+  public var placementDeadlineS: Double {
+    get {_storage._placementDeadlineS}
+    set {_uniqueStorage()._placementDeadlineS = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -477,12 +483,21 @@ public nonisolated struct Junction_V1_JobInfo: @unchecked Sendable {
 }
 
 /// Client -> controller: the state of some jobs; no ids means every job the controller holds.
+/// Without ids the reply is paged: at most `limit` jobs (0: the controller's default) in
+/// submission order from `cursor` (empty: the first job); `next_cursor` is empty on the last page.
 public nonisolated struct Junction_V1_StatusRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var jobIds: [String] = []
+
+  public var cursor: String = String()
+
+  public var limit: UInt32 = 0
+
+  /// Without ids: only jobs not yet finished.
+  public var activeOnly: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -495,6 +510,8 @@ public nonisolated struct Junction_V1_StatusReply: Sendable {
   // methods supported on all messages.
 
   public var jobs: [Junction_V1_JobInfo] = []
+
+  public var nextCursor: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -550,6 +567,11 @@ public nonisolated struct Junction_V1_RoutesRequest: Sendable {
 
   /// Loopless alternative paths per pool, beyond the best one.
   public var alternatives: UInt32 = 0
+
+  /// Paged like StatusRequest: rows in pool id order from `cursor`.
+  public var cursor: String = String()
+
+  public var limit: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -730,16 +752,23 @@ public nonisolated struct Junction_V1_RoutesReply: Sendable {
 
   public var rows: [Junction_V1_RouteRow] = []
 
+  public var nextCursor: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
 
 /// Client -> controller: live capacity and freshness of every pool.
+/// Paged like StatusRequest: pools in id order from `cursor`.
 public nonisolated struct Junction_V1_PoolsRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
+
+  public var cursor: String = String()
+
+  public var limit: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -752,6 +781,8 @@ public nonisolated struct Junction_V1_PoolsReply: Sendable {
   // methods supported on all messages.
 
   public var pools: [Junction_V1_PoolInfo] = []
+
+  public var nextCursor: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1196,12 +1227,13 @@ nonisolated extension Junction_V1_PlacementReply: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Junction_V1_SubmitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SubmitRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}request\0\u{1}spec\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}request\0\u{1}spec\0\u{3}idempotency_key\0\u{3}placement_deadline_s\0")
 
   fileprivate class _StorageClass {
     var _request: Junction_V1_PlacementRequest? = nil
     var _spec: Junction_V1_JobSpec? = nil
     var _idempotencyKey: String = String()
+    var _placementDeadlineS: Double = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1215,6 +1247,7 @@ nonisolated extension Junction_V1_SubmitRequest: SwiftProtobuf.Message, SwiftPro
       _request = source._request
       _spec = source._spec
       _idempotencyKey = source._idempotencyKey
+      _placementDeadlineS = source._placementDeadlineS
     }
   }
 
@@ -1236,6 +1269,7 @@ nonisolated extension Junction_V1_SubmitRequest: SwiftProtobuf.Message, SwiftPro
         case 1: try { try decoder.decodeSingularMessageField(value: &_storage._request) }()
         case 2: try { try decoder.decodeSingularMessageField(value: &_storage._spec) }()
         case 3: try { try decoder.decodeSingularStringField(value: &_storage._idempotencyKey) }()
+        case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._placementDeadlineS) }()
         default: break
         }
       }
@@ -1257,6 +1291,9 @@ nonisolated extension Junction_V1_SubmitRequest: SwiftProtobuf.Message, SwiftPro
       if !_storage._idempotencyKey.isEmpty {
         try visitor.visitSingularStringField(value: _storage._idempotencyKey, fieldNumber: 3)
       }
+      if _storage._placementDeadlineS.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._placementDeadlineS, fieldNumber: 4)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1269,6 +1306,7 @@ nonisolated extension Junction_V1_SubmitRequest: SwiftProtobuf.Message, SwiftPro
         if _storage._request != rhs_storage._request {return false}
         if _storage._spec != rhs_storage._spec {return false}
         if _storage._idempotencyKey != rhs_storage._idempotencyKey {return false}
+        if _storage._placementDeadlineS != rhs_storage._placementDeadlineS {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1563,7 +1601,7 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Junction_V1_StatusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_ids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_ids\0\u{1}cursor\0\u{1}limit\0\u{3}active_only\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1572,6 +1610,9 @@ nonisolated extension Junction_V1_StatusRequest: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.jobIds) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.activeOnly) }()
       default: break
       }
     }
@@ -1581,11 +1622,23 @@ nonisolated extension Junction_V1_StatusRequest: SwiftProtobuf.Message, SwiftPro
     if !self.jobIds.isEmpty {
       try visitor.visitRepeatedStringField(value: self.jobIds, fieldNumber: 1)
     }
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 2)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 3)
+    }
+    if self.activeOnly != false {
+      try visitor.visitSingularBoolField(value: self.activeOnly, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_StatusRequest, rhs: Junction_V1_StatusRequest) -> Bool {
     if lhs.jobIds != rhs.jobIds {return false}
+    if lhs.cursor != rhs.cursor {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.activeOnly != rhs.activeOnly {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1593,7 +1646,7 @@ nonisolated extension Junction_V1_StatusRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Junction_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}jobs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}jobs\0\u{3}next_cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1602,6 +1655,7 @@ nonisolated extension Junction_V1_StatusReply: SwiftProtobuf.Message, SwiftProto
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.jobs) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextCursor) }()
       default: break
       }
     }
@@ -1611,11 +1665,15 @@ nonisolated extension Junction_V1_StatusReply: SwiftProtobuf.Message, SwiftProto
     if !self.jobs.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.jobs, fieldNumber: 1)
     }
+    if !self.nextCursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextCursor, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_StatusReply, rhs: Junction_V1_StatusReply) -> Bool {
     if lhs.jobs != rhs.jobs {return false}
+    if lhs.nextCursor != rhs.nextCursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1687,7 +1745,7 @@ nonisolated extension Junction_V1_CancelReply: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Junction_V1_RoutesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RoutesRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ingress\0\u{3}data_bytes\0\u{3}min_bandwidth_gbps\0\u{1}alternatives\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ingress\0\u{3}data_bytes\0\u{3}min_bandwidth_gbps\0\u{1}alternatives\0\u{1}cursor\0\u{1}limit\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1699,6 +1757,8 @@ nonisolated extension Junction_V1_RoutesRequest: SwiftProtobuf.Message, SwiftPro
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.dataBytes) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.minBandwidthGbps) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.alternatives) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
       default: break
       }
     }
@@ -1717,6 +1777,12 @@ nonisolated extension Junction_V1_RoutesRequest: SwiftProtobuf.Message, SwiftPro
     if self.alternatives != 0 {
       try visitor.visitSingularUInt32Field(value: self.alternatives, fieldNumber: 4)
     }
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 5)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1725,6 +1791,8 @@ nonisolated extension Junction_V1_RoutesRequest: SwiftProtobuf.Message, SwiftPro
     if lhs.dataBytes != rhs.dataBytes {return false}
     if lhs.minBandwidthGbps != rhs.minBandwidthGbps {return false}
     if lhs.alternatives != rhs.alternatives {return false}
+    if lhs.cursor != rhs.cursor {return false}
+    if lhs.limit != rhs.limit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2002,7 +2070,7 @@ nonisolated extension Junction_V1_RouteRow: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Junction_V1_RoutesReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RoutesReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ingress\0\u{1}version\0\u{1}rows\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ingress\0\u{1}version\0\u{1}rows\0\u{3}next_cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2013,6 +2081,7 @@ nonisolated extension Junction_V1_RoutesReply: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularStringField(value: &self.ingress) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.version) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.rows) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.nextCursor) }()
       default: break
       }
     }
@@ -2028,6 +2097,9 @@ nonisolated extension Junction_V1_RoutesReply: SwiftProtobuf.Message, SwiftProto
     if !self.rows.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.rows, fieldNumber: 3)
     }
+    if !self.nextCursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextCursor, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2035,6 +2107,7 @@ nonisolated extension Junction_V1_RoutesReply: SwiftProtobuf.Message, SwiftProto
     if lhs.ingress != rhs.ingress {return false}
     if lhs.version != rhs.version {return false}
     if lhs.rows != rhs.rows {return false}
+    if lhs.nextCursor != rhs.nextCursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2042,18 +2115,34 @@ nonisolated extension Junction_V1_RoutesReply: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Junction_V1_PoolsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PoolsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{1}limit\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 1)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_PoolsRequest, rhs: Junction_V1_PoolsRequest) -> Bool {
+    if lhs.cursor != rhs.cursor {return false}
+    if lhs.limit != rhs.limit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2061,7 +2150,7 @@ nonisolated extension Junction_V1_PoolsRequest: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Junction_V1_PoolsReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PoolsReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pools\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pools\0\u{3}next_cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2070,6 +2159,7 @@ nonisolated extension Junction_V1_PoolsReply: SwiftProtobuf.Message, SwiftProtob
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.pools) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextCursor) }()
       default: break
       }
     }
@@ -2079,11 +2169,15 @@ nonisolated extension Junction_V1_PoolsReply: SwiftProtobuf.Message, SwiftProtob
     if !self.pools.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.pools, fieldNumber: 1)
     }
+    if !self.nextCursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextCursor, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_PoolsReply, rhs: Junction_V1_PoolsReply) -> Bool {
     if lhs.pools != rhs.pools {return false}
+    if lhs.nextCursor != rhs.nextCursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

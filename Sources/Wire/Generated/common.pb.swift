@@ -79,6 +79,51 @@ public nonisolated enum Junction_V1_JobState: SwiftProtobuf.Enum, Swift.CaseIter
 
 }
 
+/// Delivery guarantee for a job whose pool is lost while it may be running.
+public nonisolated enum Junction_V1_Delivery: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// At least once.
+  case unspecified // = 0
+
+  /// Placed again elsewhere: the job may have run partly, or may still run, where it was lost.
+  case atLeastOnce // = 1
+
+  /// Never placed again once dispatched: a lost job fails, and the old pool is told to stop it.
+  case atMostOnce // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .atLeastOnce
+    case 2: self = .atMostOnce
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .atLeastOnce: return 1
+    case .atMostOnce: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Junction_V1_Delivery] = [
+    .unspecified,
+    .atLeastOnce,
+    .atMostOnce,
+  ]
+
+}
+
 /// The liveness of a pool as the controller sees it.
 public nonisolated enum Junction_V1_PoolState: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
@@ -318,6 +363,9 @@ public nonisolated struct Junction_V1_JobSpec: Sendable {
   /// Clears the value of `gpuShare`. Subsequent reads from it will return its default value.
   public mutating func clearGpuShare() {self._gpuShare = nil}
 
+  /// What happens when the pool running the job is lost. Protocols/README.md §8.
+  public var delivery: Junction_V1_Delivery = .unspecified
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -348,6 +396,10 @@ fileprivate nonisolated let _protobuf_package = "junction.v1"
 
 nonisolated extension Junction_V1_JobState: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0JOB_STATE_UNSPECIFIED\0\u{1}JOB_STATE_ACCEPTED\0\u{1}JOB_STATE_DISPATCHED\0\u{1}JOB_STATE_RUNNING\0\u{1}JOB_STATE_SUCCEEDED\0\u{1}JOB_STATE_FAILED\0\u{1}JOB_STATE_CANCELLED\0")
+}
+
+nonisolated extension Junction_V1_Delivery: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DELIVERY_UNSPECIFIED\0\u{1}DELIVERY_AT_LEAST_ONCE\0\u{1}DELIVERY_AT_MOST_ONCE\0")
 }
 
 nonisolated extension Junction_V1_PoolState: SwiftProtobuf._ProtoNameProviding {
@@ -525,7 +577,7 @@ nonisolated extension Junction_V1_Usage: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobSpec"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}command\0\u{1}arguments\0\u{1}environment\0\u{1}resources\0\u{1}name\0\u{3}runtime_estimate_s\0\u{3}gpu_share\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}command\0\u{1}arguments\0\u{1}environment\0\u{1}resources\0\u{1}name\0\u{3}runtime_estimate_s\0\u{3}gpu_share\0\u{1}delivery\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -540,6 +592,7 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
       case 5: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.runtimeEstimateS) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._gpuShare) }()
+      case 8: try { try decoder.decodeSingularEnumField(value: &self.delivery) }()
       default: break
       }
     }
@@ -571,6 +624,9 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
     try { if let v = self._gpuShare {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    if self.delivery != .unspecified {
+      try visitor.visitSingularEnumField(value: self.delivery, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -582,6 +638,7 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.name != rhs.name {return false}
     if lhs.runtimeEstimateS != rhs.runtimeEstimateS {return false}
     if lhs._gpuShare != rhs._gpuShare {return false}
+    if lhs.delivery != rhs.delivery {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

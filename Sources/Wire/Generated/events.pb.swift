@@ -103,6 +103,10 @@ public nonisolated struct Junction_V1_Event: Sendable {
 
   public var timestampMs: Int64 = 0
 
+  /// The controller's epoch (Welcome.epoch): a new one means the controller restarted; sequences
+  /// continue across restarts, but a subscriber takes a new snapshot.
+  public var epoch: UInt64 = 0
+
   public var kind: Junction_V1_Event.OneOf_Kind? = nil
 
   public var job: Junction_V1_JobEvent {
@@ -142,17 +146,23 @@ public nonisolated struct Junction_V1_Event: Sendable {
 }
 
 /// Client -> controller (clients endpoint): the current state, to start applying events from.
+/// Jobs come in pages (StatusRequest's cursor and limit); the first page also carries the pools.
 public nonisolated struct Junction_V1_SnapshotRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
+
+  public var cursor: String = String()
+
+  public var limit: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
 
-/// The state as of `sequence`: a subscriber applies only events above it.
+/// The state as of `sequence`: a subscriber applies only events above it. Only jobs not yet
+/// finished are listed; finished ones are served by StatusRequest with their ids.
 public nonisolated struct Junction_V1_SnapshotReply: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -165,6 +175,10 @@ public nonisolated struct Junction_V1_SnapshotReply: Sendable {
   public var pools: [Junction_V1_PoolInfo] = []
 
   public var routingVersion: UInt64 = 0
+
+  public var epoch: UInt64 = 0
+
+  public var nextCursor: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -321,7 +335,7 @@ nonisolated extension Junction_V1_RouteDelta: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Junction_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{3}timestamp_ms\0\u{1}job\0\u{1}pool\0\u{1}route\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{3}timestamp_ms\0\u{1}job\0\u{1}pool\0\u{1}route\0\u{1}epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -370,6 +384,7 @@ nonisolated extension Junction_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._M
           self.kind = .route(v)
         }
       }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
       default: break
       }
     }
@@ -401,12 +416,16 @@ nonisolated extension Junction_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._M
     }()
     case nil: break
     }
+    if self.epoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epoch, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_Event, rhs: Junction_V1_Event) -> Bool {
     if lhs.sequence != rhs.sequence {return false}
     if lhs.timestampMs != rhs.timestampMs {return false}
+    if lhs.epoch != rhs.epoch {return false}
     if lhs.kind != rhs.kind {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -415,18 +434,34 @@ nonisolated extension Junction_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Junction_V1_SnapshotRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SnapshotRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cursor\0\u{1}limit\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 1)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_SnapshotRequest, rhs: Junction_V1_SnapshotRequest) -> Bool {
+    if lhs.cursor != rhs.cursor {return false}
+    if lhs.limit != rhs.limit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -434,7 +469,7 @@ nonisolated extension Junction_V1_SnapshotRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Junction_V1_SnapshotReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SnapshotReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}jobs\0\u{1}pools\0\u{3}routing_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}jobs\0\u{1}pools\0\u{3}routing_version\0\u{1}epoch\0\u{3}next_cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -446,6 +481,8 @@ nonisolated extension Junction_V1_SnapshotReply: SwiftProtobuf.Message, SwiftPro
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.jobs) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.pools) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.routingVersion) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.nextCursor) }()
       default: break
       }
     }
@@ -464,6 +501,12 @@ nonisolated extension Junction_V1_SnapshotReply: SwiftProtobuf.Message, SwiftPro
     if self.routingVersion != 0 {
       try visitor.visitSingularUInt64Field(value: self.routingVersion, fieldNumber: 4)
     }
+    if self.epoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epoch, fieldNumber: 5)
+    }
+    if !self.nextCursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextCursor, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -472,6 +515,8 @@ nonisolated extension Junction_V1_SnapshotReply: SwiftProtobuf.Message, SwiftPro
     if lhs.jobs != rhs.jobs {return false}
     if lhs.pools != rhs.pools {return false}
     if lhs.routingVersion != rhs.routingVersion {return false}
+    if lhs.epoch != rhs.epoch {return false}
+    if lhs.nextCursor != rhs.nextCursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -34,6 +34,9 @@ public nonisolated struct Junction_V1_RunningJob: Sendable {
 
   public var dispatchSequence: UInt64 = 0
 
+  /// The attempt the agent runs (Dispatch.attempt).
+  public var attempt: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -109,6 +112,10 @@ public nonisolated struct Junction_V1_Welcome: Sendable {
   /// Of the jobs in Register.running_jobs: those the controller no longer wants (placed elsewhere
   /// or cancelled while the agent was away). The agent stops them.
   public var stopJobs: [String] = []
+
+  /// Increases every time a controller starts on its store. An agent that sees a new epoch, or
+  /// gets NOT_REGISTERED, registers again at once instead of backing off.
+  public var epoch: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -287,6 +294,9 @@ public nonisolated struct Junction_V1_DispatchAck: Sendable {
   /// Why the agent refused, for people.
   public var reason: String = String()
 
+  /// The attempt being answered (Dispatch.attempt).
+  public var attempt: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -316,6 +326,10 @@ public nonisolated struct Junction_V1_JobUpdate: Sendable {
   public var message: String = String()
 
   public var timestampMs: Int64 = 0
+
+  /// The attempt that changed state (Dispatch.attempt). The controller counts an outcome only
+  /// from a job's current attempt and tells the pool to stop any older one.
+  public var attempt: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -358,7 +372,7 @@ fileprivate nonisolated let _protobuf_package = "junction.v1"
 
 nonisolated extension Junction_V1_RunningJob: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunningJob"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{3}dispatch_sequence\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{3}dispatch_sequence\0\u{1}attempt\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -369,6 +383,7 @@ nonisolated extension Junction_V1_RunningJob: SwiftProtobuf.Message, SwiftProtob
       case 1: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.state) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.dispatchSequence) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
       default: break
       }
     }
@@ -384,6 +399,9 @@ nonisolated extension Junction_V1_RunningJob: SwiftProtobuf.Message, SwiftProtob
     if self.dispatchSequence != 0 {
       try visitor.visitSingularUInt64Field(value: self.dispatchSequence, fieldNumber: 3)
     }
+    if self.attempt != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -391,6 +409,7 @@ nonisolated extension Junction_V1_RunningJob: SwiftProtobuf.Message, SwiftProtob
     if lhs.jobID != rhs.jobID {return false}
     if lhs.state != rhs.state {return false}
     if lhs.dispatchSequence != rhs.dispatchSequence {return false}
+    if lhs.attempt != rhs.attempt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -472,7 +491,7 @@ nonisolated extension Junction_V1_Register: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Junction_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Welcome"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}pool_id\0\u{1}node\0\u{3}heartbeat_interval_ms\0\u{3}liveness_ms\0\u{3}session_id\0\u{3}stop_jobs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}pool_id\0\u{1}node\0\u{3}heartbeat_interval_ms\0\u{3}liveness_ms\0\u{3}session_id\0\u{3}stop_jobs\0\u{1}epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -486,6 +505,7 @@ nonisolated extension Junction_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf.
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.livenessMs) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.sessionID) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.stopJobs) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
       default: break
       }
     }
@@ -510,6 +530,9 @@ nonisolated extension Junction_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.stopJobs.isEmpty {
       try visitor.visitRepeatedStringField(value: self.stopJobs, fieldNumber: 6)
     }
+    if self.epoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epoch, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -520,6 +543,7 @@ nonisolated extension Junction_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.livenessMs != rhs.livenessMs {return false}
     if lhs.sessionID != rhs.sessionID {return false}
     if lhs.stopJobs != rhs.stopJobs {return false}
+    if lhs.epoch != rhs.epoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -816,7 +840,7 @@ nonisolated extension Junction_V1_Dispatch: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Junction_V1_DispatchAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DispatchAck"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{3}dispatch_sequence\0\u{1}accepted\0\u{1}reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{3}dispatch_sequence\0\u{1}accepted\0\u{1}reason\0\u{1}attempt\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -828,6 +852,7 @@ nonisolated extension Junction_V1_DispatchAck: SwiftProtobuf.Message, SwiftProto
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.dispatchSequence) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.accepted) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
       default: break
       }
     }
@@ -846,6 +871,9 @@ nonisolated extension Junction_V1_DispatchAck: SwiftProtobuf.Message, SwiftProto
     if !self.reason.isEmpty {
       try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
     }
+    if self.attempt != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -854,6 +882,7 @@ nonisolated extension Junction_V1_DispatchAck: SwiftProtobuf.Message, SwiftProto
     if lhs.dispatchSequence != rhs.dispatchSequence {return false}
     if lhs.accepted != rhs.accepted {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.attempt != rhs.attempt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -861,7 +890,7 @@ nonisolated extension Junction_V1_DispatchAck: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobUpdate"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{3}exit_code\0\u{1}usage\0\u{1}message\0\u{3}timestamp_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{3}exit_code\0\u{1}usage\0\u{1}message\0\u{3}timestamp_ms\0\u{1}attempt\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -875,6 +904,7 @@ nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobu
       case 4: try { try decoder.decodeSingularMessageField(value: &self._usage) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.message) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.timestampMs) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
       default: break
       }
     }
@@ -903,6 +933,9 @@ nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobu
     if self.timestampMs != 0 {
       try visitor.visitSingularInt64Field(value: self.timestampMs, fieldNumber: 6)
     }
+    if self.attempt != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -913,6 +946,7 @@ nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobu
     if lhs._usage != rhs._usage {return false}
     if lhs.message != rhs.message {return false}
     if lhs.timestampMs != rhs.timestampMs {return false}
+    if lhs.attempt != rhs.attempt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,160 @@
+import Placement
+import Wire
+
+/// A job as the store keeps it: what a restarted controller needs to carry on with it.
+public struct JobRecord: Sendable {
+    /// Everything a client sees of the job.
+    public var info: Junction_V1_JobInfo
+    /// The placement request, with the pools the job may not use again.
+    public var request: Junction_V1_PlacementRequest
+    /// Submission order: job ids are `job-<number>`, never reused.
+    public var number: UInt64
+    public var dispatchSequence: UInt64
+    public var cancelRequested: Bool
+    /// Pools the job was lost on or refused by, with the Unix ms when each exclusion ends.
+    public var exclusions: [String: Int64]
+    public var idempotencyKey: String
+    /// Unix ms by which an accepted job must be placed, or 0 for no deadline.
+    public var placementDeadlineMs: Int64
+
+    public var isFinished: Bool { [.succeeded, .failed, .cancelled].contains(info.state) }
+
+    public init(info: Junction_V1_JobInfo, request: Junction_V1_PlacementRequest, number: UInt64, dispatchSequence: UInt64 = 0, cancelRequested: Bool = false, exclusions: [String: Int64] = [:], idempotencyKey: String = "", placementDeadlineMs: Int64 = 0) {
+        self.info = info
+        self.request = request
+        self.number = number
+        self.dispatchSequence = dispatchSequence
+        self.cancelRequested = cancelRequested
+        self.exclusions = exclusions
+        self.idempotencyKey = idempotencyKey
+        self.placementDeadlineMs = placementDeadlineMs
+    }
+}
+
+/// The counters a controller must never hand out twice, across any number of restarts.
+public struct DurableCounters: Sendable, Hashable {
+    /// The number the next job gets.
+    public var nextJobNumber: UInt64 = 1
+    /// The last event sequence published.
+    public var eventSequence: UInt64 = 0
+    /// This run's epoch: one more than the previous run's.
+    public var epoch: UInt64 = 1
+    /// The last dispatch sequence sent to each pool.
+    public var dispatchSequences: [String: UInt64] = [:]
+
+    public init(nextJobNumber: UInt64 = 1, eventSequence: UInt64 = 0, epoch: UInt64 = 1, dispatchSequences: [String: UInt64] = [:]) {
+        self.nextJobNumber = nextJobNumber
+        self.eventSequence = eventSequence
+        self.epoch = epoch
+        self.dispatchSequences = dispatchSequences
+    }
+}
+
+/// What a store hands a starting controller: its counters and every job not yet finished, plus
+/// the idempotency keys still within their window.
+public struct RecoveredState: Sendable {
+    public var counters: DurableCounters
+    public var jobs: [JobRecord]
+    /// Idempotency key to job id, for keys not yet expired.
+    public var idempotencyKeys: [String: String]
+
+    public init(counters: DurableCounters, jobs: [JobRecord], idempotencyKeys: [String: String] = [:]) {
+        self.counters = counters
+        self.jobs = jobs
+        self.idempotencyKeys = idempotencyKeys
+    }
+}
+
+/// A question about jobs the core answers from the store rather than from memory, since
+/// finished jobs leave memory: the service runs it after the batch is committed.
+public enum StoreQuery: Sendable, Hashable {
+    /// These jobs, whole; an unknown id is an error naming it.
+    case jobs([String])
+    /// A page of jobs in submission order, after the job numbered `after`.
+    case page(after: UInt64, limit: Int, activeOnly: Bool)
+    /// Cancel a job the core no longer holds: finished, or never submitted.
+    case cancelFinished(String)
+}
+
+extension ControllerCore {
+    /// The durable counters as they stand.
+    public var counters: DurableCounters {
+        DurableCounters(nextJobNumber: nextJobNumber, eventSequence: eventSequence, epoch: epoch, dispatchSequences: dispatchSequences)
+    }
+
+    /// Takes over what a store kept: counters, waiting jobs wait again, and dispatched or running
+    /// jobs stay on their pools until those pools report them (or fail to, within the liveness
+    /// window after they register, or after this start if they never do).
+    public mutating func restore(_ state: RecoveredState, now: ControllerTime) -> [ControllerAction] {
+        time = now
+        actions = []
+        nextJobNumber = max(nextJobNumber, state.counters.nextJobNumber)
+        eventSequence = max(eventSequence, state.counters.eventSequence)
+        epoch = state.counters.epoch
+        dispatchSequences.merge(state.counters.dispatchSequences) { max($0, $1) }
+        idempotency.merge(state.idempotencyKeys) { current, _ in current }
+        let liveness = Double(configuration.livenessMs) / 1_000
+        var recovered = 0, waiting = 0
+        for record in state.jobs.sorted(by: { $0.number < $1.number }) where !record.isFinished {
+            var job = Job(record: record, time: time)
+            switch job.state {
+            case .dispatched, .running:
+                job.awaitingReportUntil = now.seconds + liveness + configuration.recoveryGraceS
+                recovered += 1
+            default:
+                job.state = .accepted
+                waiting += 1
+            }
+            jobs[job.id] = job
+            activeJobs.insert(job.id)
+            countRunning(job.id)
+            if job.state == .accepted { waitingJobs.append(job.id) }
+        }
+        log(.notice, "recovered from the store", [
+            "epoch": "\(epoch)", "next_job": "job-\(nextJobNumber)", "on_pools": "\(recovered)", "waiting": "\(waiting)",
+        ])
+        for id in waitingJobs { placeWaiting(id) }
+        return actions
+    }
+
+    /// Which jobs a store must write now: every job that changed since the last call.
+    func record(_ job: Job) -> JobRecord {
+        var request = job.request
+        request.excludedPools = []
+        return JobRecord(
+            info: job.info, request: request.wire, number: job.number, dispatchSequence: job.dispatchSequence,
+            cancelRequested: job.cancelRequested,
+            exclusions: job.exclusions.mapValues { unixMs($0) },
+            idempotencyKey: job.idempotencyKey,
+            placementDeadlineMs: job.placementDeadline.map { unixMs($0) } ?? 0
+        )
+    }
+}
+
+extension Job {
+    /// A job as a record describes it, with times turned back into this run's monotonic seconds.
+    init(record: JobRecord, time: ControllerTime) {
+        let info = record.info
+        func seconds(_ unixMs: Int64) -> Double { time.seconds + Double(unixMs - time.unixMs) / 1_000 }
+        var request = PlacementRequest(record.request, explain: false)
+        request.excludedPools = Set(record.exclusions.keys)
+        self.init(id: info.jobID, spec: info.spec, request: request, submittedMs: info.submittedMs, updatedMs: info.updatedMs)
+        state = info.state
+        pool = info.pool.isEmpty ? nil : info.pool
+        path = info.path
+        let gpuModel = info.spec.hasGpuShare ? info.spec.gpuShare.model : info.spec.resources.gpus.keys.sorted().first
+        if info.hasEstimate { estimate = Estimate(info.estimate, gpuModel: gpuModel) }
+        dispatchSequence = record.dispatchSequence
+        dispatchedAt = .infinity
+        attempts = info.attempts
+        exitCode = info.exitCode
+        usage = info.usage
+        message = info.message
+        history = info.history
+        cancelRequested = record.cancelRequested
+        number = record.number
+        idempotencyKey = record.idempotencyKey
+        exclusions = record.exclusions.mapValues(seconds)
+        placementDeadline = record.placementDeadlineMs > 0 ? seconds(record.placementDeadlineMs) : nil
+    }
+}

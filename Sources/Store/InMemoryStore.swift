@@ -1,0 +1,64 @@
+import ControllerCore
+import Synchronization
+import Wire
+
+/// Keeps everything in memory: lost with the process. For benchmarks that compare against the
+/// durable store, and for simulations.
+public final class InMemoryStore: ControllerStore {
+    private struct Contents {
+        var jobs: [UInt64: JobRecord] = [:]
+        var numberOfID: [String: UInt64] = [:]
+        var counters = DurableCounters(epoch: 0)
+    }
+
+    private let contents = Mutex(Contents())
+
+    public init() {}
+
+    public func recover(nowMs: Int64, idempotencyWindowS: Double) throws -> RecoveredState {
+        contents.withLock { contents in
+            contents.counters.epoch += 1
+            let since = nowMs - Int64(idempotencyWindowS * 1_000)
+            var keys: [String: String] = [:]
+            for job in contents.jobs.values where !job.idempotencyKey.isEmpty && job.info.submittedMs >= since {
+                keys[job.idempotencyKey] = job.info.jobID
+            }
+            let active = contents.jobs.values.filter { !$0.isFinished }.sorted { $0.number < $1.number }
+            return RecoveredState(counters: contents.counters, jobs: active, idempotencyKeys: keys)
+        }
+    }
+
+    public func commit(jobs: [JobRecord], counters: DurableCounters) throws {
+        contents.withLock { contents in
+            for job in jobs {
+                contents.jobs[job.number] = job
+                contents.numberOfID[job.info.jobID] = job.number
+            }
+            let sequences = contents.counters.dispatchSequences.merging(counters.dispatchSequences) { max($0, $1) }
+            contents.counters = counters
+            contents.counters.dispatchSequences = sequences
+        }
+    }
+
+    public func answer(_ query: StoreQuery) throws -> StoreAnswer {
+        contents.withLock { contents in
+            switch query {
+            case .jobs(let ids):
+                var infos: [Junction_V1_JobInfo] = []
+                for id in ids {
+                    guard let number = contents.numberOfID[id], let job = contents.jobs[number] else { return .missing(id) }
+                    infos.append(job.info)
+                }
+                return .jobs(infos, nextCursor: "")
+            case .cancelFinished(let id):
+                guard let number = contents.numberOfID[id], let job = contents.jobs[number] else { return .missing(id) }
+                return .jobs([job.info], nextCursor: "")
+            case .page(let after, let limit, let activeOnly):
+                let numbers = contents.jobs.keys.filter { $0 > after && (!activeOnly || !contents.jobs[$0]!.isFinished) }.sorted()
+                let kept = numbers.prefix(limit)
+                let next = numbers.count > limit ? kept.last.map { "\($0)" } ?? "" : ""
+                return .jobs(kept.compactMap { contents.jobs[$0]?.info }, nextCursor: next)
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import ControllerCore
+import Foundation
+import GRDB
+import Wire
+
+/// The controller's store in one SQLite database (WAL mode) under a state directory, which a lock
+/// file keeps to one controller at a time.
+public final class SQLiteStore: ControllerStore {
+    private let database: DatabasePool
+    private let lock: DirectoryLock
+    /// The database file.
+    public let path: String
+
+    /// Opens (creating when needed) `directory`/jobs.sqlite. Throws when another controller
+    /// holds the directory or the database cannot be opened.
+    public init(directory: String, sync: StoreSync = .normal) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        lock = try DirectoryLock(directory: directory)
+        path = (directory as NSString).appendingPathComponent("jobs.sqlite")
+        var configuration = Configuration()
+        configuration.label = "junction-store"
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(sync == .full ? "FULL" : "NORMAL")")
+        }
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw StoreError("cannot open the job store \(path): \(error)")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                CREATE TABLE jobs (
+                    number INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    state INTEGER NOT NULL,
+                    finished INTEGER NOT NULL,
+                    submitted_ms INTEGER NOT NULL,
+                    idempotency_key TEXT,
+                    info BLOB NOT NULL,
+                    request BLOB NOT NULL,
+                    dispatch_sequence INTEGER NOT NULL,
+                    cancel_requested INTEGER NOT NULL,
+                    exclusions TEXT NOT NULL,
+                    placement_deadline_ms INTEGER NOT NULL
+                );
+                CREATE INDEX jobs_active ON jobs(number) WHERE finished = 0;
+                CREATE INDEX jobs_idempotency ON jobs(submitted_ms) WHERE idempotency_key IS NOT NULL;
+                CREATE TABLE dispatch_sequences (pool TEXT PRIMARY KEY, sequence INTEGER NOT NULL);
+                """)
+        }
+        return migrator
+    }
+
+    public func recover(nowMs: Int64, idempotencyWindowS: Double) throws -> RecoveredState {
+        try database.write { db in
+            var counters = DurableCounters()
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta") {
+                let value: Int64 = row["value"]
+                switch row["key"] as String {
+                case "next_job_number": counters.nextJobNumber = UInt64(max(1, value))
+                case "event_sequence": counters.eventSequence = UInt64(max(0, value))
+                case "epoch": counters.epoch = UInt64(max(0, value)) + 1
+                default: break
+                }
+            }
+            // Never behind the jobs themselves, whatever the counter row says.
+            if let highest = try Int64.fetchOne(db, sql: "SELECT MAX(number) FROM jobs") {
+                counters.nextJobNumber = max(counters.nextJobNumber, UInt64(highest) + 1)
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT pool, sequence FROM dispatch_sequences") {
+                counters.dispatchSequences[row["pool"]] = UInt64(max(0, row["sequence"] as Int64))
+            }
+            try db.execute(sql: "INSERT INTO meta(key, value) VALUES('epoch', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [Int64(counters.epoch)])
+            let jobs = try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE finished = 0 ORDER BY number").map(Self.record)
+            var keys: [String: String] = [:]
+            let since = nowMs - Int64(idempotencyWindowS * 1_000)
+            for row in try Row.fetchAll(db, sql: "SELECT idempotency_key, id FROM jobs WHERE idempotency_key IS NOT NULL AND submitted_ms >= ?", arguments: [since]) {
+                keys[row["idempotency_key"]] = row["id"]
+            }
+            return RecoveredState(counters: counters, jobs: jobs, idempotencyKeys: keys)
+        }
+    }
+
+    public func commit(jobs: [JobRecord], counters: DurableCounters) throws {
+        try database.write { db in
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO jobs(number, id, state, finished, submitted_ms, idempotency_key, info, request,
+                                 dispatch_sequence, cancel_requested, exclusions, placement_deadline_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(number) DO UPDATE SET state = excluded.state, finished = excluded.finished,
+                    info = excluded.info, request = excluded.request, dispatch_sequence = excluded.dispatch_sequence,
+                    cancel_requested = excluded.cancel_requested, exclusions = excluded.exclusions,
+                    placement_deadline_ms = excluded.placement_deadline_ms
+                """)
+            for job in jobs {
+                try upsert.execute(arguments: [
+                    Int64(job.number), job.info.jobID, job.info.state.rawValue, job.isFinished,
+                    job.info.submittedMs, job.idempotencyKey.isEmpty ? nil : job.idempotencyKey,
+                    try job.info.serializedData(), try job.request.serializedData(),
+                    Int64(job.dispatchSequence), job.cancelRequested, job.exclusionsText, job.placementDeadlineMs,
+                ])
+            }
+            let meta = try db.cachedStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            try meta.execute(arguments: ["next_job_number", Int64(counters.nextJobNumber)])
+            try meta.execute(arguments: ["event_sequence", Int64(counters.eventSequence)])
+            try meta.execute(arguments: ["epoch", Int64(counters.epoch)])
+            let sequence = try db.cachedStatement(sql: """
+                INSERT INTO dispatch_sequences(pool, sequence) VALUES (?, ?)
+                ON CONFLICT(pool) DO UPDATE SET sequence = excluded.sequence WHERE excluded.sequence > sequence
+                """)
+            for (pool, value) in counters.dispatchSequences { try sequence.execute(arguments: [pool, Int64(value)]) }
+        }
+    }
+
+    public func answer(_ query: StoreQuery) throws -> StoreAnswer {
+        try database.read { db in
+            switch query {
+            case .jobs(let ids):
+                var infos: [Junction_V1_JobInfo] = []
+                for id in ids {
+                    guard let data = try Data.fetchOne(db, sql: "SELECT info FROM jobs WHERE id = ?", arguments: [id]) else { return .missing(id) }
+                    infos.append(try Junction_V1_JobInfo(serializedBytes: data))
+                }
+                return .jobs(infos, nextCursor: "")
+            case .cancelFinished(let id):
+                guard let data = try Data.fetchOne(db, sql: "SELECT info FROM jobs WHERE id = ?", arguments: [id]) else { return .missing(id) }
+                return .jobs([try Junction_V1_JobInfo(serializedBytes: data)], nextCursor: "")
+            case .page(let after, let limit, let activeOnly):
+                let filter = activeOnly ? "AND finished = 0" : ""
+                let rows = try Row.fetchAll(db, sql: "SELECT number, info FROM jobs WHERE number > ? \(filter) ORDER BY number LIMIT ?", arguments: [Int64(clamping: after), limit + 1])
+                let kept = rows.prefix(limit)
+                let infos = try kept.map { try Junction_V1_JobInfo(serializedBytes: $0["info"] as Data) }
+                let next = rows.count > limit ? kept.last.map { "\($0["number"] as Int64)" } ?? "" : ""
+                return .jobs(infos, nextCursor: next)
+            }
+        }
+    }
+
+    /// How many jobs the store holds, finished ones included.
+    public func jobCount() throws -> Int {
+        try database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM jobs") ?? 0 }
+    }
+
+    private static func record(_ row: Row) throws -> JobRecord {
+        JobRecord(
+            info: try Junction_V1_JobInfo(serializedBytes: row["info"] as Data),
+            request: try Junction_V1_PlacementRequest(serializedBytes: row["request"] as Data),
+            number: UInt64(row["number"] as Int64),
+            dispatchSequence: UInt64(row["dispatch_sequence"] as Int64),
+            cancelRequested: row["cancel_requested"],
+            exclusions: JobRecord.exclusions(from: row["exclusions"]),
+            idempotencyKey: row["idempotency_key"] ?? "",
+            placementDeadlineMs: row["placement_deadline_ms"]
+        )
+    }
+}
+
+/// An exclusive lock on a state directory, held for the life of the process (released by the
+/// kernel when it dies, however it dies).
+final class DirectoryLock: Sendable {
+    let descriptor: Int32
+
+    init(directory: String) throws {
+        let path = (directory as NSString).appendingPathComponent("lock")
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw StoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(descriptor)
+            throw StoreError("another controller uses the state directory \(directory)\(holder.isEmpty ? "" : " (pid \(holder))"); stop it or pick another --state")
+        }
+        ftruncate(descriptor, 0)
+        let pid = "\(getpid())\n"
+        _ = pid.withCString { write(descriptor, $0, strlen($0)) }
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+
+/// Whether a process exists and is not a zombie.
+func isAlive(_ pid: pid_t) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    guard let close = stat.lastIndex(of: ")") else { return false }
+    return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+}
+
+/// Waits until `condition` holds, or fails with `what` after `seconds`.
+func waitUntil(_ what: String, within seconds: Double = 20, _ condition: () throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw ProcessWaitError(description: "\(what) did not happen within \(seconds) s")
+}
+
+/// Reads a pid a job wrote to a file, once the file holds one.
+func readPID(_ path: String) async throws -> pid_t {
+    var pid: pid_t = 0
+    try await waitUntil("a pid in \(path)") {
+        pid = pid_t(((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        return pid > 0
+    }
+    return pid
+}
+
+@Suite("Durability with real processes", .serialized)
+struct DurabilityTests {
+    @Test func everyAcknowledgedJobRunsOnceAcrossControllerKills() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let runs = "\(work)/runs.log"
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        var controller = try await RunningController.start(topology: topology)
+        let ports = (controller.pools, controller.clients, controller.events)
+        defer { controller.process.signal(SIGKILL) }
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "64", "--memory-gib", "64", "--work-dir", "\(work)/pool"])
+        defer { pool.signal(SIGKILL) }
+        try await controller.waitForPools(["near-1"])
+
+        var acknowledged: [String] = []
+        for round in 0..<3 {
+            for _ in 0..<4 {
+                // Each run appends its job id: a job that ran twice shows up twice.
+                let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "echo $JUNCTION_JOB_ID >> \(runs); sleep 2")
+                let id = submit.output.split(separator: " ").first.map(String.init) ?? ""
+                #expect(submit.status == 0 && id.hasPrefix("job-"), "round \(round): \(submit.output) \(submit.errors)")
+                acknowledged.append(id)
+            }
+            // One more in flight as the controller dies: acknowledged or not, it must not run twice.
+            let inFlight = try JunctionProcess(["submit", "--controller", controller.clients, "--timeout", "3", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "echo $JUNCTION_JOB_ID >> \(runs)"])
+            controller.process.signal(SIGKILL)
+            _ = try await controller.process.finish(within: 10)
+            let late = try await inFlight.finish(within: 20)
+            if late.status == 0, let id = late.output.split(separator: " ").first { acknowledged.append(String(id)) }
+            controller = try await RunningController.start(topology: topology, state: controller.state, ports: ports)
+        }
+        #expect(Set(acknowledged).count == acknowledged.count, "no job id is handed out twice: \(acknowledged)")
+        for id in acknowledged {
+            let done = try await controller.waitForJob(id, state: "succeeded", within: 60)
+            #expect(done["attempts"] as? Int == 1, "\(id) kept its first run: \(done)")
+        }
+        let lines = try String(contentsOfFile: runs, encoding: .utf8).split(separator: "\n").map(String.init)
+        let counts = Dictionary(lines.map { ($0, 1) }, uniquingKeysWith: +)
+        #expect(counts.filter { $0.value > 1 }.isEmpty, "jobs that ran twice: \(counts.filter { $0.value > 1 })")
+        for id in acknowledged { #expect(counts[id] == 1, "\(id) ran \(counts[id] ?? 0) times") }
+        controller.process.signal(SIGTERM)
+        #expect(try await controller.process.finish(within: 10).status == 0)
+    }
+
+    @Test func aKilledAgentLeavesNoJobRunning() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let agent = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        defer { agent.signal(SIGKILL) }
+        try await controller.waitForPools(["near-1"])
+        // The job's shell, and a child of it that a parent-death signal does not reach.
+        let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "echo $$ > \(work)/shell; sleep 300 & echo $! > \(work)/child; wait")
+        #expect(submit.status == 0, "\(submit.errors)")
+        let shell = try await readPID("\(work)/shell")
+        let child = try await readPID("\(work)/child")
+        agent.signal(SIGKILL)
+        _ = try await agent.finish(within: 10)
+        try await waitUntil("the job's own process ends with its agent") { !isAlive(shell) }
+
+        // The agent's next start on the same work directory stops what is left of the job.
+        let again = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        defer { again.signal(SIGKILL) }
+        try await waitUntil("the job's left-over child ends when the agent starts again") { !isAlive(child) }
+        again.signal(SIGTERM)
+        _ = try await again.finish(within: 15)
+    }
+
+    @Test func anAgentBackAfterSIGSTOPHasItsOldRunStoppedAndOneOutcomeCounts() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let near = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        defer { near.signal(SIGKILL) }
+        try await controller.waitForPools(["near-1"])
+        let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "echo $$ > $JUNCTION_JOB_ID.pid; sleep 8")
+        #expect(submit.status == 0, "\(submit.errors)")
+        _ = try await controller.waitForJob("job-1", state: "running")
+        let first = try await readPID("\(work)/near-1/job-1/job-1.pid")
+        let far = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        defer { far.signal(SIGKILL) }
+        try await controller.waitForPools(["far-1"])
+        near.signal(SIGSTOP)
+        try await waitUntil("the job runs again on far-1") {
+            FileManager.default.fileExists(atPath: "\(work)/far-1/job-1/job-1.pid")
+        }
+        near.signal(SIGCONT)
+        // Told on registering again that the job is elsewhere, the old pool stops its run.
+        try await waitUntil("the old run is stopped") { !isAlive(first) }
+        let done = try await controller.waitForJob("job-1", state: "succeeded", within: 30)
+        #expect(done["pool"] as? String == "far-1")
+        #expect(done["attempts"] as? Int == 2)
+    }
+}

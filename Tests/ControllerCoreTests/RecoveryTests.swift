@@ -1,0 +1,182 @@
+import ControllerCore
+import Placement
+import Testing
+import Topology
+import Wire
+
+extension Harness {
+    /// What the store would hold after everything this harness has done: the last record of each job.
+    var stored: RecoveredState {
+        var records: [String: JobRecord] = [:]
+        for case .persist(let record) in actions { records[record.info.jobID] = record }
+        var counters = core.counters
+        counters.epoch += 1
+        return RecoveredState(counters: counters, jobs: records.values.filter { !$0.isFinished }.sorted { $0.number < $1.number })
+    }
+
+    /// A new controller on the same store, `later` seconds on.
+    func restarted(after later: Double = 1) -> Harness {
+        var next = Harness()
+        next.seconds = seconds + later
+        next.actions = next.core.restore(stored, now: ControllerTime(seconds: next.seconds, unixMs: 1_790_000_000_000 + Int64(next.seconds * 1_000)))
+        return next
+    }
+
+    mutating func update(_ peer: String, _ job: String, _ state: Junction_V1_JobState, attempt: UInt32) {
+        var update = Junction_V1_JobUpdate()
+        update.jobID = job
+        update.state = state
+        update.attempt = attempt
+        _ = pool(peer, .jobUpdate(update))
+    }
+
+    func welcome(in actions: [ControllerAction]) -> Junction_V1_Welcome? {
+        actions.lazy.compactMap { action -> Junction_V1_Welcome? in
+            if case .toPool(_, let message) = action, case .welcome(let welcome) = message.body { return welcome }
+            return nil
+        }.first
+    }
+}
+
+@Suite("Controller recovery and attempts")
+struct RecoveryTests {
+    @Test func aRestartKeepsRunningJobsWhereTheyRunAndNeverReusesAnID() throws {
+        var first = Harness()
+        first.register("peer-e", pool: "east-1", node: "east")
+        let jobSubmitted = first.submit()
+        let job = try #require(jobSubmitted)
+        first.update("peer-e", job, .running, attempt: 1)
+        #expect(first.core.job(job)?.state == .running)
+
+        var second = first.restarted()
+        #expect(second.core.epoch == first.core.epoch + 1)
+        #expect(second.core.job(job)?.state == .running, "the store's word stands until the pool speaks")
+        let before = second.actions.count
+        second.register("peer-e2", pool: "east-1", node: "east", running: [job])
+        let welcome = try #require(second.welcome(in: Array(second.actions[before...])))
+        #expect(welcome.stopJobs.isEmpty, "a restart never stops a job the store says the pool holds")
+        #expect(welcome.epoch == second.core.epoch)
+        second.seconds += 3
+        _ = second.send(.tick)
+        #expect(second.core.job(job)?.state == .running)
+        #expect(second.core.job(job)?.pool == "east-1")
+        #expect(second.core.engine.pool("east-1")?.reserved.cpuCores == 4, "its resources are held again")
+        let nextSubmitted = second.submit()
+        let next = try #require(nextSubmitted)
+        #expect(next == "job-2")
+        second.update("peer-e2", job, .succeeded, attempt: 1)
+        #expect(second.core.job(job)?.state == .succeeded)
+        #expect(second.core.engine.pool("east-1")?.reserved.cpuCores == 4, "only the new job holds the pool")
+    }
+
+    @Test func aJobItsPoolDoesNotReportAfterARestartIsPlacedAgain() throws {
+        var first = Harness()
+        first.register("peer-e", pool: "east-1", node: "east")
+        first.register("peer-w", pool: "west-1", node: "west")
+        let jobSubmitted = first.submit()
+        let job = try #require(jobSubmitted)
+        first.update("peer-e", job, .running, attempt: 1)
+
+        var second = first.restarted()
+        second.register("peer-e2", pool: "east-1", node: "east")
+        second.register("peer-w2", pool: "west-1", node: "west")
+        for peer in ["peer-e2", "peer-w2"] { _ = second.pool(peer, .heartbeat(Junction_V1_Heartbeat())) }
+        second.seconds += 4
+        _ = second.send(.tick)
+        #expect(second.core.job(job)?.pool == "east-1", "outcomes may still be on their way")
+        for peer in ["peer-e2", "peer-w2"] { _ = second.pool(peer, .heartbeat(Junction_V1_Heartbeat())) }
+        second.seconds += 3
+        _ = second.send(.tick)
+        let moved = try #require(second.core.job(job))
+        #expect(moved.pool == "west-1")
+        #expect(moved.attempts == 2)
+        #expect(moved.history.contains { $0.reason.contains("did not report it") })
+    }
+
+    @Test func anOutcomeOfAnOlderAttemptIsRecordedButNotCounted() throws {
+        var harness = Harness()
+        harness.register("peer-e", pool: "east-1", node: "east")
+        harness.register("peer-w", pool: "west-1", node: "west")
+        let jobSubmitted = harness.submit()
+        let job = try #require(jobSubmitted)
+        harness.update("peer-e", job, .running, attempt: 1)
+        // The east pool goes silent past its liveness window; the job moves west as attempt 2.
+        harness.seconds += 3
+        harness.register("peer-w", pool: "west-1", node: "west")
+        harness.seconds += 3
+        _ = harness.send(.tick)
+        #expect(harness.core.job(job)?.pool == "west-1")
+        #expect(harness.core.job(job)?.attempts == 2)
+        // The east pool comes back and reports its old run.
+        harness.register("peer-e3", pool: "east-1", node: "east")
+        let before = harness.actions.count
+        harness.update("peer-e3", job, .succeeded, attempt: 1)
+        #expect(harness.core.job(job)?.state == .dispatched, "attempt 1's outcome does not count")
+        #expect(harness.core.job(job)?.history.last?.reason.contains("not counted") == true)
+        #expect(harness.actions[before...].contains { if case .persist = $0 { true } else { false } }, "the history is stored")
+        harness.update("peer-w", job, .running, attempt: 2)
+        harness.update("peer-w", job, .succeeded, attempt: 2)
+        #expect(harness.core.job(job)?.state == .succeeded)
+    }
+
+    @Test func anAtMostOnceJobOnALostPoolFailsInsteadOfRunningAgain() throws {
+        var harness = Harness()
+        harness.register("peer-e", pool: "east-1", node: "east")
+        harness.register("peer-w", pool: "west-1", node: "west")
+        var submit = Junction_V1_SubmitRequest()
+        submit.request.ingress = "in"
+        submit.request.cpuCores = 1
+        submit.spec.command = "/bin/true"
+        submit.spec.delivery = .atMostOnce
+        guard case .submitted(let reply)? = harness.client(.submit(submit))?.body else {
+            Issue.record("submitted")
+            return
+        }
+        var goodbye = Junction_V1_Goodbye()
+        goodbye.reason = "test"
+        _ = harness.pool("peer-e", .goodbye(goodbye))
+        let info = try #require(harness.core.job(reply.jobID))
+        #expect(info.state == .failed)
+        #expect(info.message.contains("at-most-once"))
+    }
+
+    @Test func aWaitingJobFailsAtItsDeadlineAndAnExclusionEnds() throws {
+        var harness = Harness()
+        harness.register("peer-e", pool: "east-1", node: "east")
+        var submit = Junction_V1_SubmitRequest()
+        submit.request.ingress = "in"
+        submit.request.cpuCores = 1
+        submit.spec.command = "/bin/true"
+        submit.placementDeadlineS = 400
+        guard case .submitted(let reply)? = harness.client(.submit(submit))?.body else {
+            Issue.record("submitted")
+            return
+        }
+        // The only pool refuses: the job waits, with that pool excluded for a while.
+        var refusal = Junction_V1_DispatchAck()
+        refusal.jobID = reply.jobID
+        refusal.dispatchSequence = 1
+        refusal.accepted = false
+        refusal.reason = "busy"
+        refusal.attempt = 1
+        _ = harness.pool("peer-e", .dispatchAck(refusal))
+        #expect(harness.core.job(reply.jobID)?.state == .accepted)
+        harness.seconds += 100
+        _ = harness.pool("peer-e", .heartbeat(Junction_V1_Heartbeat()))
+        _ = harness.send(.tick)
+        #expect(harness.core.job(reply.jobID)?.state == .accepted, "still excluded")
+        harness.seconds += 250
+        harness.register("peer-e", pool: "east-1", node: "east")
+        _ = harness.send(.tick)
+        #expect(harness.core.job(reply.jobID)?.state == .dispatched, "the exclusion ended after 300 s")
+        #expect(harness.core.job(reply.jobID)?.attempts == 2)
+
+        _ = harness.pool("peer-e", .dispatchAck({ var ack = refusal; ack.dispatchSequence = 2; ack.attempt = 2; return ack }()))
+        harness.seconds += 100
+        harness.register("peer-e", pool: "east-1", node: "east")
+        _ = harness.send(.tick)
+        let failed = try #require(harness.core.job(reply.jobID))
+        #expect(failed.state == .failed)
+        #expect(failed.message.contains("deadline"))
+    }
+}

@@ -1,0 +1,103 @@
+import ControllerCore
+import Foundation
+import Store
+import Testing
+import Wire
+
+func stateDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("junction-store-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func record(_ number: UInt64, _ state: Junction_V1_JobState, key: String = "", submittedMs: Int64 = 1_000) -> JobRecord {
+    var info = Junction_V1_JobInfo()
+    info.jobID = "job-\(number)"
+    info.state = state
+    info.pool = state == .accepted ? "" : "east-1"
+    info.submittedMs = submittedMs
+    info.attempts = 1
+    info.spec.command = "true"
+    var request = Junction_V1_PlacementRequest()
+    request.ingress = "in"
+    request.cpuCores = 2
+    return JobRecord(info: info, request: request, number: number, dispatchSequence: number, exclusions: ["west-1": 99_000], idempotencyKey: key)
+}
+
+@Suite("SQLite job store")
+struct SQLiteStoreTests {
+    @Test func whatIsCommittedIsRecoveredByTheNextController() throws {
+        let directory = try stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let store = try SQLiteStore(directory: directory)
+            let first = try store.recover(nowMs: 1_000, idempotencyWindowS: 60)
+            #expect(first.counters.epoch == 1 && first.counters.nextJobNumber == 1 && first.jobs.isEmpty)
+            try store.commit(jobs: [record(1, .running, key: "k1"), record(2, .succeeded), record(3, .accepted)],
+                             counters: DurableCounters(nextJobNumber: 4, eventSequence: 17, epoch: 1, dispatchSequences: ["east-1": 3]))
+            // A later state of the same job replaces the earlier one.
+            try store.commit(jobs: [record(3, .dispatched)], counters: DurableCounters(nextJobNumber: 4, eventSequence: 18, epoch: 1, dispatchSequences: ["east-1": 2]))
+        }
+        let store = try SQLiteStore(directory: directory)
+        let recovered = try store.recover(nowMs: 2_000, idempotencyWindowS: 60)
+        #expect(recovered.counters.epoch == 2)
+        #expect(recovered.counters.nextJobNumber == 4)
+        #expect(recovered.counters.eventSequence == 18)
+        #expect(recovered.counters.dispatchSequences == ["east-1": 3], "a dispatch sequence never goes back")
+        #expect(recovered.jobs.map(\.info.jobID) == ["job-1", "job-3"], "finished jobs stay in the store, not in memory")
+        #expect(recovered.jobs.last?.info.state == .dispatched)
+        #expect(recovered.jobs.first?.exclusions == ["west-1": 99_000])
+        #expect(recovered.jobs.first?.request.cpuCores == 2)
+        #expect(recovered.idempotencyKeys == ["k1": "job-1"])
+        #expect(try store.recover(nowMs: 1_000_000, idempotencyWindowS: 60).idempotencyKeys.isEmpty, "keys expire")
+    }
+
+    @Test func aSecondControllerCannotTakeTheSameDirectory() throws {
+        let directory = try stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteStore(directory: directory)
+        #expect(throws: StoreError.self) { try SQLiteStore(directory: directory) }
+        _ = store
+    }
+
+    @Test func finishedJobsAreServedInPagesAndByID() throws {
+        let directory = try stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteStore(directory: directory)
+        _ = try store.recover(nowMs: 0, idempotencyWindowS: 60)
+        try store.commit(jobs: (1...7).map { record($0, $0 % 2 == 0 ? .running : .succeeded) }, counters: DurableCounters(nextJobNumber: 8))
+        var seen: [String] = []
+        var cursor: UInt64 = 0
+        var pages = 0
+        while true {
+            guard case .jobs(let jobs, let next) = try store.answer(.page(after: cursor, limit: 3, activeOnly: false)) else {
+                Issue.record("a page is a list of jobs")
+                return
+            }
+            seen += jobs.map(\.jobID)
+            pages += 1
+            guard let following = UInt64(next) else { break }
+            cursor = following
+        }
+        #expect(seen == (1...7).map { "job-\($0)" })
+        #expect(pages == 3)
+        guard case .jobs(let active, _) = try store.answer(.page(after: 0, limit: 10, activeOnly: true)) else { return }
+        #expect(active.map(\.jobID) == ["job-2", "job-4", "job-6"])
+        guard case .missing(let id) = try store.answer(.jobs(["job-1", "job-99"])) else {
+            Issue.record("an unknown id is named")
+            return
+        }
+        #expect(id == "job-99")
+        guard case .jobs(let found, _) = try store.answer(.cancelFinished("job-5")) else { return }
+        #expect(found.first?.state == .succeeded)
+    }
+
+    @Test func theInMemoryStoreKeepsTheSamePromisesWithinAProcess() throws {
+        let store = InMemoryStore()
+        #expect(try store.recover(nowMs: 0, idempotencyWindowS: 60).counters.epoch == 1)
+        try store.commit(jobs: [record(1, .running), record(2, .failed)], counters: DurableCounters(nextJobNumber: 3, epoch: 1))
+        let again = try store.recover(nowMs: 0, idempotencyWindowS: 60)
+        #expect(again.counters.epoch == 2 && again.counters.nextJobNumber == 3)
+        #expect(again.jobs.map(\.info.jobID) == ["job-1"])
+    }
+}
