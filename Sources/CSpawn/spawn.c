@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +52,14 @@ int junction_spawn_job(const char *path, char *const argv[], char *const envp[],
         if (output > 2) close(output);
         if (errors > 2) close(errors);
         if (chdir(directory) != 0) fail(report, errno);
+        /* Nothing of the agent's (sockets, the store, pipes) leaks into the job; the report pipe
+           is close-on-exec and goes at exec. */
+        if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+            long limit = sysconf(_SC_OPEN_MAX);
+            for (int descriptor = 3; descriptor < (limit > 0 && limit < 1048576 ? limit : 65536); descriptor++) {
+                if (descriptor != report) fcntl(descriptor, F_SETFD, FD_CLOEXEC);
+            }
+        }
         execve(path, argv, envp);
         fail(report, errno);
     }

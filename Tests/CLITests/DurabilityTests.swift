@@ -59,6 +59,7 @@ struct DurabilityTests {
             let late = try await inFlight.finish(within: 20)
             if late.status == 0, let id = late.output.split(separator: " ").first { acknowledged.append(String(id)) }
             controller = try await RunningController.start(topology: topology, state: controller.state, ports: ports)
+            try await controller.waitForPools(["near-1"])
         }
         #expect(Set(acknowledged).count == acknowledged.count, "no job id is handed out twice: \(acknowledged)")
         for id in acknowledged {
