@@ -148,12 +148,13 @@ extension ControllerCore {
                 sendPool(pool, .heartbeat(heartbeat))
             }
         }
-        for id in activeInOrder {
-            guard let job = jobs[id] else { continue }
-            if let until = job.awaitingReportUntil, now > until {
-                replace(id, because: "\(job.pool ?? "its pool") did not report it after the controller restarted")
-            } else if job.state == .dispatched, now - job.dispatchedAt > configuration.dispatchTimeoutS {
-                replace(id, because: "\(job.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
+        // Only a few fields of each job are read: copying every active job each tick would cost
+        // more than the checks.
+        for id in activeOrder where activeJobs.contains(id) {
+            if let until = jobs[id]?.awaitingReportUntil, now > until {
+                replace(id, because: "\(jobs[id]?.pool ?? "its pool") did not report it after the controller restarted")
+            } else if jobs[id]?.state == .dispatched, let sent = jobs[id]?.dispatchedAt, now - sent > configuration.dispatchTimeoutS {
+                replace(id, because: "\(jobs[id]?.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
             }
         }
         for lease in engine.expireLeases(now: now) {
@@ -210,6 +211,7 @@ extension ControllerCore {
         }
         next.jobs = jobs
         next.activeJobs = activeJobs
+        next.activeOrder = activeOrder
         next.waitingJobs = waitingJobs
         next.waitingDirty = true
         next.idempotency = idempotency

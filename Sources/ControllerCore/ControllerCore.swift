@@ -176,6 +176,9 @@ public struct ControllerCore: Sendable {
     var jobs: [String: Job] = [:]
     /// Jobs not finished, so periodic work does not walk every job ever submitted.
     var activeJobs: Set<String> = []
+    /// Active jobs in submission order, with finished ones left in until the next compaction:
+    /// ids are taken in increasing order and a finished job never becomes active again.
+    var activeOrder: [String] = []
     /// Accepted jobs waiting for a pool with room.
     var waitingJobs: [String] = []
     var idempotency: [String: String] = [:]
@@ -186,6 +189,8 @@ public struct ControllerCore: Sendable {
     var nextJobNumber: UInt64 = 1
     var nextSessionID: UInt64 = 1
     var dispatchSequences: [String: UInt64] = [:]
+    /// Pools whose dispatch sequence changed since the store last took the counters.
+    var changedSequences: Set<String> = []
     /// Jobs dispatched to or running on each pool.
     var runningCount: [String: Int] = [:]
     /// Finished jobs still in memory, in the order they finished, with when (monotonic seconds).
@@ -210,7 +215,17 @@ public struct ControllerCore: Sendable {
 
     /// Active jobs in submission order.
     var activeInOrder: [String] {
-        activeJobs.sorted { (jobs[$0]?.number ?? 0) < (jobs[$1]?.number ?? 0) }
+        activeOrder.filter { activeJobs.contains($0) }
+    }
+
+    /// Marks a job active or not, keeping `activeOrder` at most about twice the active count.
+    mutating func setActive(_ id: String, _ active: Bool) {
+        if active {
+            if activeJobs.insert(id).inserted { activeOrder.append(id) }
+        } else if activeJobs.remove(id) != nil, activeOrder.count > 2 * activeJobs.count + 64 {
+            let active = activeJobs
+            activeOrder.removeAll { !active.contains($0) }
+        }
     }
 
     /// One job as the wire describes it.

@@ -77,9 +77,18 @@ public enum StoreQuery: Sendable, Hashable {
 }
 
 extension ControllerCore {
-    /// The durable counters as they stand.
+    /// The durable counters as they stand, with every pool's dispatch sequence.
     public var counters: DurableCounters {
         DurableCounters(nextJobNumber: nextJobNumber, eventSequence: eventSequence, epoch: epoch, dispatchSequences: dispatchSequences)
+    }
+
+    /// The counters for the store to write now: the dispatch sequences only of pools that
+    /// dispatched since the last call, so a commit costs what changed, not the number of pools.
+    public mutating func takeCounterChanges() -> DurableCounters {
+        var changed: [String: UInt64] = [:]
+        for pool in changedSequences { changed[pool] = dispatchSequences[pool] }
+        changedSequences.removeAll(keepingCapacity: true)
+        return DurableCounters(nextJobNumber: nextJobNumber, eventSequence: eventSequence, epoch: epoch, dispatchSequences: changed)
     }
 
     /// Takes over what a store kept: counters, waiting jobs wait again, and dispatched or running
@@ -106,7 +115,7 @@ extension ControllerCore {
                 waiting += 1
             }
             jobs[job.id] = job
-            activeJobs.insert(job.id)
+            setActive(job.id, true)
             countRunning(job.id)
             if job.state == .accepted { waitingJobs.append(job.id) }
         }

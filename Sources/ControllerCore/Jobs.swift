@@ -17,11 +17,11 @@ extension ControllerCore {
         job.history.append(entry)
         jobs[id] = job
         if job.isFinished {
-            activeJobs.remove(id)
+            setActive(id, false)
             waitingJobs.removeAll { $0 == id }
             finishedOrder.append((id, time.seconds))
         } else {
-            activeJobs.insert(id)
+            setActive(id, true)
         }
         countRunning(id)
         var event = Junction_V1_JobEvent()
@@ -135,6 +135,7 @@ extension ControllerCore {
         case .success(let lease):
             let sequence = (dispatchSequences[candidate.pool] ?? 0) + 1
             dispatchSequences[candidate.pool] = sequence
+            changedSequences.insert(candidate.pool)
             engine.markDispatched(lease.id, sequence: sequence)
             job.pool = candidate.pool
             job.path = candidate.path

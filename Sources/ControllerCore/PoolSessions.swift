@@ -93,7 +93,10 @@ extension ControllerCore {
         nextSessionID += 1
         sessions[id] = session
         poolOfPeer[peer] = id
-        dispatchSequences[id] = max(dispatchSequences[id] ?? 0, register.dispatchSequenceApplied)
+        if register.dispatchSequenceApplied > dispatchSequences[id] ?? 0 {
+            dispatchSequences[id] = register.dispatchSequenceApplied
+            changedSequences.insert(id)
+        }
 
         // Jobs the agent still runs: keep those still placed here (holding their resources again
         // when a restart left them without a lease), stop the rest.

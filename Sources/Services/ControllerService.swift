@@ -44,13 +44,15 @@ enum ControllerSocket {
 /// a batch of messages, injected inputs or a due tick; it applies all of them, commits every state
 /// change of the batch in one store transaction, and only then hands back what to send.
 final class ControllerOwner: @unchecked Sendable {
-    // @unchecked: `core`, `topologyPath` and `stopped` are touched only on the loop's thread
+    // @unchecked: `core`, `topologyPath`, `stopped` and `committed` are touched only on the loop's thread
     // (and by `init`, before the loop exists); the rest are constants or Sendable.
     private var core: ControllerCore
     private let store: any ControllerStore
     let logger: Logger
     private var topologyPath: String
     private var stopped = false
+    /// The counters as last committed, without dispatch sequences (sent only when they change).
+    private var committed = DurableCounters(epoch: 0)
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
     /// Set once the loop exists, so file reads done elsewhere can hand their results back.
@@ -116,8 +118,14 @@ final class ControllerOwner: @unchecked Sendable {
                 records.append(record)
             }
         }
+        let counters = core.takeCounterChanges()
         do {
-            try store.commit(jobs: records, counters: core.counters)
+            // A tick that changed nothing durable costs no transaction.
+            if !records.isEmpty || counters != committed {
+                try store.commit(jobs: records, counters: counters)
+                committed = counters
+                committed.dispatchSequences = [:]
+            }
         } catch {
             stopped = true
             logger.critical("the job store failed; stopping before anything it did not keep is promised", metadata: ["error": "\(error)"])

@@ -7,7 +7,8 @@ import Wire
 public protocol ControllerStore: AnyObject, Sendable {
     /// Reads what a starting controller needs and begins a new epoch (one more than the last).
     func recover(nowMs: Int64, idempotencyWindowS: Double) throws -> RecoveredState
-    /// Writes a batch's job changes and the counters as they stand, all or nothing.
+    /// Writes a batch's job changes and the counters as they stand, all or nothing. Dispatch
+    /// sequences not named keep their stored value; a named one never goes down.
     func commit(jobs: [JobRecord], counters: DurableCounters) throws
     /// Answers a query about jobs, finished ones included.
     func answer(_ query: StoreQuery) throws -> StoreAnswer

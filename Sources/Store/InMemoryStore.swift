@@ -34,9 +34,12 @@ public final class InMemoryStore: ControllerStore {
                 contents.jobs[job.number] = job
                 contents.numberOfID[job.info.jobID] = job.number
             }
-            let sequences = contents.counters.dispatchSequences.merging(counters.dispatchSequences) { max($0, $1) }
-            contents.counters = counters
-            contents.counters.dispatchSequences = sequences
+            contents.counters.nextJobNumber = counters.nextJobNumber
+            contents.counters.eventSequence = counters.eventSequence
+            contents.counters.epoch = counters.epoch
+            for (pool, sequence) in counters.dispatchSequences {
+                contents.counters.dispatchSequences[pool] = max(sequence, contents.counters.dispatchSequences[pool] ?? 0)
+            }
         }
     }
 

@@ -10,7 +10,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Junction against baselines in the same run.",
-        subcommands: [BenchAll.self, ZeroMQBench.self, TopologyBench.self, PlacementBench.self, ControllerBench.self, SimulationBench.self],
+        subcommands: [BenchAll.self, ZeroMQBench.self, TopologyBench.self, PlacementBench.self, ControllerBench.self, RecoveryBench.self, SimulationBench.self],
         defaultSubcommand: BenchAll.self
     )
 }
@@ -34,6 +34,8 @@ struct BenchAll: AsyncParsableCommand {
         try PlacementBench.parse(["--topology", topology]).run()
         print("\n== the controller over loopback")
         try ControllerBench.parse(["--topology", topology]).run()
+        print("\n== a controller restart over a large store")
+        try await RecoveryBench.parse(["--topology", topology]).run()
         print("\n== the simulator")
         try SimulationBench.parse(["--topology", topology]).run()
     }

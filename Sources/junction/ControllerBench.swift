@@ -38,6 +38,16 @@ struct ControllerBench: ParsableCommand {
     @Option(help: "Placements to ask for, 64 in flight.")
     var placements = 20_000
 
+    @Option(help: "Submits to send with 64 in flight, for the submit rate.")
+    var pipelinedSubmits = 20_000
+
+    @Option(help: "The controller's job store: sqlite (durable, in a temporary directory) or memory.")
+    var store: BenchStore = .sqlite
+
+    enum BenchStore: String, ExpressibleByArgument, CaseIterable {
+        case sqlite, memory
+    }
+
     @Flag(help: "Print the results as JSON.")
     var json = false
 
@@ -52,6 +62,8 @@ struct ControllerBench: ParsableCommand {
         var submitToDispatchP99Microseconds: Double
         var roundTripRatioP50: Double
         var placementsPerSecond: Double
+        var store: String
+        var submitsPerSecond: Double
     }
 
     func run() throws {
@@ -66,11 +78,20 @@ struct ControllerBench: ParsableCommand {
         progress("bare receive-and-decode loop: \(advertisements) advertisements from \(pools) connections")
         let bare = try bareDecodeRate(messages)
 
-        progress("starting the controller")
+        progress("starting the controller (\(store.rawValue) store)")
+        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("junction-bench-\(ProcessInfo.processInfo.processIdentifier)").path
+        defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
+        let jobStore: any ControllerStore = store == .sqlite ? try SQLiteStore(directory: stateDirectory) : InMemoryStore()
+        // The bench's pools read their dispatches only when timed and never answer the rest: no
+        // dispatch times out during the run.
+        var configuration = ControllerConfiguration()
+        configuration.dispatchTimeoutS = 86_400
+        configuration.livenessMs = 3_600_000
+        configuration.staleAfterS = 86_400
         let service = try ControllerService(
             topology: network, topologyPath: topology,
             endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),
-            store: InMemoryStore(), logger: Logger(label: "junction.bench")
+            configuration: configuration, store: jobStore, logger: Logger(label: "junction.bench")
         )
         let running = Task { try await service.run() }
         defer {
@@ -110,6 +131,9 @@ struct ControllerBench: ParsableCommand {
         let submitTimes = try agents.submitRoundTrips(client: client, network: network, count: submits)
         try client.set(.receiveTimeout(milliseconds: 10_000))
 
+        progress("submits through the controller, 64 in flight")
+        let submitRate = try submitsPerSecond(client: client, network: network)
+
         progress("placements through the controller")
         let placementRate = try placementsPerSecond(client: client, network: network)
 
@@ -117,7 +141,8 @@ struct ControllerBench: ParsableCommand {
             pools: pools, bareDecodePerSecond: bare, controllerAdvertisementsPerSecond: intake, intakeRatio: intake / bare,
             rawRoundTripP50Microseconds: percentile(raw, 0.5) / 1_000, rawRoundTripP99Microseconds: percentile(raw, 0.99) / 1_000,
             submitToDispatchP50Microseconds: percentile(submitTimes, 0.5) / 1_000, submitToDispatchP99Microseconds: percentile(submitTimes, 0.99) / 1_000,
-            roundTripRatioP50: percentile(submitTimes, 0.5) / percentile(raw, 0.5), placementsPerSecond: placementRate
+            roundTripRatioP50: percentile(submitTimes, 0.5) / percentile(raw, 0.5), placementsPerSecond: placementRate,
+            store: store.rawValue, submitsPerSecond: submitRate
         )
         if json {
             print(try jsonText(report))
@@ -126,6 +151,35 @@ struct ControllerBench: ParsableCommand {
         print(String(format: "advertisement intake, %d pools: bare decode loop %.0f/s, controller %.0f/s applied (%.0f%%)", pools, bare, intake, report.intakeRatio * 100))
         print(String(format: "round trip: raw libzmq p50 %.1f µs p99 %.1f µs; submit-to-dispatch p50 %.1f µs p99 %.1f µs (p50 %.2f × raw)", report.rawRoundTripP50Microseconds, report.rawRoundTripP99Microseconds, report.submitToDispatchP50Microseconds, report.submitToDispatchP99Microseconds, report.roundTripRatioP50))
         print(String(format: "placements through the controller (explained dry runs, 64 in flight): %.0f/s", placementRate))
+        print(String(format: "submits through the controller (%@ store, 64 in flight, every acknowledged job committed first): %.0f/s", store.rawValue, submitRate))
+    }
+
+    /// Submits acknowledged per second with 64 in flight. Each reply is sent only after its job
+    /// is committed to the store, so with the SQLite store this is the durable submit rate.
+    private func submitsPerSecond(client: Socket, network: Topology) throws -> Double {
+        let window = 64
+        var sent = 0, answered = 0
+        func submit() throws {
+            var request = Junction_V1_SubmitRequest()
+            request.request.ingress = network.nodes[sent % network.nodes.count].id
+            request.request.cpuCores = 0.001
+            request.spec.command = "/bin/true"
+            sent += 1
+            try client.send(Message([try WireMessage(.submit(request), correlationID: UInt64(1_000_000 + sent)).serialized()]))
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        while sent < min(window, pipelinedSubmits) { try submit() }
+        while answered < pipelinedSubmits {
+            guard let reply = try client.receive() else { throw CommandFailure("no submit reply within 10 s (\(answered) of \(pipelinedSubmits))") }
+            let body = try? WireMessage(bytes: reply.frames[0]).body
+            guard case .submitted? = body else {
+                let reason = if case .error(let error)? = body { error.message } else { "an unexpected reply" }
+                throw CommandFailure("submit \(answered + 1) was not accepted: \(reason)")
+            }
+            answered += 1
+            if sent < pipelinedSubmits { try submit() }
+        }
+        return Double(answered) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 
     private func progress(_ text: String) {
