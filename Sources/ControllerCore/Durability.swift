@@ -104,6 +104,8 @@ extension ControllerCore {
         idempotency.merge(state.idempotencyKeys) { current, _ in current }
         let liveness = Double(configuration.livenessMs) / 1_000
         var recovered = 0, waiting = 0
+        jobs.reserveCapacity(jobs.count + state.jobs.count)
+        activeJobs.reserveCapacity(activeJobs.count + state.jobs.count)
         for record in state.jobs.sorted(by: { $0.number < $1.number }) where !record.isFinished {
             var job = Job(record: record, time: time)
             switch job.state {

@@ -78,7 +78,7 @@ public final class SQLiteStore: ControllerStore {
                 counters.dispatchSequences[row["pool"]] = UInt64(max(0, row["sequence"] as Int64))
             }
             try db.execute(sql: "INSERT INTO meta(key, value) VALUES('epoch', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [Int64(counters.epoch)])
-            let jobs = try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE finished = 0 ORDER BY number").map(Self.record)
+            let jobs = try Row.fetchAll(db, sql: "SELECT \(Self.recordColumns) FROM jobs WHERE finished = 0 ORDER BY number").map(Self.record)
             var keys: [String: String] = [:]
             let since = nowMs - Int64(idempotencyWindowS * 1_000)
             for row in try Row.fetchAll(db, sql: "SELECT idempotency_key, id FROM jobs WHERE idempotency_key IS NOT NULL AND submitted_ms >= ?", arguments: [since]) {
@@ -148,16 +148,19 @@ public final class SQLiteStore: ControllerStore {
         try database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM jobs") ?? 0 }
     }
 
+    private static let recordColumns = "info, request, number, dispatch_sequence, cancel_requested, exclusions, idempotency_key, placement_deadline_ms"
+
+    /// A row of `recordColumns`, read by position: a start reads every unfinished job this way.
     private static func record(_ row: Row) throws -> JobRecord {
         JobRecord(
-            info: try Junction_V1_JobInfo(serializedBytes: row["info"] as Data),
-            request: try Junction_V1_PlacementRequest(serializedBytes: row["request"] as Data),
-            number: UInt64(row["number"] as Int64),
-            dispatchSequence: UInt64(row["dispatch_sequence"] as Int64),
-            cancelRequested: row["cancel_requested"],
-            exclusions: JobRecord.exclusions(from: row["exclusions"]),
-            idempotencyKey: row["idempotency_key"] ?? "",
-            placementDeadlineMs: row["placement_deadline_ms"]
+            info: try Junction_V1_JobInfo(serializedBytes: row[0] as Data),
+            request: try Junction_V1_PlacementRequest(serializedBytes: row[1] as Data),
+            number: UInt64(row[2] as Int64),
+            dispatchSequence: UInt64(row[3] as Int64),
+            cancelRequested: row[4],
+            exclusions: JobRecord.exclusions(from: row[5]),
+            idempotencyKey: row[6] ?? "",
+            placementDeadlineMs: row[7]
         )
     }
 }

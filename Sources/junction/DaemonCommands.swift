@@ -70,6 +70,10 @@ struct ControllerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = log.bootstrap(label: "junction.controller")
+        let descriptors = raiseDescriptorLimit()
+        if descriptors < 4_096 {
+            logger.warning("only \(descriptors) file descriptors: each pool and client connection takes one; raise the hard limit (LimitNOFILE= in the systemd unit, ulimit -Hn)")
+        }
         let loaded = try loadTopology(topology)
         var configuration = ControllerConfiguration()
         configuration.heartbeatIntervalMs = heartbeatMs
@@ -108,6 +112,20 @@ struct ControllerCommand: AsyncParsableCommand {
         try await group.run()
         hangup.cancel()
     }
+}
+
+/// Raises the soft limit on open files to the hard one, as a daemon with a connection per peer
+/// needs, and returns the limit now in force.
+@discardableResult
+func raiseDescriptorLimit() -> UInt64 {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+    if limit.rlim_cur < limit.rlim_max {
+        var raised = limit
+        raised.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+    }
+    return UInt64(limit.rlim_cur)
 }
 
 /// Where the controller keeps its store when not told: the XDG state directory.
