@@ -45,16 +45,30 @@ struct Watch: AsyncParsableCommand {
         // Subscribe first, then snapshot: nothing between the two is missed.
         try await Task.sleep(for: .milliseconds(100))
         guard case .snapshotReply(let snapshot) = try await controller.ask(.snapshot(Junction_V1_SnapshotRequest())).body else { throw CommandFailure("unexpected reply") }
+        // Jobs come in pages; the first page fixes the sequence the snapshot stands for.
+        var jobs = snapshot.jobs.count
+        var request = Junction_V1_SnapshotRequest()
+        request.cursor = snapshot.nextCursor
+        while !request.cursor.isEmpty {
+            guard case .snapshotReply(let page) = try await controller.ask(.snapshot(request)).body else { throw CommandFailure("unexpected reply") }
+            jobs += page.jobs.count
+            request.cursor = page.nextCursor
+        }
         if !json {
-            print("snapshot at event \(snapshot.sequence): \(snapshot.jobs.count) jobs, \(snapshot.pools.count) pools; following \(topic.isEmpty ? "everything" : topic)")
+            print("snapshot at event \(snapshot.sequence) (controller epoch \(snapshot.epoch)): \(jobs) active jobs, \(snapshot.pools.count) pools; following \(topic.isEmpty ? "everything" : topic)")
         }
         var last = snapshot.sequence
         var seen = 0
+        var restartSeen = false
         while count.map({ seen < $0 }) ?? true {
             guard let batch = await subscriber.incoming.next() else { break }
             for delivery in batch {
                 let frames = delivery.message.frames
                 guard frames.count == 2, let message = try? WireMessage(bytes: frames[1]), case .event(let event) = message.body else { continue }
+                if event.epoch != 0, event.epoch != snapshot.epoch, !restartSeen {
+                    restartSeen = true
+                    if !json { print("(the controller restarted: epoch \(event.epoch); run watch again for a fresh snapshot)") }
+                }
                 guard event.sequence > last else { continue }
                 if topic.isEmpty, event.sequence > last + 1, !json {
                     print("(missed events \(last + 1)–\(event.sequence - 1); run watch again for a fresh snapshot)")

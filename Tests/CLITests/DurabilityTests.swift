@@ -127,4 +127,26 @@ struct DurabilityTests {
         #expect(done["pool"] as? String == "far-1")
         #expect(done["attempts"] as? Int == 2)
     }
+
+    @Test func anAgentStoppedWithSIGTERMSaysGoodbyeAndItsJobMovesAtOnce() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        // A liveness window of a minute: only a goodbye can make the controller move the job soon.
+        let controller = try await RunningController.start(topology: topology, extra: ["--liveness-ms", "60000"])
+        defer { controller.process.signal(SIGKILL) }
+        let near = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        defer { near.signal(SIGKILL) }
+        try await controller.waitForPools(["near-1"])
+        let far = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        defer { far.signal(SIGKILL) }
+        try await controller.waitForPools(["far-1"])
+        let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "sleep 3")
+        #expect(submit.output.contains("near-1"), "\(submit.output)")
+        _ = try await controller.waitForJob("job-1", state: "running")
+        near.signal(SIGTERM)
+        #expect(try await near.finish(within: 20).status == 0)
+        let done = try await controller.waitForJob("job-1", state: "succeeded", within: 30)
+        #expect(done["pool"] as? String == "far-1")
+    }
 }

@@ -180,3 +180,70 @@ struct RecoveryTests {
         #expect(failed.message.contains("deadline"))
     }
 }
+
+@Suite("Reloads and pages")
+struct ReloadAndPageTests {
+    @Test func aReloadThatKeepsAPoolDoesNotCountItsRunningJobsTwice() throws {
+        var harness = Harness()
+        harness.register("peer-e", pool: "east-1", node: "east", cores: 2)
+        let firstSubmitted = harness.submit(cores: 1)
+        let first = try #require(firstSubmitted)
+        harness.update("peer-e", first, .running, attempt: 1)
+        // The pool's advertisement reflects the running job: one core of two is free.
+        var advertisement = Junction_V1_Advertisement()
+        advertisement.poolID = "east-1"
+        advertisement.sequence = 1
+        advertisement.free = Resources(cpuCores: 1, memoryBytes: 64 << 30).wire
+        advertisement.dispatchSequenceApplied = 1
+        _ = harness.pool("peer-e", .advertisement(advertisement))
+        _ = harness.send(.topologyLoaded(twoSites(), path: "same.yaml", replyTo: nil, correlationID: 0))
+        #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 0, "the advertisement already counts the running job")
+        let secondSubmitted = harness.submit(cores: 1)
+        #expect(secondSubmitted != nil, "the free core takes a job at once")
+    }
+
+    @Test func listingsComeInPagesThatCoverEverything() throws {
+        var harness = Harness()
+        for index in 0..<7 { harness.register("peer-\(index)", pool: "pool-\(index)", node: index % 2 == 0 ? "east" : "west") }
+        var seen: [String] = []
+        var request = Junction_V1_PoolsRequest()
+        request.limit = 3
+        var pages = 0
+        repeat {
+            guard case .poolTable(let page)? = harness.client(.pools(request))?.body else {
+                Issue.record("a pools page")
+                return
+            }
+            #expect(page.pools.count <= 3)
+            seen += page.pools.map(\.poolID)
+            request.cursor = page.nextCursor
+            pages += 1
+        } while !request.cursor.isEmpty && pages < 10
+        #expect(seen == (0..<7).map { "pool-\($0)" })
+        #expect(pages == 3)
+
+        for _ in 0..<5 { _ = harness.submit(cores: 1) }
+        var snapshot = Junction_V1_SnapshotRequest()
+        snapshot.limit = 2
+        var jobs: [String] = []
+        pages = 0
+        repeat {
+            guard case .snapshotReply(let page)? = harness.client(.snapshot(snapshot))?.body else {
+                Issue.record("a snapshot page")
+                return
+            }
+            #expect(page.epoch == harness.core.epoch)
+            #expect(snapshot.cursor.isEmpty == !page.pools.isEmpty, "pools come with the first page only")
+            jobs += page.jobs.map(\.jobID)
+            snapshot.cursor = page.nextCursor
+            pages += 1
+        } while !snapshot.cursor.isEmpty && pages < 10
+        #expect(jobs == (1...5).map { "job-\($0)" })
+
+        var status = Junction_V1_StatusRequest()
+        status.cursor = "2"
+        status.limit = 100_000
+        let asked = harness.send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), WireMessage(.status(status), correlationID: 3)))
+        #expect(asked.contains { if case .query(.page(after: 2, limit: 500, activeOnly: false), _, 3) = $0 { true } else { false } }, "a listing is the store's, capped at the page size")
+    }
+}
