@@ -6,22 +6,182 @@ import Synchronization
 import Wire
 import ZeroMQ
 
-/// The pool agent daemon: a DEALER to the controller (replaced on every reconnect, so each
-/// session has a fresh identity), the pure agent core, and a process executor for the jobs.
-public final class PoolAgentService: Service, @unchecked Sendable {
-    // @unchecked: `core` is only touched inside `withCore`, under `lock`; the other stored
-    // properties are constants or mutexes.
-    private let lock = NSLock()
+/// What reaches the agent's loop thread from elsewhere.
+enum AgentInput: Sendable {
+    /// Messages from the controller on the connection of the given generation.
+    case received([Delivery], generation: Int)
+    case jobExited(ProcessExecutor.Exit)
+    /// Stop the jobs, say goodbye, close the connection; then resume the waiter.
+    case shutdown(@Sendable () -> Void)
+    /// Open the first connection and register; the result goes to the closure.
+    case start(@Sendable (Result<Void, any Error>) -> Void)
+    case inspect(@Sendable (PoolAgentCore) -> Void)
+}
+
+/// Where a loop will be, for code created before it (the executor's exit callback).
+final class LoopReference: Sendable {
+    let loop = Mutex<SocketLoop?>(nil)
+
+    func inject(_ value: any Sendable) {
+        loop.withLock { $0 }?.inject(value)
+    }
+}
+
+/// The agent core and its connection, owned by the agent's loop thread: controller messages, job
+/// exits, ticks and shutdown all reach the core there, one at a time.
+final class AgentOwner: @unchecked Sendable {
+    // @unchecked: `core`, `connection`, `generation`, `stopped` and `running` are touched only on the
+    // agent's loop thread; the rest are constants.
     private var core: PoolAgentCore
-    private let connection = Mutex<SocketLoop?>(nil)
+    private var connection: SocketLoop?
+    /// Counts connections, so messages a replaced connection delivered late are dropped.
+    private var generation = 0
+    private var stopped = false
+    /// Ticks mean nothing until the first connection is open.
+    private var running = false
     private let context: Context
     private let controller: String
-    private let logger: Logger
+    private let curve: PoolAgentService.CurveClientKeys?
+    let logger: Logger
+    let executor: ProcessExecutor
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
-    private let tickInterval: Duration
-    private let curve: CurveClientKeys?
-    private let executor = Mutex<ProcessExecutor?>(nil)
+    /// The loop that owns this, set once it exists: connections hand their messages to it.
+    let loop = LoopReference()
+
+    init(core: PoolAgentCore, context: Context, controller: String, curve: PoolAgentService.CurveClientKeys?, executor: ProcessExecutor, logger: Logger) {
+        self.core = core
+        self.context = context
+        self.controller = controller
+        self.curve = curve
+        self.executor = executor
+        self.logger = logger
+        started = clock.now
+    }
+
+    /// Handles what woke the loop; the agent loop has no sockets of its own to answer on.
+    func wake(_ wake: LoopWake) -> [(socket: Int, message: Message)] {
+        for input in wake.injected {
+            switch input as? AgentInput {
+            case .received(let batch, let generation):
+                guard generation == self.generation else { continue }
+                for delivery in batch {
+                    guard let payload = delivery.message.frames.last else { continue }
+                    do {
+                        handle(.fromController(try WireMessage(bytes: payload)))
+                    } catch {
+                        logger.warning("dropped an undecodable message from the controller: \(error)")
+                    }
+                }
+            case .jobExited(let exit):
+                handle(.jobExited(exit.jobID, exitCode: exit.exitCode, usage: exit.usage))
+            case .shutdown(let done):
+                shutdown()
+                done()
+            case .start(let done):
+                done(Result { try start() })
+            case .inspect(let body):
+                body(core)
+            case nil:
+                logger.error("the agent's loop was handed an unknown input: \(type(of: input))")
+            }
+        }
+        if wake.tickDue, running, !stopped { handle(.tick) }
+        return []
+    }
+
+    /// Opens the first connection and registers on it.
+    private func start() throws {
+        try connect()
+        running = true
+        handle(.connected)
+    }
+
+    private func connect() throws {
+        var options: [SocketOption] = [.immediate(false), .reconnectInterval(milliseconds: 250), .reconnectIntervalMax(milliseconds: 1_000)]
+        if let curve {
+            options += [.curveServerKey(curve.serverPublicKey), .curvePublicKey(curve.keys.publicKey), .curveSecretKey(curve.keys.secretKey)]
+        }
+        generation += 1
+        let generation = self.generation
+        // The connection's thread only hands batches over; the core stays on this loop.
+        let connection = try SocketLoop(context: context, sockets: [SocketSpec(.dealer, options: options, connect: [controller], lingerMilliseconds: 200)], name: "pool-agent-connection", handler: { [self] batch in
+            loop.inject(AgentInput.received(batch, generation: generation))
+            return []
+        })
+        let old = self.connection
+        self.connection = connection
+        old?.shutdown()
+    }
+
+    private func handle(_ event: AgentEvent) {
+        guard !stopped else { return }
+        let duration = clock.now - started
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let actions = core.handle(event, now: seconds, unixMs: Int64(Date().timeIntervalSince1970 * 1_000))
+        var later: [AgentAction] = []
+        for action in actions {
+            switch action {
+            case .send(let message):
+                do {
+                    connection?.send(Message([try message.serialized()]))
+                } catch {
+                    logger.error("could not encode a \(message.kind): \(error)")
+                }
+            case .reconnect:
+                do {
+                    try connect()
+                } catch {
+                    logger.error("cannot open a connection to \(controller): \(error)")
+                }
+            case .log(let level, let message, let metadata):
+                logger.log(level: Logger.Level(rawValue: level) ?? .info, "\(message)", metadata: metadata.mapValues { .string($0) })
+            case .run, .stop:
+                // Messages first, as the core ordered them; jobs start after.
+                later.append(action)
+            }
+        }
+        for action in later {
+            switch action {
+            case .run(let jobID, let spec):
+                do {
+                    try executor.start(jobID: jobID, spec: spec)
+                    handle(.jobStarted(jobID))
+                } catch {
+                    handle(.jobStartFailed(jobID, reason: "\(error)"))
+                }
+            case .stop(let jobID, let graceS):
+                executor.stop(jobID: jobID, graceS: graceS)
+            default:
+                break
+            }
+        }
+    }
+
+    /// Stops the jobs and says goodbye before the connection closes, so the controller places
+    /// the jobs elsewhere at once instead of waiting out the liveness window; none may go on
+    /// running here.
+    private func shutdown() {
+        guard !stopped else { return }
+        stopped = true
+        executor.stopAll(graceS: 5)
+        var goodbye = Junction_V1_Goodbye()
+        goodbye.reason = "agent shutting down"
+        if let bytes = try? WireMessage(.goodbye(goodbye)).serialized() { connection?.send(Message([bytes])) }
+        // Shutting the connection down flushes the goodbye, bounded by the socket's linger.
+        connection?.shutdown()
+        connection = nil
+    }
+}
+
+/// The pool agent daemon: a DEALER to the controller (replaced on every reconnect, so each
+/// session has a fresh identity), the pure agent core owned by one loop thread, and a process
+/// executor for the jobs.
+public final class PoolAgentService: Service, Sendable {
+    private let owner: AgentOwner
+    private let loop: SocketLoop
+    private let context: Context
+    private let controller: String
 
     /// Keys for a controller that speaks CURVE.
     public struct CurveClientKeys: Sendable {
@@ -35,160 +195,68 @@ public final class PoolAgentService: Service, @unchecked Sendable {
     }
 
     public init(configuration: AgentConfiguration, controller: String, workDirectory: URL, logger: Logger, curve: CurveClientKeys? = nil, tickInterval: Duration = .milliseconds(100)) throws {
-        core = PoolAgentCore(configuration: configuration)
         self.controller = controller
-        self.logger = logger
-        self.curve = curve
-        self.tickInterval = tickInterval
-        started = clock.now
         context = try Context()
-        let executor = try ProcessExecutor(directory: workDirectory) { [weak self] exit in
-            self?.handle(.jobExited(exit.jobID, exitCode: exit.exitCode, usage: exit.usage))
+        let exits = LoopReference()
+        let executor = try ProcessExecutor(directory: workDirectory) { exit in
+            exits.inject(AgentInput.jobExited(exit))
         }
-        self.executor.withLock { $0 = executor }
         if !executor.leftovers.isEmpty {
             logger.warning("stopped jobs an earlier agent on this work directory left running", metadata: ["jobs": "\(executor.leftovers.joined(separator: ","))"])
         }
+        let owner = AgentOwner(core: PoolAgentCore(configuration: configuration), context: context, controller: controller, curve: curve, executor: executor, logger: logger)
+        self.owner = owner
+        do {
+            // A loop with no sockets of its own: it owns the core and wakes for inputs and ticks.
+            loop = try SocketLoop(context: context, sockets: [], name: "pool-agent", owner: { [owner] wake in owner.wake(wake) }, tick: tickInterval)
+        } catch {
+            context.terminate()
+            throw error
+        }
+        owner.loop.loop.withLock { $0 = loop }
+        exits.loop.withLock { $0 = loop }
     }
 
-    private func withCore<Result>(_ body: (inout PoolAgentCore) -> Result) -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&core)
+    /// Reads something off the core on its loop's thread.
+    public func inspect<Value: Sendable>(_ body: @escaping @Sendable (PoolAgentCore) -> Value) async -> Value {
+        await withCheckedContinuation { continuation in
+            loop.inject(AgentInput.inspect { core in continuation.resume(returning: body(core)) })
+        }
     }
 
     /// The jobs this agent runs now.
-    public var runningJobs: [String] { withCore { $0.runningJobIDs } }
-    public var isRegistered: Bool { withCore { $0.isRegistered } }
-
-    private func openConnection() throws -> SocketLoop {
-        var options: [SocketOption] = [.immediate(false), .reconnectInterval(milliseconds: 250), .reconnectIntervalMax(milliseconds: 1_000)]
-        if let curve {
-            options += [.curveServerKey(curve.serverPublicKey), .curvePublicKey(curve.keys.publicKey), .curveSecretKey(curve.keys.secretKey)]
-        }
-        return try SocketLoop(context: context, sockets: [SocketSpec(.dealer, options: options, connect: [controller], lingerMilliseconds: 200)], name: "pool-agent")
+    public var runningJobs: [String] {
+        get async { await inspect { $0.runningJobIDs } }
     }
 
-    private func elapsed() -> (Double, Int64) {
-        let duration = clock.now - started
-        return (Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18, Int64(Date().timeIntervalSince1970 * 1_000))
-    }
-
-    /// Feeds one event to the core; messages go out in order, jobs start after.
-    public func handle(_ event: AgentEvent) {
-        let later: [AgentAction] = withCore { core in
-            let (seconds, unixMs) = elapsed()
-            var deferred: [AgentAction] = []
-            for action in core.handle(event, now: seconds, unixMs: unixMs) {
-                switch action {
-                case .send(let message):
-                    guard let bytes = try? message.serialized() else { continue }
-                    connection.withLock { $0?.send(Message([bytes])) }
-                case .reconnect:
-                    reconnect()
-                case .log(let level, let message, let metadata):
-                    logger.log(level: Logger.Level(rawValue: level) ?? .info, "\(message)", metadata: metadata.mapValues { .string($0) })
-                case .run, .stop:
-                    deferred.append(action)
-                }
-            }
-            return deferred
-        }
-        for action in later {
-            switch action {
-            case .run(let jobID, let spec):
-                do {
-                    try executor.withLock { $0 }?.start(jobID: jobID, spec: spec)
-                    handle(.jobStarted(jobID))
-                } catch {
-                    handle(.jobStartFailed(jobID, reason: "\(error)"))
-                }
-            case .stop(let jobID, let graceS):
-                executor.withLock { $0 }?.stop(jobID: jobID, graceS: graceS)
-            default:
-                break
-            }
-        }
-    }
-
-    private func reconnect() {
-        let old = connection.withLock { current -> SocketLoop? in
-            let old = current
-            current = try? openConnection()
-            return old
-        }
-        old?.shutdown()
+    public var isRegistered: Bool {
+        get async { await inspect { $0.isRegistered } }
     }
 
     public func run() async throws {
-        connection.withLock { $0 = try? openConnection() }
-        guard connection.withLock({ $0 != nil }) else {
-            throw ExecutorError(message: "cannot open a connection to \(controller)")
+        let opened: Result<Void, any Error> = await withCheckedContinuation { continuation in
+            loop.inject(AgentInput.start { continuation.resume(returning: $0) })
         }
-        logger.notice("pool agent connecting", metadata: ["controller": "\(controller)"])
-        handle(.connected)
+        if case .failure(let error) = opened {
+            finish()
+            throw ExecutorError(message: "cannot open a connection to \(controller): \(error)")
+        }
+        owner.logger.notice("pool agent connecting", metadata: ["controller": "\(controller)"])
+        let (stopping, stop) = AsyncStream.makeStream(of: Void.self)
         await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.receive() }
-                group.addTask { await self.ticks() }
-                await group.next()
-                group.cancelAll()
-            }
+            for await _ in stopping {}
         } onGracefulShutdown: {
-            self.stopReceiving()
+            stop.finish()
+        }
+        await withCheckedContinuation { continuation in
+            loop.inject(AgentInput.shutdown { continuation.resume() })
         }
         finish()
     }
 
-    private let stopping = Mutex(false)
-
-    /// Stops the jobs and says goodbye before the connection closes, so the controller places
-    /// the jobs elsewhere at once instead of waiting out the liveness window; none may go on
-    /// running here.
-    private func stopReceiving() {
-        stopping.withLock { $0 = true }
-        executor.withLock { $0 }?.stopAll(graceS: 5)
-        var goodbye = Junction_V1_Goodbye()
-        goodbye.reason = "agent shutting down"
-        let loop = connection.withLock { current -> SocketLoop? in
-            defer { current = nil }
-            return current
-        }
-        if let loop, let bytes = try? WireMessage(.goodbye(goodbye)).serialized() { loop.send(Message([bytes])) }
-        // Shutting the loop down flushes the goodbye, bounded by the socket's linger.
-        loop?.shutdown()
-    }
-
-    /// Closes the context once the connection is gone.
+    /// Ends the loop and closes the context.
     private func finish() {
-        if !stopping.withLock({ $0 }) { stopReceiving() }
+        loop.shutdown()
         context.terminate()
-    }
-
-    private func receive() async {
-        while !Task.isCancelled, !stopping.withLock({ $0 }) {
-            guard let loop = connection.withLock({ $0 }) else { return }
-            while let batch = await loop.incoming.next() {
-                for delivery in batch {
-                    guard let payload = delivery.message.frames.last else { continue }
-                    do {
-                        handle(.fromController(try WireMessage(bytes: payload)))
-                    } catch {
-                        logger.warning("dropped an undecodable message from the controller: \(error)")
-                    }
-                }
-            }
-            // That connection ended: a reconnect replaced it, or shutdown closed it.
-            if Task.isCancelled { return }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-    }
-
-    private func ticks() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: tickInterval)
-            if Task.isCancelled { break }
-            handle(.tick)
-        }
     }
 }
