@@ -56,7 +56,7 @@ struct PlacementBench: ParsableCommand {
     func run() throws {
         let cogent = try loadTopology(topology, quiet: true).withSyntheticPools(1_000, seed: seed)
         progress("building the 1,000-node network")
-        let before = residentMB()
+        let before = residentMegabytes()
         let large = Topology.synthetic(nodes: 1_000, links: 3_000, seed: seed).withSyntheticPools(10_000, seed: seed + 1)
         var scenarios: [Scenario] = []
         progress("placing on \(cogent.name): \(cogent.nodes.count) nodes, \(cogent.pools.count) pools")
@@ -66,7 +66,7 @@ struct PlacementBench: ParsableCommand {
         scenarios.append(measure(large, engine: &engine))
         progress("recomputing routes after link changes")
         let (median, maximum) = recompute(&engine, ingresses: 50)
-        let after = residentMB()
+        let after = residentMegabytes()
         let report = Report(
             scenarios: scenarios, recomputeIngresses: 50, recomputeMedianMs: median, recomputeMaxMs: maximum,
             residentMBBefore: before, residentMBAfter: after
@@ -149,12 +149,5 @@ struct PlacementBench: ParsableCommand {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
         return (percentile(times, 0.5), times.max() ?? 0)
-    }
-
-    private func residentMB() -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Double(fields[1]) else { return 0 }
-        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
     }
 }
