@@ -86,6 +86,22 @@ extension ControllerCore {
             case .reloadTopology(let path):
                 actions.append(.loadTopology(path: path, replyTo: address, correlationID: id))
                 reply = nil
+            case .setLink(let set):
+                let change = LinkChange(
+                    link: set.link,
+                    up: set.state == .up ? true : set.state == .down ? false : nil,
+                    capacityGbps: set.capacityGbps != 0 ? set.capacityGbps : nil
+                )
+                var answer = Junction_V1_AdminReply()
+                switch changeLink(change) {
+                case .success(let summary):
+                    answer.ok = true
+                    answer.message = summary
+                case .failure(let failure):
+                    answer.ok = false
+                    answer.message = "\(failure); nothing changed"
+                }
+                reply = WireMessage(.adminReply(answer), correlationID: id)
             case nil:
                 reply = error(.invalidRequest, "the admin request names no action", correlationID: id)
             }

@@ -75,6 +75,24 @@ public enum ControllerEvent: Sendable {
     /// The topology file asked for was read and is valid.
     case topologyLoaded(Topology, path: String, replyTo: ClientAddress?, correlationID: UInt64)
     case topologyRejected(problems: [String], path: String, replyTo: ClientAddress?, correlationID: UInt64)
+    /// A link of the running topology went down or up, or changed capacity.
+    case linkChanged(LinkChange)
+}
+
+/// A change to one link of the running topology.
+public struct LinkChange: Sendable, Hashable {
+    /// The link's id in the topology.
+    public var link: String
+    /// Up or down; nil keeps its state.
+    public var up: Bool?
+    /// New capacity in Gbps; nil keeps it.
+    public var capacityGbps: Double?
+
+    public init(link: String, up: Bool? = nil, capacityGbps: Double? = nil) {
+        self.link = link
+        self.up = up
+        self.capacityGbps = capacityGbps
+    }
 }
 
 /// A line for the log, with pool and job ids as metadata.
@@ -253,6 +271,8 @@ public struct ControllerCore: Sendable {
             }
         case .tick:
             tick()
+        case .linkChanged(let change):
+            _ = changeLink(change)
         case .topologyLoaded(let topology, let path, let replyTo, let correlationID):
             reload(topology, path: path, replyTo: replyTo, correlationID: correlationID)
         case .topologyRejected(let problems, let path, let replyTo, let correlationID):

@@ -169,6 +169,11 @@ public struct PlacementEngine: Sendable {
         if network.setLink(link, up: up) { version &+= 1 }
     }
 
+    /// Sets a link's capacity by index.
+    public mutating func setLinkCapacity(_ link: Int, gbps: Double) {
+        if network.setCapacity(link, gbps: gbps) { version &+= 1 }
+    }
+
     public mutating func setMeasuredLatency(_ link: Int, ms: Double?) {
         network.setMeasuredLatency(link, ms: ms)
         version &+= 1

@@ -66,6 +66,17 @@ public struct NetworkState: Sendable {
         return true
     }
 
+    /// Sets a link's capacity in Gbps; returns whether anything changed. Leases keep what they
+    /// hold, so a link can be left holding more than its new capacity until they end.
+    @discardableResult
+    public mutating func setCapacity(_ link: Int, gbps: Double) -> Bool {
+        guard capacityGbps[link] != gbps else { return false }
+        capacityGbps[link] = gbps
+        refresh(link: link)
+        availabilityVersion &+= 1
+        return true
+    }
+
     /// Sets a measured latency (nil returns to the file's value).
     public mutating func setMeasuredLatency(_ link: Int, ms: Double?) {
         guard measuredLatency[link] != ms else { return }

@@ -467,7 +467,7 @@ public struct Simulator {
             settle(affected)
         case .link(let link):
             downLinks[link, default: 0] += 1
-            reloadTopology(because: failure)
+            applyLinkState(link)
         }
     }
 
@@ -477,17 +477,16 @@ public struct Simulator {
             register(pool)
         case .link(let link):
             if let count = downLinks[link], count > 1 { downLinks[link] = count - 1 } else { downLinks[link] = nil }
-            reloadTopology(because: failure)
+            applyLinkState(link)
         }
     }
 
-    /// Gives the core the topology with the failed links down; jobs whose input is still moving
-    /// follow the path the core now holds for them.
-    private mutating func reloadTopology(because failure: Failure) {
-        var topology = setup.topology
-        for link in downLinks.keys { topology.links[link].isUp = false }
+    /// Tells the core the link is down while any failure of it lasts, up otherwise; jobs whose
+    /// input is still moving follow the path the core now holds for them.
+    private mutating func applyLinkState(_ link: Int) {
         let moving = active.filter { !runs[$0].busy }
-        perform(core.handle(.topologyLoaded(topology, path: "failure \(failure.text)", replyTo: nil, correlationID: 0), now: time()))
+        let change = LinkChange(link: setup.topology.links[link].id, up: downLinks[link] == nil)
+        perform(core.handle(.linkChanged(change), now: time()))
         for index in moving {
             guard let id = runs[index].coreID, let info = core.job(id), info.pool == runs[index].pool,
                   info.state == .dispatched, info.path != runs[index].path else { continue }

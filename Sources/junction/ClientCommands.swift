@@ -243,3 +243,41 @@ struct Pools: AsyncParsableCommand {
     }
 }
 
+
+struct LinkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "link",
+        abstract: "Take a link of the running topology down or up, or change its capacity.",
+        discussion: "Jobs whose input still crosses a link that goes down move to another path to the same pool, or are placed again. The topology file is not changed: a reload or a restart takes the file's state again."
+    )
+
+    @Argument(help: "The link's id (as `junction topology show` lists it; \"A-B\" for a link given by its ends).")
+    var link: String
+    @Flag(help: "Take the link down.")
+    var down = false
+    @Flag(help: "Bring the link up.")
+    var up = false
+    @Option(help: "New capacity in Gbps.")
+    var capacityGbps: Double?
+    @OptionGroup var controller: ControllerOptions
+
+    func validate() throws {
+        guard !(down && up) else { throw ValidationError("give --down or --up, not both") }
+        guard down || up || capacityGbps != nil else { throw ValidationError("give --down, --up or --capacity-gbps") }
+        if let capacityGbps, !(capacityGbps.isFinite && capacityGbps > 0 && capacityGbps <= 1e6) {
+            throw ValidationError("--capacity-gbps must be above 0 and at most 1000000, not \(capacityGbps)")
+        }
+    }
+
+    func run() async throws {
+        var set = Junction_V1_SetLink()
+        set.link = link
+        set.state = down ? .down : up ? .up : .unspecified
+        set.capacityGbps = capacityGbps ?? 0
+        var admin = Junction_V1_AdminRequest()
+        admin.action = .setLink(set)
+        guard case .adminReply(let reply) = try await controller.ask(.admin(admin)).body else { throw CommandFailure("unexpected reply") }
+        guard reply.ok else { throw CommandFailure(reply.message) }
+        print(reply.message)
+    }
+}

@@ -247,3 +247,74 @@ struct ReloadAndPageTests {
         #expect(asked.contains { if case .query(.page(after: 2, limit: 500, activeOnly: false), _, 3) = $0 { true } else { false } }, "a listing is the store's, capped at the page size")
     }
 }
+
+@Suite("Link changes")
+struct LinkChangeTests {
+    /// in → east directly (2 ms) or through mid (6 ms); west is 9 ms away.
+    func detour() -> Topology {
+        let nodes = ["in", "east", "west", "mid"].map { Topology.Node(id: $0) }
+        let links = [
+            Topology.Link(id: "in-east", from: 0, to: 1, latencyMs: 2, capacityGbps: 10),
+            Topology.Link(id: "in-west", from: 0, to: 2, latencyMs: 9, capacityGbps: 10),
+            Topology.Link(id: "in-mid", from: 0, to: 3, latencyMs: 3, capacityGbps: 10),
+            Topology.Link(id: "mid-east", from: 3, to: 1, latencyMs: 3, capacityGbps: 10),
+        ]
+        return Topology(name: "detour", nodes: nodes, links: links, pools: [])
+    }
+
+    @Test func aLinkDownMovesMovingInputsAndLeavesRunningJobsAlone() throws {
+        var harness = Harness(detour())
+        harness.register("peer-e", pool: "east-1", node: "east")
+        harness.register("peer-w", pool: "west-1", node: "west")
+        let runningSubmitted = harness.submit(cores: 1)
+        let running = try #require(runningSubmitted)
+        harness.update("peer-e", running, .running, attempt: 1)
+        let movingSubmitted = harness.submit(cores: 1)
+        let moving = try #require(movingSubmitted)
+        #expect(harness.core.job(moving)?.path == ["in", "east"])
+        let leasesBefore = harness.core.engine.activeLeases.map(\.id)
+
+        _ = harness.send(.linkChanged(LinkChange(link: "in-east", up: false)))
+        #expect(harness.core.job(moving)?.path == ["in", "mid", "east"], "the input takes the detour")
+        #expect(harness.core.job(moving)?.pool == "east-1")
+        #expect(harness.core.job(moving)?.attempts == 1)
+        #expect(harness.core.job(running)?.state == .running)
+        #expect(harness.core.engine.activeLeases.map(\.id).contains(leasesBefore[0]), "the running job's lease was not taken again")
+
+        let before = harness.actions.count
+        _ = harness.send(.linkChanged(LinkChange(link: "mid-east", up: false)))
+        let cancels = harness.actions[before...].compactMap { action -> String? in
+            if case .toPool(let peer, let message) = action, peer == Array("peer-e".utf8), case .cancelJob(let cancel) = message.body { return cancel.jobID }
+            return nil
+        }
+        #expect(cancels == [moving], "no path reaches east: the moving job is stopped there")
+        #expect(harness.core.job(moving)?.pool == "west-1")
+        #expect(harness.core.job(moving)?.attempts == 2)
+        #expect(harness.core.job(running)?.pool == "east-1", "a running job needs no path")
+    }
+
+    @Test func anUnknownLinkOrABadCapacityChangesNothing() throws {
+        var harness = Harness(detour())
+        var set = Junction_V1_SetLink()
+        set.link = "nowhere"
+        set.state = .down
+        var admin = Junction_V1_AdminRequest()
+        admin.action = .setLink(set)
+        guard case .adminReply(let unknown)? = harness.client(.admin(admin))?.body else {
+            Issue.record("an admin reply")
+            return
+        }
+        #expect(!unknown.ok && unknown.message.contains("no link nowhere"))
+        set.link = "in-east"
+        set.state = .unspecified
+        set.capacityGbps = -1
+        admin.action = .setLink(set)
+        guard case .adminReply(let bad)? = harness.client(.admin(admin))?.body else { return }
+        #expect(!bad.ok && bad.message.contains("capacity"))
+        set.capacityGbps = 40
+        admin.action = .setLink(set)
+        guard case .adminReply(let fine)? = harness.client(.admin(admin))?.body else { return }
+        #expect(fine.ok, "\(fine.message)")
+        #expect(harness.core.engine.network.capacityGbps[0] == 40)
+    }
+}

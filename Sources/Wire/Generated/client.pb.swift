@@ -67,6 +67,46 @@ public nonisolated enum Junction_V1_Objective: SwiftProtobuf.Enum, Swift.CaseIte
 
 }
 
+public nonisolated enum Junction_V1_LinkState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// Keep the current state.
+  case unspecified // = 0
+  case up // = 1
+  case down // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .up
+    case 2: self = .down
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .up: return 1
+    case .down: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Junction_V1_LinkState] = [
+    .unspecified,
+    .up,
+    .down,
+  ]
+
+}
+
 /// A constraint on a pool label (region, country, tier, tenant, ...).
 public nonisolated struct Junction_V1_LabelConstraint: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -807,14 +847,45 @@ public nonisolated struct Junction_V1_AdminRequest: Sendable {
     set {action = .reloadTopology(newValue)}
   }
 
+  /// Take a link down or up, or change its capacity, without reloading the file.
+  public var setLink: Junction_V1_SetLink {
+    get {
+      if case .setLink(let v)? = action {return v}
+      return Junction_V1_SetLink()
+    }
+    set {action = .setLink(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Action: Equatable, Sendable {
     /// Load a topology file (a path on the controller's machine; empty reloads the current file).
     /// It is validated first; a file with problems changes nothing.
     case reloadTopology(String)
+    /// Take a link down or up, or change its capacity, without reloading the file.
+    case setLink(Junction_V1_SetLink)
 
   }
+
+  public init() {}
+}
+
+/// A change to one link of the running topology. The topology file is unchanged: a reload or a
+/// restart takes the file's state again.
+public nonisolated struct Junction_V1_SetLink: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The link's id as the topology names it (its `id`, or "A-B" for a link given by its ends).
+  public var link: String = String()
+
+  public var state: Junction_V1_LinkState = .unspecified
+
+  /// New capacity in Gbps; 0 keeps the current one.
+  public var capacityGbps: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -842,6 +913,10 @@ fileprivate nonisolated let _protobuf_package = "junction.v1"
 
 nonisolated extension Junction_V1_Objective: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OBJECTIVE_COMPLETION\0\u{1}OBJECTIVE_COST\0\u{1}OBJECTIVE_LATENCY\0")
+}
+
+nonisolated extension Junction_V1_LinkState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0LINK_STATE_UNSPECIFIED\0\u{1}LINK_STATE_UP\0\u{1}LINK_STATE_DOWN\0")
 }
 
 nonisolated extension Junction_V1_LabelConstraint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -2185,7 +2260,7 @@ nonisolated extension Junction_V1_PoolsReply: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Junction_V1_AdminRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AdminRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}reload_topology\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}reload_topology\0\u{3}set_link\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2201,6 +2276,19 @@ nonisolated extension Junction_V1_AdminRequest: SwiftProtobuf.Message, SwiftProt
           self.action = .reloadTopology(v)
         }
       }()
+      case 2: try {
+        var v: Junction_V1_SetLink?
+        var hadOneofValue = false
+        if let current = self.action {
+          hadOneofValue = true
+          if case .setLink(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.action = .setLink(v)
+        }
+      }()
       default: break
       }
     }
@@ -2211,14 +2299,62 @@ nonisolated extension Junction_V1_AdminRequest: SwiftProtobuf.Message, SwiftProt
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    try { if case .reloadTopology(let v)? = self.action {
+    switch self.action {
+    case .reloadTopology?: try {
+      guard case .reloadTopology(let v)? = self.action else { preconditionFailure() }
       try visitor.visitSingularStringField(value: v, fieldNumber: 1)
-    } }()
+    }()
+    case .setLink?: try {
+      guard case .setLink(let v)? = self.action else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case nil: break
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_AdminRequest, rhs: Junction_V1_AdminRequest) -> Bool {
     if lhs.action != rhs.action {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Junction_V1_SetLink: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetLink"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}link\0\u{1}state\0\u{3}capacity_gbps\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.link) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.capacityGbps) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.link.isEmpty {
+      try visitor.visitSingularStringField(value: self.link, fieldNumber: 1)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 2)
+    }
+    if self.capacityGbps.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.capacityGbps, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Junction_V1_SetLink, rhs: Junction_V1_SetLink) -> Bool {
+    if lhs.link != rhs.link {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.capacityGbps != rhs.capacityGbps {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
