@@ -14,6 +14,18 @@ func twoSites() -> Topology {
     return Topology(name: "two-sites", nodes: nodes, links: links, pools: [])
 }
 
+/// in → east directly (2 ms) or through mid (6 ms); west is 9 ms away.
+func detourNetwork() -> Topology {
+    let nodes = ["in", "east", "west", "mid"].map { Topology.Node(id: $0) }
+    let links = [
+        Topology.Link(id: "in-east", from: 0, to: 1, latencyMs: 2, capacityGbps: 10),
+        Topology.Link(id: "in-west", from: 0, to: 2, latencyMs: 9, capacityGbps: 10),
+        Topology.Link(id: "in-mid", from: 0, to: 3, latencyMs: 3, capacityGbps: 10),
+        Topology.Link(id: "mid-east", from: 3, to: 1, latencyMs: 3, capacityGbps: 10),
+    ]
+    return Topology(name: "detour", nodes: nodes, links: links, pools: [])
+}
+
 /// Drives a core with a hand-held clock and keeps what it asked for.
 struct Harness {
     var core: ControllerCore
@@ -378,15 +390,7 @@ struct ControllerCoreTests {
     }
 
     @Test func aReloadReroutesMovingInputAndPlacesAgainWhatNoPathReaches() throws {
-        // in → east directly (2 ms) or through mid (6 ms); west is 9 ms away.
-        let nodes = ["in", "east", "west", "mid"].map { Topology.Node(id: $0) }
-        let links = [
-            Topology.Link(id: "in-east", from: 0, to: 1, latencyMs: 2, capacityGbps: 10),
-            Topology.Link(id: "in-west", from: 0, to: 2, latencyMs: 9, capacityGbps: 10),
-            Topology.Link(id: "in-mid", from: 0, to: 3, latencyMs: 3, capacityGbps: 10),
-            Topology.Link(id: "mid-east", from: 3, to: 1, latencyMs: 3, capacityGbps: 10),
-        ]
-        let network = Topology(name: "detour", nodes: nodes, links: links, pools: [])
+        let network = detourNetwork()
         var harness = Harness(network)
         harness.register("peer-e", pool: "east-1", node: "east")
         harness.register("peer-w", pool: "west-1", node: "west")

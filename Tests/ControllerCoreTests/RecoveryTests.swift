@@ -250,20 +250,8 @@ struct ReloadAndPageTests {
 
 @Suite("Link changes")
 struct LinkChangeTests {
-    /// in → east directly (2 ms) or through mid (6 ms); west is 9 ms away.
-    func detour() -> Topology {
-        let nodes = ["in", "east", "west", "mid"].map { Topology.Node(id: $0) }
-        let links = [
-            Topology.Link(id: "in-east", from: 0, to: 1, latencyMs: 2, capacityGbps: 10),
-            Topology.Link(id: "in-west", from: 0, to: 2, latencyMs: 9, capacityGbps: 10),
-            Topology.Link(id: "in-mid", from: 0, to: 3, latencyMs: 3, capacityGbps: 10),
-            Topology.Link(id: "mid-east", from: 3, to: 1, latencyMs: 3, capacityGbps: 10),
-        ]
-        return Topology(name: "detour", nodes: nodes, links: links, pools: [])
-    }
-
     @Test func aLinkDownMovesMovingInputsAndLeavesRunningJobsAlone() throws {
-        var harness = Harness(detour())
+        var harness = Harness(detourNetwork())
         harness.register("peer-e", pool: "east-1", node: "east")
         harness.register("peer-w", pool: "west-1", node: "west")
         let runningSubmitted = harness.submit(cores: 1)
@@ -294,7 +282,7 @@ struct LinkChangeTests {
     }
 
     @Test func anUnknownLinkOrABadCapacityChangesNothing() throws {
-        var harness = Harness(detour())
+        var harness = Harness(detourNetwork())
         var set = Junction_V1_SetLink()
         set.link = "nowhere"
         set.state = .down
