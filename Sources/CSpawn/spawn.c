@@ -15,13 +15,60 @@ int junction_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, co
 }
 
 /* Between fork and exec only async-signal-safe calls: the child of a threaded process. */
+
+/* Appends the decimal digits of `value` at `out`; returns the position after them. */
+static char *put_number(char *out, unsigned long long value) {
+    char digits[24];
+    int count = 0;
+    do {
+        digits[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0);
+    while (count > 0) *out++ = digits[--count];
+    return out;
+}
+
+/* Writes "PID STARTTIME\n" for this process to `path`: the process group a later agent stops,
+   and when its leader started (field 22 of /proc/self/stat), to tell it from a reused number. */
+static int write_record(const char *path) {
+    char stat[1024];
+    int descriptor = open("/proc/self/stat", O_RDONLY);
+    if (descriptor < 0) return -1;
+    ssize_t length = read(descriptor, stat, sizeof stat - 1);
+    close(descriptor);
+    if (length <= 0) return -1;
+    stat[length] = 0;
+    char *field = NULL;
+    for (char *cursor = stat + length - 1; cursor >= stat; cursor--) {
+        if (*cursor == ')') { field = cursor + 1; break; }
+    }
+    if (field == NULL) return -1;
+    /* After the name: " S ppid ..." -- the start time is the 20th field from here. */
+    int index = 0;
+    unsigned long long started = 0;
+    for (char *cursor = field; *cursor; cursor++) {
+        if (*cursor == ' ') { index++; continue; }
+        if (index == 20) started = started * 10 + (unsigned long long)(*cursor - '0');
+    }
+    char line[64];
+    char *end = put_number(line, (unsigned long long)getpid());
+    *end++ = ' ';
+    end = put_number(end, started);
+    *end++ = '\n';
+    int record = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (record < 0) return -1;
+    ssize_t written = write(record, line, (size_t)(end - line));
+    close(record);
+    return written == end - line ? 0 : -1;
+}
+
 static void fail(int report, int error) {
     (void)!write(report, &error, sizeof error);
     _exit(127);
 }
 
 int junction_spawn_job(const char *path, char *const argv[], char *const envp[], const char *directory,
-                       const char *stdout_path, const char *stderr_path, pid_t *pid) {
+                       const char *stdout_path, const char *stderr_path, const char *record_path, pid_t *pid) {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) return errno;
     pid_t parent = getpid();
@@ -39,6 +86,8 @@ int junction_spawn_job(const char *path, char *const argv[], char *const envp[],
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(report, errno);
         /* The parent may have died before the line above took effect. */
         if (getppid() != parent) _exit(127);
+        /* Written before the job runs, so no agent can die knowing of a job it left no record of. */
+        if (write_record(record_path) != 0) fail(report, errno != 0 ? errno : EIO);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

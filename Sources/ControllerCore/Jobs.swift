@@ -259,6 +259,11 @@ extension ControllerCore {
 
     mutating func handleJobUpdate(_ pool: String, _ update: Junction_V1_JobUpdate) {
         let current = jobs[update.jobID]
+        if let current, current.isFinished, current.state == update.state, current.pool == pool {
+            // The same ending again, as an agent sends after a session it may have lost.
+            count("pools.repeated_outcome")
+            return
+        }
         let isCurrent = current.map { $0.pool == pool && !$0.isFinished && (update.attempt == 0 || update.attempt == $0.attempts) } ?? false
         guard var job = current, isCurrent else {
             count("pools.stale_job_update")

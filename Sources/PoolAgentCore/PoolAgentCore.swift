@@ -83,6 +83,9 @@ public struct PoolAgentCore: Sendable {
     var jobs: [String: Job] = [:]
     /// Job endings not yet told to a controller, sent again after the next welcome.
     var unreported: [String: Junction_V1_JobUpdate] = [:]
+    /// Endings sent lately, with when: a controller that died meanwhile never got them, so
+    /// they are sent again after the next welcome (the controller ignores a repeated ending).
+    var recentEndings: [(update: Junction_V1_JobUpdate, sentAt: Double)] = []
     var failedAttempts = 0
     /// The epoch of the controller that last welcomed this agent.
     public internal(set) var controllerEpoch: UInt64 = 0
@@ -195,10 +198,20 @@ public struct PoolAgentCore: Sendable {
 
     /// Drops the connection and schedules a new one after the back-off.
     private mutating func backOff(_ reason: String) {
+        sessionLost()
         let delay = min(configuration.backoffMaxS, configuration.backoffInitialS * pow2(failedAttempts))
         failedAttempts += 1
         phase = .backingOff(until: now + delay)
         log("warning", "\(reason); reconnecting in \(compactNumber(delay)) s", ["pool": configuration.poolID])
+    }
+
+    /// The session ended without a goodbye from the controller: endings sent within the last
+    /// liveness window may have been lost with it.
+    private mutating func sessionLost() {
+        for recent in recentEndings where now - recent.sentAt <= livenessS + 1 {
+            unreported[recent.update.jobID] = recent.update
+        }
+        recentEndings.removeAll()
     }
 
     private mutating func tick() {
@@ -262,6 +275,7 @@ public struct PoolAgentCore: Sendable {
                 // waiting for a welcome, this answers an earlier message and changes nothing.
                 if isRegistered {
                     log("notice", "the controller does not know this session; registering again", ["pool": configuration.poolID])
+                    sessionLost()
                     register()
                 }
             } else {
@@ -334,6 +348,10 @@ public struct PoolAgentCore: Sendable {
         update.timestampMs = unixMs
         if isRegistered {
             send(.jobUpdate(update))
+            if state != .running {
+                recentEndings.removeAll { now - $0.sentAt > 2 * livenessS + 1 }
+                recentEndings.append((update, now))
+            }
         } else if state != .running {
             unreported[id] = update
         }

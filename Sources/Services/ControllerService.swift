@@ -134,8 +134,17 @@ final class ControllerOwner: @unchecked Sendable {
         }
         var out: [(socket: Int, message: Message)] = []
         func deliver(_ message: WireMessage, to frames: [[UInt8]], on socket: Int) {
-            do {
+            do throws(WireError) {
                 out.append((socket, Message(frames + [try message.serialized()])))
+            } catch .tooLarge(let size, let limit) where socket == ControllerSocket.clients {
+                // Never silence: a reply past the limit becomes an error that says so.
+                logger.warning("a \(message.kind) of \(size) bytes is over the message limit; answered with an error")
+                var error = Junction_V1_ErrorReply()
+                error.code = .tooLarge
+                error.message = "the \(message.kind) would be \(size) bytes, above the \(limit)-byte limit; ask for a smaller page (limit)"
+                if let bytes = try? WireMessage(.error(error), correlationID: message.correlationID).serialized() {
+                    out.append((socket, Message(frames + [bytes])))
+                }
             } catch {
                 logger.error("could not encode a \(message.kind): \(error)")
             }
@@ -199,11 +208,7 @@ final class ControllerOwner: @unchecked Sendable {
             var reply = Junction_V1_StatusReply()
             reply.jobs = jobs
             reply.nextCursor = next
-            let message = WireMessage(.jobStatus(reply), correlationID: correlationID)
-            if let size = try? message.serialized().count, size > WireProtocol.maxMessageBytes {
-                return failure(.tooLarge, "the reply would be \(size) bytes, above the \(WireProtocol.maxMessageBytes)-byte limit; ask for fewer jobs (a smaller limit)")
-            }
-            return message
+            return WireMessage(.jobStatus(reply), correlationID: correlationID)
         }
     }
 

@@ -35,13 +35,6 @@ public final class ProcessExecutor: Sendable {
         directory.appendingPathComponent(".running").appendingPathComponent(jobID.replacingOccurrences(of: "/", with: "_"))
     }
 
-    /// Writes down a job's process group and when its leader started, so a later agent can tell
-    /// it from an unrelated process that reuses the number.
-    private func record(jobID: String, processGroup: pid_t) {
-        let started = processStartTime(processGroup) ?? 0
-        try? "\(processGroup) \(started)\n".write(to: recordFile(jobID), atomically: true, encoding: .utf8)
-    }
-
     /// Kills the process groups recorded under `folder` that still exist, and forgets them.
     static func stopLeftovers(in folder: URL) -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
@@ -91,13 +84,14 @@ public final class ProcessExecutor: Sendable {
         let stdoutPath = folder.appendingPathComponent("stdout").path
         let stderrPath = folder.appendingPathComponent("stderr").path
         let directoryPath = folder.path
+        let recordPath = recordFile(jobID).path
         // The parent-death signal follows the thread that forks: fork from one that lives as
         // long as the agent.
         let (status, pid) = spawner.run {
             var pid: pid_t = 0
             let status = withCStrings(argv) { argvPointers in
                 withCStrings(envp) { envPointers in
-                    junction_spawn_job(program, argvPointers, envPointers, directoryPath, stdoutPath, stderrPath, &pid)
+                    junction_spawn_job(program, argvPointers, envPointers, directoryPath, stdoutPath, stderrPath, recordPath, &pid)
                 }
             }
             return (status, pid)
@@ -105,7 +99,6 @@ public final class ProcessExecutor: Sendable {
         guard status == 0 else {
             throw ExecutorError(message: "cannot start \(spec.command): \(String(cString: strerror(status)))")
         }
-        record(jobID: jobID, processGroup: pid)
         let child = pid
         running.withLock { $0[jobID] = child }
         let started = Date()
@@ -180,11 +173,6 @@ final class SpawnThread: Sendable {
         done.wait()
         return result.withLock { $0! }
     }
-}
-
-/// The start time of a process (clock ticks after boot, /proc/PID/stat field 22), or nil.
-func processStartTime(_ pid: pid_t) -> UInt64? {
-    processStat("/proc/\(pid)/stat").map(\.started)
 }
 
 /// Every process's group and start time, from /proc.

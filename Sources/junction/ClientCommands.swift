@@ -176,12 +176,25 @@ struct Status: AsyncParsableCommand {
         request.jobIds = jobs
         request.activeOnly = active
         var found: [Junction_V1_JobInfo] = []
-        // Without ids the controller answers in pages: follow them to the end.
-        repeat {
-            guard case .jobStatus(let reply) = try await controller.ask(.status(request)).body else { throw CommandFailure("unexpected reply") }
+        let client = try controller.connect()
+        defer { client.close() }
+        // Without ids the controller answers in pages: follow them to the end, with smaller
+        // pages when large jobs make one too big for a message.
+        while true {
+            let body: WireBody
+            do {
+                body = try await client.request(.status(request)).body
+            } catch ClientError.refused(code: .tooLarge, _) where jobs.isEmpty && request.limit != 1 {
+                request.limit = request.limit == 0 ? 250 : max(1, request.limit / 2)
+                continue
+            } catch {
+                throw CommandFailure("\(error)")
+            }
+            guard case .jobStatus(let reply) = body else { throw CommandFailure("unexpected reply") }
             found += reply.jobs
             request.cursor = reply.nextCursor
-        } while !request.cursor.isEmpty && jobs.isEmpty
+            if request.cursor.isEmpty || !jobs.isEmpty { break }
+        }
         print(json ? try jsonText(found.map(JobJSON.init)) : jobTable(found))
     }
 }

@@ -28,6 +28,7 @@ struct Agent {
         var dispatch = Junction_V1_Dispatch()
         dispatch.jobID = id
         dispatch.dispatchSequence = sequence
+        dispatch.attempt = 1
         dispatch.spec.command = "/bin/true"
         dispatch.spec.resources.cpuCores = cores
         if gpus > 0 { dispatch.spec.resources.gpus = ["A100": gpus] }
@@ -136,6 +137,29 @@ struct PoolAgentCoreTests {
         _ = agent.handle(.tick)
         let bodies = sent(agent.welcome())
         #expect(bodies.contains { if case .jobUpdate(let update) = $0 { update.jobID == "job-1" && update.state == .succeeded } else { false } })
+    }
+
+    @Test func anEndingSentToAControllerThatDiedIsSentAgainAfterTheNextWelcome() {
+        var agent = Agent()
+        _ = agent.handle(.connected)
+        _ = agent.welcome()
+        _ = agent.dispatch("job-1", cores: 2, sequence: 1)
+        _ = agent.handle(.jobStarted("job-1"))
+        agent.now = 1
+        let ended = sent(agent.handle(.jobExited("job-1", exitCode: 0, usage: Junction_V1_Usage())))
+        #expect(ended.contains { if case .jobUpdate(let update) = $0 { update.state == .succeeded } else { false } })
+        // A restarted controller answers the next message with NOT_REGISTERED: the ending may be lost.
+        var error = Junction_V1_ErrorReply()
+        error.code = .notRegistered
+        agent.now = 1.5
+        let again = sent(agent.controller(.error(error)))
+        #expect(again.contains { if case .register = $0 { true } else { false } }, "registers again at once")
+        let bodies = sent(agent.welcome())
+        #expect(bodies.contains { if case .jobUpdate(let update) = $0 { update.jobID == "job-1" && update.state == .succeeded && update.attempt == 1 } else { false } })
+        // An ending long past is not sent again.
+        agent.now = 60
+        _ = agent.controller(.error(error))
+        #expect(!sent(agent.welcome()).contains { if case .jobUpdate = $0 { true } else { false } })
     }
 
     @Test func aJobThatEndsBeforeItsStartIsReportedStillRuns() {

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+@Suite("junction link", .serialized)
+struct LinkCommandTests {
+    @Test func aLinkGoesDownAndComesBackWithoutAReload() async throws {
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let down = try await controller.client("link", "users-near", "--down")
+        #expect(down.status == 0, "\(down.errors)")
+        #expect(down.output.contains("link users-near down"))
+        let up = try await controller.client("link", "users-near", "--up", "--capacity-gbps", "40")
+        #expect(up.status == 0 && up.output.contains("up, 40 Gbps"), "\(up.output) \(up.errors)")
+        let unknown = try await controller.client("link", "nowhere", "--down")
+        #expect(unknown.status != 0)
+        #expect(unknown.errors.contains("no link nowhere"))
+        let neither = try await controller.client("link", "users-near")
+        #expect(neither.status != 0 && neither.errors.contains("give --down, --up or --capacity-gbps"))
+    }
+}
+
+@Suite("Replies at the message limit", .serialized)
+struct ReplyLimitTests {
+    @Test func aListingPastTheLimitIsAnErrorNeverSilence() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        defer { pool.signal(SIGKILL) }
+        try await controller.waitForPools(["near-1"])
+        // Three jobs of 400 KB each: any two fit in a reply, all three do not.
+        // A single argument may not exceed 128 KiB, so four of 100 KB.
+        let bulk = String(repeating: "x", count: 100_000)
+        for _ in 0..<3 {
+            let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/true", bulk, bulk, bulk, bulk)
+            #expect(submit.status == 0, "\(submit.errors)")
+        }
+        // The controller refuses the page with an error that says why; the command asks again
+        // with smaller pages and shows every job.
+        let all = try await controller.client("status", "--json")
+        #expect(all.status == 0, "\(all.errors)")
+        #expect(["job-1", "job-2", "job-3"].allSatisfy { all.output.contains("\"\($0)\"") }, "\(all.output.prefix(400))")
+        let log = controller.process.errorsSoFar
+        #expect(log.contains("over the message limit; answered with an error"), "\(log)")
+        let one = try await controller.client("status", "job-2", "--json")
+        #expect(one.status == 0 && one.output.contains("job-2"), "\(one.errors)")
+    }
+}
