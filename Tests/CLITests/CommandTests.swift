@@ -61,7 +61,8 @@ struct CrossProcessTests {
         defer { context.terminate() }
         let router = try SocketLoop(context: context, sockets: [SocketSpec(.router, bind: ["tcp://127.0.0.1:*"])])
         defer { router.shutdown() }
-        let peer = try JunctionProcess(["zmq-peer", "--connect", router.boundEndpoints[0][0], "--messages", "20"])
+        // Generous waits: two cores shared with builds can stall either side for seconds.
+        let peer = try JunctionProcess(["zmq-peer", "--connect", router.boundEndpoints[0][0], "--messages", "20", "--timeout", "30"])
         let served = Task {
             var answered = 0
             while answered < 20, let batch = await router.incoming.next() {
@@ -79,7 +80,7 @@ struct CrossProcessTests {
             }
             return answered
         }
-        let result = try await peer.finish(within: 20)
+        let result = try await peer.finish(within: 120)
         served.cancel()
         #expect(result.status == 0, "\(result.errors)")
         #expect(result.output.contains("exchanged 20 messages"))
