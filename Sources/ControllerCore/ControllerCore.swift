@@ -113,7 +113,7 @@ public enum ControllerAction: Sendable {
     case reply(ClientAddress, WireMessage)
     case publish(topic: String, Junction_V1_Event)
     /// Store the job's state durably before anything that relies on it leaves the process.
-    case persist(JobRecord)
+    case persist(StoredJob)
     /// Answer a client from the store, after this batch is committed (finished jobs leave memory).
     case query(StoreQuery, ClientAddress, correlationID: UInt64)
     /// Read and validate a topology file, then send `topologyLoaded` or `topologyRejected`.

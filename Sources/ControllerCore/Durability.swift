@@ -2,7 +2,7 @@ import Placement
 import Wire
 
 /// A job as the store keeps it: what a restarted controller needs to carry on with it.
-public struct JobRecord: Sendable {
+public struct StoredJob: Sendable {
     /// Everything a client sees of the job.
     public var info: Junction_V1_JobInfo
     /// The placement request, with the pools the job may not use again.
@@ -54,11 +54,11 @@ public struct DurableCounters: Sendable, Hashable {
 /// the idempotency keys still within their window.
 public struct RecoveredState: Sendable {
     public var counters: DurableCounters
-    public var jobs: [JobRecord]
+    public var jobs: [StoredJob]
     /// Idempotency key to job id, for keys not yet expired.
     public var idempotencyKeys: [String: String]
 
-    public init(counters: DurableCounters, jobs: [JobRecord], idempotencyKeys: [String: String] = [:]) {
+    public init(counters: DurableCounters, jobs: [StoredJob], idempotencyKeys: [String: String] = [:]) {
         self.counters = counters
         self.jobs = jobs
         self.idempotencyKeys = idempotencyKeys
@@ -129,10 +129,10 @@ extension ControllerCore {
     }
 
     /// Which jobs a store must write now: every job that changed since the last call.
-    func record(_ job: Job) -> JobRecord {
+    func record(_ job: Job) -> StoredJob {
         var request = job.request
         request.excludedPools = []
-        return JobRecord(
+        return StoredJob(
             info: job.info, request: request.wire, number: job.number, dispatchSequence: job.dispatchSequence,
             cancelRequested: job.cancelRequested,
             exclusions: job.exclusions.mapValues { unixMs($0) },
@@ -144,7 +144,7 @@ extension ControllerCore {
 
 extension Job {
     /// A job as a record describes it, with times turned back into this run's monotonic seconds.
-    init(record: JobRecord, time: ControllerTime) {
+    init(record: StoredJob, time: ControllerTime) {
         let info = record.info
         func seconds(_ unixMs: Int64) -> Double { time.seconds + Double(unixMs - time.unixMs) / 1_000 }
         var request = PlacementRequest(record.request, explain: false)

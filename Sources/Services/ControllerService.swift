@@ -108,7 +108,7 @@ final class ControllerOwner: @unchecked Sendable {
     /// Commits the actions' state changes in one transaction, then turns the rest into messages.
     private func carryOut(_ actions: [ControllerAction]) -> [(socket: Int, message: Message)] {
         var changed: [String: Int] = [:]
-        var records: [JobRecord] = []
+        var records: [StoredJob] = []
         for case .persist(let record) in actions {
             // The last state of a job in the batch is the one that counts.
             if let index = changed[record.info.jobID] {

@@ -9,7 +9,7 @@ public protocol ControllerStore: AnyObject, Sendable {
     func recover(nowMs: Int64, idempotencyWindowS: Double) throws -> RecoveredState
     /// Writes a batch's job changes and the counters as they stand, all or nothing. Dispatch
     /// sequences not named keep their stored value; a named one never goes down.
-    func commit(jobs: [JobRecord], counters: DurableCounters) throws
+    func commit(jobs: [StoredJob], counters: DurableCounters) throws
     /// Answers a query about jobs, finished ones included.
     func answer(_ query: StoreQuery) throws -> StoreAnswer
 }
@@ -40,7 +40,7 @@ public enum StoreSync: String, Sendable, CaseIterable {
     case full
 }
 
-extension JobRecord {
+extension StoredJob {
     /// Exclusions as stored: `pool=unixMs` pairs joined by commas (pool ids hold no `=` or `,`).
     var exclusionsText: String {
         exclusions.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")

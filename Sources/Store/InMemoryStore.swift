@@ -6,7 +6,7 @@ import Wire
 /// durable store, and for simulations.
 public final class InMemoryStore: ControllerStore {
     private struct Contents {
-        var jobs: [UInt64: JobRecord] = [:]
+        var jobs: [UInt64: StoredJob] = [:]
         var numberOfID: [String: UInt64] = [:]
         var counters = DurableCounters(epoch: 0)
     }
@@ -28,7 +28,7 @@ public final class InMemoryStore: ControllerStore {
         }
     }
 
-    public func commit(jobs: [JobRecord], counters: DurableCounters) throws {
+    public func commit(jobs: [StoredJob], counters: DurableCounters) throws {
         contents.withLock { contents in
             for job in jobs {
                 contents.jobs[job.number] = job

@@ -88,7 +88,7 @@ public final class SQLiteStore: ControllerStore {
         }
     }
 
-    public func commit(jobs: [JobRecord], counters: DurableCounters) throws {
+    public func commit(jobs: [StoredJob], counters: DurableCounters) throws {
         try database.write { db in
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO jobs(number, id, state, finished, submitted_ms, idempotency_key, info, request,
@@ -151,14 +151,14 @@ public final class SQLiteStore: ControllerStore {
     private static let recordColumns = "info, request, number, dispatch_sequence, cancel_requested, exclusions, idempotency_key, placement_deadline_ms"
 
     /// A row of `recordColumns`, read by position: a start reads every unfinished job this way.
-    private static func record(_ row: Row) throws -> JobRecord {
-        JobRecord(
+    private static func record(_ row: Row) throws -> StoredJob {
+        StoredJob(
             info: try Junction_V1_JobInfo(serializedBytes: row[0] as Data),
             request: try Junction_V1_PlacementRequest(serializedBytes: row[1] as Data),
             number: UInt64(row[2] as Int64),
             dispatchSequence: UInt64(row[3] as Int64),
             cancelRequested: row[4],
-            exclusions: JobRecord.exclusions(from: row[5]),
+            exclusions: StoredJob.exclusions(from: row[5]),
             idempotencyKey: row[6] ?? "",
             placementDeadlineMs: row[7]
         )

@@ -44,7 +44,7 @@ struct MemoryBench: ParsableCommand {
         let store = try SQLiteStore(directory: directory)
         var seconds = 0.0
         func now() -> ControllerTime { ControllerTime(seconds: seconds, unixMs: 1_800_000_000_000 + Int64(seconds * 1_000)) }
-        var pending: [JobRecord] = []
+        var pending: [StoredJob] = []
         func keep(_ actions: [ControllerAction]) {
             for case .persist(let record) in actions { pending.append(record) }
         }

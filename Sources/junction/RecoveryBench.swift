@@ -38,7 +38,7 @@ struct RecoveryBench: AsyncParsableCommand {
         do {
             let store = try SQLiteStore(directory: directory)
             _ = try store.recover(nowMs: 0, idempotencyWindowS: 60)
-            var batch: [JobRecord] = []
+            var batch: [StoredJob] = []
             for number in 1...UInt64(jobs) {
                 var info = Junction_V1_JobInfo()
                 info.jobID = "job-\(number)"
@@ -53,7 +53,7 @@ struct RecoveryBench: AsyncParsableCommand {
                 var request = Junction_V1_PlacementRequest()
                 request.ingress = network.nodes[0].id
                 request.cpuCores = 0.001
-                batch.append(JobRecord(info: info, request: request, number: number, dispatchSequence: number))
+                batch.append(StoredJob(info: info, request: request, number: number, dispatchSequence: number))
                 if batch.count == 1_000 {
                     try store.commit(jobs: batch, counters: DurableCounters(nextJobNumber: number + 1))
                     batch.removeAll(keepingCapacity: true)

@@ -7,7 +7,7 @@ import Wire
 extension Harness {
     /// What the store would hold after everything this harness has done: the last record of each job.
     var stored: RecoveredState {
-        var records: [String: JobRecord] = [:]
+        var records: [String: StoredJob] = [:]
         for case .persist(let record) in actions { records[record.info.jobID] = record }
         var counters = core.counters
         counters.epoch += 1

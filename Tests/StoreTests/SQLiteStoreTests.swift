@@ -10,7 +10,7 @@ func stateDirectory() throws -> String {
     return path
 }
 
-func record(_ number: UInt64, _ state: Junction_V1_JobState, key: String = "", submittedMs: Int64 = 1_000) -> JobRecord {
+func record(_ number: UInt64, _ state: Junction_V1_JobState, key: String = "", submittedMs: Int64 = 1_000) -> StoredJob {
     var info = Junction_V1_JobInfo()
     info.jobID = "job-\(number)"
     info.state = state
@@ -21,7 +21,7 @@ func record(_ number: UInt64, _ state: Junction_V1_JobState, key: String = "", s
     var request = Junction_V1_PlacementRequest()
     request.ingress = "in"
     request.cpuCores = 2
-    return JobRecord(info: info, request: request, number: number, dispatchSequence: number, exclusions: ["west-1": 99_000], idempotencyKey: key)
+    return StoredJob(info: info, request: request, number: number, dispatchSequence: number, exclusions: ["west-1": 99_000], idempotencyKey: key)
 }
 
 @Suite("SQLite job store")
