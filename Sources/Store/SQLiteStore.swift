@@ -14,7 +14,7 @@ public final class SQLiteStore: ControllerStore {
     /// Opens (creating when needed) `directory`/jobs.sqlite. Throws when another controller
     /// holds the directory or the database cannot be opened.
     public init(directory: String, sync: StoreSync = .normal) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try makeDirectory(directory)
         lock = try DirectoryLock(directory: directory)
         path = (directory as NSString).appendingPathComponent("jobs.sqlite")
         var configuration = Configuration()
@@ -162,6 +162,21 @@ public final class SQLiteStore: ControllerStore {
             idempotencyKey: row[6] ?? "",
             placementDeadlineMs: row[7]
         )
+    }
+}
+
+/// Creates `path` and its parents as needed, with an error that names the failing part.
+private func makeDirectory(_ path: String) throws {
+    var current = path.hasPrefix("/") ? "" : "."
+    for part in path.split(separator: "/") {
+        current += "/" + part
+        if mkdir(current, 0o755) != 0, errno != EEXIST {
+            throw StoreError("cannot create the state directory \(current): \(String(cString: strerror(errno))); pick another with --state")
+        }
+    }
+    var info = stat()
+    guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+        throw StoreError("the state directory \(path) is not a directory; pick another with --state")
     }
 }
 

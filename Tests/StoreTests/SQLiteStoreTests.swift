@@ -58,6 +58,9 @@ struct SQLiteStoreTests {
         let store = try SQLiteStore(directory: directory)
         #expect(throws: StoreError.self) { try SQLiteStore(directory: directory) }
         _ = store
+        let file = directory + "/jobs.sqlite"
+        let notADirectory = #expect(throws: StoreError.self) { try SQLiteStore(directory: file) }
+        #expect(notADirectory?.message.contains("is not a directory") == true)
     }
 
     @Test func finishedJobsAreServedInPagesAndByID() throws {
