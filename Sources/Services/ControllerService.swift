@@ -29,7 +29,7 @@ enum ControllerInput: Sendable {
     case event(ControllerEvent)
     /// Read the topology file again (SIGHUP or an admin request).
     case reload
-    /// Look at the core on its own thread (counters for tests, benchmarks and shutdown).
+    /// Look at the core on its own thread (counters for tests and benchmarks).
     case inspect(@Sendable (ControllerCore) -> Void)
 }
 
@@ -44,8 +44,8 @@ enum ControllerSocket {
 /// a batch of messages, injected inputs or a due tick; it applies all of them, commits every state
 /// change of the batch in one store transaction, and only then hands back what to send.
 final class ControllerOwner: @unchecked Sendable {
-    // @unchecked: `core`, `topologyPath`, `stopped` and `committed` are touched only on the loop's thread
-    // (and by `init`, before the loop exists); the rest are constants or Sendable.
+    // @unchecked: `core`, `topologyPath`, `stopped` and `committed` are touched only on the
+    // loop's thread (and by `init`, before the loop exists); the rest are constants or Sendable.
     private var core: ControllerCore
     private let store: any ControllerStore
     let logger: Logger
