@@ -30,8 +30,8 @@ final class LoopReference: Sendable {
 /// The agent core and its connection, owned by the agent's loop thread: controller messages, job
 /// exits, ticks and shutdown all reach the core there, one at a time.
 final class AgentOwner: @unchecked Sendable {
-    // @unchecked: `core`, `connection`, `generation`, `stopped` and `running` are touched only on the
-    // agent's loop thread; the rest are constants.
+    // @unchecked: `core`, `connection`, `generation`, `stopped` and `running` are touched only
+    // on the agent's loop thread; the rest are constants.
     private var core: PoolAgentCore
     private var connection: SocketLoop?
     /// Counts connections, so messages a replaced connection delivered late are dropped.
