@@ -10,10 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int junction_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
-    return posix_spawn_file_actions_addchdir_np(actions, path);
-}
-
 /* Between fork and exec only async-signal-safe calls: the child of a threaded process. */
 
 /* Appends the decimal digits of `value` at `out`; returns the position after them. */

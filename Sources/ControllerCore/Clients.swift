@@ -72,12 +72,12 @@ extension ControllerCore {
             var answer = Junction_V1_SnapshotReply()
             answer.sequence = eventSequence
             answer.epoch = epoch
-            let active = activeInOrder.compactMap { jobs[$0] }
             let after = request.cursor.isEmpty ? 0 : UInt64(request.cursor) ?? UInt64.max
             let limit = pageLimit(request.limit)
-            let rest = active.drop(while: { $0.number <= after })
-            answer.jobs = rest.prefix(limit).map(\.info)
-            if rest.count > limit, let last = rest.prefix(limit).last { answer.nextCursor = "\(last.number)" }
+            // Ids only until the page is known: a page costs copies of its own jobs, not of all.
+            let rest = activeInOrder.drop { (jobs[$0]?.number ?? 0) <= after }
+            answer.jobs = rest.prefix(limit).compactMap { jobs[$0]?.info }
+            if rest.count > limit, let last = rest.prefix(limit).last, let number = jobs[last]?.number { answer.nextCursor = "\(number)" }
             if request.cursor.isEmpty { answer.pools = engine.pools.map(poolInfo) }
             answer.routingVersion = engine.version
             reply = WireMessage(.snapshotReply(answer), correlationID: id)

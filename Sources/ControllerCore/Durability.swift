@@ -5,7 +5,7 @@ import Wire
 public struct StoredJob: Sendable {
     /// Everything a client sees of the job.
     public var info: Junction_V1_JobInfo
-    /// The placement request, with the pools the job may not use again.
+    /// The placement request as submitted (exclusions are kept apart, with their expiry).
     public var request: Junction_V1_PlacementRequest
     /// Submission order: job ids are `job-<number>`, never reused.
     public var number: UInt64
@@ -128,7 +128,7 @@ extension ControllerCore {
         return actions
     }
 
-    /// Which jobs a store must write now: every job that changed since the last call.
+    /// The job as the store keeps it, with this run's monotonic times turned into Unix ms.
     func record(_ job: Job) -> StoredJob {
         var request = job.request
         request.excludedPools = []
@@ -147,9 +147,7 @@ extension Job {
     init(record: StoredJob, time: ControllerTime) {
         let info = record.info
         func seconds(_ unixMs: Int64) -> Double { time.seconds + Double(unixMs - time.unixMs) / 1_000 }
-        var request = PlacementRequest(record.request, explain: false)
-        request.excludedPools = Set(record.exclusions.keys)
-        self.init(id: info.jobID, spec: info.spec, request: request, submittedMs: info.submittedMs, updatedMs: info.updatedMs)
+        self.init(id: info.jobID, spec: info.spec, request: PlacementRequest(record.request, explain: false), submittedMs: info.submittedMs, updatedMs: info.updatedMs)
         state = info.state
         pool = info.pool.isEmpty ? nil : info.pool
         path = info.path

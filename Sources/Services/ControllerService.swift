@@ -283,11 +283,6 @@ public final class ControllerService: Service, Sendable {
         owner.loop.withLock { $0 = socketLoop }
     }
 
-    /// Hands one event to the core on its loop's thread.
-    public func handle(_ event: ControllerEvent) {
-        loop.inject(ControllerInput.event(event))
-    }
-
     /// Reads the topology file again (SIGHUP or an admin request): a bad file changes nothing.
     public func reload() {
         loop.inject(ControllerInput.reload)
@@ -333,10 +328,5 @@ public final class ControllerService: Service, Sendable {
         })
         done.wait()
         return result.withLock { $0! }
-    }
-
-    /// Counters of dropped messages, by reason.
-    public var dropped: [String: Int] {
-        get async { await inspect { $0.dropped } }
     }
 }

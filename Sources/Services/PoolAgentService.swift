@@ -15,7 +15,6 @@ enum AgentInput: Sendable {
     case shutdown(@Sendable () -> Void)
     /// Open the first connection and register; the result goes to the closure.
     case start(@Sendable (Result<Void, any Error>) -> Void)
-    case inspect(@Sendable (PoolAgentCore) -> Void)
 }
 
 /// Where a loop will be, for code created before it (the executor's exit callback).
@@ -80,8 +79,6 @@ final class AgentOwner: @unchecked Sendable {
                 done()
             case .start(let done):
                 done(Result { try start() })
-            case .inspect(let body):
-                body(core)
             case nil:
                 logger.error("the agent's loop was handed an unknown input: \(type(of: input))")
             }
@@ -215,22 +212,6 @@ public final class PoolAgentService: Service, Sendable {
         }
         owner.loop.loop.withLock { $0 = loop }
         exits.loop.withLock { $0 = loop }
-    }
-
-    /// Reads something off the core on its loop's thread.
-    public func inspect<Value: Sendable>(_ body: @escaping @Sendable (PoolAgentCore) -> Value) async -> Value {
-        await withCheckedContinuation { continuation in
-            loop.inject(AgentInput.inspect { core in continuation.resume(returning: body(core)) })
-        }
-    }
-
-    /// The jobs this agent runs now.
-    public var runningJobs: [String] {
-        get async { await inspect { $0.runningJobIDs } }
-    }
-
-    public var isRegistered: Bool {
-        get async { await inspect { $0.isRegistered } }
     }
 
     public func run() async throws {

@@ -38,6 +38,7 @@ public final class ProcessExecutor: Sendable {
     /// Kills the process groups recorded under `folder` that still exist, and forgets them.
     static func stopLeftovers(in folder: URL) -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let running = files.isEmpty ? [] : processes()
         var stopped: [String] = []
         for name in files.sorted() {
             let file = folder.appendingPathComponent(name)
@@ -45,8 +46,7 @@ public final class ProcessExecutor: Sendable {
             let fields = ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             guard fields.count == 2, let group = pid_t(fields[0]), group > 1, let started = UInt64(fields[1]) else { continue }
             // Members of that group that started no earlier than its leader did are the job's.
-            let members = processes().filter { $0.group == group && $0.started >= started }
-            guard !members.isEmpty else { continue }
+            guard running.contains(where: { $0.group == group && $0.started >= started }) else { continue }
             kill(-group, SIGKILL)
             stopped.append(name)
         }
@@ -176,11 +176,11 @@ final class SpawnThread: Sendable {
 }
 
 /// Every process's group and start time, from /proc.
-func processes() -> [(pid: pid_t, group: pid_t, started: UInt64)] {
+func processes() -> [(group: pid_t, started: UInt64)] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap { name in
-        guard let pid = pid_t(name), let stat = processStat("/proc/\(name)/stat") else { return nil }
-        return (pid, stat.group, stat.started)
+        guard pid_t(name) != nil else { return nil }
+        return processStat("/proc/\(name)/stat")
     }
 }
 

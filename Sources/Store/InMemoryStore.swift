@@ -3,7 +3,7 @@ import Synchronization
 import Wire
 
 /// Keeps everything in memory: lost with the process. For benchmarks that compare against the
-/// durable store, and for simulations.
+/// durable store.
 public final class InMemoryStore: ControllerStore {
     private struct Contents {
         var jobs: [UInt64: StoredJob] = [:]
@@ -45,17 +45,19 @@ public final class InMemoryStore: ControllerStore {
 
     public func answer(_ query: StoreQuery) throws -> StoreAnswer {
         contents.withLock { contents in
-            switch query {
-            case .jobs(let ids):
+            func lookUp(_ ids: [String]) -> StoreAnswer {
                 var infos: [Junction_V1_JobInfo] = []
                 for id in ids {
                     guard let number = contents.numberOfID[id], let job = contents.jobs[number] else { return .missing(id) }
                     infos.append(job.info)
                 }
                 return .jobs(infos, nextCursor: "")
+            }
+            switch query {
+            case .jobs(let ids):
+                return lookUp(ids)
             case .cancelFinished(let id):
-                guard let number = contents.numberOfID[id], let job = contents.jobs[number] else { return .missing(id) }
-                return .jobs([job.info], nextCursor: "")
+                return lookUp([id])
             case .page(let after, let limit, let activeOnly):
                 let numbers = contents.jobs.keys.filter { $0 > after && (!activeOnly || !contents.jobs[$0]!.isFinished) }.sorted()
                 let kept = numbers.prefix(limit)

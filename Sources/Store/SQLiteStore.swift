@@ -121,17 +121,19 @@ public final class SQLiteStore: ControllerStore {
 
     public func answer(_ query: StoreQuery) throws -> StoreAnswer {
         try database.read { db in
-            switch query {
-            case .jobs(let ids):
+            func lookUp(_ ids: [String]) throws -> StoreAnswer {
                 var infos: [Junction_V1_JobInfo] = []
                 for id in ids {
                     guard let data = try Data.fetchOne(db, sql: "SELECT info FROM jobs WHERE id = ?", arguments: [id]) else { return .missing(id) }
                     infos.append(try Junction_V1_JobInfo(serializedBytes: data))
                 }
                 return .jobs(infos, nextCursor: "")
+            }
+            switch query {
+            case .jobs(let ids):
+                return try lookUp(ids)
             case .cancelFinished(let id):
-                guard let data = try Data.fetchOne(db, sql: "SELECT info FROM jobs WHERE id = ?", arguments: [id]) else { return .missing(id) }
-                return .jobs([try Junction_V1_JobInfo(serializedBytes: data)], nextCursor: "")
+                return try lookUp([id])
             case .page(let after, let limit, let activeOnly):
                 let filter = activeOnly ? "AND finished = 0" : ""
                 let rows = try Row.fetchAll(db, sql: "SELECT number, info FROM jobs WHERE number > ? \(filter) ORDER BY number LIMIT ?", arguments: [Int64(clamping: after), limit + 1])

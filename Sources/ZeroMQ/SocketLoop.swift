@@ -341,18 +341,18 @@ final class LoopShared: Sendable {
     }
 
     func enqueue(_ messages: [(Int, Message)]) {
-        let wake = state.withLock { state in
-            state.outgoing.append(contentsOf: messages)
-            defer { state.wakePending = true }
-            return !state.wakePending
-        }
-        // One eventfd write per wake-up, however many messages were queued meanwhile.
-        if wake { wakeup.signal() }
+        wake { $0.outgoing.append(contentsOf: messages) }
     }
 
     func inject(_ value: any Sendable) {
+        wake { $0.injected.append(value) }
+    }
+
+    /// Changes the state and wakes the loop: one eventfd write per wake-up, however many changes
+    /// were made meanwhile.
+    private func wake(after change: (inout State) -> Void) {
         let wake = state.withLock { state in
-            state.injected.append(value)
+            change(&state)
             defer { state.wakePending = true }
             return !state.wakePending
         }

@@ -116,7 +116,6 @@ struct ControllerCommand: AsyncParsableCommand {
 
 /// Raises the soft limit on open files to the hard one, as a daemon with a connection per peer
 /// needs, and returns the limit now in force.
-@discardableResult
 func raiseDescriptorLimit() -> UInt64 {
     var limit = rlimit()
     guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }

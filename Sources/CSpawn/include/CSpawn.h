@@ -1,11 +1,7 @@
 #ifndef JUNCTION_CSPAWN_H
 #define JUNCTION_CSPAWN_H
 
-#include <spawn.h>
 #include <sys/types.h>
-
-/* posix_spawn_file_actions_addchdir_np, which Glibc's Swift module does not export. */
-int junction_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
 /* Starts `path` (already resolved) with `argv` and `envp` in a process group of its own, in
    `directory`, stdin from /dev/null, stdout and stderr to the given files, default signal
