@@ -43,20 +43,24 @@ let package = Package(
         ),
         .target(
             name: "ControllerCore",
-            dependencies: ["Placement", "Routing", "Topology", "Wire"]
+            dependencies: ["Placement", "Routing", "Topology"]
+        ),
+        .target(
+            name: "ControllerWire",
+            dependencies: ["ControllerCore", "Placement", "Routing", "Topology", "Wire"]
         ),
         .target(
             name: "PoolAgentCore",
             dependencies: ["Topology", "Wire"]
         ),
         .target(name: "CSpawn"),
-        .target(name: "Simulation", dependencies: ["ControllerCore", "Placement", "Topology", "Wire", .product(name: "HeapModule", package: "swift-collections")]),
+        .target(name: "Simulation", dependencies: ["ControllerCore", "Placement", "Topology", .product(name: "HeapModule", package: "swift-collections")]),
         .target(name: "JunctionClient", dependencies: ["Wire", "ZeroMQ"]),
-        .target(name: "Store", dependencies: ["ControllerCore", "Wire", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Store", dependencies: ["ControllerCore", "ControllerWire", "Placement", "Wire", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "Services",
             dependencies: [
-                "CSpawn", "ControllerCore", "PoolAgentCore", "Store", "Topology", "Wire", "ZeroMQ",
+                "CSpawn", "ControllerCore", "ControllerWire", "PoolAgentCore", "Store", "Topology", "Wire", "ZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -76,6 +80,7 @@ let package = Package(
                 "Routing",
                 "Placement",
                 "ControllerCore",
+                "ControllerWire",
                 "PoolAgentCore",
                 "Services",
                 "Store",
@@ -87,13 +92,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ", "Topology"]),
-        .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "Placement", "Topology", "Wire"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ", "Topology", "ControllerCore", "ControllerWire", "Placement"]),
+        .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "Placement", "Topology"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Placement", "Topology"]),
         .testTarget(name: "PoolAgentCoreTests", dependencies: ["PoolAgentCore", "Topology", "Wire"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),
         .testTarget(name: "CLITests", dependencies: ["junction", "Wire", "ZeroMQ"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology", "Wire"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology"]),
     ]
 )

@@ -1,153 +1,101 @@
 import Placement
 import Routing
 import Topology
-import Wire
 
 extension ControllerCore {
-    mutating func handleClient(_ address: ClientAddress, _ message: WireMessage) {
-        let id = message.correlationID
-        let reply: WireMessage?
-        switch message.body {
-        case .place(let place):
+    mutating func handleClient(_ address: ClientAddress, correlationID id: UInt64, _ request: ClientRequest) {
+        let reply: ClientReply?
+        switch request {
+        case .place(let request):
             do {
-                let placement = try engine.place(PlacementRequest(place.request, explain: true), now: time.seconds)
-                reply = WireMessage(.placement(placement.wire), correlationID: id)
+                var request = request
+                request.explain = true
+                reply = .placement(try engine.place(request, now: time.seconds))
             } catch {
-                reply = self.error(.invalidRequest, error.description, correlationID: id)
+                reply = .error(ControllerError(.invalidRequest, error.description))
             }
-        case .submit(let submit):
-            reply = self.submit(submit, correlationID: id)
+        case .submit(let submission):
+            reply = submit(submission)
         case .status(let status):
             // Finished jobs leave memory, and the store is current once this batch commits: a
             // listing, and any job not held here, is answered from the store.
-            if status.jobIds.isEmpty {
-                let limit = pageLimit(status.limit)
-                let after = status.cursor.isEmpty ? 0 : UInt64(status.cursor) ?? UInt64.max
-                actions.append(.query(.page(after: after, limit: limit, activeOnly: status.activeOnly), address, correlationID: id))
+            if status.jobIDs.isEmpty {
+                let after = status.page.cursor.isEmpty ? 0 : UInt64(status.page.cursor) ?? UInt64.max
+                actions.append(.query(.page(after: after, limit: pageLimit(status.page.limit), activeOnly: status.activeOnly), address, correlationID: id))
                 reply = nil
-            } else if status.jobIds.count > configuration.pageLimit {
-                reply = error(.invalidRequest, "at most \(configuration.pageLimit) job ids in one status request, not \(status.jobIds.count)", correlationID: id)
-            } else if status.jobIds.allSatisfy({ jobs[$0] != nil }) {
-                var answer = Junction_V1_StatusReply()
-                answer.jobs = status.jobIds.compactMap { jobs[$0]?.info }
-                reply = WireMessage(.jobStatus(answer), correlationID: id)
+            } else if status.jobIDs.count > configuration.pageLimit {
+                reply = .error(ControllerError(.invalidRequest, "at most \(configuration.pageLimit) job ids in one status request, not \(status.jobIDs.count)"))
+            } else if status.jobIDs.allSatisfy({ jobs[$0] != nil }) {
+                reply = .jobs(status.jobIDs.compactMap { jobs[$0]?.view }, nextCursor: "")
             } else {
-                actions.append(.query(.jobs(status.jobIds), address, correlationID: id))
+                actions.append(.query(.jobs(status.jobIDs), address, correlationID: id))
                 reply = nil
             }
-        case .cancel(let request):
-            if jobs[request.jobID] == nil {
-                actions.append(.query(.cancelFinished(request.jobID), address, correlationID: id))
+        case .cancel(let jobID):
+            if jobs[jobID] == nil {
+                actions.append(.query(.cancelFinished(jobID), address, correlationID: id))
                 reply = nil
             } else {
-                cancel(request.jobID)
-                var answer = Junction_V1_CancelReply()
-                answer.job = jobs[request.jobID]!.info
-                reply = WireMessage(.cancelled(answer), correlationID: id)
+                cancel(jobID)
+                reply = .cancelled(jobs[jobID]?.view)
             }
-        case .routes(let request):
+        case .routes(let query):
             do {
                 let table = try engine.routingTable(
-                    from: request.ingress, dataBytes: Double(request.dataBytes), minimumGbps: request.minBandwidthGbps,
-                    alternatives: Int(min(request.alternatives, 8)), now: time.seconds
+                    from: query.ingress, dataBytes: query.dataBytes, minimumGbps: query.minBandwidthGbps,
+                    alternatives: min(max(query.alternatives, 0), 8), now: time.seconds
                 )
-                var answer = Junction_V1_RoutesReply()
-                answer.ingress = table.ingress
-                answer.version = table.version
                 let rows = table.rows.sorted { $0.pool < $1.pool }
-                let page = pageOf(rows, key: \.pool, cursor: request.cursor, limit: pageLimit(request.limit))
-                answer.rows = page.items.map(routeRow)
-                answer.nextCursor = page.next
-                reply = WireMessage(.routeTable(answer), correlationID: id)
+                let page = pageOf(rows, key: \.pool, page: query.page)
+                let entries = page.items.map { RouteEntry(row: $0, pool: engine.pool($0.pool).map(poolView)) }
+                reply = .routes(RoutesPage(ingress: table.ingress, version: table.version, rows: entries, nextCursor: page.next))
             } catch {
-                reply = self.error(.invalidRequest, error.description, correlationID: id)
+                reply = .error(ControllerError(.invalidRequest, error.description))
             }
         case .pools(let request):
-            var answer = Junction_V1_PoolsReply()
-            let page = pageOf(engine.pools.sorted { $0.id < $1.id }, key: \.id, cursor: request.cursor, limit: pageLimit(request.limit))
-            answer.pools = page.items.map(poolInfo)
-            answer.nextCursor = page.next
-            reply = WireMessage(.poolTable(answer), correlationID: id)
+            let page = pageOf(engine.pools.sorted { $0.id < $1.id }, key: \.id, page: request)
+            reply = .pools(page.items.map(poolView), nextCursor: page.next)
         case .snapshot(let request):
-            var answer = Junction_V1_SnapshotReply()
-            answer.sequence = eventSequence
-            answer.epoch = epoch
             let after = request.cursor.isEmpty ? 0 : UInt64(request.cursor) ?? UInt64.max
             let limit = pageLimit(request.limit)
             // Ids only until the page is known: a page costs copies of its own jobs, not of all.
             let rest = activeInOrder.drop { (jobs[$0]?.number ?? 0) <= after }
-            answer.jobs = rest.prefix(limit).compactMap { jobs[$0]?.info }
-            if rest.count > limit, let last = rest.prefix(limit).last, let number = jobs[last]?.number { answer.nextCursor = "\(number)" }
-            if request.cursor.isEmpty { answer.pools = engine.pools.map(poolInfo) }
-            answer.routingVersion = engine.version
-            reply = WireMessage(.snapshotReply(answer), correlationID: id)
-        case .admin(let admin):
-            switch admin.action {
-            case .reloadTopology(let path):
-                actions.append(.loadTopology(path: path, replyTo: address, correlationID: id))
-                reply = nil
-            case .setLink(let set):
-                let change = LinkChange(
-                    link: set.link,
-                    up: set.state == .up ? true : set.state == .down ? false : nil,
-                    capacityGbps: set.capacityGbps != 0 ? set.capacityGbps : nil
-                )
-                var answer = Junction_V1_AdminReply()
-                switch changeLink(change) {
-                case .success(let summary):
-                    answer.ok = true
-                    answer.message = summary
-                case .failure(let failure):
-                    answer.ok = false
-                    answer.message = "\(failure); nothing changed"
-                }
-                reply = WireMessage(.adminReply(answer), correlationID: id)
-            case nil:
-                reply = error(.invalidRequest, "the admin request names no action", correlationID: id)
+            var next = ""
+            if rest.count > limit, let last = rest.prefix(limit).last, let number = jobs[last]?.number { next = "\(number)" }
+            reply = .snapshot(Snapshot(
+                sequence: eventSequence, epoch: epoch, jobs: rest.prefix(limit).compactMap { jobs[$0]?.view },
+                pools: request.cursor.isEmpty ? engine.pools.map(poolView) : [], routingVersion: engine.version, nextCursor: next
+            ))
+        case .reloadTopology(let path):
+            actions.append(.loadTopology(path: path, replyTo: address, correlationID: id))
+            reply = nil
+        case .setLink(let change):
+            switch changeLink(change) {
+            case .success(let summary): reply = .admin(AdminResult(ok: true, message: summary))
+            case .failure(let failure): reply = .admin(AdminResult(ok: false, message: "\(failure); nothing changed"))
             }
-        default:
+        case .invalid(let why):
+            reply = .error(ControllerError(.invalidRequest, why))
+        case .unexpected(let kind):
             count("clients.unknown_message")
-            reply = error(.unknownMessage, "\(message.kind) is not a request the clients endpoint serves", correlationID: id)
+            reply = .error(ControllerError(.unknownMessage, "\(kind) is not a request the clients endpoint serves"))
         }
-        if let reply { actions.append(.reply(address, reply)) }
+        if let reply { actions.append(.reply(address, correlationID: id, reply)) }
     }
 
     /// A request's page size: its own limit within the configured one, or the configured one.
-    func pageLimit(_ asked: UInt32) -> Int {
-        asked == 0 ? configuration.pageLimit : min(Int(asked), configuration.pageLimit)
+    func pageLimit(_ asked: Int) -> Int {
+        asked <= 0 ? configuration.pageLimit : min(asked, configuration.pageLimit)
     }
 
-    /// The items after `cursor` (a key) in key order, at most `limit`, and the cursor of the next page.
-    func pageOf<Item>(_ sorted: [Item], key: (Item) -> String, cursor: String, limit: Int) -> (items: ArraySlice<Item>, next: String) {
+    /// The items after the page's cursor (a key) in key order, at most its limit, and the cursor
+    /// of the next page.
+    func pageOf<Item>(_ sorted: [Item], key: (Item) -> String, page: PageRequest) -> (items: ArraySlice<Item>, next: String) {
+        let cursor = page.cursor
         let start = cursor.isEmpty ? 0 : (sorted.firstIndex { key($0) > cursor } ?? sorted.count)
-        let items = sorted[start...].prefix(limit)
+        let items = sorted[start...].prefix(pageLimit(page.limit))
         let next = start + items.count < sorted.count ? items.last.map(key) ?? "" : ""
         return (items, next)
-    }
-
-    func routeRow(_ row: RouteRow) -> Junction_V1_RouteRow {
-        var wire = Junction_V1_RouteRow()
-        wire.pool = row.pool
-        wire.node = row.node
-        if row.isReachable {
-            var path = Junction_V1_PathInfo()
-            path.nodes = row.path
-            path.latencyMs = row.latencyMs
-            path.bottleneckGbps = row.bottleneckGbps.isFinite ? row.bottleneckGbps : 0
-            path.cost = row.cost
-            wire.path = path
-        } else {
-            wire.unreachableReason = "no path from the ingress over links that are up"
-        }
-        wire.hops = UInt32(row.hops)
-        if let state = engine.pool(row.pool) { wire.poolInfo = poolInfo(state) }
-        wire.alternatives = zip(row.alternatives, row.alternativeLatencyMs).map { nodes, latency in
-            var path = Junction_V1_PathInfo()
-            path.nodes = nodes
-            path.latencyMs = latency
-            return path
-        }
-        return wire
     }
 
     mutating func tick() {
@@ -159,9 +107,7 @@ extension ControllerCore {
                 log(.warning, "pool missed its liveness window", ["pool": pool, "silent_s": format(now - session.lastHeard)])
                 poolLost(pool, reason: "missed its liveness window (\(format(now - session.lastHeard)) s silent)")
             } else if now - session.lastSent >= interval {
-                var heartbeat = Junction_V1_Heartbeat()
-                heartbeat.timestampMs = time.unixMs
-                sendPool(pool, .heartbeat(heartbeat))
+                sendPool(pool, .heartbeat(timestampMs: time.unixMs))
             }
         }
         // Only a few fields of each job are read: copying every active job each tick would cost
@@ -250,7 +196,7 @@ extension ControllerCore {
             job.lease = nil
             next.jobs[id] = job
             // A job sharing a GPU keeps the one its pool was told.
-            let sharedGPU = job.spec.hasGpuShare ? Int(job.spec.gpuShare.gpu) : nil
+            let sharedGPU = job.spec.gpuShare?.gpu
             if job.state == .running, let estimate = job.estimate {
                 switch next.engine.holdRunning(job.request, on: pool, estimate: estimate, path: job.path, now: time.seconds, ttl: configuration.leaseTTLS, sharedGPU: sharedGPU) {
                 case .success(let lease):
@@ -279,18 +225,13 @@ extension ControllerCore {
         actions = carried
         for id in dropped { poolLost(id, reason: "its node is not in the new topology") }
         for (id, pool) in pathless where jobs[id]?.pool == pool && !(jobs[id]?.isFinished ?? true) {
-            var cancel = Junction_V1_CancelJob()
-            cancel.jobID = id
-            cancel.graceS = configuration.cancelGraceS
-            sendPool(pool, .cancelJob(cancel))
+            stopOnPool(pool, id)
             replace(id, because: "no path to \(pool) carries its input after the topology reload")
         }
         log(.notice, "topology reloaded", ["path": path, "nodes": "\(topology.nodes.count)", "links": "\(topology.links.count)", "pools_dropped": "\(dropped.count)"])
         if let replyTo {
-            var reply = Junction_V1_AdminReply()
-            reply.ok = true
-            reply.message = "loaded \(path): \(topology.nodes.count) nodes, \(topology.links.count) links, \(topology.pools.count) pools"
-            actions.append(.reply(replyTo, WireMessage(.adminReply(reply), correlationID: correlationID)))
+            let message = "loaded \(path): \(topology.nodes.count) nodes, \(topology.links.count) links, \(topology.pools.count) pools"
+            actions.append(.reply(replyTo, correlationID: correlationID, .admin(AdminResult(ok: true, message: message))))
         }
     }
 }

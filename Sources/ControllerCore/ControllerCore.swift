@@ -1,7 +1,6 @@
 import Placement
 import Routing
 import Topology
-import Wire
 
 /// The time as the controller core sees it: a monotonic clock for intervals, and the wall clock
 /// for timestamps in messages.
@@ -66,10 +65,11 @@ public enum Endpoint: String, Sendable, Hashable {
 
 /// Something that happened, for the controller core to act on.
 public enum ControllerEvent: Sendable {
-    case fromPool(peer: [UInt8], WireMessage)
-    case fromClient(ClientAddress, WireMessage)
+    /// A pool agent's message on its connection, with the correlation id to answer under.
+    case fromPool(peer: [UInt8], correlationID: UInt64, PoolMessage)
+    case fromClient(ClientAddress, correlationID: UInt64, ClientRequest)
     /// Frames that are not a message of the protocol.
-    case undecodable(Endpoint, ClientAddress, WireError)
+    case undecodable(Endpoint, ClientAddress, UndecodableMessage)
     /// Time passed: liveness, heartbeats, dispatch timeouts, lease expiry.
     case tick
     /// The topology file asked for was read and is valid.
@@ -109,9 +109,9 @@ public struct LogEntry: Sendable, Hashable {
 
 /// What the service must do for the core.
 public enum ControllerAction: Sendable {
-    case toPool(peer: [UInt8], WireMessage)
-    case reply(ClientAddress, WireMessage)
-    case publish(topic: String, Junction_V1_Event)
+    case toPool(peer: [UInt8], correlationID: UInt64, PoolCommand)
+    case reply(ClientAddress, correlationID: UInt64, ClientReply)
+    case publish(ControllerNotice)
     /// Store the job's state durably before anything that relies on it leaves the process.
     case persist(StoredJob)
     /// Answer a client from the store, after this batch is committed (finished jobs leave memory).
@@ -132,9 +132,9 @@ struct Session: Sendable {
 /// A job as the controller tracks it.
 struct Job: Sendable {
     var id: String
-    var spec: Junction_V1_JobSpec
+    var spec: JobSpec
     var request: PlacementRequest
-    var state: Junction_V1_JobState = .accepted
+    var state: JobState = .accepted
     var pool: String?
     var path: [String] = []
     var estimate: Estimate?
@@ -143,11 +143,11 @@ struct Job: Sendable {
     var dispatchedAt: Double = 0
     var attempts: UInt32 = 0
     var exitCode: Int32 = 0
-    var usage = Junction_V1_Usage()
+    var usage: JobUsage?
     var message = ""
     var submittedMs: Int64
     var updatedMs: Int64
-    var history: [Junction_V1_JobTransition] = []
+    var history: [JobTransition] = []
     var cancelRequested = false
     /// Submission order; the id is `job-<number>`.
     var number: UInt64 = 0
@@ -163,24 +163,13 @@ struct Job: Sendable {
 
     var mayRunTwice: Bool { spec.delivery != .atMostOnce }
 
-    var isFinished: Bool { [.succeeded, .failed, .cancelled].contains(state) }
+    var isFinished: Bool { state.isFinished }
 
-    var info: Junction_V1_JobInfo {
-        var info = Junction_V1_JobInfo()
-        info.jobID = id
-        info.state = state
-        info.pool = pool ?? ""
-        info.path = path
-        if let estimate { info.estimate = estimate.wire }
-        info.exitCode = exitCode
-        info.usage = usage
-        info.attempts = attempts
-        info.message = message
-        info.submittedMs = submittedMs
-        info.updatedMs = updatedMs
-        info.spec = spec
-        info.history = history
-        return info
+    var view: JobView {
+        JobView(
+            id: id, state: state, pool: pool ?? "", path: path, estimate: estimate, exitCode: exitCode, usage: usage,
+            attempts: attempts, message: message, submittedMs: submittedMs, updatedMs: updatedMs, spec: spec, history: history
+        )
     }
 }
 
@@ -246,8 +235,8 @@ public struct ControllerCore: Sendable {
         }
     }
 
-    /// One job as the wire describes it.
-    public func job(_ id: String) -> Junction_V1_JobInfo? { jobs[id]?.info }
+    /// One job as clients see it, if the core holds it.
+    public func job(_ id: String) -> JobView? { jobs[id]?.view }
 
     /// How many jobs the core holds in memory: active ones and recently finished ones.
     public var jobsInMemory: Int { jobs.count }
@@ -257,17 +246,18 @@ public struct ControllerCore: Sendable {
         time = now
         actions = []
         switch event {
-        case .fromPool(let peer, let message):
-            handlePool(peer: peer, message)
-        case .fromClient(let address, let message):
-            handleClient(address, message)
-        case .undecodable(let endpoint, let address, let error):
-            count("\(endpoint.rawValue).\(error.name)")
-            log(.debug, "dropped an undecodable message on \(endpoint.rawValue): \(error)")
-            // A readable envelope of another version or kind gets an answer; garbage does not,
-            // since nothing in it says who is asking what.
-            if error.correlationID != 0 || error.code == .unsupportedVersion || error.code == .unknownMessage {
-                send(error.reply, on: endpoint, to: address)
+        case .fromPool(let peer, let correlationID, let message):
+            handlePool(peer: peer, correlationID: correlationID, message)
+        case .fromClient(let address, let correlationID, let request):
+            handleClient(address, correlationID: correlationID, request)
+        case .undecodable(let endpoint, let address, let message):
+            count("\(endpoint.rawValue).\(message.reason)")
+            log(.debug, "dropped an undecodable message on \(endpoint.rawValue): \(message.detail)")
+            if let answer = message.answer {
+                switch endpoint {
+                case .pools: actions.append(.toPool(peer: address.frames.first ?? [], correlationID: message.correlationID, .error(answer)))
+                case .clients: actions.append(.reply(address, correlationID: message.correlationID, .error(answer)))
+                }
             }
         case .tick:
             tick()
@@ -278,11 +268,8 @@ public struct ControllerCore: Sendable {
         case .topologyRejected(let problems, let path, let replyTo, let correlationID):
             log(.warning, "topology \(path) rejected; the running topology stays in force", ["problems": "\(problems.count)"])
             if let replyTo {
-                var reply = Junction_V1_AdminReply()
-                reply.ok = false
-                reply.message = "\(path) is not valid; nothing changed"
-                reply.problems = problems
-                actions.append(.reply(replyTo, WireMessage(.adminReply(reply), correlationID: correlationID)))
+                let result = AdminResult(ok: false, message: "\(path) is not valid; nothing changed", problems: problems)
+                actions.append(.reply(replyTo, correlationID: correlationID, .admin(result)))
             }
         }
         return actions
@@ -298,25 +285,16 @@ public struct ControllerCore: Sendable {
         dropped[reason, default: 0] += 1
     }
 
-    private mutating func send(_ message: WireMessage, on endpoint: Endpoint, to address: ClientAddress) {
-        switch endpoint {
-        case .pools: actions.append(.toPool(peer: address.frames.first ?? [], message))
-        case .clients: actions.append(.reply(address, message))
-        }
-    }
-
-    mutating func sendPool(_ pool: String, _ body: WireBody) {
+    mutating func sendPool(_ pool: String, _ command: PoolCommand) {
         guard var session = sessions[pool] else { return }
         session.lastSent = time.seconds
         sessions[pool] = session
-        actions.append(.toPool(peer: session.peer, WireMessage(body)))
+        actions.append(.toPool(peer: session.peer, correlationID: 0, command))
     }
 
-    func error(_ code: Junction_V1_ErrorCode, _ message: String, correlationID: UInt64) -> WireMessage {
-        var reply = Junction_V1_ErrorReply()
-        reply.code = code
-        reply.message = message
-        return WireMessage(.error(reply), correlationID: correlationID)
+    /// Tells a pool to stop a job it should no longer run.
+    mutating func stopOnPool(_ pool: String, _ id: String) {
+        sendPool(pool, .cancel(jobID: id, graceS: configuration.cancelGraceS))
     }
 
     /// Converts the engine's monotonic seconds into Unix milliseconds for messages.
@@ -324,14 +302,9 @@ public struct ControllerCore: Sendable {
         time.unixMs - Int64(((time.seconds - seconds) * 1_000).rounded())
     }
 
-    mutating func publish(_ topic: String, _ kind: Junction_V1_Event.OneOf_Kind) {
+    mutating func publish(_ kind: ControllerNotice.Kind) {
         eventSequence += 1
-        var event = Junction_V1_Event()
-        event.sequence = eventSequence
-        event.epoch = epoch
-        event.timestampMs = time.unixMs
-        event.kind = kind
-        actions.append(.publish(topic: topic, event))
+        actions.append(.publish(ControllerNotice(sequence: eventSequence, epoch: epoch, timestampMs: time.unixMs, kind: kind)))
     }
 
     func runningJobs(on pool: String) -> Int {
@@ -349,16 +322,16 @@ public struct ControllerCore: Sendable {
         jobs[id] = job
     }
 
-    func poolInfo(_ state: PoolState) -> Junction_V1_PoolInfo {
-        makePoolInfo(state, topology: engine.topology, runningJobs: runningJobs(on: state.id), unixMs: { unixMs($0) })
+    func poolView(_ state: PoolState) -> PoolView {
+        PoolView(
+            state: state, node: engine.topology.nodes[state.node].id, runningJobs: runningJobs(on: state.id),
+            lastAdvertisementMs: state.lastAdvertisement.map { unixMs($0) } ?? 0
+        )
     }
 
     mutating func publishPool(_ pool: String, reason: String) {
         guard let state = engine.pool(pool) else { return }
-        var event = Junction_V1_PoolEvent()
-        event.pool = poolInfo(state)
-        event.reason = reason
-        publish("pool/\(pool)", .pool(event))
+        publish(.pool(poolView(state), reason: reason))
     }
 }
 

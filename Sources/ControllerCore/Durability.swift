@@ -1,12 +1,11 @@
 import Placement
-import Wire
 
 /// A job as the store keeps it: what a restarted controller needs to carry on with it.
 public struct StoredJob: Sendable {
     /// Everything a client sees of the job.
-    public var info: Junction_V1_JobInfo
+    public var job: JobView
     /// The placement request as submitted (exclusions are kept apart, with their expiry).
-    public var request: Junction_V1_PlacementRequest
+    public var request: PlacementRequest
     /// Submission order: job ids are `job-<number>`, never reused.
     public var number: UInt64
     public var dispatchSequence: UInt64
@@ -17,10 +16,10 @@ public struct StoredJob: Sendable {
     /// Unix ms by which an accepted job must be placed, or 0 for no deadline.
     public var placementDeadlineMs: Int64
 
-    public var isFinished: Bool { [.succeeded, .failed, .cancelled].contains(info.state) }
+    public var isFinished: Bool { job.state.isFinished }
 
-    public init(info: Junction_V1_JobInfo, request: Junction_V1_PlacementRequest, number: UInt64, dispatchSequence: UInt64 = 0, cancelRequested: Bool = false, exclusions: [String: Int64] = [:], idempotencyKey: String = "", placementDeadlineMs: Int64 = 0) {
-        self.info = info
+    public init(job: JobView, request: PlacementRequest, number: UInt64, dispatchSequence: UInt64 = 0, cancelRequested: Bool = false, exclusions: [String: Int64] = [:], idempotencyKey: String = "", placementDeadlineMs: Int64 = 0) {
+        self.job = job
         self.request = request
         self.number = number
         self.dispatchSequence = dispatchSequence
@@ -133,7 +132,7 @@ extension ControllerCore {
         var request = job.request
         request.excludedPools = []
         return StoredJob(
-            info: job.info, request: request.wire, number: job.number, dispatchSequence: job.dispatchSequence,
+            job: job.view, request: request, number: job.number, dispatchSequence: job.dispatchSequence,
             cancelRequested: job.cancelRequested,
             exclusions: job.exclusions.mapValues { unixMs($0) },
             idempotencyKey: job.idempotencyKey,
@@ -145,14 +144,15 @@ extension ControllerCore {
 extension Job {
     /// A job as a record describes it, with times turned back into this run's monotonic seconds.
     init(record: StoredJob, time: ControllerTime) {
-        let info = record.info
+        let info = record.job
         func seconds(_ unixMs: Int64) -> Double { time.seconds + Double(unixMs - time.unixMs) / 1_000 }
-        self.init(id: info.jobID, spec: info.spec, request: PlacementRequest(record.request, explain: false), submittedMs: info.submittedMs, updatedMs: info.updatedMs)
+        var request = record.request
+        request.explain = false
+        self.init(id: info.id, spec: info.spec, request: request, submittedMs: info.submittedMs, updatedMs: info.updatedMs)
         state = info.state
         pool = info.pool.isEmpty ? nil : info.pool
         path = info.path
-        let gpuModel = info.spec.hasGpuShare ? info.spec.gpuShare.model : info.spec.resources.gpus.keys.sorted().first
-        if info.hasEstimate { estimate = Estimate(info.estimate, gpuModel: gpuModel) }
+        estimate = info.estimate
         dispatchSequence = record.dispatchSequence
         dispatchedAt = .infinity
         attempts = info.attempts

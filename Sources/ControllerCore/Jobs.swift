@@ -1,20 +1,14 @@
 import Placement
 import Topology
-import Wire
 
 extension ControllerCore {
     /// Records a job's state change: history, the published event and the persist action.
-    mutating func transition(_ id: String, to state: Junction_V1_JobState, reason: String) {
+    mutating func transition(_ id: String, to state: JobState, reason: String) {
         guard var job = jobs[id] else { return }
         job.state = state
         job.updatedMs = time.unixMs
         job.message = reason
-        var entry = Junction_V1_JobTransition()
-        entry.state = state
-        entry.timestampMs = time.unixMs
-        entry.pool = job.pool ?? ""
-        entry.reason = reason
-        job.history.append(entry)
+        job.history.append(JobTransition(state: state, timestampMs: time.unixMs, pool: job.pool ?? "", reason: reason))
         jobs[id] = job
         if job.isFinished {
             setActive(id, false)
@@ -24,16 +18,9 @@ extension ControllerCore {
             setActive(id, true)
         }
         countRunning(id)
-        var event = Junction_V1_JobEvent()
-        event.jobID = id
-        event.state = state
-        event.pool = job.pool ?? ""
-        event.path = job.path
-        event.reason = reason
-        event.attempt = job.attempts
-        publish("job/\(id)", .job(event))
+        publish(.job(JobChange(jobID: id, state: state, pool: job.pool ?? "", path: job.path, reason: reason, attempt: job.attempts)))
         persist(id)
-        log(.info, "job \(state.name): \(reason)", ["job": id, "pool": job.pool ?? "-"])
+        log(.info, "job \(state.rawValue): \(reason)", ["job": id, "pool": job.pool ?? "-"])
     }
 
     /// Asks the service to store the job as it now stands.
@@ -43,35 +30,29 @@ extension ControllerCore {
     }
 
     /// Adds a line to a job's history without changing its state: a report that did not count.
-    mutating func note(_ id: String, _ state: Junction_V1_JobState, pool: String, reason: String) {
-        var entry = Junction_V1_JobTransition()
-        entry.state = state
-        entry.timestampMs = time.unixMs
-        entry.pool = pool
-        entry.reason = reason
-        jobs[id]?.history.append(entry)
+    mutating func note(_ id: String, _ state: JobState, pool: String, reason: String) {
+        jobs[id]?.history.append(JobTransition(state: state, timestampMs: time.unixMs, pool: pool, reason: reason))
         persist(id)
         log(.notice, reason, ["job": id, "pool": pool])
     }
 
     /// Creates a job from a submit: placed, leased and dispatched, or an error reply.
-    mutating func submit(_ submit: Junction_V1_SubmitRequest, correlationID: UInt64) -> WireMessage {
+    mutating func submit(_ submit: Submission) -> ClientReply {
         if !submit.idempotencyKey.isEmpty, let existing = idempotency[submit.idempotencyKey] {
-            var reply = Junction_V1_SubmitReply()
-            reply.jobID = existing
-            reply.leaseID = jobs[existing]?.lease.map { "lease-\($0)" } ?? ""
-            return WireMessage(.submitted(reply), correlationID: correlationID)
+            return .submitted(SubmitResult(jobID: existing, placement: nil, leaseID: jobs[existing]?.lease))
         }
         guard !submit.spec.command.isEmpty else {
-            return error(.invalidRequest, "the job has no command", correlationID: correlationID)
+            return .error(ControllerError(.invalidRequest, "the job has no command"))
         }
         guard submit.idempotencyKey.utf8.count <= 256 else {
-            return error(.invalidRequest, "the idempotency key is \(submit.idempotencyKey.utf8.count) bytes; at most 256", correlationID: correlationID)
+            return .error(ControllerError(.invalidRequest, "the idempotency key is \(submit.idempotencyKey.utf8.count) bytes; at most 256"))
         }
         guard submit.placementDeadlineS.isFinite, submit.placementDeadlineS >= 0, submit.placementDeadlineS <= 365 * 86_400 else {
-            return error(.invalidRequest, "the placement deadline must be 0 to 31536000 s, not \(submit.placementDeadlineS)", correlationID: correlationID)
+            return .error(ControllerError(.invalidRequest, "the placement deadline must be 0 to 31536000 s, not \(submit.placementDeadlineS)"))
         }
-        var request = PlacementRequest(submit.request, explain: false)
+        var request = submit.request
+        request.explain = false
+        request.excludedPools = []
         request.explainRefusal = configuration.explainRefusals
         switch configuration.policy {
         case .random(let seed): request.policy = .random(seed: seed &+ nextJobNumber)
@@ -84,19 +65,19 @@ extension ControllerCore {
         do {
             placement = try engine.place(request, now: time.seconds)
         } catch {
-            return self.error(.invalidRequest, error.description, correlationID: correlationID)
+            return .error(ControllerError(.invalidRequest, error.description))
         }
         guard let winner = placement.winner else {
-            return self.error(.noPlacement, noPlacementMessage(placement), correlationID: correlationID)
+            return .error(ControllerError(.noPlacement, noPlacementMessage(placement)))
         }
         let id = "job-\(nextJobNumber)"
         nextJobNumber += 1
         var spec = submit.spec
         // Which GPU a share lands on is the controller's to say, in the dispatch.
-        spec.clearGpuShare()
+        spec.gpuShare = nil
         spec.resources.cpuCores = request.cpuCores
         spec.resources.memoryBytes = request.memoryBytes
-        if let model = winner.estimate.gpuModel, !request.isGPUShare { spec.resources.gpus = [model: UInt32(request.gpuCount)] }
+        if let model = winner.estimate.gpuModel, !request.isGPUShare { spec.resources.gpus = [model: request.gpuCount] }
         if spec.runtimeEstimateS == 0 { spec.runtimeEstimateS = request.runtimeS }
         var job = Job(id: id, spec: spec, request: request, submittedMs: time.unixMs, updatedMs: time.unixMs)
         job.number = nextJobNumber - 1
@@ -109,11 +90,7 @@ extension ControllerCore {
         }
         transition(id, to: .accepted, reason: "submitted from \(request.ingress)")
         dispatch(id, on: winner)
-        var reply = Junction_V1_SubmitReply()
-        reply.jobID = id
-        reply.placement = placement.wire
-        reply.leaseID = jobs[id]?.lease.map { "lease-\($0)" } ?? ""
-        return WireMessage(.submitted(reply), correlationID: correlationID)
+        return .submitted(SubmitResult(jobID: id, placement: placement, leaseID: jobs[id]?.lease))
     }
 
     func noPlacementMessage(_ placement: Placement) -> String {
@@ -145,22 +122,19 @@ extension ControllerCore {
             job.dispatchedAt = time.seconds
             job.attempts += 1
             jobs[id] = job
-            var message = Junction_V1_Dispatch()
-            message.jobID = id
-            message.dispatchSequence = sequence
-            message.spec = job.spec
+            var spec = job.spec
             if let share = lease.share {
                 // A shared GPU: the pool is told which one and how much, and no whole GPUs.
-                message.spec.resources.gpus = [:]
-                message.spec.gpuShare = share.wire
-                jobs[id]?.spec.gpuShare = share.wire
+                spec.resources.gpus = [:]
+                spec.gpuShare = share
+                jobs[id]?.spec.gpuShare = share
             } else if let model = candidate.estimate.gpuModel {
-                message.spec.resources.gpus = [model: UInt32(job.request.gpuCount)]
+                spec.resources.gpus = [model: job.request.gpuCount]
             }
-            message.path = candidate.path
-            message.leaseID = "lease-\(lease.id)"
-            message.leaseExpiresMs = unixMs(lease.expiresAt)
-            message.attempt = job.attempts
+            let message = JobDispatch(
+                jobID: id, dispatchSequence: sequence, spec: spec, path: candidate.path, leaseID: lease.id,
+                leaseExpiresMs: unixMs(lease.expiresAt), attempt: job.attempts
+            )
             sendPool(candidate.pool, .dispatch(message))
             transition(id, to: .dispatched, reason: "to \(candidate.pool) via \(candidate.path.joined(separator: " → ")), estimated \(format(candidate.estimate.completionS)) s")
         }
@@ -240,7 +214,7 @@ extension ControllerCore {
         }
     }
 
-    mutating func handleDispatchAck(_ pool: String, _ ack: Junction_V1_DispatchAck) {
+    mutating func handleDispatchAnswer(_ pool: String, _ ack: DispatchAnswer) {
         guard let job = jobs[ack.jobID], job.pool == pool, job.dispatchSequence == ack.dispatchSequence,
               ack.attempt == 0 || ack.attempt == job.attempts else {
             count("pools.stale_ack")
@@ -257,7 +231,7 @@ extension ControllerCore {
         replace(ack.jobID, because: "\(pool) refused: \(ack.reason)", mayHaveStarted: false)
     }
 
-    mutating func handleJobUpdate(_ pool: String, _ update: Junction_V1_JobUpdate) {
+    mutating func handleJobReport(_ pool: String, _ update: JobReport) {
         let current = jobs[update.jobID]
         if let current, current.isFinished, current.state == update.state, current.pool == pool {
             // The same ending again, as an agent sends after a session it may have lost.
@@ -270,22 +244,19 @@ extension ControllerCore {
             let attempt = update.attempt > 0 ? "attempt \(update.attempt)" : "an earlier attempt"
             if let current {
                 // An outcome of an attempt that is no longer the job's: kept in its history, not counted.
-                let now = current.pool.map { "attempt \(current.attempts) on \($0) is current" } ?? "the job is \(current.state.name)"
-                note(current.id, update.state, pool: pool, reason: "\(attempt) on \(pool) reported \(update.state.name); not counted: \(now)")
+                let now = current.pool.map { "attempt \(current.attempts) on \($0) is current" } ?? "the job is \(current.state.rawValue)"
+                note(current.id, update.state, pool: pool, reason: "\(attempt) on \(pool) reported \(update.state.rawValue); not counted: \(now)")
             }
             if update.state == .running {
                 // Running where it no longer belongs: stop it there.
-                var cancel = Junction_V1_CancelJob()
-                cancel.jobID = update.jobID
-                cancel.graceS = configuration.cancelGraceS
-                sendPool(pool, .cancelJob(cancel))
+                stopOnPool(pool, update.jobID)
             }
             return
         }
         job.dispatchedAt = .infinity
         job.awaitingReportUntil = nil
         job.exitCode = update.exitCode
-        if update.hasUsage { job.usage = update.usage }
+        if let usage = update.usage { job.usage = usage }
         jobs[job.id] = job
         switch update.state {
         case .running:
@@ -303,7 +274,7 @@ extension ControllerCore {
             default: "cancelled on \(pool)"
             }
             transition(job.id, to: update.state, reason: reason)
-        default:
+        case .accepted, .dispatched:
             count("pools.invalid_job_update")
         }
     }
@@ -315,10 +286,7 @@ extension ControllerCore {
         jobs[id] = job
         if let pool = job.pool, job.state == .dispatched || job.state == .running {
             persist(id)
-            var cancel = Junction_V1_CancelJob()
-            cancel.jobID = id
-            cancel.graceS = configuration.cancelGraceS
-            sendPool(pool, .cancelJob(cancel))
+            stopOnPool(pool, id)
             log(.info, "asked the pool to cancel", ["job": id, "pool": pool])
         } else {
             if let lease = job.lease { engine.release(lease) }

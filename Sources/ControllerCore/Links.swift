@@ -1,6 +1,5 @@
 import Placement
 import Topology
-import Wire
 
 extension ControllerCore {
     /// Applies a link change to the live network in place: leases stay as they are, jobs whose
@@ -44,7 +43,7 @@ extension ControllerCore {
             again.excludedPools = Set(engine.pools.map(\.id)).subtracting([pool])
             again.explain = false
             again.explainRefusal = false
-            let sharedGPU = job.spec.hasGpuShare ? Int(job.spec.gpuShare.gpu) : nil
+            let sharedGPU = job.spec.gpuShare?.gpu
             if let placement = try? engine.place(again, now: time.seconds), let winner = placement.winner,
                case .success(let held) = engine.hold(winner, for: again, now: time.seconds, ttl: configuration.leaseTTLS, sharedGPU: sharedGPU) {
                 engine.markDispatched(held.id, sequence: job.dispatchSequence)
@@ -56,10 +55,7 @@ extension ControllerCore {
                 continue
             }
             jobs[id]?.lease = nil
-            var cancel = Junction_V1_CancelJob()
-            cancel.jobID = id
-            cancel.graceS = configuration.cancelGraceS
-            sendPool(pool, .cancelJob(cancel))
+            stopOnPool(pool, id)
             replace(id, because: "no path to \(pool) carries its input after link \(engine.topology.links[link].id) went down")
             stopped += 1
         }

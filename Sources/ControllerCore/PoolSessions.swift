@@ -1,53 +1,49 @@
 import Placement
 import Topology
-import Wire
 
 extension ControllerCore {
-    mutating func handlePool(peer: [UInt8], _ message: WireMessage) {
-        if case .register(let register) = message.body {
-            handleRegister(peer: peer, register, correlationID: message.correlationID)
+    mutating func handlePool(peer: [UInt8], correlationID: UInt64, _ message: PoolMessage) {
+        if case .register(let register) = message {
+            handleRegister(peer: peer, register, correlationID: correlationID)
             return
         }
         guard let pool = poolOfPeer[peer], var session = sessions[pool], session.peer == peer else {
             count("pools.not_registered")
-            actions.append(.toPool(peer: peer, error(.notRegistered, "this connection has no session; send Register first", correlationID: message.correlationID)))
+            actions.append(.toPool(peer: peer, correlationID: correlationID, .error(ControllerError(.notRegistered, "this connection has no session; send Register first"))))
             return
         }
         session.lastHeard = time.seconds
         sessions[pool] = session
-        switch message.body {
-        case .heartbeat:
+        switch message {
+        case .register, .heartbeat:
             break
         case .advertisement(let advertisement):
-            handleAdvertisement(pool, advertisement, correlationID: message.correlationID)
-        case .dispatchAck(let ack):
-            handleDispatchAck(pool, ack)
-        case .jobUpdate(let update):
-            handleJobUpdate(pool, update)
-        case .goodbye(let goodbye):
-            log(.notice, "pool said goodbye: \(goodbye.reason)", ["pool": pool])
-            poolLost(pool, reason: "said goodbye: \(goodbye.reason)")
-        default:
+            handleAdvertisement(pool, advertisement)
+        case .dispatchAnswer(let answer):
+            handleDispatchAnswer(pool, answer)
+        case .jobReport(let report):
+            handleJobReport(pool, report)
+        case .goodbye(let reason):
+            log(.notice, "pool said goodbye: \(reason)", ["pool": pool])
+            poolLost(pool, reason: "said goodbye: \(reason)")
+        case .unexpected(let kind):
             count("pools.unknown_message")
-            actions.append(.toPool(peer: peer, error(.unknownMessage, "\(message.kind) is not a pool message", correlationID: message.correlationID)))
+            actions.append(.toPool(peer: peer, correlationID: correlationID, .error(ControllerError(.unknownMessage, "\(kind) is not a pool message"))))
         }
     }
 
-    private mutating func handleRegister(peer: [UInt8], _ register: Junction_V1_Register, correlationID: UInt64) {
+    private mutating func handleRegister(peer: [UInt8], _ register: PoolRegistration, correlationID: UInt64) {
         let topology = engine.topology
         let id = register.poolID
-        func reply(_ code: Junction_V1_ErrorCode, _ text: String) -> ControllerAction {
-            var answer = Junction_V1_ErrorReply()
-            answer.code = code
-            answer.message = text
-            return .toPool(peer: peer, WireMessage(.error(answer), correlationID: correlationID))
+        func reply(_ code: ControllerError.Code, _ text: String) -> ControllerAction {
+            .toPool(peer: peer, correlationID: correlationID, .error(ControllerError(code, text)))
         }
         guard isValidPoolID(id) else {
             count("pools.invalid")
             actions.append(reply(.invalidRequest, "pool id \"\(id)\" must be 1 to 128 letters, digits or . _ : -"))
             return
         }
-        let total = Resources(register.total)
+        let total = register.total
         guard total.isSane, register.speed.isFinite, register.speed >= 0 else {
             count("pools.invalid")
             actions.append(reply(.invalidRequest, "register for \(id) has negative or non-finite capacity or speed"))
@@ -78,7 +74,7 @@ extension ControllerCore {
             state.free = total
         }
         state.labels.merge(register.labels) { _, own in own }
-        if register.hasPrice { state.price = Price(register.price) }
+        if let price = register.price { state.price = price }
         if register.speed > 0 { state.speed = register.speed }
         state.liveness = .up
         state.lastAdvertisement = time.seconds
@@ -115,34 +111,27 @@ extension ControllerCore {
         for jobID in activeJobs where jobs[jobID]?.pool == id && jobs[jobID]?.awaitingReportUntil != nil {
             jobs[jobID]?.awaitingReportUntil = time.seconds + liveness
         }
-        var welcome = Junction_V1_Welcome()
-        welcome.poolID = id
-        welcome.node = topology.nodes[state.node].id
-        welcome.heartbeatIntervalMs = configuration.heartbeatIntervalMs
-        welcome.livenessMs = configuration.livenessMs
-        welcome.sessionID = session.id
-        welcome.stopJobs = stop
-        welcome.epoch = epoch
-        actions.append(.toPool(peer: peer, WireMessage(.welcome(welcome), correlationID: correlationID)))
+        let welcome = PoolWelcome(
+            poolID: id, node: topology.nodes[state.node].id, heartbeatIntervalMs: configuration.heartbeatIntervalMs,
+            livenessMs: configuration.livenessMs, sessionID: session.id, stopJobs: stop, epoch: epoch
+        )
+        actions.append(.toPool(peer: peer, correlationID: correlationID, .welcome(welcome)))
         log(.info, "pool registered", ["pool": id, "node": welcome.node, "session": "\(session.id)", "running": "\(register.runningJobs.count)", "stopping": "\(stop.count)"])
         publishPool(id, reason: "registered")
         retryWaitingJobs()
     }
 
-    private mutating func handleAdvertisement(_ pool: String, _ advertisement: Junction_V1_Advertisement, correlationID: UInt64) {
+    private mutating func handleAdvertisement(_ pool: String, _ advertisement: PoolAdvertisement) {
         func refuse(_ reason: String, _ message: String) {
             count(reason)
-            var reply = Junction_V1_ErrorReply()
-            reply.code = .invalidRequest
-            reply.message = message
-            sendPool(pool, .error(reply))
+            sendPool(pool, .error(ControllerError(.invalidRequest, message)))
         }
         guard advertisement.poolID == pool else {
             refuse("pools.foreign_advertisement", "this session advertises \(pool), not \(advertisement.poolID)")
             return
         }
-        let free = Resources(advertisement.free)
-        let total = advertisement.hasTotal ? Resources(advertisement.total) : nil
+        let free = advertisement.free
+        let total = advertisement.total
         let numbers = [advertisement.queueWaitS, advertisement.processingLatencyMs, advertisement.speed]
         guard free.isSane, total?.isSane ?? true, numbers.allSatisfy({ $0.isFinite && $0 >= 0 }),
               total.map({ free.fits(in: $0) }) ?? true else {
@@ -153,7 +142,7 @@ extension ControllerCore {
             sequence: advertisement.sequence, free: free, total: total,
             queueWaitS: advertisement.queueWaitS, processingLatencyMs: advertisement.processingLatencyMs,
             speed: advertisement.speed > 0 ? advertisement.speed : nil,
-            price: advertisement.hasPrice ? Price(advertisement.price) : nil,
+            price: advertisement.price,
             dispatchSequenceApplied: advertisement.dispatchSequenceApplied
         )
         switch engine.apply(report, from: pool, now: time.seconds) {
@@ -174,7 +163,7 @@ extension ControllerCore {
         job.awaitingReportUntil = nil
         job.dispatchedAt = .infinity
         if job.lease == nil, let estimate = job.estimate {
-            let sharedGPU = job.spec.hasGpuShare ? Int(job.spec.gpuShare.gpu) : nil
+            let sharedGPU = job.spec.gpuShare?.gpu
             switch engine.holdRunning(job.request, on: pool, estimate: estimate, path: job.path, now: time.seconds, ttl: configuration.leaseTTLS, sharedGPU: sharedGPU) {
             case .success(let lease):
                 engine.markDispatched(lease.id, sequence: job.dispatchSequence)

@@ -1,4 +1,5 @@
 import ControllerCore
+import ControllerWire
 import Dispatch
 import Foundation
 import Logging
@@ -111,10 +112,10 @@ final class ControllerOwner: @unchecked Sendable {
         var records: [StoredJob] = []
         for case .persist(let record) in actions {
             // The last state of a job in the batch is the one that counts.
-            if let index = changed[record.info.jobID] {
+            if let index = changed[record.job.id] {
                 records[index] = record
             } else {
-                changed[record.info.jobID] = records.count
+                changed[record.job.id] = records.count
                 records.append(record)
             }
         }
@@ -151,20 +152,20 @@ final class ControllerOwner: @unchecked Sendable {
         }
         for action in actions {
             switch action {
-            case .toPool(let peer, let message):
-                deliver(message, to: [peer], on: ControllerSocket.pools)
-            case .reply(let address, let message):
-                deliver(message, to: address.frames, on: ControllerSocket.clients)
-            case .publish(let topic, let event):
+            case .toPool(let peer, let correlationID, let command):
+                deliver(ControllerWire.message(command, correlationID: correlationID), to: [peer], on: ControllerSocket.pools)
+            case .reply(let address, let correlationID, let reply):
+                deliver(ControllerWire.message(reply, correlationID: correlationID), to: address.frames, on: ControllerSocket.clients)
+            case .publish(let notice):
                 do {
-                    out.append((ControllerSocket.events, Message([Array(topic.utf8), try WireMessage(.event(event)).serialized()])))
+                    out.append((ControllerSocket.events, Message([Array(notice.topic.utf8), try WireMessage(.event(notice.wire)).serialized()])))
                 } catch {
-                    logger.error("could not encode an event: \(error)", metadata: ["topic": "\(topic)"])
+                    logger.error("could not encode an event: \(error)", metadata: ["topic": "\(notice.topic)"])
                 }
             case .persist:
                 break
             case .query(let query, let address, let correlationID):
-                deliver(answer(query, correlationID: correlationID), to: address.frames, on: ControllerSocket.clients)
+                deliver(ControllerWire.message(answer(query), correlationID: correlationID), to: address.frames, on: ControllerSocket.clients)
             case .loadTopology(let path, let replyTo, let correlationID):
                 load(path: path, replyTo: replyTo, correlationID: correlationID)
             case .log(let entry):
@@ -182,33 +183,22 @@ final class ControllerOwner: @unchecked Sendable {
         return out
     }
 
-    /// A client's question answered from the store, as the reply to send.
-    private func answer(_ query: StoreQuery, correlationID: UInt64) -> WireMessage {
-        func failure(_ code: Junction_V1_ErrorCode, _ text: String) -> WireMessage {
-            var reply = Junction_V1_ErrorReply()
-            reply.code = code
-            reply.message = text
-            return WireMessage(.error(reply), correlationID: correlationID)
-        }
+    /// A client's question answered from the store.
+    private func answer(_ query: StoreQuery) -> ClientReply {
         let answer: StoreAnswer
         do {
             answer = try store.answer(query)
         } catch {
             logger.error("the job store could not answer a query", metadata: ["error": "\(error)"])
-            return failure(.internal, "the job store could not answer: \(error)")
+            return .error(ControllerError(.internal, "the job store could not answer: \(error)"))
         }
         switch (query, answer) {
         case (_, .missing(let id)):
-            return failure(.notFound, "no job \(id)")
+            return .error(ControllerError(.notFound, "no job \(id)"))
         case (.cancelFinished, .jobs(let jobs, _)):
-            var reply = Junction_V1_CancelReply()
-            if let job = jobs.first { reply.job = job }
-            return WireMessage(.cancelled(reply), correlationID: correlationID)
+            return .cancelled(jobs.first)
         case (_, .jobs(let jobs, let next)):
-            var reply = Junction_V1_StatusReply()
-            reply.jobs = jobs
-            reply.nextCursor = next
-            return WireMessage(.jobStatus(reply), correlationID: correlationID)
+            return .jobs(jobs, nextCursor: next)
         }
     }
 
@@ -229,20 +219,7 @@ final class ControllerOwner: @unchecked Sendable {
     }
 
     private func event(for delivery: Delivery) -> ControllerEvent {
-        let frames = delivery.message.frames
-        let endpoint: Endpoint = delivery.socket == ControllerSocket.pools ? .pools : .clients
-        guard frames.count >= 2, endpoint == .clients || frames.count == 2 else {
-            return .undecodable(endpoint, ClientAddress(frames: Array(frames.prefix(1))), .malformed(detail: "\(frames.count) frames"))
-        }
-        do {
-            let message = try WireMessage(bytes: frames[frames.count - 1])
-            switch endpoint {
-            case .pools: return .fromPool(peer: frames[0], message)
-            case .clients: return .fromClient(ClientAddress(frames: Array(frames.dropLast())), message)
-            }
-        } catch {
-            return .undecodable(endpoint, ClientAddress(frames: Array(frames.dropLast())), error)
-        }
+        ControllerWire.event(frames: delivery.message.frames, on: delivery.socket == ControllerSocket.pools ? .pools : .clients)
     }
 }
 

@@ -1,7 +1,6 @@
 import ControllerCore
 import Placement
 import Topology
-import Wire
 
 /// GPU allocation as a cluster fills: pods arrive one after another and never leave, the way the
 /// published openb policy comparisons measure placement quality. Every machine of the cluster is a
@@ -77,9 +76,7 @@ public struct AllocationReplay {
         var core = ControllerCore(topology: cluster, configuration: configuration)
         let now = ControllerTime(seconds: 0, unixMs: 0)
         for node in nodes {
-            var register = Junction_V1_Register()
-            register.poolID = node.id
-            _ = core.handle(.fromPool(peer: Array(node.id.utf8), WireMessage(.register(register))), now: now)
+            _ = core.handle(.fromPool(peer: Array(node.id.utf8), correlationID: 0, .register(PoolRegistration(poolID: node.id))), now: now)
         }
         let totalGPUs = Double(nodes.reduce(0) { $0 + $1.gpus })
         let pods = arrivals
@@ -87,19 +84,15 @@ public struct AllocationReplay {
         var demand = 0.0
         var allocated = 0.0
         for (position, pod) in pods.enumerated() {
-            var submit = Junction_V1_SubmitRequest()
-            submit.request.ingress = "cluster"
-            submit.request.cpuCores = pod.cpuCores
-            submit.request.memoryBytes = pod.memoryBytes
-            submit.request.gpuCount = UInt32(pod.gpuCount)
-            if pod.gpuCount == 1, pod.gpuShare < 1 { submit.request.gpuShare = pod.gpuShare }
-            if useGPUModels { submit.request.gpuModels = pod.gpuModels }
-            submit.request.runtimeS = pod.runtimeS
-            submit.spec.command = "simulated"
-            submit.spec.name = pod.id
-            let actions = core.handle(.fromClient(ClientAddress(frames: [[0]]), WireMessage(.submit(submit))), now: now)
+            var request = PlacementRequest(
+                ingress: "cluster", cpuCores: pod.cpuCores, memoryBytes: pod.memoryBytes, gpuCount: pod.gpuCount,
+                gpuModels: useGPUModels ? pod.gpuModels : [], runtimeS: pod.runtimeS, explain: false
+            )
+            if pod.gpuCount == 1, pod.gpuShare < 1 { request.gpuShare = pod.gpuShare }
+            let submission = Submission(request: request, spec: JobSpec(command: "simulated", name: pod.id))
+            let actions = core.handle(.fromClient(ClientAddress(frames: [[0]]), correlationID: 0, .submit(submission)), now: now)
             let placed = actions.contains { action in
-                if case .reply(_, let message) = action, case .submitted = message.body { return true }
+                if case .reply(_, _, .submitted) = action { return true }
                 return false
             }
             if placed {

@@ -2,7 +2,6 @@ import ControllerCore
 import HeapModule
 import Placement
 import Topology
-import Wire
 
 /// What to simulate: a network with its pools, a workload, and how jobs enter it.
 public struct SimulationSetup: Sendable {
@@ -272,47 +271,37 @@ public struct Simulator {
     // MARK: Talking to the core as pools and clients do
 
     private mutating func register(_ pool: String) {
-        var register = Junction_V1_Register()
-        register.poolID = pool
-        perform(core.handle(.fromPool(peer: Array(pool.utf8), WireMessage(.register(register))), now: time()))
+        perform(core.handle(.fromPool(peer: Array(pool.utf8), correlationID: 0, .register(PoolRegistration(poolID: pool))), now: time()))
     }
 
-    private mutating func update(_ index: Int, _ state: Junction_V1_JobState) {
+    private mutating func update(_ index: Int, _ state: JobState) {
         guard let id = runs[index].coreID, let pool = runs[index].pool else { return }
-        var update = Junction_V1_JobUpdate()
-        update.jobID = id
-        update.state = state
-        perform(core.handle(.fromPool(peer: Array(pool.utf8), WireMessage(.jobUpdate(update))), now: time()))
+        perform(core.handle(.fromPool(peer: Array(pool.utf8), correlationID: 0, .jobReport(JobReport(jobID: id, state: state))), now: time()))
     }
 
     /// Carries out what the core asked: a dispatch starts the job's input moving.
     private mutating func perform(_ actions: [ControllerAction]) {
         for action in actions {
-            guard case .toPool(let peer, let message) = action, case .dispatch(let dispatch) = message.body,
+            guard case .toPool(let peer, _, .dispatch(let dispatch)) = action,
                   let index = runOfCoreID[dispatch.jobID] else { continue }
             dispatched(index, pool: String(decoding: peer, as: UTF8.self))
         }
     }
 
-    private func request(for index: Int) -> Junction_V1_SubmitRequest {
+    private func request(for index: Int) -> Submission {
         let job = setup.jobs[index]
         let run = runs[index]
-        var submit = Junction_V1_SubmitRequest()
-        submit.request.ingress = run.ingress
-        submit.request.cpuCores = job.cpuCores
-        submit.request.memoryBytes = job.memoryBytes
-        submit.request.gpuCount = UInt32(job.gpuCount)
-        if job.gpuCount == 1, job.gpuShare < 1 { submit.request.gpuShare = job.gpuShare }
-        if setup.useGPUModels { submit.request.gpuModels = job.gpuModels }
-        submit.request.dataBytes = UInt64(run.dataBytes)
-        if run.dataBytes > 0, setup.transferGbps > 0 { submit.request.minBandwidthGbps = setup.transferGbps }
-        // The one-sided compute policies do not look at the network, so they are not told the
-        // budget; whether their choice kept it is counted afterwards.
-        if let budget = run.budgetMs, networkAware { submit.request.maxLatencyMs = budget }
-        submit.request.runtimeS = job.runtimeS
-        submit.spec.command = "simulated"
-        submit.spec.name = job.id
-        return submit
+        var request = PlacementRequest(
+            ingress: run.ingress, cpuCores: job.cpuCores, memoryBytes: job.memoryBytes, gpuCount: job.gpuCount,
+            gpuModels: setup.useGPUModels ? job.gpuModels : [], dataBytes: Double(UInt64(run.dataBytes)),
+            minBandwidthGbps: run.dataBytes > 0 && setup.transferGbps > 0 ? setup.transferGbps : 0,
+            // The one-sided compute policies do not look at the network, so they are not told the
+            // budget; whether their choice kept it is counted afterwards.
+            maxLatencyMs: networkAware ? run.budgetMs : nil,
+            runtimeS: job.runtimeS, explain: false
+        )
+        if job.gpuCount == 1, job.gpuShare < 1 { request.gpuShare = job.gpuShare }
+        return Submission(request: request, spec: JobSpec(command: "simulated", name: job.id))
     }
 
     private var networkAware: Bool {
@@ -324,10 +313,10 @@ public struct Simulator {
 
     /// Submits a job; false when no pool can take it now.
     private mutating func submit(_ index: Int) -> Bool {
-        let actions = core.handle(.fromClient(ClientAddress(frames: [[0]]), WireMessage(.submit(request(for: index)))), now: time())
+        let actions = core.handle(.fromClient(ClientAddress(frames: [[0]]), correlationID: 0, .submit(request(for: index))), now: time())
         for action in actions {
-            guard case .reply(_, let message) = action else { continue }
-            switch message.body {
+            guard case .reply(_, _, let reply) = action else { continue }
+            switch reply {
             case .submitted(let reply):
                 runs[index].coreID = reply.jobID
                 runOfCoreID[reply.jobID] = index
@@ -349,7 +338,7 @@ public struct Simulator {
     /// resources, GPU models, bandwidth and latency budget all count.
     private mutating func fitsEmptyNetwork(_ index: Int) -> Bool {
         if let known = runs[index].fitsEmpty { return known }
-        var request = PlacementRequest(request(for: index).request, explain: false)
+        var request = request(for: index).request
         request.alternatives = 0
         let fits = (try? pristine.place(request, now: now))?.winner != nil
         runs[index].fitsEmpty = fits
@@ -365,7 +354,7 @@ public struct Simulator {
             release(index)
         }
         let job = setup.jobs[index]
-        let estimate = info.estimate
+        guard let estimate = info.estimate else { return }
         runs[index].pool = pool
         runs[index].lastPool = pool
         runs[index].placements += 1
@@ -437,9 +426,7 @@ public struct Simulator {
             }
             switch info.state {
             case .accepted:
-                var cancel = Junction_V1_CancelRequest()
-                cancel.jobID = id
-                _ = core.handle(.fromClient(ClientAddress(frames: [[0]]), WireMessage(.cancel(cancel))), now: time())
+                _ = core.handle(.fromClient(ClientAddress(frames: [[0]]), correlationID: 0, .cancel(jobID: id)), now: time())
                 runOfCoreID[id] = nil
                 runs[index].coreID = nil
                 replacements += 1
@@ -461,9 +448,7 @@ public struct Simulator {
         switch failure.target {
         case .pool(let pool):
             let affected = active.filter { runs[$0].pool == pool }
-            var goodbye = Junction_V1_Goodbye()
-            goodbye.reason = "simulated failure \(failure.text)"
-            perform(core.handle(.fromPool(peer: Array(pool.utf8), WireMessage(.goodbye(goodbye))), now: time()))
+            perform(core.handle(.fromPool(peer: Array(pool.utf8), correlationID: 0, .goodbye(reason: "simulated failure \(failure.text)")), now: time()))
             settle(affected)
         case .link(let link):
             downLinks[link, default: 0] += 1
@@ -492,7 +477,7 @@ public struct Simulator {
                   info.state == .dispatched, info.path != runs[index].path else { continue }
             // The rest of the input moves over the new path, from now.
             reroutes += 1
-            let estimate = info.estimate
+            guard let estimate = info.estimate else { continue }
             let span = runs[index].inputArrives - runs[index].inputStarted
             let left = span > 0 ? max(0, runs[index].inputArrives - now) / span : 0
             let transfer = estimate.transferS * left

@@ -1,5 +1,4 @@
 import ControllerCore
-import Wire
 
 /// Where the controller keeps what it has promised: jobs, the counters it must never reuse, and
 /// idempotency keys. The controller's loop thread is its only user: it commits each batch's
@@ -17,7 +16,7 @@ public protocol ControllerStore: AnyObject, Sendable {
 /// What a store says to a `StoreQuery`.
 public enum StoreAnswer: Sendable {
     /// The jobs asked for, and the cursor of the next page (empty on the last).
-    case jobs([Junction_V1_JobInfo], nextCursor: String)
+    case jobs([JobView], nextCursor: String)
     /// A job id the store has never seen.
     case missing(String)
 }

@@ -1,6 +1,5 @@
 import ControllerCore
 import Synchronization
-import Wire
 
 /// Keeps everything in memory: lost with the process. For benchmarks that compare against the
 /// durable store.
@@ -20,8 +19,8 @@ public final class InMemoryStore: ControllerStore {
             contents.counters.epoch += 1
             let since = nowMs - Int64(idempotencyWindowS * 1_000)
             var keys: [String: String] = [:]
-            for job in contents.jobs.values where !job.idempotencyKey.isEmpty && job.info.submittedMs >= since {
-                keys[job.idempotencyKey] = job.info.jobID
+            for job in contents.jobs.values where !job.idempotencyKey.isEmpty && job.job.submittedMs >= since {
+                keys[job.idempotencyKey] = job.job.id
             }
             let active = contents.jobs.values.filter { !$0.isFinished }.sorted { $0.number < $1.number }
             return RecoveredState(counters: contents.counters, jobs: active, idempotencyKeys: keys)
@@ -32,7 +31,7 @@ public final class InMemoryStore: ControllerStore {
         contents.withLock { contents in
             for job in jobs {
                 contents.jobs[job.number] = job
-                contents.numberOfID[job.info.jobID] = job.number
+                contents.numberOfID[job.job.id] = job.number
             }
             contents.counters.nextJobNumber = counters.nextJobNumber
             contents.counters.eventSequence = counters.eventSequence
@@ -46,10 +45,10 @@ public final class InMemoryStore: ControllerStore {
     public func answer(_ query: StoreQuery) throws -> StoreAnswer {
         contents.withLock { contents in
             func lookUp(_ ids: [String]) -> StoreAnswer {
-                var infos: [Junction_V1_JobInfo] = []
+                var infos: [JobView] = []
                 for id in ids {
                     guard let number = contents.numberOfID[id], let job = contents.jobs[number] else { return .missing(id) }
-                    infos.append(job.info)
+                    infos.append(job.job)
                 }
                 return .jobs(infos, nextCursor: "")
             }
@@ -62,7 +61,7 @@ public final class InMemoryStore: ControllerStore {
                 let numbers = contents.jobs.keys.filter { $0 > after && (!activeOnly || !contents.jobs[$0]!.isFinished) }.sorted()
                 let kept = numbers.prefix(limit)
                 let next = numbers.count > limit ? kept.last.map { "\($0)" } ?? "" : ""
-                return .jobs(kept.compactMap { contents.jobs[$0]?.info }, nextCursor: next)
+                return .jobs(kept.compactMap { contents.jobs[$0]?.job }, nextCursor: next)
             }
         }
     }

@@ -1,6 +1,8 @@
 import ControllerCore
+import ControllerWire
 import Foundation
 import GRDB
+import Placement
 import Wire
 
 /// The controller's store in one SQLite database (WAL mode) under a state directory, which a lock
@@ -101,9 +103,9 @@ public final class SQLiteStore: ControllerStore {
                 """)
             for job in jobs {
                 try upsert.execute(arguments: [
-                    Int64(job.number), job.info.jobID, job.info.state.rawValue, job.isFinished,
-                    job.info.submittedMs, job.idempotencyKey.isEmpty ? nil : job.idempotencyKey,
-                    try job.info.serializedData(), try job.request.serializedData(),
+                    Int64(job.number), job.job.id, job.job.state.wire.rawValue, job.isFinished,
+                    job.job.submittedMs, job.idempotencyKey.isEmpty ? nil : job.idempotencyKey,
+                    try job.job.wire.serializedData(), try job.request.wire.serializedData(),
                     Int64(job.dispatchSequence), job.cancelRequested, job.exclusionsText, job.placementDeadlineMs,
                 ])
             }
@@ -122,10 +124,10 @@ public final class SQLiteStore: ControllerStore {
     public func answer(_ query: StoreQuery) throws -> StoreAnswer {
         try database.read { db in
             func lookUp(_ ids: [String]) throws -> StoreAnswer {
-                var infos: [Junction_V1_JobInfo] = []
+                var infos: [JobView] = []
                 for id in ids {
                     guard let data = try Data.fetchOne(db, sql: "SELECT info FROM jobs WHERE id = ?", arguments: [id]) else { return .missing(id) }
-                    infos.append(try Junction_V1_JobInfo(serializedBytes: data))
+                    infos.append(JobView(try Junction_V1_JobInfo(serializedBytes: data)))
                 }
                 return .jobs(infos, nextCursor: "")
             }
@@ -138,7 +140,7 @@ public final class SQLiteStore: ControllerStore {
                 let filter = activeOnly ? "AND finished = 0" : ""
                 let rows = try Row.fetchAll(db, sql: "SELECT number, info FROM jobs WHERE number > ? \(filter) ORDER BY number LIMIT ?", arguments: [Int64(clamping: after), limit + 1])
                 let kept = rows.prefix(limit)
-                let infos = try kept.map { try Junction_V1_JobInfo(serializedBytes: $0["info"] as Data) }
+                let infos = try kept.map { JobView(try Junction_V1_JobInfo(serializedBytes: $0["info"] as Data)) }
                 let next = rows.count > limit ? kept.last.map { "\($0["number"] as Int64)" } ?? "" : ""
                 return .jobs(infos, nextCursor: next)
             }
@@ -155,8 +157,8 @@ public final class SQLiteStore: ControllerStore {
     /// A row of `recordColumns`, read by position: a start reads every unfinished job this way.
     private static func record(_ row: Row) throws -> StoredJob {
         StoredJob(
-            info: try Junction_V1_JobInfo(serializedBytes: row[0] as Data),
-            request: try Junction_V1_PlacementRequest(serializedBytes: row[1] as Data),
+            job: JobView(try Junction_V1_JobInfo(serializedBytes: row[0] as Data)),
+            request: PlacementRequest(try Junction_V1_PlacementRequest(serializedBytes: row[1] as Data), explain: false),
             number: UInt64(row[2] as Int64),
             dispatchSequence: UInt64(row[3] as Int64),
             cancelRequested: row[4],

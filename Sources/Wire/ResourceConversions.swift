@@ -13,15 +13,6 @@ extension Resources {
         wire.gpus = gpus.mapValues { UInt32(clamping: $0) }
         return wire
     }
-
-    /// Whether every amount is finite and not negative.
-    public var isSane: Bool { cpuCores.isFinite && cpuCores >= 0 }
-
-    /// Whether these resources fit within `other`.
-    public func fits(in other: Resources) -> Bool {
-        cpuCores <= other.cpuCores + 1e-9 && memoryBytes <= other.memoryBytes
-            && gpus.allSatisfy { $0.value <= (other.gpus[$0.key] ?? 0) }
-    }
 }
 
 extension Price {

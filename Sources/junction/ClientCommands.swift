@@ -1,5 +1,5 @@
 import ArgumentParser
-import ControllerCore
+import ControllerWire
 import Foundation
 import JunctionClient
 import Placement

@@ -1,9 +1,9 @@
 import ArgumentParser
 import ControllerCore
 import Foundation
+import Placement
 import Store
 import Topology
-import Wire
 
 /// `junction bench memory`: resident memory while jobs are submitted and finished without end.
 struct MemoryBench: ParsableCommand {
@@ -50,10 +50,7 @@ struct MemoryBench: ParsableCommand {
         }
         keep(core.restore(try store.recover(nowMs: now().unixMs, idempotencyWindowS: configuration.idempotencyWindowS), now: now()))
         for pool in network.pools {
-            var register = Junction_V1_Register()
-            register.poolID = pool.id
-            register.total = pool.capacity.wire
-            keep(core.handle(.fromPool(peer: Array(pool.id.utf8), WireMessage(.register(register))), now: now()))
+            keep(core.handle(.fromPool(peer: Array(pool.id.utf8), correlationID: 0, .register(PoolRegistration(poolID: pool.id, total: pool.capacity))), now: now()))
         }
         let client = ClientAddress(frames: [[0]])
         var samples: [(jobs: Int, residentMB: Double, inMemory: Int)] = []
@@ -61,22 +58,19 @@ struct MemoryBench: ParsableCommand {
         printError("submitting and finishing \(jobs) jobs at \(Int(rate))/s of virtual time, \(Int(retentionS)) s retention")
         for number in 1...jobs {
             seconds += 1 / rate
-            var submit = Junction_V1_SubmitRequest()
-            submit.request.ingress = network.nodes[number % network.nodes.count].id
-            submit.request.cpuCores = 1
-            submit.spec.command = "/bin/true"
-            let actions = core.handle(.fromClient(client, WireMessage(.submit(submit), correlationID: UInt64(number))), now: now())
+            let submission = Submission(
+                request: PlacementRequest(ingress: network.nodes[number % network.nodes.count].id, cpuCores: 1, explain: false),
+                spec: JobSpec(command: "/bin/true")
+            )
+            let actions = core.handle(.fromClient(client, correlationID: UInt64(number), .submit(submission)), now: now())
             keep(actions)
-            guard let (peer, dispatch) = actions.lazy.compactMap({ action -> ([UInt8], Junction_V1_Dispatch)? in
-                if case .toPool(let peer, let message) = action, case .dispatch(let dispatch) = message.body { return (peer, dispatch) }
+            guard let (peer, dispatch) = actions.lazy.compactMap({ action -> ([UInt8], JobDispatch)? in
+                if case .toPool(let peer, _, .dispatch(let dispatch)) = action { return (peer, dispatch) }
                 return nil
             }).first else { throw CommandFailure("job \(number) was not dispatched") }
-            for state in [Junction_V1_JobState.running, .succeeded] {
-                var update = Junction_V1_JobUpdate()
-                update.jobID = dispatch.jobID
-                update.state = state
-                update.attempt = dispatch.attempt
-                keep(core.handle(.fromPool(peer: peer, WireMessage(.jobUpdate(update))), now: now()))
+            for state in [JobState.running, .succeeded] {
+                let report = JobReport(jobID: dispatch.jobID, state: state, attempt: dispatch.attempt)
+                keep(core.handle(.fromPool(peer: peer, correlationID: 0, .jobReport(report)), now: now()))
             }
             if number % 1_000 == 0 {
                 keep(core.handle(.tick, now: now()))

@@ -1,5 +1,5 @@
 import ArgumentParser
-import ControllerCore
+import ControllerWire
 import Foundation
 import Placement
 import Topology

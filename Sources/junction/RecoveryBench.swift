@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import JunctionClient
 import Logging
+import Placement
 import Services
 import Store
 import Topology
@@ -40,20 +41,15 @@ struct RecoveryBench: AsyncParsableCommand {
             _ = try store.recover(nowMs: 0, idempotencyWindowS: 60)
             var batch: [StoredJob] = []
             for number in 1...UInt64(jobs) {
-                var info = Junction_V1_JobInfo()
-                info.jobID = "job-\(number)"
                 let running = number > UInt64(jobs - active)
-                info.state = running ? .running : .succeeded
-                info.pool = pools.isEmpty ? "" : pools[Int(number) % pools.count]
-                info.path = [network.nodes[0].id]
-                info.attempts = 1
-                info.spec.command = "/bin/true"
-                info.spec.resources.cpuCores = 0.001
-                info.submittedMs = Int64(Date().timeIntervalSince1970 * 1_000)
-                var request = Junction_V1_PlacementRequest()
-                request.ingress = network.nodes[0].id
-                request.cpuCores = 0.001
-                batch.append(StoredJob(info: info, request: request, number: number, dispatchSequence: number))
+                let submittedMs = Int64(Date().timeIntervalSince1970 * 1_000)
+                let job = JobView(
+                    id: "job-\(number)", state: running ? .running : .succeeded, pool: pools.isEmpty ? "" : pools[Int(number) % pools.count],
+                    path: [network.nodes[0].id], attempts: 1, submittedMs: submittedMs, updatedMs: submittedMs,
+                    spec: JobSpec(command: "/bin/true", resources: Resources(cpuCores: 0.001))
+                )
+                let request = PlacementRequest(ingress: network.nodes[0].id, cpuCores: 0.001, explain: false)
+                batch.append(StoredJob(job: job, request: request, number: number, dispatchSequence: number))
                 if batch.count == 1_000 {
                     try store.commit(jobs: batch, counters: DurableCounters(nextJobNumber: number + 1))
                     batch.removeAll(keepingCapacity: true)

@@ -2,7 +2,6 @@ import ControllerCore
 import Placement
 import Testing
 import Topology
-import Wire
 
 /// Two sites behind an ingress, no pools declared: agents bring them.
 func twoSites() -> Topology {
@@ -26,7 +25,7 @@ func detourNetwork() -> Topology {
     return Topology(name: "detour", nodes: nodes, links: links, pools: [])
 }
 
-/// Drives a core with a hand-held clock and keeps what it asked for.
+/// Drives a core with a hand-held clock through its typed inputs and keeps what it asked for.
 struct Harness {
     var core: ControllerCore
     var seconds = 0.0
@@ -42,53 +41,76 @@ struct Harness {
         return result
     }
 
-    mutating func pool(_ peer: String, _ body: WireBody) -> [ControllerAction] {
-        send(.fromPool(peer: Array(peer.utf8), WireMessage(body, correlationID: 1)))
+    mutating func pool(_ peer: String, _ message: PoolMessage) -> [ControllerAction] {
+        send(.fromPool(peer: Array(peer.utf8), correlationID: 1, message))
     }
 
-    mutating func client(_ body: WireBody, id: UInt64 = 9) -> WireMessage? {
-        let result = send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), WireMessage(body, correlationID: id)))
-        for case .reply(_, let message) in result { return message }
+    /// The reply to a client request, and the correlation id it was sent under.
+    mutating func ask(_ request: ClientRequest, id: UInt64 = 9) -> (reply: ClientReply, correlationID: UInt64)? {
+        let result = send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), correlationID: id, request))
+        for case .reply(_, let correlationID, let reply) in result { return (reply, correlationID) }
         return nil
     }
 
-    mutating func register(_ peer: String, pool: String, node: String, cores: Double = 16, running: [String] = []) {
-        var register = Junction_V1_Register()
-        register.poolID = pool
-        register.node = node
-        register.total = Resources(cpuCores: cores, memoryBytes: 64 << 30).wire
-        register.runningJobs = running.map {
-            var job = Junction_V1_RunningJob()
-            job.jobID = $0
-            job.state = .running
-            return job
-        }
-        _ = self.pool(peer, .register(register))
+    mutating func client(_ request: ClientRequest, id: UInt64 = 9) -> ClientReply? {
+        ask(request, id: id)?.reply
+    }
+
+    mutating func register(_ peer: String, pool: String, node: String, cores: Double = 16, gpus: [String: Int] = [:], running: [String] = []) {
+        let registration = PoolRegistration(
+            poolID: pool, node: node, total: Resources(cpuCores: cores, memoryBytes: 64 << 30, gpus: gpus),
+            runningJobs: running.map { RunningJob(jobID: $0) }
+        )
+        _ = self.pool(peer, .register(registration))
+    }
+
+    mutating func heartbeat(_ peers: String...) {
+        for peer in peers { _ = pool(peer, .heartbeat) }
     }
 
     mutating func submit(cores: Double = 4) -> String? {
-        var submit = Junction_V1_SubmitRequest()
-        submit.request.ingress = "in"
-        submit.request.cpuCores = cores
-        submit.spec.command = "/bin/true"
-        guard case .submitted(let reply)? = client(.submit(submit))?.body else { return nil }
-        return reply.jobID
+        submit(Submission(request: PlacementRequest(ingress: "in", cpuCores: cores), spec: JobSpec(command: "/bin/true")))
     }
 
-    func dispatches(to peer: String, in actions: [ControllerAction]) -> [Junction_V1_Dispatch] {
+    mutating func submit(_ submission: Submission) -> String? {
+        guard case .submitted(let result)? = client(.submit(submission)) else { return nil }
+        return result.jobID
+    }
+
+    mutating func report(_ peer: String, _ job: String, _ state: JobState, attempt: UInt32 = 0, usage: JobUsage? = nil) {
+        _ = pool(peer, .jobReport(JobReport(jobID: job, state: state, usage: usage, attempt: attempt)))
+    }
+
+    func dispatches(to peer: String, in actions: [ControllerAction]) -> [JobDispatch] {
         actions.compactMap {
-            if case .toPool(let to, let message) = $0, to == Array(peer.utf8), case .dispatch(let dispatch) = message.body { return dispatch }
+            if case .toPool(let to, _, .dispatch(let dispatch)) = $0, to == Array(peer.utf8) { return dispatch }
             return nil
         }
     }
 
+    /// The jobs each cancel in `actions` sent to `peer` names.
+    func cancels(to peer: String, in actions: some Sequence<ControllerAction>) -> [String] {
+        actions.compactMap {
+            if case .toPool(let to, _, .cancel(let job, _)) = $0, to == Array(peer.utf8) { return job }
+            return nil
+        }
+    }
+
+    func welcome(in actions: some Sequence<ControllerAction>) -> PoolWelcome? {
+        for case .toPool(_, _, .welcome(let welcome)) in actions { return welcome }
+        return nil
+    }
+
+    func poolError(in actions: [ControllerAction]) -> ControllerError? {
+        for case .toPool(_, _, .error(let error)) in actions { return error }
+        return nil
+    }
+
     /// The job as a client would see it, asked of a copy so the harness itself is unchanged.
-    func status(_ job: String) -> Junction_V1_JobInfo? {
+    func status(_ job: String) -> JobView? {
         var copy = self
-        var request = Junction_V1_StatusRequest()
-        request.jobIds = [job]
-        guard case .jobStatus(let reply)? = copy.client(.status(request))?.body else { return nil }
-        return reply.jobs.first
+        guard case .jobs(let jobs, _)? = copy.client(.status(StatusQuery(jobIDs: [job]))) else { return nil }
+        return jobs.first
     }
 }
 
@@ -96,15 +118,9 @@ struct Harness {
 struct ControllerCoreTests {
     @Test func registerGetsAWelcomeAndAnUndeclaredPoolNeedsANode() throws {
         var harness = Harness()
-        var register = Junction_V1_Register()
-        register.poolID = "east-1"
-        register.node = "east"
-        register.total = Resources(cpuCores: 8).wire
+        var register = PoolRegistration(poolID: "east-1", node: "east", total: Resources(cpuCores: 8))
         let actions = harness.pool("peer-a", .register(register))
-        let welcome = actions.compactMap { action -> Junction_V1_Welcome? in
-            if case .toPool(_, let message) = action, case .welcome(let welcome) = message.body { return welcome }
-            return nil
-        }.first
+        let welcome = harness.welcome(in: actions)
         #expect(welcome?.node == "east")
         #expect(welcome?.heartbeatIntervalMs == 1_000)
         #expect(harness.core.engine.pool("east-1")?.liveness == .up)
@@ -112,10 +128,7 @@ struct ControllerCoreTests {
         register.poolID = "nowhere"
         register.node = "mars"
         let refused = harness.pool("peer-b", .register(register))
-        guard case .toPool(_, let message)? = refused.first, case .error(let error) = message.body else {
-            Issue.record("expected an error reply")
-            return
-        }
+        let error = try #require(harness.poolError(in: refused), "expected an error reply")
         #expect(error.code == .unknownPool)
         #expect(error.message.contains("node mars is not in the topology"))
     }
@@ -134,31 +147,22 @@ struct ControllerCoreTests {
         #expect(harness.status(job)?.state == .dispatched)
         #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 4)
 
-        var ack = Junction_V1_DispatchAck()
-        ack.jobID = job
-        ack.dispatchSequence = 1
-        ack.accepted = true
-        _ = harness.pool("peer-e", .dispatchAck(ack))
-        var update = Junction_V1_JobUpdate()
-        update.jobID = job
-        update.state = .running
-        _ = harness.pool("peer-e", .jobUpdate(update))
+        _ = harness.pool("peer-e", .dispatchAnswer(DispatchAnswer(jobID: job, dispatchSequence: 1, accepted: true)))
+        harness.report("peer-e", job, .running)
         #expect(harness.status(job)?.state == .running)
-        update.state = .succeeded
-        update.usage.wallSeconds = 3
-        _ = harness.pool("peer-e", .jobUpdate(update))
+        harness.report("peer-e", job, .succeeded, usage: JobUsage(wallSeconds: 3))
         let done = try #require(harness.status(job))
         #expect(done.state == .succeeded)
-        #expect(done.usage.wallSeconds == 3)
+        #expect(done.usage?.wallSeconds == 3)
         #expect(done.history.map(\.state) == [.accepted, .dispatched, .running, .succeeded])
         #expect(harness.core.engine.activeLeases.isEmpty)
 
         // Every transition was published, in sequence.
-        let events = harness.actions.compactMap { action -> Junction_V1_Event? in
-            if case .publish(let topic, let event) = action, topic == "job/\(job)" { return event }
+        let events = harness.actions.compactMap { action -> (sequence: UInt64, state: JobState)? in
+            if case .publish(let notice) = action, case .job(let change) = notice.kind, change.jobID == job { return (notice.sequence, change.state) }
             return nil
         }
-        #expect(events.map(\.job.state) == [.accepted, .dispatched, .running, .succeeded])
+        #expect(events.map(\.state) == [.accepted, .dispatched, .running, .succeeded])
         #expect(events.map(\.sequence) == events.map(\.sequence).sorted())
     }
 
@@ -169,7 +173,7 @@ struct ControllerCoreTests {
         let submitted = harness.submit()
         let job = try #require(submitted)
         harness.seconds = 3
-        _ = harness.pool("peer-w", .heartbeat(Junction_V1_Heartbeat()))
+        harness.heartbeat("peer-w")
         harness.seconds = 5.5
         let actions = harness.send(.tick)
         #expect(harness.core.engine.pool("east-1")?.liveness == .down)
@@ -186,20 +190,13 @@ struct ControllerCoreTests {
         harness.register("peer-w", pool: "west-1", node: "west")
         let submitted = harness.submit()
         let job = try #require(submitted)
-        var ack = Junction_V1_DispatchAck()
-        ack.jobID = job
-        ack.dispatchSequence = 1
-        ack.accepted = false
-        ack.reason = "disk full"
-        let actions = harness.pool("peer-e", .dispatchAck(ack))
+        let actions = harness.pool("peer-e", .dispatchAnswer(DispatchAnswer(jobID: job, dispatchSequence: 1, accepted: false, reason: "disk full")))
         #expect(harness.dispatches(to: "peer-w", in: actions).first?.jobID == job)
         // West never answers: after the dispatch timeout nothing else is left, so it waits.
         harness.seconds = 1
-        _ = harness.pool("peer-e", .heartbeat(Junction_V1_Heartbeat()))
-        _ = harness.pool("peer-w", .heartbeat(Junction_V1_Heartbeat()))
+        harness.heartbeat("peer-e", "peer-w")
         harness.seconds = 6
-        _ = harness.pool("peer-e", .heartbeat(Junction_V1_Heartbeat()))
-        _ = harness.pool("peer-w", .heartbeat(Junction_V1_Heartbeat()))
+        harness.heartbeat("peer-e", "peer-w")
         _ = harness.send(.tick)
         let info = try #require(harness.status(job))
         #expect(info.state == .accepted)
@@ -212,39 +209,27 @@ struct ControllerCoreTests {
         harness.register("peer-e", pool: "east-1", node: "east")
         let submitted = harness.submit()
         let job = try #require(submitted)
-        var update = Junction_V1_JobUpdate()
-        update.jobID = job
-        update.state = .running
-        _ = harness.pool("peer-e", .jobUpdate(update))
+        harness.report("peer-e", job, .running)
         harness.seconds = 2
         harness.register("peer-e2", pool: "east-1", node: "east", running: [job, "job-unknown"])
-        let welcome = harness.actions.reversed().compactMap { action -> Junction_V1_Welcome? in
-            if case .toPool(_, let message) = action, case .welcome(let welcome) = message.body { return welcome }
-            return nil
-        }.first
+        let welcome = harness.welcome(in: harness.actions.reversed())
         #expect(welcome?.stopJobs == ["job-unknown"])
         #expect(harness.status(job)?.state == .running)
         #expect(harness.status(job)?.pool == "east-1")
         // The old connection no longer speaks for the pool.
-        let stale = harness.pool("peer-e", .heartbeat(Junction_V1_Heartbeat()))
-        guard case .toPool(_, let message)? = stale.first, case .error(let error) = message.body else {
-            Issue.record("the old connection should be told it has no session")
-            return
-        }
+        let stale = harness.pool("peer-e", .heartbeat)
+        let error = try #require(harness.poolError(in: stale), "the old connection should be told it has no session")
         #expect(error.code == .notRegistered)
     }
 
     @Test func advertisementsAreCheckedAndStaleOnesDropped() throws {
         var harness = Harness()
         harness.register("peer-e", pool: "east-1", node: "east")
-        var advertisement = Junction_V1_Advertisement()
-        advertisement.poolID = "east-1"
-        advertisement.sequence = 2
-        advertisement.free = Resources(cpuCores: 3).wire
+        var advertisement = PoolAdvertisement(poolID: "east-1", sequence: 2, free: Resources(cpuCores: 3))
         _ = harness.pool("peer-e", .advertisement(advertisement))
         #expect(harness.core.engine.pool("east-1")?.free.cpuCores == 3)
         advertisement.sequence = 1
-        advertisement.free = Resources(cpuCores: 9).wire
+        advertisement.free = Resources(cpuCores: 9)
         _ = harness.pool("peer-e", .advertisement(advertisement))
         #expect(harness.core.engine.pool("east-1")?.free.cpuCores == 3)
         #expect(harness.core.dropped["pools.stale_advertisement"] == 1)
@@ -262,31 +247,29 @@ struct ControllerCoreTests {
     @Test func clientsGetAnAnswerToEverything() throws {
         var harness = Harness()
         harness.register("peer-e", pool: "east-1", node: "east")
-        #expect(harness.client(.pools(Junction_V1_PoolsRequest()))?.kind == "pool_table")
-        var routes = Junction_V1_RoutesRequest()
-        routes.ingress = "in"
-        guard case .routeTable(let table)? = harness.client(.routes(routes))?.body else {
+        guard case .pools(let pools, _)? = harness.client(.pools(PageRequest())) else {
+            Issue.record("no pool table")
+            return
+        }
+        #expect(pools.map(\.state.id) == ["east-1"])
+        guard case .routes(let table)? = harness.client(.routes(RoutesQuery(ingress: "in"))) else {
             Issue.record("no route table")
             return
         }
-        #expect(table.rows.first?.path.nodes == ["in", "east"])
-        var status = Junction_V1_StatusRequest()
-        status.jobIds = ["job-404"]
+        #expect(table.rows.first?.row.path == ["in", "east"])
+        #expect(table.rows.first?.pool?.state.id == "east-1")
         // A job not in memory may have finished long ago: the store answers, after the commit.
-        let asked = harness.send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), WireMessage(.status(status), correlationID: 9)))
+        let asked = harness.send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), correlationID: 9, .status(StatusQuery(jobIDs: ["job-404"]))))
         #expect(asked.contains { if case .query(.jobs(["job-404"]), _, 9) = $0 { true } else { false } })
-        let wrongKind = harness.client(.heartbeat(Junction_V1_Heartbeat()), id: 44)
+        let wrongKind = harness.ask(.unexpected(kind: "heartbeat"), id: 44)
         #expect(wrongKind?.correlationID == 44)
-        guard case .error(let unknown)? = wrongKind?.body else {
+        guard case .error(let unknown)? = wrongKind?.reply else {
             Issue.record("no error for a pool message on the clients endpoint")
             return
         }
         #expect(unknown.code == .unknownMessage)
-        var submit = Junction_V1_SubmitRequest()
-        submit.request.ingress = "in"
-        submit.request.cpuCores = 64
-        submit.spec.command = "/bin/true"
-        guard case .error(let none)? = harness.client(.submit(submit))?.body else {
+        let submit = Submission(request: PlacementRequest(ingress: "in", cpuCores: 64), spec: JobSpec(command: "/bin/true"))
+        guard case .error(let none)? = harness.client(.submit(submit)) else {
             Issue.record("a job that fits nowhere should get an error")
             return
         }
@@ -297,18 +280,19 @@ struct ControllerCoreTests {
     @Test func anotherProtocolVersionIsAnsweredAndGarbageIsCounted() {
         var harness = Harness()
         let address = ClientAddress(frames: [Array("c".utf8)])
-        let answered = harness.send(.undecodable(.clients, address, .unsupportedVersion(2, correlationID: 7)))
-        let replies = answered.compactMap { action -> WireMessage? in
-            if case .reply(_, let message) = action { return message }
+        let version = UndecodableMessage(reason: "unsupported_version", detail: "version 2", answer: ControllerError(.unsupportedVersion, "version 2"), correlationID: 7)
+        let answered = harness.send(.undecodable(.clients, address, version))
+        let replies = answered.compactMap { action -> (UInt64, ClientReply)? in
+            if case .reply(_, let id, let reply) = action { return (id, reply) }
             return nil
         }
-        guard let message = replies.first, case .error(let error) = message.body else {
+        guard let (correlationID, reply) = replies.first, case .error(let error) = reply else {
             Issue.record("expected an error reply")
             return
         }
         #expect(error.code == .unsupportedVersion)
-        #expect(message.correlationID == 7)
-        let silent = harness.send(.undecodable(.clients, address, .malformed(detail: "truncated")))
+        #expect(correlationID == 7)
+        let silent = harness.send(.undecodable(.clients, address, UndecodableMessage(reason: "malformed", detail: "truncated")))
         #expect(!silent.contains { if case .reply = $0 { true } else { false } })
         #expect(harness.core.dropped["clients.malformed"] == 1)
         #expect(harness.core.dropped["clients.unsupported_version"] == 1)
@@ -326,8 +310,8 @@ struct ControllerCoreTests {
         var faster = twoSites()
         faster.links[1].latencyMs = 1
         let reloaded = harness.send(.topologyLoaded(faster, path: "faster.yaml", replyTo: ClientAddress(frames: [Array("admin".utf8)]), correlationID: 5))
-        let reply = reloaded.compactMap { action -> Junction_V1_AdminReply? in
-            if case .reply(_, let message) = action, case .adminReply(let reply) = message.body { return reply }
+        let reply = reloaded.compactMap { action -> AdminResult? in
+            if case .reply(_, 5, .admin(let result)) = action { return result }
             return nil
         }.first
         #expect(reply?.ok == true)
@@ -349,19 +333,14 @@ struct ControllerCoreTests {
         harness.register("peer-e", pool: "east-1", node: "east")
         let submitted = harness.submit()
         let job = try #require(submitted)
-        var cancel = Junction_V1_CancelRequest()
-        cancel.jobID = job
         let before = harness.actions.count
-        _ = harness.client(.cancel(cancel))
-        let asked = harness.actions[before...].contains {
-            if case .toPool(_, let message) = $0, case .cancelJob(let request) = message.body { return request.jobID == job }
-            return false
+        guard case .cancelled(let view)? = harness.client(.cancel(jobID: job)) else {
+            Issue.record("a cancel reply")
+            return
         }
-        #expect(asked)
-        var update = Junction_V1_JobUpdate()
-        update.jobID = job
-        update.state = .cancelled
-        _ = harness.pool("peer-e", .jobUpdate(update))
+        #expect(view?.id == job)
+        #expect(harness.cancels(to: "peer-e", in: harness.actions[before...]) == [job])
+        harness.report("peer-e", job, .cancelled)
         #expect(harness.status(job)?.state == .cancelled)
         #expect(harness.core.engine.activeLeases.isEmpty)
     }
@@ -369,21 +348,11 @@ struct ControllerCoreTests {
     @Test func theInputBandwidthIsFreedOnceTheJobRuns() throws {
         var harness = Harness()
         harness.register("peer-e", pool: "east-1", node: "east")
-        var submit = Junction_V1_SubmitRequest()
-        submit.request.ingress = "in"
-        submit.request.cpuCores = 2
-        submit.request.dataBytes = 1_000_000_000
-        submit.request.minBandwidthGbps = 4
-        submit.spec.command = "/bin/true"
-        guard case .submitted(let reply)? = harness.client(.submit(submit))?.body else {
-            Issue.record("not submitted")
-            return
-        }
+        let request = PlacementRequest(ingress: "in", cpuCores: 2, dataBytes: 1_000_000_000, minBandwidthGbps: 4)
+        let submitted = harness.submit(Submission(request: request, spec: JobSpec(command: "/bin/true")))
+        let job = try #require(submitted)
         #expect(harness.core.engine.activeLeases.first?.bandwidthGbps == 4)
-        var update = Junction_V1_JobUpdate()
-        update.jobID = reply.jobID
-        update.state = .running
-        _ = harness.pool("peer-e", .jobUpdate(update))
+        harness.report("peer-e", job, .running)
         let lease = try #require(harness.core.engine.activeLeases.first)
         #expect(lease.bandwidthGbps == 0, "the input has arrived")
         #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 2, "the pool stays held")
@@ -396,10 +365,7 @@ struct ControllerCoreTests {
         harness.register("peer-w", pool: "west-1", node: "west")
         let first = harness.submit(cores: 4)
         let runningJob = try #require(first)
-        var update = Junction_V1_JobUpdate()
-        update.jobID = runningJob
-        update.state = .running
-        _ = harness.pool("peer-e", .jobUpdate(update))
+        harness.report("peer-e", runningJob, .running)
         let second = harness.submit(cores: 4)
         let movingJob = try #require(second)
         #expect(harness.status(movingJob)?.path == ["in", "east"])
@@ -413,11 +379,7 @@ struct ControllerCoreTests {
         var cut = detour
         cut.links[2].isUp = false
         let actions = harness.send(.topologyLoaded(cut, path: "in-mid down", replyTo: nil, correlationID: 0))
-        let cancelled = actions.contains {
-            if case .toPool(let peer, let message) = $0, peer == Array("peer-e".utf8), case .cancelJob(let cancel) = message.body { return cancel.jobID == movingJob }
-            return false
-        }
-        #expect(cancelled, "the east copy is stopped")
+        #expect(harness.cancels(to: "peer-e", in: actions) == [movingJob], "the east copy is stopped")
         #expect(harness.dispatches(to: "peer-w", in: actions).map(\.jobID) == [movingJob])
         #expect(harness.status(movingJob)?.pool == "west-1")
         #expect(harness.status(runningJob)?.pool == "east-1", "a running job needs no path")
@@ -426,29 +388,19 @@ struct ControllerCoreTests {
 
     @Test func aGPUShareIsDispatchedWithItsGPUAndKeptThroughAReload() throws {
         var harness = Harness()
-        var register = Junction_V1_Register()
-        register.poolID = "east-1"
-        register.node = "east"
-        register.total = Resources(cpuCores: 16, memoryBytes: 64 << 30, gpus: ["A100": 1]).wire
-        _ = harness.pool("peer-e", .register(register))
+        harness.register("peer-e", pool: "east-1", node: "east", gpus: ["A100": 1])
         var jobs: [String] = []
         for part in [0.5, 0.25] {
-            var submit = Junction_V1_SubmitRequest()
-            submit.request.ingress = "in"
-            submit.request.cpuCores = 1
-            submit.request.gpuCount = 1
-            submit.request.gpuShare = part
-            submit.spec.command = "/bin/true"
-            let actions = harness.send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), WireMessage(.submit(submit), correlationID: 3)))
+            var request = PlacementRequest(ingress: "in", cpuCores: 1, gpuCount: 1)
+            request.gpuShare = part
+            let submission = Submission(request: request, spec: JobSpec(command: "/bin/true"))
+            let actions = harness.send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), correlationID: 3, .submit(submission)))
             let dispatch = try #require(harness.dispatches(to: "peer-e", in: actions).first)
             #expect(dispatch.spec.resources.gpus.isEmpty)
-            #expect(dispatch.spec.gpuShare.model == "A100" && dispatch.spec.gpuShare.gpu == 0 && dispatch.spec.gpuShare.share == part)
+            #expect(dispatch.spec.gpuShare == LeaseShare(model: "A100", gpu: 0, amount: part))
             jobs.append(dispatch.jobID)
         }
-        var update = Junction_V1_JobUpdate()
-        update.jobID = jobs[0]
-        update.state = .running
-        _ = harness.pool("peer-e", .jobUpdate(update))
+        harness.report("peer-e", jobs[0], .running)
         _ = harness.send(.topologyLoaded(twoSites(), path: "same.yaml", replyTo: nil, correlationID: 0))
         let shared = try #require(harness.core.engine.pool("east-1")?.sharedGPUs["A100"])
         #expect(shared.count == 1 && shared[0].index == 0 && abs(shared[0].used - 0.75) < 1e-9, "both shares held again on GPU 0")

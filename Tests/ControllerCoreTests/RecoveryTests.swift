@@ -2,13 +2,12 @@ import ControllerCore
 import Placement
 import Testing
 import Topology
-import Wire
 
 extension Harness {
     /// What the store would hold after everything this harness has done: the last record of each job.
     var stored: RecoveredState {
         var records: [String: StoredJob] = [:]
-        for case .persist(let record) in actions { records[record.info.jobID] = record }
+        for case .persist(let record) in actions { records[record.job.id] = record }
         var counters = core.counters
         counters.epoch += 1
         return RecoveredState(counters: counters, jobs: records.values.filter { !$0.isFinished }.sorted { $0.number < $1.number })
@@ -22,19 +21,8 @@ extension Harness {
         return next
     }
 
-    mutating func update(_ peer: String, _ job: String, _ state: Junction_V1_JobState, attempt: UInt32) {
-        var update = Junction_V1_JobUpdate()
-        update.jobID = job
-        update.state = state
-        update.attempt = attempt
-        _ = pool(peer, .jobUpdate(update))
-    }
-
-    func welcome(in actions: [ControllerAction]) -> Junction_V1_Welcome? {
-        actions.lazy.compactMap { action -> Junction_V1_Welcome? in
-            if case .toPool(_, let message) = action, case .welcome(let welcome) = message.body { return welcome }
-            return nil
-        }.first
+    mutating func update(_ peer: String, _ job: String, _ state: JobState, attempt: UInt32) {
+        report(peer, job, state, attempt: attempt)
     }
 }
 
@@ -80,11 +68,11 @@ struct RecoveryTests {
         var second = first.restarted()
         second.register("peer-e2", pool: "east-1", node: "east")
         second.register("peer-w2", pool: "west-1", node: "west")
-        for peer in ["peer-e2", "peer-w2"] { _ = second.pool(peer, .heartbeat(Junction_V1_Heartbeat())) }
+        second.heartbeat("peer-e2", "peer-w2")
         second.seconds += 4
         _ = second.send(.tick)
         #expect(second.core.job(job)?.pool == "east-1", "outcomes may still be on their way")
-        for peer in ["peer-e2", "peer-w2"] { _ = second.pool(peer, .heartbeat(Junction_V1_Heartbeat())) }
+        second.heartbeat("peer-e2", "peer-w2")
         second.seconds += 3
         _ = second.send(.tick)
         let moved = try #require(second.core.job(job))
@@ -123,19 +111,10 @@ struct RecoveryTests {
         var harness = Harness()
         harness.register("peer-e", pool: "east-1", node: "east")
         harness.register("peer-w", pool: "west-1", node: "west")
-        var submit = Junction_V1_SubmitRequest()
-        submit.request.ingress = "in"
-        submit.request.cpuCores = 1
-        submit.spec.command = "/bin/true"
-        submit.spec.delivery = .atMostOnce
-        guard case .submitted(let reply)? = harness.client(.submit(submit))?.body else {
-            Issue.record("submitted")
-            return
-        }
-        var goodbye = Junction_V1_Goodbye()
-        goodbye.reason = "test"
-        _ = harness.pool("peer-e", .goodbye(goodbye))
-        let info = try #require(harness.core.job(reply.jobID))
+        let submitted = harness.submit(Submission(request: PlacementRequest(ingress: "in", cpuCores: 1), spec: JobSpec(command: "/bin/true", delivery: .atMostOnce)))
+        let job = try #require(submitted)
+        _ = harness.pool("peer-e", .goodbye(reason: "test"))
+        let info = try #require(harness.core.job(job))
         #expect(info.state == .failed)
         #expect(info.message.contains("at-most-once"))
     }
@@ -143,39 +122,27 @@ struct RecoveryTests {
     @Test func aWaitingJobFailsAtItsDeadlineAndAnExclusionEnds() throws {
         var harness = Harness()
         harness.register("peer-e", pool: "east-1", node: "east")
-        var submit = Junction_V1_SubmitRequest()
-        submit.request.ingress = "in"
-        submit.request.cpuCores = 1
-        submit.spec.command = "/bin/true"
-        submit.placementDeadlineS = 400
-        guard case .submitted(let reply)? = harness.client(.submit(submit))?.body else {
-            Issue.record("submitted")
-            return
-        }
+        let submitted = harness.submit(Submission(request: PlacementRequest(ingress: "in", cpuCores: 1), spec: JobSpec(command: "/bin/true"), placementDeadlineS: 400))
+        let job = try #require(submitted)
         // The only pool refuses: the job waits, with that pool excluded for a while.
-        var refusal = Junction_V1_DispatchAck()
-        refusal.jobID = reply.jobID
-        refusal.dispatchSequence = 1
-        refusal.accepted = false
-        refusal.reason = "busy"
-        refusal.attempt = 1
-        _ = harness.pool("peer-e", .dispatchAck(refusal))
-        #expect(harness.core.job(reply.jobID)?.state == .accepted)
+        let refusal = DispatchAnswer(jobID: job, dispatchSequence: 1, accepted: false, reason: "busy", attempt: 1)
+        _ = harness.pool("peer-e", .dispatchAnswer(refusal))
+        #expect(harness.core.job(job)?.state == .accepted)
         harness.seconds += 100
-        _ = harness.pool("peer-e", .heartbeat(Junction_V1_Heartbeat()))
+        harness.heartbeat("peer-e")
         _ = harness.send(.tick)
-        #expect(harness.core.job(reply.jobID)?.state == .accepted, "still excluded")
+        #expect(harness.core.job(job)?.state == .accepted, "still excluded")
         harness.seconds += 250
         harness.register("peer-e", pool: "east-1", node: "east")
         _ = harness.send(.tick)
-        #expect(harness.core.job(reply.jobID)?.state == .dispatched, "the exclusion ended after 300 s")
-        #expect(harness.core.job(reply.jobID)?.attempts == 2)
+        #expect(harness.core.job(job)?.state == .dispatched, "the exclusion ended after 300 s")
+        #expect(harness.core.job(job)?.attempts == 2)
 
-        _ = harness.pool("peer-e", .dispatchAck({ var ack = refusal; ack.dispatchSequence = 2; ack.attempt = 2; return ack }()))
+        _ = harness.pool("peer-e", .dispatchAnswer(DispatchAnswer(jobID: job, dispatchSequence: 2, accepted: false, reason: "busy", attempt: 2)))
         harness.seconds += 100
         harness.register("peer-e", pool: "east-1", node: "east")
         _ = harness.send(.tick)
-        let failed = try #require(harness.core.job(reply.jobID))
+        let failed = try #require(harness.core.job(job))
         #expect(failed.state == .failed)
         #expect(failed.message.contains("deadline"))
     }
@@ -190,11 +157,7 @@ struct ReloadAndPageTests {
         let first = try #require(firstSubmitted)
         harness.update("peer-e", first, .running, attempt: 1)
         // The pool's advertisement reflects the running job: one core of two is free.
-        var advertisement = Junction_V1_Advertisement()
-        advertisement.poolID = "east-1"
-        advertisement.sequence = 1
-        advertisement.free = Resources(cpuCores: 1, memoryBytes: 64 << 30).wire
-        advertisement.dispatchSequenceApplied = 1
+        let advertisement = PoolAdvertisement(poolID: "east-1", sequence: 1, free: Resources(cpuCores: 1, memoryBytes: 64 << 30), dispatchSequenceApplied: 1)
         _ = harness.pool("peer-e", .advertisement(advertisement))
         _ = harness.send(.topologyLoaded(twoSites(), path: "same.yaml", replyTo: nil, correlationID: 0))
         #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 0, "the advertisement already counts the running job")
@@ -206,44 +169,40 @@ struct ReloadAndPageTests {
         var harness = Harness()
         for index in 0..<7 { harness.register("peer-\(index)", pool: "pool-\(index)", node: index % 2 == 0 ? "east" : "west") }
         var seen: [String] = []
-        var request = Junction_V1_PoolsRequest()
-        request.limit = 3
+        var request = PageRequest(limit: 3)
         var pages = 0
         repeat {
-            guard case .poolTable(let page)? = harness.client(.pools(request))?.body else {
+            guard case .pools(let pools, let next)? = harness.client(.pools(request)) else {
                 Issue.record("a pools page")
                 return
             }
-            #expect(page.pools.count <= 3)
-            seen += page.pools.map(\.poolID)
-            request.cursor = page.nextCursor
+            #expect(pools.count <= 3)
+            seen += pools.map(\.state.id)
+            request.cursor = next
             pages += 1
         } while !request.cursor.isEmpty && pages < 10
         #expect(seen == (0..<7).map { "pool-\($0)" })
         #expect(pages == 3)
 
         for _ in 0..<5 { _ = harness.submit(cores: 1) }
-        var snapshot = Junction_V1_SnapshotRequest()
-        snapshot.limit = 2
+        var snapshot = PageRequest(limit: 2)
         var jobs: [String] = []
         pages = 0
         repeat {
-            guard case .snapshotReply(let page)? = harness.client(.snapshot(snapshot))?.body else {
+            guard case .snapshot(let page)? = harness.client(.snapshot(snapshot)) else {
                 Issue.record("a snapshot page")
                 return
             }
             #expect(page.epoch == harness.core.epoch)
             #expect(snapshot.cursor.isEmpty == !page.pools.isEmpty, "pools come with the first page only")
-            jobs += page.jobs.map(\.jobID)
+            jobs += page.jobs.map(\.id)
             snapshot.cursor = page.nextCursor
             pages += 1
         } while !snapshot.cursor.isEmpty && pages < 10
         #expect(jobs == (1...5).map { "job-\($0)" })
 
-        var status = Junction_V1_StatusRequest()
-        status.cursor = "2"
-        status.limit = 100_000
-        let asked = harness.send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), WireMessage(.status(status), correlationID: 3)))
+        let status = StatusQuery(page: PageRequest(cursor: "2", limit: 100_000))
+        let asked = harness.send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), correlationID: 3, .status(status)))
         #expect(asked.contains { if case .query(.page(after: 2, limit: 500, activeOnly: false), _, 3) = $0 { true } else { false } }, "a listing is the store's, capped at the page size")
     }
 }
@@ -271,11 +230,7 @@ struct LinkChangeTests {
 
         let before = harness.actions.count
         _ = harness.send(.linkChanged(LinkChange(link: "mid-east", up: false)))
-        let cancels = harness.actions[before...].compactMap { action -> String? in
-            if case .toPool(let peer, let message) = action, peer == Array("peer-e".utf8), case .cancelJob(let cancel) = message.body { return cancel.jobID }
-            return nil
-        }
-        #expect(cancels == [moving], "no path reaches east: the moving job is stopped there")
+        #expect(harness.cancels(to: "peer-e", in: harness.actions[before...]) == [moving], "no path reaches east: the moving job is stopped there")
         #expect(harness.core.job(moving)?.pool == "west-1")
         #expect(harness.core.job(moving)?.attempts == 2)
         #expect(harness.core.job(running)?.pool == "east-1", "a running job needs no path")
@@ -283,25 +238,14 @@ struct LinkChangeTests {
 
     @Test func anUnknownLinkOrABadCapacityChangesNothing() throws {
         var harness = Harness(detourNetwork())
-        var set = Junction_V1_SetLink()
-        set.link = "nowhere"
-        set.state = .down
-        var admin = Junction_V1_AdminRequest()
-        admin.action = .setLink(set)
-        guard case .adminReply(let unknown)? = harness.client(.admin(admin))?.body else {
+        guard case .admin(let unknown)? = harness.client(.setLink(LinkChange(link: "nowhere", up: false))) else {
             Issue.record("an admin reply")
             return
         }
         #expect(!unknown.ok && unknown.message.contains("no link nowhere"))
-        set.link = "in-east"
-        set.state = .unspecified
-        set.capacityGbps = -1
-        admin.action = .setLink(set)
-        guard case .adminReply(let bad)? = harness.client(.admin(admin))?.body else { return }
+        guard case .admin(let bad)? = harness.client(.setLink(LinkChange(link: "in-east", capacityGbps: -1))) else { return }
         #expect(!bad.ok && bad.message.contains("capacity"))
-        set.capacityGbps = 40
-        admin.action = .setLink(set)
-        guard case .adminReply(let fine)? = harness.client(.admin(admin))?.body else { return }
+        guard case .admin(let fine)? = harness.client(.setLink(LinkChange(link: "in-east", capacityGbps: 40))) else { return }
         #expect(fine.ok, "\(fine.message)")
         #expect(harness.core.engine.network.capacityGbps[0] == 40)
     }

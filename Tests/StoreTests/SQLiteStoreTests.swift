@@ -1,8 +1,8 @@
 import ControllerCore
 import Foundation
+import Placement
 import Store
 import Testing
-import Wire
 
 func stateDirectory() throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("junction-store-\(UUID().uuidString)").path
@@ -10,18 +10,13 @@ func stateDirectory() throws -> String {
     return path
 }
 
-func record(_ number: UInt64, _ state: Junction_V1_JobState, key: String = "", submittedMs: Int64 = 1_000) -> StoredJob {
-    var info = Junction_V1_JobInfo()
-    info.jobID = "job-\(number)"
-    info.state = state
-    info.pool = state == .accepted ? "" : "east-1"
-    info.submittedMs = submittedMs
-    info.attempts = 1
-    info.spec.command = "true"
-    var request = Junction_V1_PlacementRequest()
-    request.ingress = "in"
-    request.cpuCores = 2
-    return StoredJob(info: info, request: request, number: number, dispatchSequence: number, exclusions: ["west-1": 99_000], idempotencyKey: key)
+func record(_ number: UInt64, _ state: JobState, key: String = "", submittedMs: Int64 = 1_000) -> StoredJob {
+    let job = JobView(
+        id: "job-\(number)", state: state, pool: state == .accepted ? "" : "east-1", attempts: 1,
+        submittedMs: submittedMs, updatedMs: submittedMs, spec: JobSpec(command: "true")
+    )
+    let request = PlacementRequest(ingress: "in", cpuCores: 2, explain: false)
+    return StoredJob(job: job, request: request, number: number, dispatchSequence: number, exclusions: ["west-1": 99_000], idempotencyKey: key)
 }
 
 @Suite("SQLite job store")
@@ -44,8 +39,8 @@ struct SQLiteStoreTests {
         #expect(recovered.counters.nextJobNumber == 4)
         #expect(recovered.counters.eventSequence == 18)
         #expect(recovered.counters.dispatchSequences == ["east-1": 3], "a dispatch sequence never goes back")
-        #expect(recovered.jobs.map(\.info.jobID) == ["job-1", "job-3"], "finished jobs stay in the store, not in memory")
-        #expect(recovered.jobs.last?.info.state == .dispatched)
+        #expect(recovered.jobs.map(\.job.id) == ["job-1", "job-3"], "finished jobs stay in the store, not in memory")
+        #expect(recovered.jobs.last?.job.state == .dispatched)
         #expect(recovered.jobs.first?.exclusions == ["west-1": 99_000])
         #expect(recovered.jobs.first?.request.cpuCores == 2)
         #expect(recovered.idempotencyKeys == ["k1": "job-1"])
@@ -77,7 +72,7 @@ struct SQLiteStoreTests {
                 Issue.record("a page is a list of jobs")
                 return
             }
-            seen += jobs.map(\.jobID)
+            seen += jobs.map(\.id)
             pages += 1
             guard let following = UInt64(next) else { break }
             cursor = following
@@ -85,7 +80,7 @@ struct SQLiteStoreTests {
         #expect(seen == (1...7).map { "job-\($0)" })
         #expect(pages == 3)
         guard case .jobs(let active, _) = try store.answer(.page(after: 0, limit: 10, activeOnly: true)) else { return }
-        #expect(active.map(\.jobID) == ["job-2", "job-4", "job-6"])
+        #expect(active.map(\.id) == ["job-2", "job-4", "job-6"])
         guard case .missing(let id) = try store.answer(.jobs(["job-1", "job-99"])) else {
             Issue.record("an unknown id is named")
             return
@@ -101,6 +96,6 @@ struct SQLiteStoreTests {
         try store.commit(jobs: [record(1, .running), record(2, .failed)], counters: DurableCounters(nextJobNumber: 3, epoch: 1))
         let again = try store.recover(nowMs: 0, idempotencyWindowS: 60)
         #expect(again.counters.epoch == 2 && again.counters.nextJobNumber == 3)
-        #expect(again.jobs.map(\.info.jobID) == ["job-1"])
+        #expect(again.jobs.map(\.job.id) == ["job-1"])
     }
 }

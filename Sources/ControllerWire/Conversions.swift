@@ -1,3 +1,4 @@
+import ControllerCore
 import Placement
 import Routing
 import Topology
@@ -68,7 +69,7 @@ extension PlacementRequest {
 
 extension Estimate {
     /// An estimate as the wire carried it; the GPU model is not on the wire, so it is given.
-    init(_ wire: Junction_V1_Estimate, gpuModel: String?) {
+    public init(_ wire: Junction_V1_Estimate, gpuModel: String?) {
         self.init(
             latencyMs: wire.latencyMs, bottleneckGbps: wire.bottleneckGbps, pathCost: wire.cost, hops: Int(wire.hops),
             transferS: wire.transferS, queueS: wire.queueS, runtimeS: wire.runtimeS, completionS: wire.completionS,
@@ -130,24 +131,26 @@ extension PoolLiveness {
     }
 }
 
-/// Builds the wire view of a pool; `unixMs` converts the engine clock for timestamps.
-func makePoolInfo(_ state: PoolState, topology: Topology, runningJobs: Int, unixMs: (Double) -> Int64) -> Junction_V1_PoolInfo {
-    var info = Junction_V1_PoolInfo()
-    info.poolID = state.id
-    info.node = topology.nodes[state.node].id
-    info.state = state.liveness.wire
-    info.free = state.free.wire
-    info.total = state.total.wire
-    info.reserved = state.reserved.wire
-    info.queueWaitS = state.queueWaitS
-    info.processingLatencyMs = state.processingLatencyMs
-    info.speed = state.speed
-    info.price = state.price.wire
-    info.labels = state.labels
-    info.lastAdvertisementMs = state.lastAdvertisement.map(unixMs) ?? 0
-    info.advertisementSequence = state.advertisementSequence
-    info.runningJobs = UInt32(clamping: runningJobs)
-    return info
+extension PoolView {
+    /// The wire view of a pool.
+    public var wire: Junction_V1_PoolInfo {
+        var info = Junction_V1_PoolInfo()
+        info.poolID = state.id
+        info.node = node
+        info.state = state.liveness.wire
+        info.free = state.free.wire
+        info.total = state.total.wire
+        info.reserved = state.reserved.wire
+        info.queueWaitS = state.queueWaitS
+        info.processingLatencyMs = state.processingLatencyMs
+        info.speed = state.speed
+        info.price = state.price.wire
+        info.labels = state.labels
+        info.lastAdvertisementMs = lastAdvertisementMs
+        info.advertisementSequence = state.advertisementSequence
+        info.runningJobs = UInt32(clamping: runningJobs)
+        return info
+    }
 }
 
 extension RoutingTable {
@@ -170,8 +173,13 @@ extension RoutingTable {
 }
 
 extension LeaseShare {
+    /// A share as a dispatch named it.
+    public init(_ wire: Junction_V1_GpuShare) {
+        self.init(model: wire.model, gpu: Int(wire.gpu), amount: wire.share)
+    }
+
     /// The share as a dispatch names it.
-    var wire: Junction_V1_GpuShare {
+    public var wire: Junction_V1_GpuShare {
         var wire = Junction_V1_GpuShare()
         wire.model = model
         wire.gpu = UInt32(clamping: gpu)
