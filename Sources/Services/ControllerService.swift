@@ -250,7 +250,13 @@ public final class ControllerService: Service, Sendable {
                 SocketSpec(.router, options: [.maxMessageSize(bytes: limit), .routerMandatory(true), .receiveHighWaterMark(100_000), .sendHighWaterMark(100_000)], bind: [endpoints.pools], lingerMilliseconds: 500),
                 SocketSpec(.router, options: [.maxMessageSize(bytes: limit), .receiveHighWaterMark(10_000), .sendHighWaterMark(10_000)], bind: [endpoints.clients], lingerMilliseconds: 500),
                 SocketSpec(.publisher, options: [.sendHighWaterMark(100_000)], bind: [endpoints.events], lingerMilliseconds: 0),
-            ], name: "controller-sockets", owner: { [owner] wake in owner.wake(wake) }, tick: tickInterval)
+            ], name: "controller-sockets", owner: { [owner] wake in owner.wake(wake) }, tick: tickInterval, notices: { [logger] notice in
+                switch notice {
+                case .acceptsPaused: logger.error("\(notice)")
+                case .rebindFailed: logger.warning("\(notice)")
+                case .acceptsResumed: logger.notice("\(notice)")
+                }
+            })
         } catch {
             context.terminate()
             throw error

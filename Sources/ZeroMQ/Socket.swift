@@ -117,6 +117,11 @@ public final class Socket {
         try zmqCheck("unbind \(endpoint)", { zmq_unbind(handle, endpoint) })
     }
 
+    /// Publishes this socket's failed accepts to a PAIR socket that connects to `endpoint` (inproc).
+    func monitorAcceptFailures(on endpoint: String) throws(ZeroMQError) {
+        try zmqCheck("monitor \(endpoint)", { zmq_socket_monitor(handle, endpoint, ZMQ_EVENT_ACCEPT_FAILED) })
+    }
+
     public func disconnect(_ endpoint: String) throws(ZeroMQError) {
         try zmqCheck("disconnect \(endpoint)", { zmq_disconnect(handle, endpoint) })
     }

@@ -86,7 +86,10 @@ public final class SocketLoop: Sendable {
     /// A loop whose `owner` is the only code that touches some state: it runs on the loop's thread
     /// when messages arrive, when values are injected (`inject`), and every `tick` (the poll's
     /// timeout). What it returns is sent before the loop polls again.
-    public init(context: Context, sockets specs: [SocketSpec], name: String = "zmq-loop", owner: Owner?, tick: Duration?) throws {
+    ///
+    /// A socket bound to an endpoint that runs out of resources to accept with (file descriptors)
+    /// stops listening for a while instead of spinning; `notices` hears of it, on the loop's thread.
+    public init(context: Context, sockets specs: [SocketSpec], name: String = "zmq-loop", owner: Owner?, tick: Duration?, notices: (@Sendable (LoopNotice) -> Void)? = nil) throws {
         let wakeup = try Wakeup()
         let shared = LoopShared(wakeup: wakeup, socketCount: specs.count)
         self.shared = shared
@@ -95,7 +98,7 @@ public final class SocketLoop: Sendable {
         let setup = SetupResult()
         let finished = self.finished
         let thread = Thread {
-            SocketLoop.run(context: context, specs: specs, shared: shared, setup: setup, owner: owner, tick: tick)
+            SocketLoop.run(context: context, specs: specs, shared: shared, setup: setup, owner: owner, tick: tick, notices: notices)
             shared.finish()
             finished.signal()
         }
@@ -160,10 +163,16 @@ public final class SocketLoop: Sendable {
         shared: LoopShared,
         setup: SetupResult,
         owner: Owner?,
-        tick: Duration?
+        tick: Duration?,
+        notices: (@Sendable (LoopNotice) -> Void)?
     ) {
         var sockets: [Socket] = []
-        defer { for socket in sockets { socket.close() } }
+        var guards: [AcceptGuard] = []
+        defer {
+            for guarded in guards { guarded.monitor.close() }
+            for socket in sockets { socket.close() }
+        }
+        let clock = ContinuousClock()
         do {
             var endpoints: [[String]] = []
             for spec in specs {
@@ -178,6 +187,10 @@ public final class SocketLoop: Sendable {
                 }
                 for endpoint in spec.connect { try socket.connect(endpoint) }
                 endpoints.append(bound)
+                let listening = bound.filter { !$0.hasPrefix("inproc://") }
+                if !listening.isEmpty {
+                    guards.append(try AcceptGuard(context: context, socket: socket, index: sockets.count - 1, endpoints: listening, now: clock.now))
+                }
             }
             setup.finish(.success(endpoints))
         } catch {
@@ -188,11 +201,12 @@ public final class SocketLoop: Sendable {
         var poller = Poller()
         poller.add(fileDescriptor: shared.wakeup.fileDescriptor)
         for socket in sockets { poller.add(socket) }
+        for guarded in guards { poller.add(guarded.monitor) }
+        let firstMonitor = sockets.count + 1
         var pending = [[Message]](repeating: [], count: sockets.count)
         var pendingStart = [Int](repeating: 0, count: sockets.count)
 
         var answers: [(socket: Int, message: Message)] = []
-        let clock = ContinuousClock()
         var nextTick = tick.map { clock.now.advanced(by: $0) }
         do {
             while true {
@@ -239,12 +253,22 @@ public final class SocketLoop: Sendable {
                     poller.setEvents(events, at: index + 1)
                 }
                 var timeout = -1
-                if let nextTick {
-                    let left = clock.now.duration(to: nextTick).components
-                    timeout = Int(clamping: max(0, left.seconds * 1_000 + left.attoseconds / 1_000_000_000_000_000 + 1))
+                for deadline in [nextTick] + guards.map(\.pausedUntil) {
+                    guard let deadline else { continue }
+                    let left = clock.now.duration(to: deadline).components
+                    let milliseconds = Int(clamping: max(0, left.seconds * 1_000 + left.attoseconds / 1_000_000_000_000_000 + 1))
+                    timeout = timeout < 0 ? milliseconds : min(timeout, milliseconds)
                 }
                 _ = try poller.poll(timeoutMilliseconds: timeout)
                 if poller.ready(at: 0).contains(.readable) { shared.wakeup.drain() }
+                for (offset, guarded) in guards.enumerated() {
+                    var said: [LoopNotice] = []
+                    if poller.ready(at: firstMonitor + offset).contains(.readable) {
+                        said += try guarded.drain(socket: sockets[guarded.socketIndex], now: clock.now)
+                    }
+                    said += guarded.resumeIfDue(socket: sockets[guarded.socketIndex], now: clock.now)
+                    if let notices { for notice in said { notices(notice) } }
+                }
 
                 var batch: [Delivery] = []
                 for index in sockets.indices where poller.ready(at: index + 1).contains(.readable) {

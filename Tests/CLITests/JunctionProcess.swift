@@ -23,14 +23,21 @@ final class JunctionProcess {
     private let outputFile: URL
     private let errorFile: URL
 
-    init(_ arguments: [String]) throws {
+    /// Starts `junction` with `arguments`; with `descriptorLimit`, under that many file descriptors
+    /// (hard and soft, so the process cannot raise it).
+    init(_ arguments: [String], descriptorLimit: Int? = nil) throws {
         let directory = FileManager.default.temporaryDirectory
         outputFile = directory.appendingPathComponent("junction-\(UUID().uuidString).out")
         errorFile = directory.appendingPathComponent("junction-\(UUID().uuidString).err")
         _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        process.executableURL = try junctionExecutable()
-        process.arguments = arguments
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", try junctionExecutable().path] + arguments
+        } else {
+            process.executableURL = try junctionExecutable()
+            process.arguments = arguments
+        }
         process.standardOutput = try FileHandle(forWritingTo: outputFile)
         process.standardError = try FileHandle(forWritingTo: errorFile)
         process.standardInput = FileHandle.nullDevice
@@ -51,6 +58,16 @@ final class JunctionProcess {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw ProcessWaitError(description: "no \"\(text)\" from junction \(process.arguments ?? []) within \(seconds) s; output: \(outputSoFar) errors: \(errorsSoFar)")
+    }
+
+    /// Seconds of CPU the process has used, user and system, from /proc.
+    var cpuSeconds: Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        // After the command name: state is field 3, utime 14 and stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Sends a signal to the process.

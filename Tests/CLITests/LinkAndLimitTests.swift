@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZeroMQ
 
 @Suite("junction link", .serialized)
 struct LinkCommandTests {
@@ -47,5 +48,53 @@ struct ReplyLimitTests {
         #expect(log.contains("over the message limit; answered with an error"), "\(log)")
         let one = try await controller.client("status", "job-2", "--json")
         #expect(one.status == 0 && one.output.contains("job-2"), "\(one.errors)")
+    }
+}
+
+@Suite("Out of file descriptors", .serialized)
+struct DescriptorLimitTests {
+    @Test func aControllerOutOfDescriptorsStopsListeningInsteadOfSpinningAndComesBack() async throws {
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology, descriptorLimit: 64)
+        defer { controller.process.signal(SIGKILL) }
+        let context = try Context()
+        var peers: [Socket] = []
+        defer {
+            for peer in peers { peer.close() }
+            context.terminate()
+        }
+        // Far more connections than 64 descriptors hold.
+        for _ in 0..<120 {
+            let peer = try Socket(context, type: .dealer)
+            try peer.set(.linger(milliseconds: 0))
+            try peer.connect(controller.clients)
+            peers.append(peer)
+        }
+        try await waitForLog(controller, "cannot accept connections on \(controller.clients)", within: 30)
+        // libzmq alone would retry the accept at full speed for as long as the shortage lasts.
+        let before = controller.process.cpuSeconds
+        try await Task.sleep(for: .seconds(8))
+        let used = controller.process.cpuSeconds - before
+        #expect(used < 3, "the controller used \(used) s of CPU in 8 s while out of descriptors")
+
+        let resumed = "listening on \(controller.clients) again"
+        let resumedSoFar = controller.process.errorsSoFar.components(separatedBy: resumed).count - 1
+        for peer in peers { peer.close() }
+        peers.removeAll()
+        // It tries again after a back-off that has grown meanwhile, at most 30 s.
+        try await waitForLog(controller, resumed, times: resumedSoFar + 1, within: 90)
+        let status = try await controller.client("status", within: 60)
+        #expect(status.status == 0, "\(status.errors) \(controller.process.errorsSoFar.suffix(3_000))")
+        #expect(controller.process.process.isRunning)
+    }
+
+    private func waitForLog(_ controller: RunningController, _ text: String, times: Int = 1, within seconds: Double) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while controller.process.errorsSoFar.components(separatedBy: text).count - 1 < times {
+            guard Date() < deadline, controller.process.process.isRunning else {
+                throw ProcessWaitError(description: "no \"\(text)\" in the controller's log within \(seconds) s: \(controller.process.errorsSoFar.suffix(2_000))")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 }

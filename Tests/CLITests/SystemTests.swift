@@ -14,10 +14,10 @@ struct RunningController {
 
     /// Starts a controller on ephemeral ports (or the given ones) with its store in `state`, a
     /// new temporary directory unless given.
-    static func start(topology: String, extra: [String] = [], state: String? = nil, ports: (pools: String, clients: String, events: String)? = nil) async throws -> RunningController {
+    static func start(topology: String, extra: [String] = [], state: String? = nil, ports: (pools: String, clients: String, events: String)? = nil, descriptorLimit: Int? = nil) async throws -> RunningController {
         let state = try state ?? temporaryDirectory()
         let endpoints = ports ?? ("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
-        let process = try JunctionProcess(["controller", "--topology", topology, "--pools", endpoints.pools, "--clients", endpoints.clients, "--events", endpoints.events, "--heartbeat-ms", "200", "--liveness-ms", "1500", "--state", state] + extra)
+        let process = try JunctionProcess(["controller", "--topology", topology, "--pools", endpoints.pools, "--clients", endpoints.clients, "--events", endpoints.events, "--heartbeat-ms", "200", "--liveness-ms", "1500", "--state", state] + extra, descriptorLimit: descriptorLimit)
         let output = try await process.waitForOutput("events ")
         func endpoint(_ name: String) throws -> String {
             let line = try #require(output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(name + " ") })
