@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "ControllerCore",
-            dependencies: ["Placement", "Routing", "Topology"]
+            dependencies: ["Placement", "Routing", "Topology", .product(name: "DequeModule", package: "swift-collections")]
         ),
         .target(
             name: "ControllerWire",

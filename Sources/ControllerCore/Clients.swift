@@ -110,14 +110,16 @@ extension ControllerCore {
                 sendPool(pool, .heartbeat(timestampMs: time.unixMs))
             }
         }
-        // Only a few fields of each job are read: copying every active job each tick would cost
-        // more than the checks.
-        for id in activeOrder where activeJobs.contains(id) {
-            if let until = jobs[id]?.awaitingReportUntil, now > until {
-                replace(id, because: "\(jobs[id]?.pool ?? "its pool") did not report it after the controller restarted")
-            } else if jobs[id]?.state == .dispatched, let sent = jobs[id]?.dispatchedAt, now - sent > configuration.dispatchTimeoutS {
-                replace(id, because: "\(jobs[id]?.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
-            }
+        // Neither check walks the active jobs: a tick costs what is due, not what is running.
+        let unreported = awaitingReport.filter { now > $0.value }.keys.sorted { (jobs[$0]?.number ?? 0) < (jobs[$1]?.number ?? 0) }
+        for id in unreported {
+            awaitingReport[id] = nil
+            replace(id, because: "\(jobs[id]?.pool ?? "its pool") did not report it after the controller restarted")
+        }
+        while let head = unanswered.first, now - head.at > configuration.dispatchTimeoutS {
+            unanswered.removeFirst()
+            guard let job = jobs[head.id], job.state == .dispatched, job.attempts == head.attempt, job.dispatchedAt == head.at else { continue }
+            replace(head.id, because: "\(job.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
         }
         for lease in engine.expireLeases(now: now) {
             log(.warning, "lease expired", ["pool": lease.pool, "lease": "\(lease.id)"])
@@ -176,11 +178,13 @@ extension ControllerCore {
         next.activeOrder = activeOrder
         next.waitingJobs = waitingJobs
         next.waitingDirty = true
+        next.unanswered = unanswered
+        next.awaitingReport = awaitingReport
         next.idempotency = idempotency
         next.idempotencyExpiry = idempotencyExpiry
         next.finishedOrder = finishedOrder
         next.finishedHead = finishedHead
-        next.runningCount = runningCount
+        next.onPool = onPool
         next.epoch = epoch
         next.advertisementsApplied = advertisementsApplied
         next.nextJobNumber = nextJobNumber

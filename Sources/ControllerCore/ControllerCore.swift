@@ -1,3 +1,4 @@
+import DequeModule
 import Placement
 import Routing
 import Topology
@@ -44,6 +45,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var recoveryGraceS: Double = 5
     /// Jobs per page of a status, snapshot, pools or routes reply when the request names no limit.
     public var pageLimit = 500
+    /// Log lines below this level are dropped in the core: a busy controller logs every transition.
+    public var logLevel: LogEntry.Level = .debug
 
     public init() {}
 }
@@ -98,8 +101,20 @@ public struct LinkChange: Sendable, Hashable {
 /// A line for the log, with pool and job ids as metadata.
 public struct LogEntry: Sendable, Hashable {
     /// How much the line matters, as swift-log's levels.
-    public enum Level: String, Sendable, Hashable {
+    public enum Level: String, Sendable, Hashable, Comparable, CaseIterable {
         case debug, info, notice, warning, error
+
+        private var rank: Int {
+            switch self {
+            case .debug: 0
+            case .info: 1
+            case .notice: 2
+            case .warning: 3
+            case .error: 4
+            }
+        }
+
+        public static func < (lhs: Level, rhs: Level) -> Bool { lhs.rank < rhs.rank }
     }
 
     public var level: Level
@@ -156,8 +171,6 @@ struct Job: Sendable {
     var exclusions: [String: Double] = [:]
     /// When an accepted job that found no pool fails.
     var placementDeadline: Double?
-    /// A recovered job its pool has not reported yet: placed again if it has not by then.
-    var awaitingReportUntil: Double?
     /// The pool whose running count includes this job.
     var countedOn: String?
 
@@ -193,13 +206,18 @@ public struct ControllerCore: Sendable {
     var idempotencyExpiry: [(key: String, at: Double)] = []
     /// Whether something changed that waiting jobs may need: they are tried again on the next tick.
     var waitingDirty = false
+    /// Dispatches in the order they were sent, which is the order they time out in; an entry
+    /// whose job has since answered or moved on is dropped when it reaches the front.
+    var unanswered: Deque<(id: String, attempt: UInt32, at: Double)> = []
+    /// Recovered jobs their pool has not reported yet, with when they are placed again if it has not.
+    var awaitingReport: [String: Double] = [:]
     var nextJobNumber: UInt64 = 1
     var nextSessionID: UInt64 = 1
     var dispatchSequences: [String: UInt64] = [:]
     /// Pools whose dispatch sequence changed since the store last took the counters.
     var changedSequences: Set<String> = []
     /// Jobs dispatched to or running on each pool.
-    var runningCount: [String: Int] = [:]
+    var onPool: [String: Set<String>] = [:]
     /// Finished jobs still in memory, in the order they finished, with when (monotonic seconds).
     var finishedOrder: [(id: String, at: Double)] = []
     var finishedHead = 0
@@ -243,8 +261,17 @@ public struct ControllerCore: Sendable {
 
     /// Acts on one event at `now` and returns what must be done, in order.
     public mutating func handle(_ event: ControllerEvent, now: ControllerTime) -> [ControllerAction] {
+        var output: [ControllerAction] = []
+        handle(event, now: now, into: &output)
+        return output
+    }
+
+    /// Acts on one event at `now` and appends what must be done to `output`, in order: a loop that
+    /// handles a batch keeps one buffer instead of copying each event's actions into it.
+    public mutating func handle(_ event: ControllerEvent, now: ControllerTime, into output: inout [ControllerAction]) {
         time = now
-        actions = []
+        swap(&actions, &output)
+        defer { swap(&actions, &output) }
         switch event {
         case .fromPool(let peer, let correlationID, let message):
             handlePool(peer: peer, correlationID: correlationID, message)
@@ -272,12 +299,12 @@ public struct ControllerCore: Sendable {
                 actions.append(.reply(replyTo, correlationID: correlationID, .admin(result)))
             }
         }
-        return actions
     }
 
     // MARK: Helpers
 
     mutating func log(_ level: LogEntry.Level, _ message: String, _ metadata: [String: String] = [:]) {
+        guard level >= configuration.logLevel else { return }
         actions.append(.log(LogEntry(level: level, message: message, metadata: metadata)))
     }
 
@@ -308,18 +335,20 @@ public struct ControllerCore: Sendable {
     }
 
     func runningJobs(on pool: String) -> Int {
-        runningCount[pool] ?? 0
+        onPool[pool]?.count ?? 0
     }
 
     /// Moves a job's place in the per-pool running counts to where its state now puts it.
     mutating func countRunning(_ id: String) {
-        guard var job = jobs[id] else { return }
-        let counted = (job.state == .dispatched || job.state == .running) ? job.pool : nil
-        guard counted != job.countedOn else { return }
-        if let old = job.countedOn { runningCount[old, default: 1] -= 1 }
-        if let counted { runningCount[counted, default: 0] += 1 }
-        job.countedOn = counted
-        jobs[id] = job
+        // Through the index, so the job is neither copied out nor written back whole.
+        guard let entry = jobs.index(forKey: id) else { return }
+        let state = jobs.values[entry].state
+        let counted = (state == .dispatched || state == .running) ? jobs.values[entry].pool : nil
+        let old = jobs.values[entry].countedOn
+        guard counted != old else { return }
+        if let old { onPool[old]?.remove(id) }
+        if let counted { onPool[counted, default: []].insert(id) }
+        jobs.values[entry].countedOn = counted
     }
 
     func poolView(_ state: PoolState) -> PoolView {

@@ -20,7 +20,8 @@ extension ControllerCore {
         countRunning(id)
         publish(.job(JobChange(jobID: id, state: state, pool: job.pool ?? "", path: job.path, reason: reason, attempt: job.attempts)))
         persist(id)
-        log(.info, "job \(state.rawValue): \(reason)", ["job": id, "pool": job.pool ?? "-"])
+        // Built only when wanted: every submit makes two of these.
+        if configuration.logLevel <= .info { log(.info, "job \(state.rawValue): \(reason)", ["job": id, "pool": job.pool ?? "-"]) }
     }
 
     /// Asks the service to store the job as it now stands.
@@ -120,6 +121,7 @@ extension ControllerCore {
             job.lease = lease.id
             job.dispatchSequence = sequence
             job.dispatchedAt = time.seconds
+            if configuration.dispatchTimeoutS.isFinite { unanswered.append((id, job.attempts + 1, time.seconds)) }
             job.attempts += 1
             jobs[id] = job
             var spec = job.spec
@@ -150,7 +152,7 @@ extension ControllerCore {
         job.lease = nil
         job.pool = nil
         job.path = []
-        job.awaitingReportUntil = nil
+        awaitingReport[id] = nil
         jobs[id] = job
         if job.cancelRequested {
             transition(id, to: .cancelled, reason: "cancelled; \(reason)")
@@ -254,7 +256,7 @@ extension ControllerCore {
             return
         }
         job.dispatchedAt = .infinity
-        job.awaitingReportUntil = nil
+        awaitingReport[job.id] = nil
         job.exitCode = update.exitCode
         if let usage = update.usage { job.usage = usage }
         jobs[job.id] = job

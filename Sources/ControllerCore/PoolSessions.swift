@@ -108,8 +108,8 @@ extension ControllerCore {
         // Recovered jobs it did not list may still have outcomes on the way (sent right after the
         // welcome): they get one liveness window, then they are placed again.
         let liveness = Double(configuration.livenessMs) / 1_000
-        for jobID in activeJobs where jobs[jobID]?.pool == id && jobs[jobID]?.awaitingReportUntil != nil {
-            jobs[jobID]?.awaitingReportUntil = time.seconds + liveness
+        for jobID in awaitingReport.keys where jobs[jobID]?.pool == id {
+            awaitingReport[jobID] = time.seconds + liveness
         }
         let welcome = PoolWelcome(
             poolID: id, node: topology.nodes[state.node].id, heartbeatIntervalMs: configuration.heartbeatIntervalMs,
@@ -160,7 +160,7 @@ extension ControllerCore {
     /// from the store holds its pool's resources again.
     mutating func keepRunning(_ id: String, on pool: String) {
         guard var job = jobs[id] else { return }
-        job.awaitingReportUntil = nil
+        awaitingReport[id] = nil
         job.dispatchedAt = .infinity
         if job.lease == nil, let estimate = job.estimate {
             let sharedGPU = job.spec.gpuShare?.gpu
@@ -182,8 +182,8 @@ extension ControllerCore {
         if let session = sessions.removeValue(forKey: pool) { poolOfPeer[session.peer] = nil }
         engine.setLiveness(pool, .down, now: time.seconds)
         publishPool(pool, reason: reason)
-        for id in activeInOrder {
-            guard let job = jobs[id], job.pool == pool, job.state == .dispatched || job.state == .running else { continue }
+        let held = (onPool[pool] ?? []).sorted { (jobs[$0]?.number ?? 0) < (jobs[$1]?.number ?? 0) }
+        for id in held {
             replace(id, because: "pool \(pool) \(reason)")
         }
     }

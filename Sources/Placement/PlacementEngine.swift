@@ -119,6 +119,8 @@ public struct PlacementEngine: Sendable {
     var poolIndex: [String: Int] = [:]
     var models = GPUModels()
     var leases: [UInt64: Lease] = [:]
+    /// No lease expires before this, so a check for expired leases rarely walks them all.
+    var nextLeaseExpiry = Double.infinity
     /// Lease ids per pool, so an advertisement looks only at its own pool's leases.
     var leasesOfPool: [String: Set<UInt64>] = [:]
     var nextLeaseID: UInt64 = 1
@@ -300,6 +302,7 @@ public struct PlacementEngine: Sendable {
         )
         nextLeaseID += 1
         leases[lease.id] = lease
+        nextLeaseExpiry = min(nextLeaseExpiry, lease.expiresAt)
         leasesOfPool[lease.pool, default: []].insert(lease.id)
         version &+= 1
         return .success(lease)
@@ -355,8 +358,10 @@ public struct PlacementEngine: Sendable {
 
     /// Releases every lease whose expiry has passed and returns them.
     public mutating func expireLeases(now: Double) -> [Lease] {
+        guard nextLeaseExpiry <= now else { return [] }
         let expired = leases.values.filter { $0.expiresAt <= now }.sorted { $0.id < $1.id }
         for lease in expired { release(lease.id) }
+        nextLeaseExpiry = leases.values.lazy.map(\.expiresAt).min() ?? .infinity
         return expired
     }
 

@@ -93,16 +93,17 @@ final class ControllerOwner: @unchecked Sendable {
         guard !stopped else { return [] }
         let time = now()
         var actions: [ControllerAction] = []
-        for delivery in wake.batch { actions += core.handle(event(for: delivery), now: time) }
+        actions.reserveCapacity(wake.batch.count * 8)
+        for delivery in wake.batch { core.handle(event(for: delivery), now: time, into: &actions) }
         for input in wake.injected {
             switch input as? ControllerInput {
-            case .event(let event): actions += core.handle(event, now: time)
+            case .event(let event): core.handle(event, now: time, into: &actions)
             case .reload: load(path: "", replyTo: nil, correlationID: 0)
             case .inspect(let body): body(core)
             case nil: logger.error("the controller's loop was handed an unknown input: \(type(of: input))")
             }
         }
-        if wake.tickDue { actions += core.handle(.tick, now: time) }
+        if wake.tickDue { core.handle(.tick, now: time, into: &actions) }
         return carryOut(actions)
     }
 
@@ -240,6 +241,14 @@ public final class ControllerService: Service, Sendable {
     public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
         let (failures, fatal) = AsyncStream.makeStream(of: (any Error).self)
         self.failures = failures
+        var configuration = configuration
+        configuration.logLevel = switch logger.logLevel {
+        case .trace, .debug: .debug
+        case .info: .info
+        case .notice: .notice
+        case .warning: .warning
+        case .error, .critical: .error
+        }
         let owner = try ControllerOwner(core: ControllerCore(topology: topology, configuration: configuration), store: store, logger: logger, topologyPath: topologyPath, fatal: fatal)
         self.owner = owner
         context = try Context()
