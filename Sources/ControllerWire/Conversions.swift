@@ -16,7 +16,7 @@ extension PlacementRequest {
         self.init(
             ingress: wire.ingress, cpuCores: wire.cpuCores, memoryBytes: wire.memoryBytes,
             gpuCount: Int(wire.gpuCount), gpuModels: wire.gpuModels, dataBytes: Double(wire.dataBytes),
-            minBandwidthGbps: wire.minBandwidthGbps, maxLatencyMs: wire.maxLatencyMs > 0 ? wire.maxLatencyMs : nil,
+            minBandwidthGbps: wire.minBandwidthGbps, maxLatencyMs: wire.maxLatencyMs != 0 ? wire.maxLatencyMs : nil,
             runtimeS: wire.runtimeS,
             labels: wire.labels.map { constraint in
                 let op: LabelConstraint.Operator = switch constraint.operator {

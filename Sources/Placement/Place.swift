@@ -276,20 +276,34 @@ extension PlacementEngine {
         return Double(generator.next() >> 11) / Double(1 << 53)
     }
 
+    /// The most a request may ask for: past these no pool could exist, and the engine's counters
+    /// must not overflow. Messages name the protocol's fields.
+    public static let limits = (gpuCount: 65_536, cpuCores: 1e7, dataBytes: 1e18, bandwidthGbps: 1e6, latencyMs: 1e7, runtimeS: 3.2e8, gpuModels: 256)
+
     private func validate(_ request: PlacementRequest) throws(PlacementError) {
-        func check(_ value: Double, _ name: String) throws(PlacementError) {
-            guard value.isFinite, value >= 0 else { throw .invalid("\(name) must be a finite number at least 0, not \(value)") }
+        let limits = Self.limits
+        func check(_ value: Double, _ name: String, atMost limit: Double) throws(PlacementError) {
+            guard value.isFinite, value >= 0, value <= limit else {
+                throw .invalid("\(name) must be a number from 0 to \(compactNumber(limit)), not \(value)")
+            }
         }
-        try check(request.cpuCores, "cpu cores")
-        try check(request.dataBytes, "data size")
-        try check(request.minBandwidthGbps, "minimum bandwidth")
-        try check(request.runtimeS, "runtime")
+        try check(request.cpuCores, "cpu_cores", atMost: limits.cpuCores)
+        try check(request.dataBytes, "data_bytes", atMost: limits.dataBytes)
+        try check(request.minBandwidthGbps, "min_bandwidth_gbps", atMost: limits.bandwidthGbps)
+        try check(request.runtimeS, "runtime_s", atMost: limits.runtimeS)
         if let budget = request.maxLatencyMs {
-            guard budget.isFinite, budget > 0 else { throw .invalid("the latency budget must be above 0 ms, not \(budget)") }
+            guard budget.isFinite, budget > 0, budget <= limits.latencyMs else {
+                throw .invalid("max_latency_ms must be above 0 and at most \(compactNumber(limits.latencyMs)), not \(budget)")
+            }
         }
-        guard request.gpuCount >= 0 else { throw .invalid("the GPU count cannot be negative") }
+        guard request.gpuCount >= 0, request.gpuCount <= limits.gpuCount else {
+            throw .invalid("gpu_count must be 0 to \(limits.gpuCount), not \(request.gpuCount)")
+        }
+        guard request.gpuModels.count <= limits.gpuModels else {
+            throw .invalid("at most \(limits.gpuModels) gpu_models, not \(request.gpuModels.count)")
+        }
         guard request.gpuCount > 0 || request.gpuModels.isEmpty else { throw .invalid("GPU models are named but no GPUs are asked") }
-        guard request.gpuShare > 0, request.gpuShare <= 1 else { throw .invalid("a GPU share must be above 0 and at most 1, not \(request.gpuShare)") }
+        guard request.gpuShare > 0, request.gpuShare <= 1 else { throw .invalid("gpu_share must be above 0 and at most 1, not \(request.gpuShare)") }
         guard request.gpuShare == 1 || request.gpuCount == 1 else { throw .invalid("a GPU share is part of one GPU: ask for 1 GPU, not \(request.gpuCount)") }
     }
 

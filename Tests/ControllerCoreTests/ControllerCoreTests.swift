@@ -277,6 +277,36 @@ struct ControllerCoreTests {
         #expect(none.message.contains("east-1: 16 of 16 cores free after leases, 64 asked"))
     }
 
+    @Test func outOfRangeNumbersAreRefusedWithTheFieldNamed() throws {
+        var harness = Harness()
+        harness.register("peer-e", pool: "east-1", node: "east")
+        var cases: [(PlacementRequest, String)] = [
+            (PlacementRequest(ingress: "in", cpuCores: 1, gpuCount: 1 << 31), "gpu_count"),
+            (PlacementRequest(ingress: "in", cpuCores: .nan), "cpu_cores"),
+            (PlacementRequest(ingress: "in", cpuCores: 1, maxLatencyMs: -1), "max_latency_ms"),
+            (PlacementRequest(ingress: "in", cpuCores: 1, runtimeS: .infinity), "runtime_s"),
+            (PlacementRequest(ingress: "in", cpuCores: 1, dataBytes: 1e30), "data_bytes"),
+        ]
+        var share = PlacementRequest(ingress: "in", cpuCores: 1, gpuCount: 1)
+        share.gpuShare = -0.5
+        cases.append((share, "gpu_share"))
+        for (request, field) in cases {
+            let submission = Submission(request: request, spec: JobSpec(command: "/bin/true"))
+            guard case .error(let refusal)? = harness.client(.submit(submission)) else {
+                Issue.record("\(field): expected a refusal")
+                continue
+            }
+            #expect(refusal.code == .invalidRequest)
+            #expect(refusal.message.contains(field), "\(refusal.message)")
+            guard case .error(let dryRun)? = harness.client(.place(request)) else {
+                Issue.record("\(field): expected a refused placement")
+                continue
+            }
+            #expect(dryRun.message.contains(field))
+        }
+        #expect(harness.submit() != nil, "the controller still serves")
+    }
+
     @Test func anotherProtocolVersionIsAnsweredAndGarbageIsCounted() {
         var harness = Harness()
         let address = ClientAddress(frames: [Array("c".utf8)])

@@ -38,6 +38,10 @@ struct ControllerWireTests {
         )
         request.gpuShare = 0.25
         #expect(PlacementRequest(request.wire, explain: false) == request)
+        // A negative budget is kept, so the engine refuses it rather than treat it as none.
+        var negative = Junction_V1_PlacementRequest()
+        negative.maxLatencyMs = -1
+        #expect(PlacementRequest(negative, explain: false).maxLatencyMs == -1)
     }
 
     @Test func framesBecomeTypedInputs() throws {
