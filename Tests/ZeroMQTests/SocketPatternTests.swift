@@ -284,7 +284,7 @@ struct ErrorTests {
         try await Task.sleep(for: .milliseconds(50))
         let started = Date()
         context.terminate()
-        #expect(Date().timeIntervalSince(started) < 1)
+        #expect(Date().timeIntervalSince(started) < 10, "a blocked receive would hold termination for good")
         #expect(outcome.value == "ETERM")
     }
 }
