@@ -294,6 +294,9 @@ public struct ControllerCore: Sendable {
             reload(topology, path: path, replyTo: replyTo, correlationID: correlationID)
         case .topologyRejected(let problems, let path, let replyTo, let correlationID):
             log(.warning, "topology \(path) rejected; the running topology stays in force", ["problems": "\(problems.count)"])
+            // Each problem on its own line, so the operator sees what to fix without another tool.
+            for problem in problems.prefix(50) { log(.warning, problem, ["path": path]) }
+            if problems.count > 50 { log(.warning, "and \(problems.count - 50) more problems", ["path": path]) }
             if let replyTo {
                 let result = AdminResult(ok: false, message: "\(path) is not valid; nothing changed", problems: problems)
                 actions.append(.reply(replyTo, correlationID: correlationID, .admin(result)))

@@ -212,7 +212,17 @@ struct Cancel: AsyncParsableCommand {
         var request = Junction_V1_CancelRequest()
         request.jobID = job
         guard case .cancelled(let reply) = try await controller.ask(.cancel(request)).body else { throw CommandFailure("unexpected reply") }
-        print(json ? try jsonText(JobJSON(reply.job)) : "\(job): \(reply.job.state.name)\(reply.job.state == .cancelled ? "" : ", cancel sent to \(reply.job.pool)")")
+        let state = reply.job.state
+        if json { print(try jsonText(JobJSON(reply.job))) }
+        switch state {
+        case .succeeded, .failed:
+            // Nothing was done: saying "cancel sent" and exiting 0 would be a lie.
+            throw CommandFailure("\(job) had already \(state.name == "failed" ? "failed" : "succeeded") on \(reply.job.pool.isEmpty ? "its pool" : reply.job.pool); nothing to cancel")
+        case .cancelled:
+            if !json { print("\(job): cancelled") }
+        default:
+            if !json { print("\(job): \(state.name) on \(reply.job.pool); asked the pool to stop it (SIGTERM, then SIGKILL after the grace period)") }
+        }
     }
 }
 

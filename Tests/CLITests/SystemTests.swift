@@ -171,11 +171,21 @@ struct SystemTests {
         _ = try await controller.waitForJob("job-1", state: "running")
         let cancel = try await controller.client("cancel", "job-1")
         #expect(cancel.status == 0, "\(cancel.errors)")
+        #expect(cancel.output.contains("job-1: running on near-1; asked the pool to stop it"), "\(cancel.output)")
         let cancelled = try await controller.waitForJob("job-1", state: "cancelled", within: 15)
         // SIGTERM ends it: the 10 s grace before SIGKILL is not needed.
         #expect((cancelled["wall_s"] as? Double ?? 60) < 8)
         let pools = try await controller.client("pools", "--json")
         #expect(pools.output.contains("\"cpu_reserved\" : 0"))
+
+        // A job that already ended is not cancelled, and the command says so.
+        _ = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/true")
+        _ = try await controller.waitForJob("job-2", state: "succeeded")
+        let late = try await controller.client("cancel", "job-2")
+        #expect(late.status != 0)
+        #expect(late.errors.contains("job-2 had already succeeded on near-1; nothing to cancel"), "\(late.errors)")
+        let unknown = try await controller.client("cancel", "job-99")
+        #expect(unknown.status != 0 && unknown.errors.contains("job-99"), "\(unknown.errors)")
     }
 
     @Test func badInputLeavesTheControllerServing() async throws {

@@ -358,6 +358,23 @@ struct ControllerCoreTests {
         #expect(harness.core.engine.pool("east-1") == nil)
     }
 
+    @Test func aRejectedReloadListsEveryProblemInTheLogAndTheReply() {
+        var harness = Harness()
+        let problems = ["bad.yaml:3:5: link l1 names node x, which is not declared", "bad.yaml:9:1: pool p1 has no node"]
+        let actions = harness.send(.topologyRejected(problems: problems, path: "bad.yaml", replyTo: ClientAddress(frames: [[1]]), correlationID: 8))
+        let logged = actions.compactMap { action -> String? in
+            if case .log(let entry) = action { return entry.message }
+            return nil
+        }
+        #expect(problems.allSatisfy(logged.contains), "\(logged)")
+        let reply = actions.compactMap { action -> AdminResult? in
+            if case .reply(_, 8, .admin(let result)) = action { return result }
+            return nil
+        }.first
+        #expect(reply?.ok == false)
+        #expect(reply?.problems == problems)
+    }
+
     @Test func cancelBeforeAndAfterDispatch() throws {
         var harness = Harness()
         harness.register("peer-e", pool: "east-1", node: "east")
