@@ -26,6 +26,26 @@ struct CommandTests {
         #expect(result.errors.contains("frobnicate"))
     }
 
+    @Test func typosAreNamedWithTheNearestRealName() async throws {
+        let submit = try await junction("submt", "--from", "X")
+        #expect(submit.status != 0)
+        #expect(submit.errors.contains("'submt' is not a junction command. Did you mean 'junction submit'?"), "\(submit.errors)")
+        let status = try await junction("statsu")
+        #expect(status.errors.contains("Did you mean 'junction status'?"), "\(status.errors)")
+        let nested = try await junction("topology", "valdate", "x.yaml")
+        #expect(nested.errors.contains("Did you mean 'junction topology validate'?"), "\(nested.errors)")
+        // An unknown option is named before the required one it was probably meant to be.
+        let option = try await junction("submit", "--form", "users", "--", "/bin/true")
+        #expect(option.status != 0)
+        #expect(option.errors.contains("Unknown option '--form'. Did you mean '--from'?"), "\(option.errors)")
+        #expect(option.errors.contains("Usage: junction submit"))
+        // A check made while the subcommand runs shows that subcommand's usage.
+        let invalid = try await junction("place", "--topology", "Topologies/abilene.yaml", "--from", "New_York", "--cpu", "nan")
+        #expect(invalid.status != 0)
+        #expect(invalid.errors.contains("--cpu must be a number"), "\(invalid.errors)")
+        #expect(invalid.errors.contains("Usage: junction place"), "\(invalid.errors)")
+    }
+
     @Test func selfCheckExchangesProtocolMessages() async throws {
         let result = try await junction("selfcheck")
         #expect(result.status == 0, "\(result.errors)")
