@@ -21,7 +21,10 @@ extension ControllerCore {
         publish(.job(JobChange(jobID: id, state: state, pool: job.pool ?? "", path: job.path, reason: reason, attempt: job.attempts)))
         persist(id)
         // Built only when wanted: every submit makes two of these.
-        if configuration.logLevel <= .info { log(.info, "job \(state.rawValue): \(reason)", ["job": id, "pool": job.pool ?? "-"]) }
+        if configuration.logLevel <= .info {
+            let what = state == .accepted && job.attempts > 0 ? "job placed again" : "job \(state.rawValue)"
+            log(.info, "\(what): \(reason)", ["job": id, "pool": job.pool ?? "-"])
+        }
     }
 
     /// Asks the service to store the job as it now stands.
@@ -138,7 +141,8 @@ extension ControllerCore {
                 leaseExpiresMs: unixMs(lease.expiresAt), attempt: job.attempts
             )
             sendPool(candidate.pool, .dispatch(message))
-            transition(id, to: .dispatched, reason: "to \(candidate.pool) via \(candidate.path.joined(separator: " → ")), estimated \(format(candidate.estimate.completionS)) s")
+            let estimate = candidate.estimate.runtimeS > 0 ? "estimated done in \(format(candidate.estimate.completionS)) s" : "\(format(candidate.estimate.latencyMs)) ms away"
+            transition(id, to: .dispatched, reason: "to \(candidate.pool) via \(candidate.path.joined(separator: " → ")), \(estimate)")
         }
     }
 
@@ -272,7 +276,8 @@ extension ControllerCore {
             let detail = update.message.isEmpty ? "" : ": \(update.message)"
             let reason: String = switch update.state {
             case .succeeded: "finished on \(pool) with exit code 0"
-            case .failed: "failed on \(pool) with exit code \(update.exitCode)\(detail)"
+            // A negative code is no exit code (a signal, or no start): the agent's words say what.
+            case .failed: update.exitCode < 0 && !update.message.isEmpty ? "failed on \(pool)\(detail)" : "failed on \(pool) with exit code \(update.exitCode)\(detail)"
             default: "cancelled on \(pool)"
             }
             transition(job.id, to: update.state, reason: reason)

@@ -59,8 +59,17 @@ struct JobJSON: Encodable {
 
 func jobTable(_ jobs: [Junction_V1_JobInfo]) -> String {
     table(header: ["job", "state", "pool", "path", "tries", "exit", "wall_s", "message"], rows: jobs.map {
-        [$0.jobID, $0.state.name, $0.pool.isEmpty ? "-" : $0.pool, $0.path.isEmpty ? "-" : arrowPath($0.path), "\($0.attempts)", "\($0.exitCode)", decimal($0.usage.wallSeconds), $0.message]
+        // A job that has not ended has no exit code yet, and no wall time worth showing.
+        let ended = [.succeeded, .failed, .cancelled].contains($0.state)
+        return [$0.jobID, $0.state.name, $0.pool.isEmpty ? "-" : $0.pool, $0.path.isEmpty ? "-" : arrowPath($0.path), "\($0.attempts)",
+                ended ? "\($0.exitCode)" : "-", ended ? decimal($0.usage.wallSeconds) : "-", $0.message]
     })
+}
+
+/// A line for a job's progress: its message already starts with the state's own word when it
+/// reads "failed on ...", so the state is not said twice.
+func progressLine(_ info: Junction_V1_JobInfo) -> String {
+    info.message.hasPrefix(info.state.name) ? "\(info.jobID) \(info.message)" : "\(info.jobID) \(info.state.name): \(info.message)"
 }
 
 struct Submit: AsyncParsableCommand {
@@ -125,7 +134,10 @@ struct Submit: AsyncParsableCommand {
             throw CommandFailure(error.description)
         }
         if !json {
-            print("\(reply.jobID) accepted: \(reply.placement.winner.pool) via \(arrowPath(reply.placement.winner.path)), estimated \(decimal(reply.placement.winner.estimate.completionS)) s")
+            let winner = reply.placement.winner
+            // Without a runtime the completion time is only the input's arrival: not an estimate.
+            let estimate = winner.estimate.runtimeS > 0 ? "estimated done in \(decimal(winner.estimate.completionS)) s" : "no completion estimate without --runtime-s"
+            print("\(reply.jobID) accepted: \(winner.pool) via \(arrowPath(winner.path)) (\(decimal(winner.estimate.latencyMs)) ms); \(estimate)")
         }
         guard wait else {
             if json { print(try jsonText(["job": reply.jobID, "pool": reply.placement.winner.pool])) }
@@ -143,7 +155,7 @@ struct Submit: AsyncParsableCommand {
                 throw CommandFailure(error.description)
             }
             if info.state != last, !json {
-                print("\(reply.jobID) \(info.state.name)\(info.pool.isEmpty ? "" : " on \(info.pool)"): \(info.message)")
+                print(progressLine(info))
                 last = info.state
             }
             switch info.state {
@@ -260,8 +272,13 @@ struct Pools: AsyncParsableCommand {
             return
         }
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
-        print(table(header: ["pool", "node", "state", "cores free", "reserved", "GPUs free", "jobs", "last heard"], rows: reply.pools.map {
-            [$0.poolID, $0.node, $0.state.name, "\(decimal($0.free.cpuCores))/\(decimal($0.total.cpuCores))", decimal($0.reserved.cpuCores), gpuText($0.free.gpus.mapValues { Int($0) }, leading: false), "\($0.runningJobs)", $0.lastAdvertisementMs > 0 ? "\(decimal(Double(now - $0.lastAdvertisementMs) / 1_000)) s ago" : "never"]
+        print(table(header: ["pool", "node", "state", "cores free", "held, unadvertised", "GPUs free", "jobs", "advertised"], rows: reply.pools.map {
+            // A declared pool no agent has joined has no known free capacity: only its declared total.
+            let joined = $0.state != .declared
+            return [$0.poolID, $0.node, joined ? $0.state.name : "declared, no agent",
+                    "\(joined ? decimal($0.free.cpuCores) : "-")/\(decimal($0.total.cpuCores))", decimal($0.reserved.cpuCores),
+                    joined ? gpuText($0.free.gpus.mapValues { Int($0) }, leading: false) : "-", "\($0.runningJobs)",
+                    $0.lastAdvertisementMs > 0 ? "\(decimal(Double(now - $0.lastAdvertisementMs) / 1_000)) s ago" : "never"]
         }))
     }
 }

@@ -162,7 +162,7 @@ struct Demo: AsyncParsableCommand {
                 print("    not submitted: \(error.description.prefix(160))…\n")
             }
         }
-        print("waiting for \(submitted.count) jobs...")
+        print("waiting for \(submitted.count) jobs (shortened stand-ins: each runs a 1–2 s command in place of the runtime it asked for)...")
         let deadline = Date().addingTimeInterval(30)
         var jobs: [Junction_V1_JobInfo] = []
         while Date() < deadline {

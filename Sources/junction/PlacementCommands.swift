@@ -154,7 +154,7 @@ func describePlacement(_ reply: Junction_V1_PlacementReply, objective: Objective
         let e = winner.estimate
         lines.append("placed on \(winner.pool) at \(winner.node) (objective: \(objective.rawValue))")
         let bottleneck = e.hops > 0 ? ", bottleneck \(decimal(e.bottleneckGbps)) Gbps" : ""
-        lines.append("  path       \(arrowPath(winner.path))  (\(e.hops) hops, \(decimal(e.latencyMs)) ms\(bottleneck))")
+        lines.append("  path       \(arrowPath(winner.path))  (\(e.hops) \(e.hops == 1 ? "hop" : "hops"), \(decimal(e.latencyMs)) ms\(bottleneck))")
         lines.append("  estimate   latency \(decimal(e.latencyMs)) ms + transfer \(decimal(e.transferS)) s + queue \(decimal(e.queueS)) s + run \(decimal(e.runtimeS)) s = \(decimal(e.completionS)) s; price \(decimal(e.price))")
     }
     if all.count > 1 {

@@ -11,6 +11,8 @@ struct PlacementCommandTests {
         #expect(result.output.contains("placed on sunnyvale-h100 at Sunnyvale"))
         #expect(result.output.contains("New_York → Chicago"))
         #expect(result.output.contains("chicago-a100: not 4 H100 in the pool (it has 16×A100)"))
+        let oneHop = try await junction("place", "--topology", abilene, "--from", "New_York", "--cpu", "100", "--gpus", "A100:1", "--objective", "latency")
+        #expect(oneHop.output.contains("(1 hop, "), "\(oneHop.output)")
     }
 
     @Test func placeSpeaksJSONWithTheDocumentedFields() async throws {

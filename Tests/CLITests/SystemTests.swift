@@ -167,8 +167,11 @@ struct SystemTests {
         let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
         defer { pool.signal(SIGKILL) }
         try await controller.waitForPools(["near-1"])
-        _ = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sleep", "60")
+        let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sleep", "60")
+        #expect(submit.output.contains("no completion estimate without --runtime-s"), "\(submit.output)")
         _ = try await controller.waitForJob("job-1", state: "running")
+        let running = try await controller.job("job-1")
+        #expect(running["state"] as? String == "running")
         let cancel = try await controller.client("cancel", "job-1")
         #expect(cancel.status == 0, "\(cancel.errors)")
         #expect(cancel.output.contains("job-1: running on near-1; asked the pool to stop it"), "\(cancel.output)")
