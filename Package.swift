@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "Services",
             dependencies: [
-                "CSpawn", "ControllerCore", "ControllerWire", "PoolAgentCore", "Store", "Topology", "Wire", "ZeroMQ",
+                "CSpawn", "ControllerCore", "ControllerWire", "PoolAgentCore", "Store", "Topology", "Wire", "ZeroMQ", "Yams",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

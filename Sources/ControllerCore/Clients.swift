@@ -3,7 +3,7 @@ import Routing
 import Topology
 
 extension ControllerCore {
-    mutating func handleClient(_ address: ClientAddress, correlationID id: UInt64, _ request: ClientRequest) {
+    mutating func handleClient(_ address: ClientAddress, correlationID id: UInt64, _ request: ClientRequest, caller: String? = nil) {
         let reply: ClientReply?
         switch request {
         case .place(let request):
@@ -14,7 +14,9 @@ extension ControllerCore {
             } catch {
                 reply = .error(ControllerError(.invalidRequest, error.description))
             }
-        case .submit(let submission):
+        case .submit(var submission):
+            // Who submitted is the controller's to say, never the request's.
+            submission.spec.owner = caller ?? ""
             reply = submit(submission)
         case .status(let status):
             // Finished jobs leave memory, and the store is current once this batch commits: a

@@ -47,6 +47,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var pageLimit = 500
     /// Log lines below this level are dropped in the core: a busy controller logs every transition.
     public var logLevel: LogEntry.Level = .debug
+    /// Who may do what; nil lets every peer do everything (a controller on loopback, or insecure).
+    public var access: AccessPolicy?
 
     public init() {}
 }
@@ -68,9 +70,10 @@ public enum Endpoint: String, Sendable, Hashable {
 
 /// Something that happened, for the controller core to act on.
 public enum ControllerEvent: Sendable {
-    /// A pool agent's message on its connection, with the correlation id to answer under.
-    case fromPool(peer: [UInt8], correlationID: UInt64, PoolMessage)
-    case fromClient(ClientAddress, correlationID: UInt64, ClientRequest)
+    /// A pool agent's message on its connection, with the correlation id to answer under, and
+    /// the name of the key it authenticated with (nil without authentication).
+    case fromPool(peer: [UInt8], correlationID: UInt64, PoolMessage, caller: String? = nil)
+    case fromClient(ClientAddress, correlationID: UInt64, ClientRequest, caller: String? = nil)
     /// Frames that are not a message of the protocol.
     case undecodable(Endpoint, ClientAddress, UndecodableMessage)
     /// Time passed: liveness, heartbeats, dispatch timeouts, lease expiry.
@@ -273,10 +276,16 @@ public struct ControllerCore: Sendable {
         swap(&actions, &output)
         defer { swap(&actions, &output) }
         switch event {
-        case .fromPool(let peer, let correlationID, let message):
-            handlePool(peer: peer, correlationID: correlationID, message)
-        case .fromClient(let address, let correlationID, let request):
-            handleClient(address, correlationID: correlationID, request)
+        case .fromPool(let peer, let correlationID, let message, let caller):
+            handlePool(peer: peer, correlationID: correlationID, message, caller: caller)
+        case .fromClient(let address, let correlationID, let request, let caller):
+            if let refusal = refusal(of: request, from: caller) {
+                count("clients.unauthorized")
+                log(.warning, refusal.message, ["key": caller ?? "-"])
+                actions.append(.reply(address, correlationID: correlationID, .error(refusal)))
+            } else {
+                handleClient(address, correlationID: correlationID, request, caller: caller)
+            }
         case .undecodable(let endpoint, let address, let message):
             count("\(endpoint.rawValue).\(message.reason)")
             log(.debug, "dropped an undecodable message on \(endpoint.rawValue): \(message.detail)")

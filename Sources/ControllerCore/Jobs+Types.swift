@@ -28,8 +28,10 @@ public struct JobSpec: Sendable, Hashable {
     /// The share of one GPU the controller assigned: set on dispatch, never by a submit.
     public var gpuShare: LeaseShare?
     public var delivery: JobDelivery
+    /// The name of the key that submitted it; set by the controller, empty without keys.
+    public var owner: String
 
-    public init(command: String, arguments: [String] = [], environment: [String: String] = [:], resources: Resources = Resources(), name: String = "", runtimeEstimateS: Double = 0, gpuShare: LeaseShare? = nil, delivery: JobDelivery = .atLeastOnce) {
+    public init(command: String, arguments: [String] = [], environment: [String: String] = [:], resources: Resources = Resources(), name: String = "", runtimeEstimateS: Double = 0, gpuShare: LeaseShare? = nil, delivery: JobDelivery = .atLeastOnce, owner: String = "") {
         self.command = command
         self.arguments = arguments
         self.environment = environment
@@ -38,6 +40,7 @@ public struct JobSpec: Sendable, Hashable {
         self.runtimeEstimateS = runtimeEstimateS
         self.gpuShare = gpuShare
         self.delivery = delivery
+        self.owner = owner
     }
 }
 

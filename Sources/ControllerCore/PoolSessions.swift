@@ -2,8 +2,15 @@ import Placement
 import Topology
 
 extension ControllerCore {
-    mutating func handlePool(peer: [UInt8], correlationID: UInt64, _ message: PoolMessage) {
+    mutating func handlePool(peer: [UInt8], correlationID: UInt64, _ message: PoolMessage, caller: String? = nil) {
         if case .register(let register) = message {
+            guard mayRegister(register.poolID, caller: caller) else {
+                count("pools.unauthorized")
+                let key = caller.map { "key \"\($0)\"" } ?? "a key not on the allow-list"
+                log(.warning, "refused pool \(register.poolID): \(key) may not register as it", ["key": caller ?? "-", "pool": register.poolID])
+                actions.append(.toPool(peer: peer, correlationID: correlationID, .error(ControllerError(.unauthorized, "\(key) may not register as pool \(register.poolID)"))))
+                return
+            }
             handleRegister(peer: peer, register, correlationID: correlationID)
             return
         }

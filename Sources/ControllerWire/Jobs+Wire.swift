@@ -35,7 +35,7 @@ extension JobSpec {
         self.init(
             command: wire.command, arguments: wire.arguments, environment: wire.environment, resources: Resources(wire.resources),
             name: wire.name, runtimeEstimateS: wire.runtimeEstimateS, gpuShare: wire.hasGpuShare ? LeaseShare(wire.gpuShare) : nil,
-            delivery: wire.delivery == .atMostOnce ? .atMostOnce : .atLeastOnce
+            delivery: wire.delivery == .atMostOnce ? .atMostOnce : .atLeastOnce, owner: wire.owner
         )
     }
 
@@ -49,6 +49,7 @@ extension JobSpec {
         wire.runtimeEstimateS = runtimeEstimateS
         if let gpuShare { wire.gpuShare = gpuShare.wire }
         wire.delivery = delivery == .atMostOnce ? .atMostOnce : .atLeastOnce
+        wire.owner = owner
         return wire
     }
 }

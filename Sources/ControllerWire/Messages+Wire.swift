@@ -8,8 +8,8 @@ import Wire
 /// typed inputs and its typed actions become wire messages.
 public enum ControllerWire {
     /// The core's input for frames received on the pools or clients endpoint: the ROUTER's
-    /// identity frames, then the payload.
-    public static func event(frames: [[UInt8]], on endpoint: Endpoint) -> ControllerEvent {
+    /// identity frames, then the payload; `caller` names the key the peer authenticated with.
+    public static func event(frames: [[UInt8]], on endpoint: Endpoint, caller: String? = nil) -> ControllerEvent {
         guard frames.count >= 2, endpoint == .clients || frames.count == 2 else {
             return .undecodable(endpoint, ClientAddress(frames: Array(frames.prefix(1))), UndecodableMessage(.malformed(detail: "\(frames.count) frames")))
         }
@@ -17,8 +17,8 @@ public enum ControllerWire {
         do {
             let message = try WireMessage(bytes: frames[frames.count - 1])
             switch endpoint {
-            case .pools: return .fromPool(peer: frames[0], correlationID: message.correlationID, PoolMessage(message))
-            case .clients: return .fromClient(address, correlationID: message.correlationID, ClientRequest(message))
+            case .pools: return .fromPool(peer: frames[0], correlationID: message.correlationID, PoolMessage(message), caller: caller)
+            case .clients: return .fromClient(address, correlationID: message.correlationID, ClientRequest(message), caller: caller)
             }
         } catch {
             return .undecodable(endpoint, address, UndecodableMessage(error))

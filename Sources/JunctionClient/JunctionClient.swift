@@ -16,7 +16,9 @@ public enum ClientError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .timeout(let endpoint, let seconds):
-            "no answer from the controller at \(endpoint) within \(compact(seconds)) s; is `junction controller` running there?"
+            // A CURVE handshake that fails (a wrong server key, a key not allowed, keys on one side
+            // only) looks exactly like silence, so the message names both causes.
+            "no answer from the controller at \(endpoint) within \(compact(seconds)) s; is `junction controller` running there, and if it uses keys, do --key and --server-key (JUNCTION_KEY, JUNCTION_SERVER_KEY) match its allow-list?"
         case .refused(_, let message):
             message
         case .unexpected(let kind):
@@ -42,12 +44,13 @@ public final class JunctionClient: Sendable {
     private let nextID = Mutex<UInt64>(1)
     private let reader: Task<Void, Never>
 
-    public init(endpoint: String, timeout: Double = 5) throws {
+    /// Connects to `endpoint`; with `curve`, as a CURVE client of a controller that uses keys.
+    public init(endpoint: String, timeout: Double = 5, curve: CurveClientKeys? = nil) throws {
         self.endpoint = endpoint
         self.timeout = timeout
         context = try Context()
         do {
-            loop = try SocketLoop(context: context, sockets: [SocketSpec(.dealer, connect: [endpoint], lingerMilliseconds: 0)], name: "junction-client")
+            loop = try SocketLoop(context: context, sockets: [SocketSpec(.dealer, options: curve?.socketOptions ?? [], connect: [endpoint], lingerMilliseconds: 0)], name: "junction-client")
         } catch {
             context.terminate()
             throw error

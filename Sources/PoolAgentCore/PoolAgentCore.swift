@@ -51,6 +51,9 @@ public enum AgentAction: Sendable, Equatable {
     /// SIGTERM now, SIGKILL after the grace period.
     case stop(jobID: String, graceS: Double)
     case log(level: String, message: String, metadata: [String: String])
+    /// The controller refuses this pool for good (a key not allowed, an unknown node, an invalid
+    /// id): trying again would change nothing, so the agent stops and says why.
+    case giveUp(reason: String)
 }
 
 /// A pool agent as a pure state machine: a Paranoid Pirate session with the controller
@@ -278,6 +281,8 @@ public struct PoolAgentCore: Sendable {
                     sessionLost()
                     register()
                 }
+            } else if !isRegistered, [.unauthorized, .unknownPool, .invalidRequest].contains(error.code) {
+                actions.append(.giveUp(reason: "the controller refuses pool \(configuration.poolID): \(error.message)"))
             } else {
                 log("warning", "the controller reports an error: \(error.message)", ["pool": configuration.poolID])
             }

@@ -34,11 +34,29 @@ enum ControllerInput: Sendable {
     case inspect(@Sendable (ControllerCore) -> Void)
 }
 
-/// The sockets of the controller's loop, by index.
+/// The sockets of the controller's loop, by index. The ZAP handler comes first, so that it is
+/// bound before any endpoint can take a CURVE connection.
 enum ControllerSocket {
-    static let pools = 0
-    static let clients = 1
-    static let events = 2
+    static let zap = 0
+    static let pools = 1
+    static let clients = 2
+    static let events = 3
+}
+
+/// The controller's CURVE identity and allow-list: every endpoint runs CURVE, and a peer whose
+/// public key is not listed is refused during the handshake.
+public struct ControllerSecurity: Sendable {
+    /// The controller's own key pair; peers name its public key as their server key.
+    public var keyPair: CurveKeyPair
+    /// Allowed public keys (Z85) to the names the access policy knows them by.
+    public var names: [String: String]
+    public var policy: AccessPolicy
+
+    public init(keyPair: CurveKeyPair, names: [String: String], policy: AccessPolicy) {
+        self.keyPair = keyPair
+        self.names = names
+        self.policy = policy
+    }
 }
 
 /// The controller core and its store, owned by the socket loop's thread: the loop wakes it with
@@ -54,6 +72,10 @@ final class ControllerOwner: @unchecked Sendable {
     private var stopped = false
     /// The counters as last committed, without dispatch sequences (sent only when they change).
     private var committed = DurableCounters(epoch: 0)
+    private let security: ControllerSecurity?
+    /// Handshakes refused, and when each key's refusal was last logged.
+    private var refused = 0
+    private var lastRefusalLog: [String: Double] = [:]
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
     /// Set once the loop exists, so file reads done elsewhere can hand their results back.
@@ -62,7 +84,8 @@ final class ControllerOwner: @unchecked Sendable {
     /// not be durable.
     let fatal: AsyncStream<any Error>.Continuation
 
-    init(core: ControllerCore, store: any ControllerStore, logger: Logger, topologyPath: String, fatal: AsyncStream<any Error>.Continuation) throws {
+    init(core: ControllerCore, store: any ControllerStore, logger: Logger, topologyPath: String, security: ControllerSecurity?, fatal: AsyncStream<any Error>.Continuation) throws {
+        self.security = security
         self.core = core
         self.store = store
         self.logger = logger
@@ -94,7 +117,14 @@ final class ControllerOwner: @unchecked Sendable {
         let time = now()
         var actions: [ControllerAction] = []
         actions.reserveCapacity(wake.batch.count * 8)
-        for delivery in wake.batch { core.handle(event(for: delivery), now: time, into: &actions) }
+        var handshakes: [(socket: Int, message: Message)] = []
+        for delivery in wake.batch {
+            if delivery.socket == ControllerSocket.zap {
+                handshakes.append((ControllerSocket.zap, authenticate(delivery.message, now: time.seconds)))
+            } else {
+                core.handle(event(for: delivery), now: time, into: &actions)
+            }
+        }
         for input in wake.injected {
             switch input as? ControllerInput {
             case .event(let event): core.handle(event, now: time, into: &actions)
@@ -104,7 +134,8 @@ final class ControllerOwner: @unchecked Sendable {
             }
         }
         if wake.tickDue { core.handle(.tick, now: time, into: &actions) }
-        return carryOut(actions)
+        // A handshake's answer promises nothing durable: it need not wait for the commit.
+        return handshakes + carryOut(actions)
     }
 
     /// Commits the actions' state changes in one transaction, then turns the rest into messages.
@@ -220,7 +251,38 @@ final class ControllerOwner: @unchecked Sendable {
     }
 
     private func event(for delivery: Delivery) -> ControllerEvent {
-        ControllerWire.event(frames: delivery.message.frames, on: delivery.socket == ControllerSocket.pools ? .pools : .clients)
+        ControllerWire.event(frames: delivery.message.frames, on: delivery.socket == ControllerSocket.pools ? .pools : .clients, caller: delivery.message.userID)
+    }
+
+    /// Answers a ZAP request (ZeroMQ RFC 27) from libzmq's handshake: a CURVE key on the
+    /// allow-list is let in under its name, any other is refused, and the refusal logged (once a
+    /// minute per key, so a peer retrying cannot flood the log).
+    private func authenticate(_ request: Message, now: Double) -> Message {
+        // ROUTER framing: the requester's identity and the empty delimiter, then the request.
+        let frames = request.frames
+        guard let delimiter = frames.firstIndex(where: \.isEmpty), frames.count >= delimiter + 7 else {
+            return Message(frames)
+        }
+        let envelope = Array(frames[...delimiter])
+        let body = Array(frames[(delimiter + 1)...])
+        let requestID = body[1]
+        let address = String(decoding: body[3], as: UTF8.self)
+        let mechanism = String(decoding: body[5], as: UTF8.self)
+        func reply(_ code: String, _ text: String, user: String = "") -> Message {
+            Message(envelope + [Array("1.0".utf8), requestID, Array(code.utf8), Array(text.utf8), Array(user.utf8), []])
+        }
+        guard let security else { return reply("200", "OK") }
+        guard mechanism == "CURVE", body.count >= 7, let key = Z85.encode(body[6]) else {
+            refused += 1
+            return reply("400", "CURVE required")
+        }
+        if let name = security.names[key] { return reply("200", "OK", user: name) }
+        refused += 1
+        if now - (lastRefusalLog[key] ?? -.infinity) >= 60 {
+            lastRefusalLog[key] = now
+            logger.warning("refused a connection from \(address): its CURVE key \(key) is not on the allow-list", metadata: ["refused_total": "\(refused)"])
+        }
+        return reply("400", "key not allowed")
     }
 }
 
@@ -238,7 +300,7 @@ public final class ControllerService: Service, Sendable {
 
     /// Recovers from the store, then binds the endpoints at once, so that a bad address fails
     /// here, before `run`.
-    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
+    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, security: ControllerSecurity? = nil, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
         let (failures, fatal) = AsyncStream.makeStream(of: (any Error).self)
         self.failures = failures
         var configuration = configuration
@@ -249,16 +311,20 @@ public final class ControllerService: Service, Sendable {
         case .warning: .warning
         case .error, .critical: .error
         }
-        let owner = try ControllerOwner(core: ControllerCore(topology: topology, configuration: configuration), store: store, logger: logger, topologyPath: topologyPath, fatal: fatal)
+        if let security { configuration.access = security.policy }
+        let owner = try ControllerOwner(core: ControllerCore(topology: topology, configuration: configuration), store: store, logger: logger, topologyPath: topologyPath, security: security, fatal: fatal)
         self.owner = owner
         context = try Context()
         let limit = Int64(WireProtocol.maxMessageBytes + 4_096)
         let socketLoop: SocketLoop
         do {
+            // With keys, every endpoint runs CURVE and asks the ZAP handler (the first socket) who may in.
+            let curve: [SocketOption] = security.map { [.curveServer(true), .curveSecretKey($0.keyPair.secretKey), .zapDomain("junction")] } ?? []
             socketLoop = try SocketLoop(context: context, sockets: [
-                SocketSpec(.router, options: [.maxMessageSize(bytes: limit), .routerMandatory(true), .receiveHighWaterMark(100_000), .sendHighWaterMark(100_000)], bind: [endpoints.pools], lingerMilliseconds: 500),
-                SocketSpec(.router, options: [.maxMessageSize(bytes: limit), .receiveHighWaterMark(10_000), .sendHighWaterMark(10_000)], bind: [endpoints.clients], lingerMilliseconds: 500),
-                SocketSpec(.publisher, options: [.sendHighWaterMark(100_000)], bind: [endpoints.events], lingerMilliseconds: 0),
+                SocketSpec(.router, bind: ["inproc://zeromq.zap.01"], lingerMilliseconds: 0),
+                SocketSpec(.router, options: curve + [.maxMessageSize(bytes: limit), .routerMandatory(true), .receiveHighWaterMark(100_000), .sendHighWaterMark(100_000)], bind: [endpoints.pools], lingerMilliseconds: 500),
+                SocketSpec(.router, options: curve + [.maxMessageSize(bytes: limit), .receiveHighWaterMark(10_000), .sendHighWaterMark(10_000)], bind: [endpoints.clients], lingerMilliseconds: 500),
+                SocketSpec(.publisher, options: curve + [.sendHighWaterMark(100_000)], bind: [endpoints.events], lingerMilliseconds: 0),
             ], name: "controller-sockets", owner: { [owner] wake in owner.wake(wake) }, tick: tickInterval, notices: { [logger] notice in
                 switch notice {
                 case .acceptsPaused: logger.error("\(notice)")
@@ -271,7 +337,10 @@ public final class ControllerService: Service, Sendable {
             throw error
         }
         loop = socketLoop
-        self.endpoints = ControllerEndpoints(pools: socketLoop.boundEndpoints[0][0], clients: socketLoop.boundEndpoints[1][0], events: socketLoop.boundEndpoints[2][0])
+        self.endpoints = ControllerEndpoints(
+            pools: socketLoop.boundEndpoints[ControllerSocket.pools][0], clients: socketLoop.boundEndpoints[ControllerSocket.clients][0],
+            events: socketLoop.boundEndpoints[ControllerSocket.events][0]
+        )
         owner.loop.withLock { $0 = socketLoop }
     }
 

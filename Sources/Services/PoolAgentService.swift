@@ -40,7 +40,8 @@ final class AgentOwner: @unchecked Sendable {
     private var running = false
     private let context: Context
     private let controller: String
-    private let curve: PoolAgentService.CurveClientKeys?
+    private let curve: CurveClientKeys?
+    private let refused: AsyncStream<String>.Continuation
     let logger: Logger
     let executor: ProcessExecutor
     private let clock = ContinuousClock()
@@ -48,7 +49,8 @@ final class AgentOwner: @unchecked Sendable {
     /// The loop that owns this, set once it exists: connections hand their messages to it.
     let loop = LoopReference()
 
-    init(core: PoolAgentCore, context: Context, controller: String, curve: PoolAgentService.CurveClientKeys?, executor: ProcessExecutor, logger: Logger) {
+    init(core: PoolAgentCore, context: Context, controller: String, curve: CurveClientKeys?, executor: ProcessExecutor, logger: Logger, refused: AsyncStream<String>.Continuation) {
+        self.refused = refused
         self.core = core
         self.context = context
         self.controller = controller
@@ -97,7 +99,7 @@ final class AgentOwner: @unchecked Sendable {
     private func connect() throws {
         var options: [SocketOption] = [.immediate(false), .reconnectInterval(milliseconds: 250), .reconnectIntervalMax(milliseconds: 1_000)]
         if let curve {
-            options += [.curveServerKey(curve.serverPublicKey), .curvePublicKey(curve.keys.publicKey), .curveSecretKey(curve.keys.secretKey)]
+            options += curve.socketOptions
         }
         generation += 1
         let generation = self.generation
@@ -133,6 +135,11 @@ final class AgentOwner: @unchecked Sendable {
                 }
             case .log(let level, let message, let metadata):
                 logger.log(level: Logger.Level(rawValue: level) ?? .info, "\(message)", metadata: metadata.mapValues { .string($0) })
+            case .giveUp(let reason):
+                logger.error("\(reason); stopping")
+                shutdown()
+                refused.yield(reason)
+                return
             case .run, .stop:
                 // Messages first, as the core ordered them; jobs start after.
                 later.append(action)
@@ -177,19 +184,11 @@ final class AgentOwner: @unchecked Sendable {
 public final class PoolAgentService: Service, Sendable {
     private let owner: AgentOwner
     private let loop: SocketLoop
+    /// Permanent refusals from the controller, which end `run` with an error.
+    private let refusals: AsyncStream<String>
+    private let refused: AsyncStream<String>.Continuation
     private let context: Context
     private let controller: String
-
-    /// Keys for a controller that speaks CURVE.
-    public struct CurveClientKeys: Sendable {
-        public var serverPublicKey: String
-        public var keys: CurveKeyPair
-
-        public init(serverPublicKey: String, keys: CurveKeyPair) {
-            self.serverPublicKey = serverPublicKey
-            self.keys = keys
-        }
-    }
 
     public init(configuration: AgentConfiguration, controller: String, workDirectory: URL, logger: Logger, curve: CurveClientKeys? = nil, tickInterval: Duration = .milliseconds(100)) throws {
         self.controller = controller
@@ -201,7 +200,10 @@ public final class PoolAgentService: Service, Sendable {
         if !executor.leftovers.isEmpty {
             logger.warning("stopped jobs an earlier agent on this work directory left running", metadata: ["jobs": "\(executor.leftovers.joined(separator: ","))"])
         }
-        let owner = AgentOwner(core: PoolAgentCore(configuration: configuration), context: context, controller: controller, curve: curve, executor: executor, logger: logger)
+        let (refusals, refused) = AsyncStream.makeStream(of: String.self)
+        self.refusals = refusals
+        self.refused = refused
+        let owner = AgentOwner(core: PoolAgentCore(configuration: configuration), context: context, controller: controller, curve: curve, executor: executor, logger: logger, refused: refused)
         self.owner = owner
         do {
             // A loop with no sockets of its own: it owns the core and wakes for inputs and ticks.
@@ -223,16 +225,18 @@ public final class PoolAgentService: Service, Sendable {
             throw ExecutorError(message: "cannot open a connection to \(controller): \(error)")
         }
         owner.logger.notice("pool agent connecting", metadata: ["controller": "\(controller)"])
-        let (stopping, stop) = AsyncStream.makeStream(of: Void.self)
-        await withGracefulShutdownHandler {
-            for await _ in stopping {}
-        } onGracefulShutdown: {
-            stop.finish()
+        // Either a graceful shutdown ends the wait, or the controller's permanent refusal does.
+        let refusal: String? = await withGracefulShutdownHandler {
+            var iterator = refusals.makeAsyncIterator()
+            return await iterator.next()
+        } onGracefulShutdown: { [refused] in
+            refused.finish()
         }
         await withCheckedContinuation { continuation in
             loop.inject(AgentInput.shutdown { continuation.resume() })
         }
         finish()
+        if let refusal { throw ExecutorError(message: refusal) }
     }
 
     /// Ends the loop and closes the context.

@@ -63,20 +63,7 @@ struct TopologyParser {
     }
 
     mutating func parse(_ text: String) -> Topology? {
-        let root: Yams.Node
-        do {
-            guard let composed = try Yams.compose(yaml: text) else {
-                reader.error(.missingKey, at: nil, "the file is empty; a topology needs at least \"name\" and \"nodes\"")
-                return nil
-            }
-            root = composed
-        } catch let error as YamlError {
-            reportSyntax(error)
-            return nil
-        } catch {
-            reader.error(.syntax, at: nil, "cannot read the YAML: \(error)")
-            return nil
-        }
+        guard let root = reader.compose(text, empty: "the file is empty; a topology needs at least \"name\" and \"nodes\"") else { return nil }
 
         guard let fields = reader.fields(of: root, "the topology", known: Topology.rootKeys) else { return nil }
         let name = reader.require(fields, "name", "the topology").flatMap { reader.string($0, "name") }
@@ -145,25 +132,6 @@ struct TopologyParser {
             reader.warning(.disconnected, at: fields["nodes"], "the network falls into \(parts.count) disconnected parts: \(described)\(more); nothing can be routed between them")
         }
         return topology
-    }
-
-    private mutating func reportSyntax(_ error: YamlError) {
-        switch error {
-        case .scanner(let context, let problem, let mark, _),
-             .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
-            let while_ = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
-            reader.problems.append(TopologyProblem(.error, .syntax, at: reader.location(mark), "YAML syntax: \(problem)\(while_)"))
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            reader.problems.append(TopologyProblem(
-                .error, .syntax, at: reader.location(context.mark),
-                "the key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")) appears twice in one mapping; keep one"
-            ))
-        case .reader(let problem, _, _, _):
-            reader.error(.syntax, at: nil, "the file is not readable text: \(problem)")
-        default:
-            reader.error(.syntax, at: nil, "YAML: \(error)")
-        }
     }
 
     private mutating func parseDefaults(_ node: Yams.Node) -> Topology.Defaults {

@@ -50,6 +50,10 @@ public struct TopologyErrors: Error, Sendable, CustomStringConvertible {
     public var errors: [TopologyProblem] { problems.filter { $0.severity == .error } }
 
     public var description: String { problems.map(\.description).joined(separator: "\n") }
+
+    public init(problems: [TopologyProblem]) {
+        self.problems = problems
+    }
 }
 
 /// A topology that loaded, with the warnings found on the way.

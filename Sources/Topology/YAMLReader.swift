@@ -2,16 +2,53 @@ import Foundation
 import Yams
 
 /// Reads values out of a composed YAML tree, collecting a problem (with its line and column) for
-/// everything that is not what the format asks for, instead of stopping at the first.
-struct YAMLReader {
+/// everything that is not what the format asks for, instead of stopping at the first. Topology
+/// files and the daemons' configuration files are read with it.
+public struct YAMLReader {
     let file: String
-    var problems: [TopologyProblem] = []
+    public var problems: [TopologyProblem] = []
 
-    init(file: String) {
+    public init(file: String) {
         self.file = file
     }
 
-    var hasErrors: Bool { problems.contains { $0.severity == .error } }
+    /// The text as a YAML tree, or nil with a problem saying where its syntax breaks (or, for an
+    /// empty file, `empty`).
+    public mutating func compose(_ text: String, empty: String) -> Yams.Node? {
+        do {
+            guard let composed = try Yams.compose(yaml: text) else {
+                error(.missingKey, at: nil, empty)
+                return nil
+            }
+            return composed
+        } catch let error as YamlError {
+            reportSyntax(error)
+        } catch {
+            self.error(.syntax, at: nil, "cannot read the YAML: \(error)")
+        }
+        return nil
+    }
+
+    private mutating func reportSyntax(_ error: YamlError) {
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let while_ = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
+            problems.append(TopologyProblem(.error, .syntax, at: location(mark), "YAML syntax: \(problem)\(while_)"))
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            problems.append(TopologyProblem(
+                .error, .syntax, at: location(context.mark),
+                "the key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")) appears twice in one mapping; keep one"
+            ))
+        case .reader(let problem, _, _, _):
+            self.error(.syntax, at: nil, "the file is not readable text: \(problem)")
+        default:
+            self.error(.syntax, at: nil, "YAML: \(error)")
+        }
+    }
+
+    public var hasErrors: Bool { problems.contains { $0.severity == .error } }
 
     func location(_ node: Yams.Node?) -> SourceLocation {
         location(node?.mark)
@@ -21,7 +58,7 @@ struct YAMLReader {
         SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
-    mutating func error(_ code: TopologyProblem.Code, at node: Yams.Node?, _ message: String) {
+    public mutating func error(_ code: TopologyProblem.Code, at node: Yams.Node?, _ message: String) {
         problems.append(TopologyProblem(.error, code, at: location(node), message))
     }
 
@@ -45,7 +82,7 @@ struct YAMLReader {
 
     /// The keys of a mapping, each checked against `known`; nil (with a problem) when `node` is
     /// not a mapping. An unknown key is reported with the closest known key as a suggestion.
-    mutating func fields(of node: Yams.Node, _ what: String, known: [String]) -> Fields? {
+    public mutating func fields(of node: Yams.Node, _ what: String, known: [String]) -> Fields? {
         guard case .mapping(let mapping) = node else {
             error(.wrongType, at: node, "\(what) must be a mapping of keys to values, found \(Self.describe(node))")
             return nil
@@ -69,7 +106,7 @@ struct YAMLReader {
         return fields
     }
 
-    mutating func require(_ fields: Fields, _ key: String, _ what: String) -> Yams.Node? {
+    public mutating func require(_ fields: Fields, _ key: String, _ what: String) -> Yams.Node? {
         guard let value = fields[key] else {
             error(.missingKey, at: fields.node, "\(what) is missing the required key \"\(key)\"")
             return nil
@@ -77,7 +114,7 @@ struct YAMLReader {
         return value
     }
 
-    mutating func string(_ node: Yams.Node, _ what: String) -> String? {
+    public mutating func string(_ node: Yams.Node, _ what: String) -> String? {
         guard case .scalar(let scalar) = node else {
             error(.wrongType, at: node, "\(what) must be text, found \(Self.describe(node))")
             return nil
@@ -159,11 +196,12 @@ struct YAMLReader {
 }
 
 /// The present keys of one YAML mapping.
-struct Fields {
-    let node: Yams.Node
+/// The known keys a mapping holds, each with its node.
+public struct Fields {
+    public let node: Yams.Node
     var values: [String: (key: Yams.Node, value: Yams.Node)] = [:]
 
-    subscript(key: String) -> Yams.Node? { values[key]?.value }
+    public subscript(key: String) -> Yams.Node? { values[key]?.value }
 }
 
 /// A number as people write it: no trailing zeros or ".0"; `decimals` places, or more for small

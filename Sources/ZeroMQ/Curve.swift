@@ -1,4 +1,5 @@
 internal import CZeroMQ
+import Foundation
 
 /// A CURVE key pair, both keys Z85-encoded (40 characters each).
 public struct CurveKeyPair: Sendable, Hashable {
@@ -31,6 +32,95 @@ public struct CurveKeyPair: Sendable, Hashable {
 
     private static func string(_ characters: [CChar]) -> String {
         String(decoding: characters.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension CurveKeyPair {
+    /// Reads a key pair file as `junction keygen` writes it: `public-key:` and `secret-key:` lines.
+    public init(contentsOfFile path: String) throws(KeyFileError) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw KeyFileError("cannot read the key file \(path): \(error.localizedDescription)")
+        }
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2 { fields[parts[0]] = parts[1] }
+        }
+        guard let secret = fields["secret-key"] else {
+            throw KeyFileError("\(path) holds no secret-key line: give the key pair file (NAME.key) that junction keygen wrote, not the .pub")
+        }
+        do {
+            let derived = try CurveKeyPair.publicKey(forSecretKey: secret)
+            if let stated = fields["public-key"], stated != derived {
+                throw KeyFileError("\(path): its public-key does not belong to its secret-key")
+            }
+            try self.init(publicKey: derived, secretKey: secret)
+        } catch let error as KeyFileError {
+            throw error
+        } catch {
+            throw KeyFileError("\(path): the secret-key is not 40 characters of Z85")
+        }
+    }
+
+    /// Writes `NAME.key` (both keys, readable by its owner only) and `NAME.pub` (the public key).
+    public func write(to name: String) throws(KeyFileError) {
+        let secretFile = name + ".key", publicFile = name + ".pub"
+        let secretText = "# A Junction CURVE key pair: keep this file secret.\npublic-key: \(publicKey)\nsecret-key: \(secretKey)\n"
+        let descriptor = open(secretFile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw KeyFileError("cannot create \(secretFile): \(String(cString: strerror(errno)))\(errno == EEXIST ? "; it exists, and a key is never overwritten" : "")")
+        }
+        let written = secretText.utf8CString.withUnsafeBufferPointer { Foundation.write(descriptor, $0.baseAddress, $0.count - 1) }
+        close(descriptor)
+        guard written == secretText.utf8.count else { throw KeyFileError("cannot write \(secretFile)") }
+        do {
+            try "public-key: \(publicKey)\n".write(toFile: publicFile, atomically: true, encoding: .utf8)
+        } catch {
+            throw KeyFileError("cannot write \(publicFile): \(error.localizedDescription)")
+        }
+    }
+
+    /// A public key given as 40 characters of Z85, or as a file holding a `public-key:` line (a
+    /// `.pub` or a `.key`); `relativeTo` is the folder a relative path is read from.
+    public static func publicKey(from text: String, relativeTo folder: String? = nil) throws(KeyFileError) -> String {
+        if text.count == 40, Z85.decode(text)?.count == 32 { return text }
+        let path = text.hasPrefix("/") || folder == nil ? text : (folder! as NSString).appendingPathComponent(text)
+        guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw KeyFileError("\(text) is neither a 40-character Z85 public key nor a readable key file")
+        }
+        for line in contents.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2, parts[0] == "public-key", Z85.decode(parts[1])?.count == 32 { return parts[1] }
+        }
+        throw KeyFileError("\(path) holds no public-key line")
+    }
+}
+
+/// A key file that could not be read or written, and why.
+public struct KeyFileError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// What a CURVE client needs: the server's public key and its own key pair.
+public struct CurveClientKeys: Sendable, Hashable {
+    public var serverPublicKey: String
+    public var keys: CurveKeyPair
+
+    public init(serverPublicKey: String, keys: CurveKeyPair) {
+        self.serverPublicKey = serverPublicKey
+        self.keys = keys
+    }
+
+    /// The options that make a connecting socket a CURVE client with these keys.
+    public var socketOptions: [SocketOption] {
+        [.curveServerKey(serverPublicKey), .curvePublicKey(keys.publicKey), .curveSecretKey(keys.secretKey)]
     }
 }
 

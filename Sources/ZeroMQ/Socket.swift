@@ -37,9 +37,12 @@ public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertibl
 public struct Message: Sendable, Hashable {
     /// The frames, in order.
     public var frames: [[UInt8]]
+    /// Who sent it, as the ZAP handler named the peer when it let it in (CURVE); nil otherwise.
+    public var userID: String?
 
-    public init(_ frames: [[UInt8]]) {
+    public init(_ frames: [[UInt8]], userID: String? = nil) {
         self.frames = frames
+        self.userID = userID
     }
 
     public init(_ frames: [UInt8]...) {
@@ -196,17 +199,21 @@ public final class Socket {
         zmq_msg_init(&part)
         defer { zmq_msg_close(&part) }
         var flags: Int32 = wait ? 0 : ZMQ_DONTWAIT
+        var userID: String?
         repeat {
             guard try zmqCall("receive on \(type)", { zmq_msg_recv(&part, handle, flags) }) != nil else {
                 return nil
             }
+            // A ROUTER's identity frame is made locally and carries no properties: the peer's
+            // frames do, so the first one that has a User-Id gives it.
+            if userID == nil, let name = zmq_msg_gets(&part, "User-Id"), name.pointee != 0 { userID = String(cString: name) }
             let size = zmq_msg_size(&part)
             let data = zmq_msg_data(&part)
             frames.append([UInt8](UnsafeRawBufferPointer(start: data, count: size)))
             // The remaining parts of a message arrive together with the first.
             flags = 0
         } while zmq_msg_more(&part) != 0
-        return Message(frames)
+        return Message(frames, userID: userID)
     }
 
     private func setInt32(_ name: Int32, _ value: Int32, _ label: String) throws(ZeroMQError) {

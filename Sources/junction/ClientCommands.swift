@@ -15,9 +15,11 @@ struct ControllerOptions: ParsableArguments {
     @Option(help: "Seconds to wait for an answer.")
     var timeout: Double = 5
 
+    @OptionGroup var keys: KeyOptions
+
     func connect() throws -> JunctionClient {
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0") }
-        return try JunctionClient(endpoint: endpoint, timeout: timeout)
+        return try JunctionClient(endpoint: endpoint, timeout: timeout, curve: keys.curve())
     }
 
     /// Sends one request and returns the reply, turning client errors into command failures.

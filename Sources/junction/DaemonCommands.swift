@@ -8,6 +8,7 @@ import ServiceLifecycle
 import Services
 import Store
 import Topology
+import ZeroMQ
 
 /// Log options shared by the daemons.
 struct LogOptions: ParsableArguments {
@@ -60,11 +61,20 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a job may wait for a pool before it fails, unless its submit says.")
     var placementDeadlineS: Double = 3_600
 
+    @Option(help: ArgumentHelp("The access file (YAML): the controller's key pair and the pool and client keys it lets in, each with what it may do. Every endpoint then runs CURVE.", valueName: "file"))
+    var access: String?
+
+    @Flag(help: "Listen beyond loopback without keys: anyone who reaches the ports may register pools and submit jobs.")
+    var insecure = false
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
         guard placementDeadlineS.isFinite, placementDeadlineS > 0, placementDeadlineS <= 365 * 86_400 else {
             throw ValidationError("--placement-deadline-s must be above 0 and at most 31536000, not \(placementDeadlineS)")
+        }
+        if access == nil, !insecure, let open = [pools, clients, events].first(where: { !isLoopback($0) }) {
+            throw ValidationError("\(open) listens beyond loopback without keys: give --access FILE (see Deploy/README.md), or --insecure on a network you trust")
         }
     }
 
@@ -73,6 +83,17 @@ struct ControllerCommand: AsyncParsableCommand {
         let descriptors = raiseDescriptorLimit()
         if descriptors < 4_096 {
             logger.warning("only \(descriptors) file descriptors: each pool and client connection takes one; raise the hard limit (LimitNOFILE= in the systemd unit, ulimit -Hn)")
+        }
+        if insecure {
+            logger.warning("running without keys (--insecure): anyone who reaches the ports may register pools, submit jobs and change links")
+        }
+        var security: ControllerSecurity?
+        if let access {
+            do {
+                security = try ControllerSecurity(accessFile: access)
+            } catch {
+                throw CommandFailure("\(access) is not a valid access file:\n\(error)")
+            }
         }
         let loaded = try loadTopology(topology)
         var configuration = ControllerConfiguration()
@@ -91,7 +112,7 @@ struct ControllerCommand: AsyncParsableCommand {
             service = try ControllerService(
                 topology: loaded, topologyPath: topology,
                 endpoints: ControllerEndpoints(pools: pools, clients: clients, events: events),
-                configuration: configuration, store: store, logger: logger
+                configuration: configuration, store: store, security: security, logger: logger
             )
         } catch let error as StoreError {
             throw CommandFailure("\(error)")
@@ -103,6 +124,9 @@ struct ControllerCommand: AsyncParsableCommand {
         print("  pools   \(service.endpoints.pools)")
         print("  clients \(service.endpoints.clients)")
         print("  events  \(service.endpoints.events)")
+        if let security {
+            print("  keys    CURVE, server key \(security.keyPair.publicKey); \(security.policy.pools.count) pool and \(security.policy.clients.count) client keys allowed")
+        }
         fflush(nil)
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
@@ -177,6 +201,8 @@ struct PoolCommand: AsyncParsableCommand {
     @Option(help: "Where jobs run: one folder per job with its stdout and stderr.")
     var workDir: String = FileManager.default.temporaryDirectory.appendingPathComponent("junction-jobs").path
 
+    @OptionGroup var keys: KeyOptions
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -213,7 +239,7 @@ struct PoolCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = log.bootstrap(label: "junction.pool")
         let configuration = try agentConfiguration()
-        let service = try PoolAgentService(configuration: configuration, controller: controller, workDirectory: URL(fileURLWithPath: workDir).appendingPathComponent(id), logger: logger)
+        let service = try PoolAgentService(configuration: configuration, controller: controller, workDirectory: URL(fileURLWithPath: workDir).appendingPathComponent(id), logger: logger, curve: keys.curve())
         print("pool \(id): \(decimal(configuration.capacity.cpuCores)) cores, \(decimal(configuration.capacity.memoryGiB)) GiB\(gpuText(configuration.capacity.gpus)); controller \(controller)")
         fflush(nil)
         let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -253,4 +279,60 @@ func detectGPUs() -> [String: Int] {
         if let model = words.first { counts[String(model), default: 0] += 1 }
     }
     return counts
+}
+
+/// Whether an endpoint is reachable only from this machine.
+func isLoopback(_ endpoint: String) -> Bool {
+    if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+    guard endpoint.hasPrefix("tcp://") else { return false }
+    let host = endpoint.dropFirst("tcp://".count).split(separator: ":").dropLast().joined(separator: ":")
+    return host == "localhost" || host.hasPrefix("127.") || host == "[::1]" || host == "::1"
+}
+
+/// The CURVE keys a client or a pool agent presents to a controller that has an access file.
+struct KeyOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("This peer's key pair file, as junction keygen writes it (default: $JUNCTION_KEY).", valueName: "file"))
+    var key: String?
+
+    @Option(help: ArgumentHelp("The controller's public key: 40 characters of Z85, or its .pub file (default: $JUNCTION_SERVER_KEY).", valueName: "key"))
+    var serverKey: String?
+
+    /// The keys to connect with, or nil when neither is given.
+    func curve() throws -> CurveClientKeys? {
+        let environment = ProcessInfo.processInfo.environment
+        let own = key ?? environment["JUNCTION_KEY"]
+        let server = serverKey ?? environment["JUNCTION_SERVER_KEY"]
+        guard own != nil || server != nil else { return nil }
+        guard let own, let server else {
+            throw ValidationError("give both --key and --server-key (or JUNCTION_KEY and JUNCTION_SERVER_KEY): a CURVE client needs its own key pair and the controller's public key")
+        }
+        do {
+            return CurveClientKeys(serverPublicKey: try CurveKeyPair.publicKey(from: server), keys: try CurveKeyPair(contentsOfFile: own))
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+/// `junction keygen`: a CURVE key pair for the controller, a pool agent or a client.
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Write a CURVE key pair: NAME.key (both keys, mode 0600) and NAME.pub (the public key).",
+        discussion: "List the .pub in the controller's access file (--access); give the .key to the peer that owns it (--key). An existing key is never overwritten."
+    )
+
+    @Option(help: ArgumentHelp("The path and name of the files to write, without extension.", valueName: "name"))
+    var out: String
+
+    func run() throws {
+        do {
+            let pair = try CurveKeyPair.generate()
+            try pair.write(to: out)
+            print("wrote \(out).key (secret) and \(out).pub")
+            print("public key \(pair.publicKey)")
+        } catch let error as KeyFileError {
+            throw CommandFailure(error.description)
+        }
+    }
 }

@@ -40,7 +40,7 @@ struct Watch: AsyncParsableCommand {
     func run() async throws {
         let context = try Context()
         defer { context.terminate() }
-        let subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: [.subscribe(Array(topic.utf8))], connect: [events], lingerMilliseconds: 0)], name: "watch")
+        let subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: (try controller.keys.curve()?.socketOptions ?? []) + [.subscribe(Array(topic.utf8))], connect: [events], lingerMilliseconds: 0)], name: "watch")
         defer { subscriber.shutdown() }
         // Subscribe first, then snapshot: nothing between the two is missed.
         try await Task.sleep(for: .milliseconds(100))

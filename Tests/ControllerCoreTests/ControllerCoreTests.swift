@@ -375,6 +375,52 @@ struct ControllerCoreTests {
         #expect(reply?.problems == problems)
     }
 
+    @Test func keysAreHeldToTheirPoolsAndRoles() throws {
+        var configuration = ControllerConfiguration()
+        configuration.access = AccessPolicy(pools: ["east-agent": ["east-1"]], clients: ["alice": .submit, "bob": .submit, "eve": .observer, "ops": .operator])
+        var harness = Harness()
+        harness.core = ControllerCore(topology: twoSites(), configuration: configuration)
+        let registration = PoolRegistration(poolID: "east-1", node: "east", total: Resources(cpuCores: 8))
+        let stolen = harness.send(.fromPool(peer: [1], correlationID: 1, .register(registration), caller: "alice"))
+        #expect(harness.poolError(in: stolen)?.code == .unauthorized)
+        let anonymous = harness.send(.fromPool(peer: [1], correlationID: 1, .register(registration)))
+        #expect(harness.poolError(in: anonymous)?.code == .unauthorized)
+        _ = harness.send(.fromPool(peer: [1], correlationID: 1, .register(registration), caller: "east-agent"))
+        #expect(harness.core.engine.pool("east-1")?.liveness == .up)
+
+        func ask(_ request: ClientRequest, as caller: String?) -> ClientReply? {
+            for case .reply(_, _, let reply) in harness.send(.fromClient(ClientAddress(frames: [[2]]), correlationID: 3, request, caller: caller)) { return reply }
+            return nil
+        }
+        let submission = Submission(request: PlacementRequest(ingress: "in", cpuCores: 1), spec: JobSpec(command: "/bin/true", owner: "forged"))
+        guard case .error(let observer)? = ask(.submit(submission), as: "eve") else {
+            Issue.record("an observer may not submit")
+            return
+        }
+        #expect(observer.code == .unauthorized)
+        guard case .submitted(let submitted)? = ask(.submit(submission), as: "alice") else {
+            Issue.record("a submitter submits")
+            return
+        }
+        #expect(harness.core.job(submitted.jobID)?.spec.owner == "alice", "the key's name, not the request's")
+        guard case .error(let other)? = ask(.cancel(jobID: submitted.jobID), as: "bob") else {
+            Issue.record("another submitter may not cancel it")
+            return
+        }
+        #expect(other.message.contains("belongs to alice"))
+        guard case .error(let link)? = ask(.setLink(LinkChange(link: "e", up: false)), as: "alice") else {
+            Issue.record("only an operator changes links")
+            return
+        }
+        #expect(link.code == .unauthorized)
+        guard case .cancelled? = ask(.cancel(jobID: submitted.jobID), as: "ops") else {
+            Issue.record("an operator cancels any job")
+            return
+        }
+        #expect(harness.core.dropped["clients.unauthorized"] == 3)
+        #expect(harness.core.dropped["pools.unauthorized"] == 2)
+    }
+
     @Test func cancelBeforeAndAfterDispatch() throws {
         var harness = Harness()
         harness.register("peer-e", pool: "east-1", node: "east")

@@ -54,25 +54,26 @@ struct ControllerWireTests {
         running.attempt = 2
         register.runningJobs = [running]
         let registerBytes = try WireMessage(.register(register), correlationID: 5).serialized()
-        guard case .fromPool(let peer, 5, .register(let registration)) = ControllerWire.event(frames: [[1, 2], registerBytes], on: .pools) else {
+        guard case .fromPool(let peer, 5, .register(let registration), let caller) = ControllerWire.event(frames: [[1, 2], registerBytes], on: .pools, caller: "east-agent") else {
             Issue.record("a registration")
             return
         }
         #expect(peer == [1, 2])
+        #expect(caller == "east-agent", "the key the handshake named")
         #expect(registration == PoolRegistration(poolID: "east-1", node: "east", total: Resources(cpuCores: 8), runningJobs: [RunningJob(jobID: "job-3", attempt: 2)]))
 
         var update = Junction_V1_JobUpdate()
         update.jobID = "job-3"
         update.state = .unspecified
         let updateBytes = try WireMessage(.jobUpdate(update)).serialized()
-        guard case .fromPool(_, _, .jobReport(let report)) = ControllerWire.event(frames: [[1], updateBytes], on: .pools) else {
+        guard case .fromPool(_, _, .jobReport(let report), _) = ControllerWire.event(frames: [[1], updateBytes], on: .pools) else {
             Issue.record("a job report")
             return
         }
         #expect(report.state == .accepted, "an unspecified state reaches the core as one it refuses")
 
         let heartbeat = try WireMessage(.heartbeat(Junction_V1_Heartbeat()), correlationID: 44).serialized()
-        guard case .fromClient(let address, 44, .unexpected("heartbeat")) = ControllerWire.event(frames: [[9], [], heartbeat], on: .clients) else {
+        guard case .fromClient(let address, 44, .unexpected("heartbeat"), _) = ControllerWire.event(frames: [[9], [], heartbeat], on: .clients) else {
             Issue.record("a pool message on the clients endpoint is unexpected")
             return
         }
@@ -84,13 +85,13 @@ struct ControllerWireTests {
         set.state = .down
         admin.action = .setLink(set)
         let adminBytes = try WireMessage(.admin(admin)).serialized()
-        guard case .fromClient(_, _, .setLink(let change)) = ControllerWire.event(frames: [[9], adminBytes], on: .clients) else {
+        guard case .fromClient(_, _, .setLink(let change), _) = ControllerWire.event(frames: [[9], adminBytes], on: .clients) else {
             Issue.record("a link change")
             return
         }
         #expect(change == LinkChange(link: "in-east", up: false))
         let empty = try WireMessage(.admin(Junction_V1_AdminRequest())).serialized()
-        guard case .fromClient(_, _, .invalid) = ControllerWire.event(frames: [[9], empty], on: .clients) else {
+        guard case .fromClient(_, _, .invalid, _) = ControllerWire.event(frames: [[9], empty], on: .clients) else {
             Issue.record("an admin request without an action is invalid")
             return
         }

@@ -366,6 +366,10 @@ public nonisolated struct Junction_V1_JobSpec: Sendable {
   /// What happens when the pool running the job is lost. Protocols/README.md §8.
   public var delivery: Junction_V1_Delivery = .unspecified
 
+  /// The name of the CURVE key that submitted the job (Protocols/README.md §11), set by the
+  /// controller; empty when the controller does not authenticate. A submit's value is ignored.
+  public var owner: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -577,7 +581,7 @@ nonisolated extension Junction_V1_Usage: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobSpec"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}command\0\u{1}arguments\0\u{1}environment\0\u{1}resources\0\u{1}name\0\u{3}runtime_estimate_s\0\u{3}gpu_share\0\u{1}delivery\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}command\0\u{1}arguments\0\u{1}environment\0\u{1}resources\0\u{1}name\0\u{3}runtime_estimate_s\0\u{3}gpu_share\0\u{1}delivery\0\u{1}owner\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -593,6 +597,7 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.runtimeEstimateS) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._gpuShare) }()
       case 8: try { try decoder.decodeSingularEnumField(value: &self.delivery) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.owner) }()
       default: break
       }
     }
@@ -627,6 +632,9 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
     if self.delivery != .unspecified {
       try visitor.visitSingularEnumField(value: self.delivery, fieldNumber: 8)
     }
+    if !self.owner.isEmpty {
+      try visitor.visitSingularStringField(value: self.owner, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -639,6 +647,7 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.runtimeEstimateS != rhs.runtimeEstimateS {return false}
     if lhs._gpuShare != rhs._gpuShare {return false}
     if lhs.delivery != rhs.delivery {return false}
+    if lhs.owner != rhs.owner {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
