@@ -73,6 +73,8 @@ final class ControllerOwner: @unchecked Sendable {
     /// The counters as last committed, without dispatch sequences (sent only when they change).
     private var committed = DurableCounters(epoch: 0)
     private let security: ControllerSecurity?
+    /// The largest topology file a reload reads.
+    let maximumTopologyBytes: Int
     /// Handshakes refused, and when each key's refusal was last logged.
     private var refused = 0
     private var lastRefusalLog: [String: Double] = [:]
@@ -84,8 +86,9 @@ final class ControllerOwner: @unchecked Sendable {
     /// not be durable.
     let fatal: AsyncStream<any Error>.Continuation
 
-    init(core: ControllerCore, store: any ControllerStore, logger: Logger, topologyPath: String, security: ControllerSecurity?, fatal: AsyncStream<any Error>.Continuation) throws {
+    init(core: ControllerCore, store: any ControllerStore, logger: Logger, topologyPath: String, security: ControllerSecurity?, maximumTopologyBytes: Int, fatal: AsyncStream<any Error>.Continuation) throws {
         self.security = security
+        self.maximumTopologyBytes = maximumTopologyBytes
         self.core = core
         self.store = store
         self.logger = logger
@@ -241,7 +244,7 @@ final class ControllerOwner: @unchecked Sendable {
         Task.detached { [self] in
             let event: ControllerEvent
             do throws(TopologyErrors) {
-                let loaded = try Topology.load(contentsOf: file)
+                let loaded = try Topology.load(contentsOf: file, maximumBytes: maximumTopologyBytes)
                 event = .topologyLoaded(loaded.topology, path: file, replyTo: replyTo, correlationID: correlationID)
             } catch {
                 event = .topologyRejected(problems: error.problems.map(\.description), path: file, replyTo: replyTo, correlationID: correlationID)
@@ -300,7 +303,7 @@ public final class ControllerService: Service, Sendable {
 
     /// Recovers from the store, then binds the endpoints at once, so that a bad address fails
     /// here, before `run`.
-    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, security: ControllerSecurity? = nil, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
+    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, security: ControllerSecurity? = nil, maximumTopologyBytes: Int = Topology.defaultMaximumBytes, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
         let (failures, fatal) = AsyncStream.makeStream(of: (any Error).self)
         self.failures = failures
         var configuration = configuration
@@ -312,7 +315,7 @@ public final class ControllerService: Service, Sendable {
         case .error, .critical: .error
         }
         if let security { configuration.access = security.policy }
-        let owner = try ControllerOwner(core: ControllerCore(topology: topology, configuration: configuration), store: store, logger: logger, topologyPath: topologyPath, security: security, fatal: fatal)
+        let owner = try ControllerOwner(core: ControllerCore(topology: topology, configuration: configuration), store: store, logger: logger, topologyPath: topologyPath, security: security, maximumTopologyBytes: maximumTopologyBytes, fatal: fatal)
         self.owner = owner
         context = try Context()
         let limit = Int64(WireProtocol.maxMessageBytes + 4_096)

@@ -27,15 +27,29 @@ extension Topology {
     }
 
     /// Reads and loads a topology file from disk.
-    public static func load(contentsOf path: String) throws(TopologyErrors) -> LoadedTopology {
+    /// The largest topology file read by default: well above any real network, well below what
+    /// would hold a daemon up for long (a 50 MB file takes most of a minute to parse).
+    public static let defaultMaximumBytes = 32 << 20
+
+    /// Reads and validates a topology file no larger than `maximumBytes`.
+    public static func load(contentsOf path: String, maximumBytes: Int = defaultMaximumBytes) throws(TopologyErrors) -> LoadedTopology {
+        func refuse(_ message: String) -> TopologyErrors {
+            TopologyErrors(problems: [TopologyProblem(.error, .syntax, at: SourceLocation(file: path, line: 1, column: 1), message)])
+        }
+        // Checked before reading: a file too large, or not a file, is refused without a byte parsed.
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw refuse("cannot read the file: \(String(cString: strerror(errno)))") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw refuse(info.st_mode & S_IFMT == S_IFDIR ? "this is a directory, not a topology file" : "this is not a regular file")
+        }
+        guard info.st_size <= maximumBytes else {
+            throw refuse("the file is \(info.st_size) bytes, above the \(maximumBytes)-byte limit for a topology file")
+        }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw TopologyErrors(problems: [TopologyProblem(
-                .error, .syntax, at: SourceLocation(file: path, line: 1, column: 1),
-                "cannot read the file: \(error.localizedDescription)"
-            )])
+            throw refuse("cannot read the file as UTF-8 text: \(error.localizedDescription)")
         }
         return try load(yaml: text, file: path)
     }

@@ -67,11 +67,17 @@ struct ControllerCommand: AsyncParsableCommand {
     @Flag(help: "Listen beyond loopback without keys: anyone who reaches the ports may register pools and submit jobs.")
     var insecure = false
 
+    @Option(help: "The largest topology file read, at start or on a reload, in MiB.")
+    var maxTopologyMib = Topology.defaultMaximumBytes >> 20
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
         guard placementDeadlineS.isFinite, placementDeadlineS > 0, placementDeadlineS <= 365 * 86_400 else {
             throw ValidationError("--placement-deadline-s must be above 0 and at most 31536000, not \(placementDeadlineS)")
+        }
+        guard maxTopologyMib > 0, maxTopologyMib <= 4_096 else {
+            throw ValidationError("--max-topology-mib must be 1 to 4096, not \(maxTopologyMib)")
         }
         if access == nil, !insecure, let open = [pools, clients, events].first(where: { !isLoopback($0) }) {
             throw ValidationError("\(open) listens beyond loopback without keys: give --access FILE (see Deploy/README.md), or --insecure on a network you trust")
@@ -95,7 +101,7 @@ struct ControllerCommand: AsyncParsableCommand {
                 throw CommandFailure("\(access) is not a valid access file:\n\(error)")
             }
         }
-        let loaded = try loadTopology(topology)
+        let loaded = try loadTopology(topology, maximumBytes: maxTopologyMib << 20)
         var configuration = ControllerConfiguration()
         configuration.heartbeatIntervalMs = heartbeatMs
         configuration.livenessMs = livenessMs
@@ -112,7 +118,7 @@ struct ControllerCommand: AsyncParsableCommand {
             service = try ControllerService(
                 topology: loaded, topologyPath: topology,
                 endpoints: ControllerEndpoints(pools: pools, clients: clients, events: events),
-                configuration: configuration, store: store, security: security, logger: logger
+                configuration: configuration, store: store, security: security, maximumTopologyBytes: maxTopologyMib << 20, logger: logger
             )
         } catch let error as StoreError {
             throw CommandFailure("\(error)")

@@ -81,7 +81,7 @@ struct ValidateTopology: ParsableCommand {
                 results.append(FileResult(file: file, valid: false, problems: error.problems.map(ProblemJSON.init)))
                 if !json {
                     for problem in error.problems { print(problem) }
-                    print("\(file): invalid: \(error.errors.count) errors")
+                    print("\(file): invalid: \(error.errors.count) \(error.errors.count == 1 ? "error" : "errors")")
                 }
             }
         }
@@ -91,14 +91,14 @@ struct ValidateTopology: ParsableCommand {
 }
 
 /// Loads a topology for a command, printing every problem and failing when there are errors.
-func loadTopology(_ file: String, quiet: Bool = false) throws -> Topology {
+func loadTopology(_ file: String, quiet: Bool = false, maximumBytes: Int = Topology.defaultMaximumBytes) throws -> Topology {
     do {
-        let loaded = try Topology.load(contentsOf: file)
+        let loaded = try Topology.load(contentsOf: file, maximumBytes: maximumBytes)
         if !quiet { for warning in loaded.warnings { printError(warning.description) } }
         return loaded.topology
     } catch {
         for problem in error.problems { printError(problem.description) }
-        throw CommandFailure("\(file) is not a valid topology (\(error.errors.count) errors); `junction topology validate \(file)` lists them")
+        throw CommandFailure("\(file) is not a valid topology (\(error.errors.count) \(error.errors.count == 1 ? "error" : "errors")); `junction topology validate \(file)` lists them")
     }
 }
 

@@ -12,6 +12,22 @@ let brokenFiles: [String] = {
 
 @Suite("Broken topology files")
 struct BrokenFileTests {
+    @Test func aDirectoryOrAnOversizedFileIsRefusedBeforeParsing() throws {
+        #expect(throws: TopologyErrors.self) { try Topology.load(contentsOf: brokenDirectory.path) }
+        do {
+            _ = try Topology.load(contentsOf: brokenDirectory.path)
+        } catch {
+            #expect(error.problems.first?.message == "this is a directory, not a topology file")
+        }
+        let file = try #require(brokenFiles.first)
+        do {
+            _ = try Topology.load(contentsOf: brokenDirectory.appendingPathComponent(file).path, maximumBytes: 10)
+            Issue.record("a file over the limit was read")
+        } catch {
+            #expect(error.problems.first?.message.contains("above the 10-byte limit for a topology file") == true)
+        }
+    }
+
     @Test func theCorpusCoversEveryKindOfProblem() throws {
         var codes: Set<String> = []
         for file in brokenFiles {
