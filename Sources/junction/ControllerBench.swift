@@ -48,6 +48,9 @@ struct ControllerBench: ParsableCommand {
         case sqlite, memory
     }
 
+    @Flag(help: "Then measure intake and submit round trips again against a controller whose endpoints run CURVE, in the same run.")
+    var curve = false
+
     @Flag(help: "Print the results as JSON.")
     var json = false
 
@@ -64,6 +67,10 @@ struct ControllerBench: ParsableCommand {
         var placementsPerSecond: Double
         var store: String
         var submitsPerSecond: Double
+        /// With --curve: the same intake and round trips through a controller running CURVE.
+        var curveAdvertisementsPerSecond: Double?
+        var curveSubmitToDispatchP50Microseconds: Double?
+        var curveSubmitToDispatchP99Microseconds: Double?
     }
 
     func run() throws {
@@ -79,71 +86,47 @@ struct ControllerBench: ParsableCommand {
         let bare = try bareDecodeRate(messages)
 
         progress("starting the controller (\(store.rawValue) store)")
-        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("junction-bench-\(ProcessInfo.processInfo.processIdentifier)").path
-        defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
-        let jobStore: any ControllerStore = store == .sqlite ? try SQLiteStore(directory: stateDirectory) : InMemoryStore()
-        // The bench's pools read their dispatches only when timed and never answer the rest: no
-        // dispatch times out during the run.
-        var configuration = ControllerConfiguration()
-        configuration.dispatchTimeoutS = 86_400
-        configuration.livenessMs = 3_600_000
-        configuration.staleAfterS = 86_400
-        let service = try ControllerService(
-            topology: network, topologyPath: topology,
-            endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),
-            configuration: configuration, store: jobStore, logger: Logger(label: "junction.bench")
-        )
-        let running = Task { try await service.run() }
-        defer {
-            running.cancel()
-            service.shutdown()
-        }
-        let context = try Context()
-        defer { context.terminate() }
-        let agents = try PoolConnections(context: context, endpoint: service.endpoints.pools, pools: network.pools.map(\.id))
-        defer { agents.close() }
-        try agents.registerAll()
+        let plain = try BenchController(network: network, topology: topology, store: store, keys: nil)
+        defer { plain.close() }
 
         progress("controller intake: the same advertisements")
-        let applied = service.inspectWaiting { $0.advertisementsApplied }
-        let intakeStart = DispatchTime.now().uptimeNanoseconds
-        try agents.send(messages)
-        // Each look is a wake-up of the controller's loop: look rarely.
-        while service.inspectWaiting({ $0.advertisementsApplied }) - applied < messages.count {
-            if Double(DispatchTime.now().uptimeNanoseconds - intakeStart) > 120e9 {
-                let counts = service.inspectWaiting { ($0.advertisementsApplied, $0.dropped) }
-                throw CommandFailure("the controller applied only \(counts.0 - applied) advertisements in 120 s; dropped: \(counts.1)")
-            }
-            usleep(2_000)
-        }
-        let intake = Double(messages.count) / (Double(DispatchTime.now().uptimeNanoseconds - intakeStart) / 1e9)
+        let intake = try plain.intake(messages)
 
         progress("raw libzmq round trips")
         var raw = [Double](repeating: 0, count: submits)
         guard junction_baseline_round_trips("tcp://127.0.0.1:*", Int32(submits), 200, &raw) == 0 else { throw CommandFailure("the C baseline failed") }
 
         progress("submit-to-dispatch round trips")
-        let client = try Socket(context, type: .dealer)
-        defer { client.close() }
-        try client.set(.linger(milliseconds: 0))
-        try client.set(.receiveTimeout(milliseconds: 10_000))
-        try client.connect(service.endpoints.clients)
-        let submitTimes = try agents.submitRoundTrips(client: client, network: network, count: submits)
-        try client.set(.receiveTimeout(milliseconds: 10_000))
+        let submitTimes = try plain.agents.submitRoundTrips(client: plain.client, network: network, count: submits)
 
         progress("submits through the controller, 64 in flight")
-        let submitRate = try submitsPerSecond(client: client, network: network)
+        let submitRate = try submitsPerSecond(client: plain.client, network: network)
 
         progress("placements through the controller")
-        let placementRate = try placementsPerSecond(client: client, network: network)
+        let placementRate = try placementsPerSecond(client: plain.client, network: network)
+        plain.close()
 
-        let report = Report(
+        var curved: (intake: Double, submitTimes: [Double])?
+        if curve {
+            progress("the same intake and round trips through a controller running CURVE")
+            let keys = try BenchKeys(pools: network.pools.map(\.id))
+            let secured = try BenchController(network: network, topology: topology, store: store, keys: keys)
+            defer { secured.close() }
+            curved = (try secured.intake(messages), try secured.agents.submitRoundTrips(client: secured.client, network: network, count: submits))
+        }
+
+        var report = Report(
             pools: pools, bareDecodePerSecond: bare, controllerAdvertisementsPerSecond: intake, intakeRatio: intake / bare,
             rawRoundTripP50Microseconds: percentile(raw, 0.5) / 1_000, rawRoundTripP99Microseconds: percentile(raw, 0.99) / 1_000,
             submitToDispatchP50Microseconds: percentile(submitTimes, 0.5) / 1_000, submitToDispatchP99Microseconds: percentile(submitTimes, 0.99) / 1_000,
             roundTripRatioP50: percentile(submitTimes, 0.5) / percentile(raw, 0.5), placementsPerSecond: placementRate,
             store: store.rawValue, submitsPerSecond: submitRate
         )
+        if let curved {
+            report.curveAdvertisementsPerSecond = curved.intake
+            report.curveSubmitToDispatchP50Microseconds = percentile(curved.submitTimes, 0.5) / 1_000
+            report.curveSubmitToDispatchP99Microseconds = percentile(curved.submitTimes, 0.99) / 1_000
+        }
         if json {
             print(try jsonText(report))
             return
@@ -152,6 +135,9 @@ struct ControllerBench: ParsableCommand {
         print(String(format: "round trip: raw libzmq p50 %.1f µs p99 %.1f µs; submit-to-dispatch p50 %.1f µs p99 %.1f µs (p50 %.2f × raw)", report.rawRoundTripP50Microseconds, report.rawRoundTripP99Microseconds, report.submitToDispatchP50Microseconds, report.submitToDispatchP99Microseconds, report.roundTripRatioP50))
         print(String(format: "placements through the controller (explained dry runs, 64 in flight): %.0f/s", placementRate))
         print(String(format: "submits through the controller (%@ store, 64 in flight, every acknowledged job committed first): %.0f/s", store.rawValue, submitRate))
+        if let intake = report.curveAdvertisementsPerSecond, let p50 = report.curveSubmitToDispatchP50Microseconds, let p99 = report.curveSubmitToDispatchP99Microseconds {
+            print(String(format: "with CURVE on every endpoint: intake %.0f/s (%.0f%% of plain), submit-to-dispatch p50 %.1f µs p99 %.1f µs (p50 %.2f × plain)", intake, intake / report.controllerAdvertisementsPerSecond * 100, p50, p99, p50 / report.submitToDispatchP50Microseconds))
+        }
     }
 
     /// Submits acknowledged per second with 64 in flight. Each reply is sent only after its job
@@ -257,15 +243,99 @@ struct ControllerBench: ParsableCommand {
     }
 }
 
+/// Keys for a controller running CURVE in a benchmark: its own, one pool key bound to every pool,
+/// and one operator client key.
+struct BenchKeys {
+    let security: ControllerSecurity
+    let pool: CurveClientKeys
+    let client: CurveClientKeys
+
+    init(pools: [String]) throws {
+        let server = try CurveKeyPair.generate()
+        let pool = try CurveKeyPair.generate()
+        let client = try CurveKeyPair.generate()
+        security = ControllerSecurity(
+            keyPair: server, names: [pool.publicKey: "bench-pools", client.publicKey: "bench-client"],
+            policy: AccessPolicy(pools: ["bench-pools": Set(pools)], clients: ["bench-client": .operator])
+        )
+        self.pool = CurveClientKeys(serverPublicKey: server.publicKey, keys: pool)
+        self.client = CurveClientKeys(serverPublicKey: server.publicKey, keys: client)
+    }
+}
+
+/// A controller in this process with its pools registered and a client connected.
+final class BenchController {
+    let service: ControllerService
+    let agents: PoolConnections
+    let client: Socket
+    private let context: Context
+    private let running: Task<Void, any Error>
+    private let stateDirectory: String
+    private var closed = false
+
+    init(network: Topology, topology: String, store: ControllerBench.BenchStore, keys: BenchKeys?) throws {
+        stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("junction-bench-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)").path
+        let jobStore: any ControllerStore = store == .sqlite ? try SQLiteStore(directory: stateDirectory) : InMemoryStore()
+        // The bench's pools read their dispatches only when timed and never answer the rest: no
+        // dispatch times out during the run.
+        var configuration = ControllerConfiguration()
+        configuration.dispatchTimeoutS = 86_400
+        configuration.livenessMs = 3_600_000
+        configuration.staleAfterS = 86_400
+        service = try ControllerService(
+            topology: network, topologyPath: topology,
+            endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),
+            configuration: configuration, store: jobStore, security: keys?.security, logger: Logger(label: "junction.bench")
+        )
+        running = Task { [service] in try await service.run() }
+        context = try Context()
+        agents = try PoolConnections(context: context, endpoint: service.endpoints.pools, pools: network.pools.map(\.id), curve: keys?.pool)
+        try agents.registerAll()
+        client = try Socket(context, type: .dealer)
+        for option in keys?.client.socketOptions ?? [] { try client.set(option) }
+        try client.set(.linger(milliseconds: 0))
+        try client.set(.receiveTimeout(milliseconds: 10_000))
+        try client.connect(service.endpoints.clients)
+    }
+
+    /// Advertisements applied per second, timed until the controller has applied all of them.
+    func intake(_ messages: [(pool: Int, bytes: [UInt8])]) throws -> Double {
+        let applied = service.inspectWaiting { $0.advertisementsApplied }
+        let start = DispatchTime.now().uptimeNanoseconds
+        try agents.send(messages)
+        // Each look is a wake-up of the controller's loop: look rarely.
+        while service.inspectWaiting({ $0.advertisementsApplied }) - applied < messages.count {
+            if Double(DispatchTime.now().uptimeNanoseconds - start) > 120e9 {
+                let counts = service.inspectWaiting { ($0.advertisementsApplied, $0.dropped) }
+                throw CommandFailure("the controller applied only \(counts.0 - applied) advertisements in 120 s; dropped: \(counts.1)")
+            }
+            usleep(2_000)
+        }
+        return Double(messages.count) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        client.close()
+        agents.close()
+        context.terminate()
+        running.cancel()
+        service.shutdown()
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+    }
+}
+
 /// Many DEALER connections that act as pool agents, all owned by the thread that uses them.
 final class PoolConnections {
     let sockets: [Socket]
     let pools: [String]
 
-    init(context: Context, endpoint: String, pools: [String]) throws {
+    init(context: Context, endpoint: String, pools: [String], curve: CurveClientKeys? = nil) throws {
         self.pools = pools
         sockets = try pools.map { _ in
             let socket = try Socket(context, type: .dealer)
+            for option in curve?.socketOptions ?? [] { try socket.set(option) }
             try socket.set(.linger(milliseconds: 0))
             try socket.set(.sendHighWaterMark(0))
             try socket.set(.receiveTimeout(milliseconds: 10_000))
