@@ -50,6 +50,19 @@ extension ControllerCore {
             actions.append(reply(.invalidRequest, "pool id \"\(id)\" must be 1 to 128 letters, digits or . _ : -"))
             return
         }
+        // Two agents with one id would take the session from each other on every registration:
+        // a live session (heard within two heartbeats) keeps it, and the newcomer is told why.
+        // An agent that restarted is let in once its old session has gone quiet.
+        if let old = sessions[id], old.peer != peer {
+            let quiet = time.seconds - old.lastHeard
+            let live = 2 * Double(configuration.heartbeatIntervalMs) / 1_000
+            if quiet < live {
+                count("pools.conflict")
+                log(.warning, "refused a second session for pool \(id): its session is live", ["pool": id])
+                actions.append(reply(.conflict, "pool \(id) already has a live session (heard \(format(quiet)) s ago): is another agent running with this id? A restarted agent gets in once the old session has been quiet for \(format(live)) s"))
+                return
+            }
+        }
         let total = register.total
         guard total.isSane, register.speed.isFinite, register.speed >= 0 else {
             count("pools.invalid")

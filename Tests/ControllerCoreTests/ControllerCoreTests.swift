@@ -421,6 +421,24 @@ struct ControllerCoreTests {
         #expect(harness.core.dropped["pools.unauthorized"] == 2)
     }
 
+    @Test func aSecondAgentCannotTakeALiveSession() throws {
+        var harness = Harness()
+        harness.register("peer-a", pool: "east-1", node: "east")
+        harness.seconds = 1
+        harness.heartbeat("peer-a")
+        let second = harness.pool("peer-b", .register(PoolRegistration(poolID: "east-1", node: "east", total: Resources(cpuCores: 8))))
+        let conflict = try #require(harness.poolError(in: second))
+        #expect(conflict.code == .conflict)
+        #expect(conflict.message.contains("is another agent running with this id?"))
+        let stillFirst = harness.pool("peer-a", .heartbeat)
+        #expect(harness.poolError(in: stillFirst) == nil, "the first agent keeps its session")
+        // Once the first has been quiet for two heartbeats (it died), a newcomer gets in.
+        harness.seconds = 3.5
+        let after = harness.pool("peer-b", .register(PoolRegistration(poolID: "east-1", node: "east", total: Resources(cpuCores: 8))))
+        #expect(harness.welcome(in: after) != nil)
+        #expect(harness.core.dropped["pools.conflict"] == 1)
+    }
+
     @Test func cancelBeforeAndAfterDispatch() throws {
         var harness = Harness()
         harness.register("peer-e", pool: "east-1", node: "east")
