@@ -123,7 +123,7 @@ final class ControllerOwner: @unchecked Sendable {
         var handshakes: [(socket: Int, message: Message)] = []
         for delivery in wake.batch {
             if delivery.socket == ControllerSocket.zap {
-                handshakes.append((ControllerSocket.zap, authenticate(delivery.message, now: time.seconds)))
+                if let answer = authenticate(delivery.message, now: time.seconds) { handshakes.append((ControllerSocket.zap, answer)) }
             } else {
                 core.handle(event(for: delivery), now: time, into: &actions)
             }
@@ -260,11 +260,13 @@ final class ControllerOwner: @unchecked Sendable {
     /// Answers a ZAP request (ZeroMQ RFC 27) from libzmq's handshake: a CURVE key on the
     /// allow-list is let in under its name, any other is refused, and the refusal logged (once a
     /// minute per key, so a peer retrying cannot flood the log).
-    private func authenticate(_ request: Message, now: Double) -> Message {
-        // ROUTER framing: the requester's identity and the empty delimiter, then the request.
+    private func authenticate(_ request: Message, now: Double) -> Message? {
+        // ROUTER framing: the requester's identity and the empty delimiter, then the request
+        // (version, request id, domain, address, identity, mechanism, credentials).
         let frames = request.frames
         guard let delimiter = frames.firstIndex(where: \.isEmpty), frames.count >= delimiter + 7 else {
-            return Message(frames)
+            logger.error("dropped a malformed ZAP request of \(frames.count) frames")
+            return nil
         }
         let envelope = Array(frames[...delimiter])
         let body = Array(frames[(delimiter + 1)...])
