@@ -69,8 +69,15 @@ extension ControllerCore {
                 pools: request.cursor.isEmpty ? engine.pools.map(poolView) : [], routingVersion: engine.version, nextCursor: next
             ))
         case .reloadTopology(let path):
-            actions.append(.loadTopology(path: path, replyTo: address, correlationID: id))
-            reply = nil
+            if let allowed = configuration.reloadablePaths, !path.isEmpty, !allowed.contains(path) {
+                // Never read, so nothing of another file can come back in the reply.
+                count("admin.reload_refused")
+                log(.warning, "refused a reload of \(path): not a topology file this controller may read", [:])
+                reply = .admin(AdminResult(ok: false, message: "\(path) is not a topology file this controller reloads; it reloads \(allowed.sorted().joined(separator: ", ")) (--reloadable adds more)"))
+            } else {
+                actions.append(.loadTopology(path: path, replyTo: address, correlationID: id))
+                reply = nil
+            }
         case .setLink(let change):
             switch changeLink(change) {
             case .success(let summary): reply = .admin(AdminResult(ok: true, message: summary))

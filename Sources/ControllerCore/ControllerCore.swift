@@ -49,6 +49,8 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var logLevel: LogEntry.Level = .debug
     /// Who may do what; nil lets every peer do everything (a controller on loopback, or insecure).
     public var access: AccessPolicy?
+    /// The topology files a reload request may name (its own file is always one); nil for any.
+    public var reloadablePaths: Set<String>?
 
     public init() {}
 }

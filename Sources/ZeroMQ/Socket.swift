@@ -50,6 +50,16 @@ public struct Message: Sendable, Hashable {
     }
 }
 
+/// What is wrong with an endpoint as text, before libzmq answers it with a bare errno 22; nil
+/// when it names a transport this project uses.
+public func endpointProblem(_ endpoint: String) -> String? {
+    for scheme in ["tcp://", "ipc://", "inproc://"] where endpoint.hasPrefix(scheme) {
+        return endpoint.count > scheme.count ? nil : "\(endpoint) names no address"
+    }
+    if endpoint.contains("://") { return "\(endpoint) uses a transport other than tcp://, ipc:// or inproc://" }
+    return "\(endpoint) names no transport: write tcp://\(endpoint)"
+}
+
 /// A socket option the daemons set. Values are in the units libzmq uses (milliseconds, bytes).
 public enum SocketOption: Sendable, Hashable {
     /// How long unsent messages are kept after close, in milliseconds (-1: forever).

@@ -6,6 +6,7 @@ import Placement
 import Services
 import Topology
 import Wire
+import ZeroMQ
 
 /// Where the controller's clients endpoint is, and how long to wait for it.
 struct ControllerOptions: ParsableArguments {
@@ -19,6 +20,7 @@ struct ControllerOptions: ParsableArguments {
 
     func connect() throws -> JunctionClient {
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0") }
+        if let problem = endpointProblem(endpoint) { throw ValidationError("--controller: \(problem) (the controller's clients endpoint)") }
         return try JunctionClient(endpoint: endpoint, timeout: timeout, curve: keys.curve())
     }
 

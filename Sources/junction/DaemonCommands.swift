@@ -70,6 +70,9 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "The largest topology file read, at start or on a reload, in MiB.")
     var maxTopologyMib = Topology.defaultMaximumBytes >> 20
 
+    @Option(help: ArgumentHelp("Another topology file an operator's reload request may name (repeatable); --topology always may.", valueName: "file"))
+    var reloadable: [String] = []
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -78,6 +81,9 @@ struct ControllerCommand: AsyncParsableCommand {
         }
         guard maxTopologyMib > 0, maxTopologyMib <= 4_096 else {
             throw ValidationError("--max-topology-mib must be 1 to 4096, not \(maxTopologyMib)")
+        }
+        for (option, endpoint) in [("--pools", pools), ("--clients", clients), ("--events", events)] {
+            if let problem = endpointProblem(endpoint) { throw ValidationError("\(option): \(problem)") }
         }
         if access == nil, !insecure, let open = [pools, clients, events].first(where: { !isLoopback($0) }) {
             throw ValidationError("\(open) listens beyond loopback without keys: give --access FILE (see Deploy/README.md), or --insecure on a network you trust")
@@ -106,6 +112,7 @@ struct ControllerCommand: AsyncParsableCommand {
         configuration.heartbeatIntervalMs = heartbeatMs
         configuration.livenessMs = livenessMs
         configuration.placementDeadlineS = placementDeadlineS
+        configuration.reloadablePaths = Set([topology] + reloadable)
         let directory = state ?? defaultStateDirectory()
         let store: SQLiteStore
         do {
@@ -215,6 +222,7 @@ struct PoolCommand: AsyncParsableCommand {
         guard speed > 0, priceCoreHour >= 0, (cpu ?? 1) >= 0, (memoryGib ?? 1) >= 0 else {
             throw ValidationError("--speed must be above 0; --cpu, --memory-gib and prices cannot be negative")
         }
+        if let problem = endpointProblem(controller) { throw ValidationError("--controller: \(problem) (the controller's pools endpoint)") }
     }
 
     func agentConfiguration() throws -> AgentConfiguration {

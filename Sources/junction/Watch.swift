@@ -27,6 +27,10 @@ struct Watch: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per event.")
     var json = false
 
+    func validate() throws {
+        if let problem = endpointProblem(events) { throw ValidationError("--events: \(problem)") }
+    }
+
     struct EventJSON: Encodable {
         var sequence: UInt64
         var topic: String

@@ -421,6 +421,25 @@ struct ControllerCoreTests {
         #expect(harness.core.dropped["pools.unauthorized"] == 2)
     }
 
+    @Test func aReloadReadsOnlyTheFilesItMay() {
+        var configuration = ControllerConfiguration()
+        configuration.reloadablePaths = ["/etc/junction/topology.yaml"]
+        var harness = Harness()
+        harness.core = ControllerCore(topology: twoSites(), configuration: configuration)
+        let refused = harness.send(.fromClient(ClientAddress(frames: [[1]]), correlationID: 4, .reloadTopology(path: "/etc/passwd")))
+        #expect(!refused.contains { if case .loadTopology = $0 { true } else { false } }, "the file is never read")
+        let answer = refused.compactMap { action -> AdminResult? in
+            if case .reply(_, 4, .admin(let result)) = action { return result }
+            return nil
+        }.first
+        #expect(answer?.ok == false)
+        #expect(answer?.message.contains("/etc/passwd is not a topology file this controller reloads") == true)
+        let allowed = harness.send(.fromClient(ClientAddress(frames: [[1]]), correlationID: 5, .reloadTopology(path: "/etc/junction/topology.yaml")))
+        #expect(allowed.contains { if case .loadTopology(path: "/etc/junction/topology.yaml", _, 5) = $0 { true } else { false } })
+        let own = harness.send(.fromClient(ClientAddress(frames: [[1]]), correlationID: 6, .reloadTopology(path: "")))
+        #expect(own.contains { if case .loadTopology(path: "", _, 6) = $0 { true } else { false } }, "its own file, as SIGHUP reads it")
+    }
+
     @Test func aSecondAgentCannotTakeALiveSession() throws {
         var harness = Harness()
         harness.register("peer-a", pool: "east-1", node: "east")
