@@ -92,8 +92,11 @@ struct Submit: AsyncParsableCommand {
     @Option(name: .customLong("env"), help: ArgumentHelp("An environment variable KEY=VALUE for the job. Repeatable.", valueName: "env"))
     var environment: [String] = []
 
-    @Flag(help: "Follow the job until it ends; exit with its outcome.")
+    @Flag(help: "Follow the job until it ends, through the events endpoint; exit with its outcome.")
     var wait = false
+
+    @Option(help: ArgumentHelp("The controller's events endpoint, for --wait (default: the clients endpoint's port + 1, as 7411 and 7412 are).", valueName: "endpoint"))
+    var events: String?
 
     @Option(help: "Seconds the job may wait for a pool if it loses its first one, before it fails (default: the controller's).")
     var deadlineS: Double = 0
@@ -130,6 +133,9 @@ struct Submit: AsyncParsableCommand {
         }
         let client = try controller.connect()
         defer { client.close() }
+        // Subscribed before the submit, so the job's first events find the subscription in place.
+        let follower = wait ? try JobFollower(events: eventsEndpoint, keys: controller.keys) : nil
+        defer { follower?.close() }
         let reply: Junction_V1_SubmitReply
         do {
             guard case .submitted(let submitted) = try await client.request(.submit(submit)).body else { throw CommandFailure("unexpected reply") }
@@ -147,17 +153,22 @@ struct Submit: AsyncParsableCommand {
             if json { print(try jsonText(["job": reply.jobID, "pool": reply.placement.winner.pool])) }
             return
         }
-        var last = Junction_V1_JobState.unspecified
-        while true {
+        func status() async throws -> Junction_V1_JobInfo {
             var status = Junction_V1_StatusRequest()
             status.jobIds = [reply.jobID]
-            let info: Junction_V1_JobInfo
             do {
                 guard case .jobStatus(let answer) = try await client.request(.status(status)).body, let first = answer.jobs.first else { throw CommandFailure("unexpected reply") }
-                info = first
+                return first
             } catch let error as ClientError {
                 throw CommandFailure(error.description)
             }
+        }
+        // Events carry each change as it happens; a status request now and then covers what a
+        // subscriber can miss (events sent before the subscription reached the controller, or
+        // dropped by a slow link), so the wait ends even without them.
+        var last = Junction_V1_JobState.unspecified
+        var info = try await status()
+        while true {
             if info.state != last, !json {
                 print(progressLine(info))
                 last = info.state
@@ -170,9 +181,76 @@ struct Submit: AsyncParsableCommand {
                 if json { print(try jsonText(JobJSON(info))) }
                 throw ExitCode(info.exitCode != 0 ? info.exitCode : 1)
             default:
-                try await Task.sleep(for: .milliseconds(200))
+                break
+            }
+            if let change = await follower?.next(job: reply.jobID, within: .seconds(2)), change.state != last {
+                if [.succeeded, .failed, .cancelled].contains(change.state) {
+                    info = try await status()
+                } else {
+                    info.state = change.state
+                    info.pool = change.pool
+                    info.message = change.reason
+                }
+            } else {
+                info = try await status()
             }
         }
+    }
+
+    /// Where the events are: as given, or next to the clients endpoint.
+    private var eventsEndpoint: String {
+        if let events { return events }
+        let endpoint = controller.endpoint
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
+            return ControllerEndpoints.defaults.events
+        }
+        return "\(endpoint[..<colon]):\(port + 1)"
+    }
+}
+
+/// A subscription to the controller's job events, for following one job.
+final class JobFollower {
+    private let context: Context
+    private let subscriber: SocketLoop
+
+    init(events: String, keys: KeyOptions) throws {
+        if let problem = endpointProblem(events) { throw ValidationError("--events: \(problem)") }
+        context = try Context()
+        do {
+            subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: (try keys.curve()?.socketOptions ?? []) + [.subscribe(Array("job/".utf8))], connect: [events], lingerMilliseconds: 0)], name: "submit-wait")
+        } catch {
+            context.terminate()
+            throw error
+        }
+    }
+
+    /// The next change of `job`, or nil when none comes within `timeout`.
+    func next(job: String, within timeout: Duration) async -> Junction_V1_JobEvent? {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < deadline {
+            let left = ContinuousClock.now.duration(to: deadline)
+            let batch: [Delivery]? = await withTaskGroup(of: [Delivery]?.self) { group in
+                group.addTask { [subscriber] in await subscriber.incoming.next() }
+                group.addTask {
+                    try? await Task.sleep(for: left)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return await group.next() ?? nil
+            }
+            guard let batch else { return nil }
+            for delivery in batch {
+                guard let payload = delivery.message.frames.last, let message = try? WireMessage(bytes: payload),
+                      case .event(let event) = message.body, case .job(let change) = event.kind, change.jobID == job else { continue }
+                return change
+            }
+        }
+        return nil
+    }
+
+    func close() {
+        subscriber.shutdown()
+        context.terminate()
     }
 }
 

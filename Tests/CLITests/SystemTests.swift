@@ -94,9 +94,11 @@ struct SystemTests {
         let nearRegister = try JunctionProcess(["pool", "--id", "near-pool-2", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
         try await controller.waitForPools(["far-pool", "near-pool-2"])
 
-        let submit = try await controller.client("submit", "--from", "users", "--cpu", "2", "--wait", "--", "/bin/sh", "-c", "echo ran as $JUNCTION_JOB_ID")
+        // Followed through the events endpoint: a job that runs 2 s shows its start before its end.
+        let submit = try await controller.client("submit", "--from", "users", "--cpu", "2", "--wait", "--events", controller.events, "--", "/bin/sh", "-c", "sleep 2; echo ran as $JUNCTION_JOB_ID")
         #expect(submit.status == 0, "\(submit.output) \(submit.errors)")
         #expect(submit.output.contains("job-1 accepted: near-pool-2 via users → near"))
+        #expect(submit.output.contains("job-1 running: started on near-pool-2"), "\(submit.output)")
         #expect(submit.output.contains("job-1 succeeded"))
         let output = try String(contentsOfFile: "\(work)/near-pool-2/job-1/stdout", encoding: .utf8)
         #expect(output == "ran as job-1\n")
