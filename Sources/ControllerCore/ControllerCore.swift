@@ -366,9 +366,10 @@ public struct ControllerCore: Sendable {
     }
 
     func poolView(_ state: PoolState) -> PoolView {
-        PoolView(
+        let held = engine.held(on: state.id)
+        return PoolView(
             state: state, node: engine.topology.nodes[state.node].id, runningJobs: runningJobs(on: state.id),
-            lastAdvertisementMs: state.lastAdvertisement.map { unixMs($0) } ?? 0
+            lastAdvertisementMs: state.lastAdvertisement.map { unixMs($0) } ?? 0, held: held.resources, heldGPUShare: held.gpuShare
         )
     }
 

@@ -122,11 +122,17 @@ public struct PoolView: Sendable, Hashable {
     public var runningJobs: Int
     /// When its last advertisement arrived (Unix ms), or 0.
     public var lastAdvertisementMs: Int64
+    /// What its leases hold (the jobs dispatched or running there), and the GPU fractions held
+    /// by jobs sharing a GPU.
+    public var held: Resources
+    public var heldGPUShare: Double
 
-    public init(state: PoolState, node: String, runningJobs: Int, lastAdvertisementMs: Int64) {
+    public init(state: PoolState, node: String, runningJobs: Int, lastAdvertisementMs: Int64, held: Resources = Resources(), heldGPUShare: Double = 0) {
         self.state = state
         self.node = node
         self.runningJobs = runningJobs
         self.lastAdvertisementMs = lastAdvertisementMs
+        self.held = held
+        self.heldGPUShare = heldGPUShare
     }
 }

@@ -149,6 +149,8 @@ extension PoolView {
         info.lastAdvertisementMs = lastAdvertisementMs
         info.advertisementSequence = state.advertisementSequence
         info.runningJobs = UInt32(clamping: runningJobs)
+        info.held = held.wire
+        info.heldGpuShare = heldGPUShare
         return info
     }
 }

@@ -357,6 +357,20 @@ public struct PlacementEngine: Sendable {
     }
 
     /// Releases every lease whose expiry has passed and returns them.
+    /// What every lease on `pool` holds, and the GPU fractions its shared-GPU leases hold.
+    public func held(on pool: String) -> (resources: Resources, gpuShare: Double) {
+        var total = Resources()
+        var share = 0.0
+        for id in leasesOfPool[pool] ?? [] {
+            guard let lease = leases[id] else { continue }
+            total.cpuCores += lease.resources.cpuCores
+            total.memoryBytes += lease.resources.memoryBytes
+            total.gpus.merge(lease.resources.gpus, uniquingKeysWith: +)
+            share += lease.share?.amount ?? 0
+        }
+        return (total, share)
+    }
+
     public mutating func expireLeases(now: Double) -> [Lease] {
         guard nextLeaseExpiry <= now else { return [] }
         let expired = leases.values.filter { $0.expiresAt <= now }.sorted { $0.id < $1.id }

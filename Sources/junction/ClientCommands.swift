@@ -333,7 +333,12 @@ struct Pools: AsyncParsableCommand {
         var state: String
         var cpu_free: Double
         var cpu_total: Double
+        /// Held by leases the pool's advertisements do not yet reflect.
         var cpu_reserved: Double
+        /// Held by every lease on the pool: what its jobs hold.
+        var cpu_held: Double
+        var gpus_held: [String: UInt32]
+        var gpu_share_held: Double
         var gpus_free: [String: UInt32]
         var running_jobs: UInt32
         var last_advertisement_ms: Int64
@@ -349,17 +354,20 @@ struct Pools: AsyncParsableCommand {
         } while !request.cursor.isEmpty
         if json {
             print(try jsonText(reply.pools.map {
-                PoolJSON(pool: $0.poolID, node: $0.node, state: $0.state.name, cpu_free: $0.free.cpuCores, cpu_total: $0.total.cpuCores, cpu_reserved: $0.reserved.cpuCores, gpus_free: $0.free.gpus, running_jobs: $0.runningJobs, last_advertisement_ms: $0.lastAdvertisementMs)
+                PoolJSON(pool: $0.poolID, node: $0.node, state: $0.state.name, cpu_free: $0.free.cpuCores, cpu_total: $0.total.cpuCores, cpu_reserved: $0.reserved.cpuCores, cpu_held: $0.held.cpuCores, gpus_held: $0.held.gpus, gpu_share_held: $0.heldGpuShare, gpus_free: $0.free.gpus, running_jobs: $0.runningJobs, last_advertisement_ms: $0.lastAdvertisementMs)
             }))
             return
         }
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
-        print(table(header: ["pool", "node", "state", "cores free", "held, unadvertised", "GPUs free", "jobs", "advertised"], rows: reply.pools.map {
+        print(table(header: ["pool", "node", "state", "cores free", "cores held", "GPUs free", "GPUs held", "jobs", "advertised"], rows: reply.pools.map {
             // A declared pool no agent has joined has no known free capacity: only its declared total.
             let joined = $0.state != .declared
+            // Whole GPUs by model, and the fraction of a GPU that jobs sharing one hold.
+            var heldGPUs = gpuText($0.held.gpus.mapValues { Int($0) }, leading: false)
+            if $0.heldGpuShare > 0 { heldGPUs = (heldGPUs == "-" ? "" : heldGPUs + " + ") + "\(decimal($0.heldGpuShare)) of a GPU shared" }
             return [$0.poolID, $0.node, joined ? $0.state.name : "declared, no agent",
-                    "\(joined ? decimal($0.free.cpuCores) : "-")/\(decimal($0.total.cpuCores))", decimal($0.reserved.cpuCores),
-                    joined ? gpuText($0.free.gpus.mapValues { Int($0) }, leading: false) : "-", "\($0.runningJobs)",
+                    "\(joined ? decimal($0.free.cpuCores) : "-")/\(decimal($0.total.cpuCores))", decimal($0.held.cpuCores),
+                    joined ? gpuText($0.free.gpus.mapValues { Int($0) }, leading: false) : "-", heldGPUs, "\($0.runningJobs)",
                     $0.lastAdvertisementMs > 0 ? "\(decimal(Double(now - $0.lastAdvertisementMs) / 1_000)) s ago" : "never"]
         }))
     }

@@ -174,6 +174,8 @@ struct SystemTests {
         _ = try await controller.waitForJob("job-1", state: "running")
         let running = try await controller.job("job-1")
         #expect(running["state"] as? String == "running")
+        let holding = try await controller.client("pools", "--json")
+        #expect(holding.output.contains("\"cpu_held\" : 1"), "the running job's lease holds its core: \(holding.output)")
         let cancel = try await controller.client("cancel", "job-1")
         #expect(cancel.status == 0, "\(cancel.errors)")
         #expect(cancel.output.contains("job-1: running on near-1; asked the pool to stop it"), "\(cancel.output)")
@@ -182,6 +184,7 @@ struct SystemTests {
         #expect((cancelled["wall_s"] as? Double ?? 60) < 8)
         let pools = try await controller.client("pools", "--json")
         #expect(pools.output.contains("\"cpu_reserved\" : 0"))
+        #expect(pools.output.contains("\"cpu_held\" : 0"), "\(pools.output)")
 
         // A job that already ended is not cancelled, and the command says so.
         _ = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/true")

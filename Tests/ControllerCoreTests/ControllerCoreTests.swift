@@ -532,6 +532,12 @@ struct ControllerCoreTests {
         }
         harness.report("peer-e", jobs[0], .running)
         _ = harness.send(.topologyLoaded(twoSites(), path: "same.yaml", replyTo: nil, correlationID: 0))
+        guard case .pools(let views, _)? = harness.client(.pools(PageRequest())) else {
+            Issue.record("a pools reply")
+            return
+        }
+        #expect(abs((views.first?.heldGPUShare ?? 0) - 0.75) < 1e-9, "the pool shows the shares its leases hold")
+        #expect(views.first?.held.cpuCores == 2)
         let shared = try #require(harness.core.engine.pool("east-1")?.sharedGPUs["A100"])
         #expect(shared.count == 1 && shared[0].index == 0 && abs(shared[0].used - 0.75) < 1e-9, "both shares held again on GPU 0")
         #expect(harness.core.engine.pool("east-1")?.available.gpus["A100"] == 0)

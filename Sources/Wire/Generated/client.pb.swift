@@ -731,6 +731,22 @@ public nonisolated struct Junction_V1_PoolInfo: @unchecked Sendable {
     set {_uniqueStorage()._runningJobs = newValue}
   }
 
+  /// Held by every lease on the pool, reflected in advertisements or not: what jobs dispatched
+  /// there or running there hold. GPU shares count as the fraction of a GPU they hold.
+  public var held: Junction_V1_Resources {
+    get {_storage._held ?? Junction_V1_Resources()}
+    set {_uniqueStorage()._held = newValue}
+  }
+  /// Returns true if `held` has been explicitly set.
+  public var hasHeld: Bool {_storage._held != nil}
+  /// Clears the value of `held`. Subsequent reads from it will return its default value.
+  public mutating func clearHeld() {_uniqueStorage()._held = nil}
+
+  public var heldGpuShare: Double {
+    get {_storage._heldGpuShare}
+    set {_uniqueStorage()._heldGpuShare = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1920,7 +1936,7 @@ nonisolated extension Junction_V1_PathInfo: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Junction_V1_PoolInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PoolInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}pool_id\0\u{1}node\0\u{1}state\0\u{1}free\0\u{1}total\0\u{1}reserved\0\u{3}queue_wait_s\0\u{3}processing_latency_ms\0\u{1}speed\0\u{1}price\0\u{1}labels\0\u{3}last_advertisement_ms\0\u{3}advertisement_sequence\0\u{3}running_jobs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}pool_id\0\u{1}node\0\u{1}state\0\u{1}free\0\u{1}total\0\u{1}reserved\0\u{3}queue_wait_s\0\u{3}processing_latency_ms\0\u{1}speed\0\u{1}price\0\u{1}labels\0\u{3}last_advertisement_ms\0\u{3}advertisement_sequence\0\u{3}running_jobs\0\u{1}held\0\u{3}held_gpu_share\0")
 
   fileprivate class _StorageClass {
     var _poolID: String = String()
@@ -1937,6 +1953,8 @@ nonisolated extension Junction_V1_PoolInfo: SwiftProtobuf.Message, SwiftProtobuf
     var _lastAdvertisementMs: Int64 = 0
     var _advertisementSequence: UInt64 = 0
     var _runningJobs: UInt32 = 0
+    var _held: Junction_V1_Resources? = nil
+    var _heldGpuShare: Double = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1961,6 +1979,8 @@ nonisolated extension Junction_V1_PoolInfo: SwiftProtobuf.Message, SwiftProtobuf
       _lastAdvertisementMs = source._lastAdvertisementMs
       _advertisementSequence = source._advertisementSequence
       _runningJobs = source._runningJobs
+      _held = source._held
+      _heldGpuShare = source._heldGpuShare
     }
   }
 
@@ -1993,6 +2013,8 @@ nonisolated extension Junction_V1_PoolInfo: SwiftProtobuf.Message, SwiftProtobuf
         case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._lastAdvertisementMs) }()
         case 13: try { try decoder.decodeSingularUInt64Field(value: &_storage._advertisementSequence) }()
         case 14: try { try decoder.decodeSingularUInt32Field(value: &_storage._runningJobs) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._held) }()
+        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._heldGpuShare) }()
         default: break
         }
       }
@@ -2047,6 +2069,12 @@ nonisolated extension Junction_V1_PoolInfo: SwiftProtobuf.Message, SwiftProtobuf
       if _storage._runningJobs != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._runningJobs, fieldNumber: 14)
       }
+      try { if let v = _storage._held {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+      if _storage._heldGpuShare.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._heldGpuShare, fieldNumber: 16)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2070,6 +2098,8 @@ nonisolated extension Junction_V1_PoolInfo: SwiftProtobuf.Message, SwiftProtobuf
         if _storage._lastAdvertisementMs != rhs_storage._lastAdvertisementMs {return false}
         if _storage._advertisementSequence != rhs_storage._advertisementSequence {return false}
         if _storage._runningJobs != rhs_storage._runningJobs {return false}
+        if _storage._held != rhs_storage._held {return false}
+        if _storage._heldGpuShare != rhs_storage._heldGpuShare {return false}
         return true
       }
       if !storagesAreEqual {return false}
