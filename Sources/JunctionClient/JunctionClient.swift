@@ -123,3 +123,48 @@ final class PendingReplies: Sendable {
         for continuation in all { continuation.resume(returning: nil) }
     }
 }
+
+/// One method per request, each returning its own reply: callers never match reply bodies.
+extension JunctionClient {
+    /// Sends `body` and returns the reply's payload when it is the kind `extract` takes.
+    private func ask<Reply>(_ body: WireBody, _ extract: (WireBody) -> Reply?) async throws(ClientError) -> Reply {
+        let reply = try await request(body)
+        guard let value = extract(reply.body) else { throw .unexpected(reply.kind) }
+        return value
+    }
+
+    /// Where a job would go, with every pool's reason; nothing is held.
+    public func place(_ request: Junction_V1_PlaceRequest) async throws(ClientError) -> Junction_V1_PlacementReply {
+        try await ask(.place(request)) { if case .placement(let reply) = $0 { reply } else { nil } }
+    }
+
+    public func submit(_ request: Junction_V1_SubmitRequest) async throws(ClientError) -> Junction_V1_SubmitReply {
+        try await ask(.submit(request)) { if case .submitted(let reply) = $0 { reply } else { nil } }
+    }
+
+    public func status(_ request: Junction_V1_StatusRequest) async throws(ClientError) -> Junction_V1_StatusReply {
+        try await ask(.status(request)) { if case .jobStatus(let reply) = $0 { reply } else { nil } }
+    }
+
+    public func cancel(_ jobID: String) async throws(ClientError) -> Junction_V1_CancelReply {
+        var request = Junction_V1_CancelRequest()
+        request.jobID = jobID
+        return try await ask(.cancel(request)) { if case .cancelled(let reply) = $0 { reply } else { nil } }
+    }
+
+    public func routes(_ request: Junction_V1_RoutesRequest) async throws(ClientError) -> Junction_V1_RoutesReply {
+        try await ask(.routes(request)) { if case .routeTable(let reply) = $0 { reply } else { nil } }
+    }
+
+    public func pools(_ request: Junction_V1_PoolsRequest = Junction_V1_PoolsRequest()) async throws(ClientError) -> Junction_V1_PoolsReply {
+        try await ask(.pools(request)) { if case .poolTable(let reply) = $0 { reply } else { nil } }
+    }
+
+    public func snapshot(_ request: Junction_V1_SnapshotRequest = Junction_V1_SnapshotRequest()) async throws(ClientError) -> Junction_V1_SnapshotReply {
+        try await ask(.snapshot(request)) { if case .snapshotReply(let reply) = $0 { reply } else { nil } }
+    }
+
+    public func admin(_ request: Junction_V1_AdminRequest) async throws(ClientError) -> Junction_V1_AdminReply {
+        try await ask(.admin(request)) { if case .adminReply(let reply) = $0 { reply } else { nil } }
+    }
+}

@@ -24,12 +24,13 @@ struct ControllerOptions: ParsableArguments {
         return try JunctionClient(endpoint: endpoint, timeout: timeout, curve: keys.curve())
     }
 
-    /// Sends one request and returns the reply, turning client errors into command failures.
-    func ask(_ body: WireBody) async throws -> WireMessage {
+    /// Connects, makes one request with `body`, and closes, turning client errors into
+    /// command failures.
+    func ask<Reply>(_ body: (JunctionClient) async throws(ClientError) -> Reply) async throws -> Reply {
         let client = try connect()
         defer { client.close() }
-        do {
-            return try await client.request(body)
+        do throws(ClientError) {
+            return try await body(client)
         } catch {
             throw CommandFailure(error.description)
         }
@@ -137,10 +138,9 @@ struct Submit: AsyncParsableCommand {
         let follower = wait ? try JobFollower(events: eventsEndpoint, keys: controller.keys) : nil
         defer { follower?.close() }
         let reply: Junction_V1_SubmitReply
-        do {
-            guard case .submitted(let submitted) = try await client.request(.submit(submit)).body else { throw CommandFailure("unexpected reply") }
-            reply = submitted
-        } catch let error as ClientError {
+        do throws(ClientError) {
+            reply = try await client.submit(submit)
+        } catch {
             throw CommandFailure(error.description)
         }
         if !json {
@@ -157,7 +157,7 @@ struct Submit: AsyncParsableCommand {
             var status = Junction_V1_StatusRequest()
             status.jobIds = [reply.jobID]
             do {
-                guard case .jobStatus(let answer) = try await client.request(.status(status)).body, let first = answer.jobs.first else { throw CommandFailure("unexpected reply") }
+                guard let first = try await client.status(status).jobs.first else { throw CommandFailure("the controller does not know \(reply.jobID)") }
                 return first
             } catch let error as ClientError {
                 throw CommandFailure(error.description)
@@ -275,16 +275,15 @@ struct Status: AsyncParsableCommand {
         // Without ids the controller answers in pages: follow them to the end, with smaller
         // pages when large jobs make one too big for a message.
         while true {
-            let body: WireBody
+            let reply: Junction_V1_StatusReply
             do {
-                body = try await client.request(.status(request)).body
+                reply = try await client.status(request)
             } catch ClientError.refused(code: .tooLarge, _) where jobs.isEmpty && request.limit != 1 {
                 request.limit = request.limit == 0 ? 250 : max(1, request.limit / 2)
                 continue
             } catch {
                 throw CommandFailure("\(error)")
             }
-            guard case .jobStatus(let reply) = body else { throw CommandFailure("unexpected reply") }
             found += reply.jobs
             request.cursor = reply.nextCursor
             if request.cursor.isEmpty || !jobs.isEmpty { break }
@@ -303,9 +302,7 @@ struct Cancel: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var request = Junction_V1_CancelRequest()
-        request.jobID = job
-        guard case .cancelled(let reply) = try await controller.ask(.cancel(request)).body else { throw CommandFailure("unexpected reply") }
+        let reply = try await controller.ask { client throws(ClientError) in try await client.cancel(job) }
         let state = reply.job.state
         if json { print(try jsonText(JobJSON(reply.job))) }
         switch state {
@@ -348,7 +345,7 @@ struct Pools: AsyncParsableCommand {
         var request = Junction_V1_PoolsRequest()
         var reply = Junction_V1_PoolsReply()
         repeat {
-            guard case .poolTable(let page) = try await controller.ask(.pools(request)).body else { throw CommandFailure("unexpected reply") }
+            let page = try await controller.ask { [request] client throws(ClientError) in try await client.pools(request) }
             reply.pools += page.pools
             request.cursor = page.nextCursor
         } while !request.cursor.isEmpty
@@ -406,7 +403,7 @@ struct LinkCommand: AsyncParsableCommand {
         set.capacityGbps = capacityGbps ?? 0
         var admin = Junction_V1_AdminRequest()
         admin.action = .setLink(set)
-        guard case .adminReply(let reply) = try await controller.ask(.admin(admin)).body else { throw CommandFailure("unexpected reply") }
+        let reply = try await controller.ask { [admin] client throws(ClientError) in try await client.admin(admin) }
         guard reply.ok else { throw CommandFailure(reply.message) }
         print(reply.message)
     }

@@ -81,7 +81,8 @@ struct Demo: AsyncParsableCommand {
     private func waitForPools(_ client: JunctionClient, count: Int) async throws {
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
-            if case .poolTable(let pools) = try await client.request(.pools(Junction_V1_PoolsRequest())).body {
+            do {
+                let pools = try await client.pools()
                 let up = pools.pools.filter { $0.state == .up }.count
                 if up == count {
                     print("\(up) pool agents registered:")
@@ -128,9 +129,7 @@ struct Demo: AsyncParsableCommand {
 
     private func submitOnce(_ client: JunctionClient, _ submit: Junction_V1_SubmitRequest) async -> Result<Junction_V1_SubmitReply, ClientError> {
         do {
-            let reply = try await client.request(.submit(submit))
-            guard case .submitted(let submitted) = reply.body else { return .failure(.unexpected(reply.kind)) }
-            return .success(submitted)
+            return .success(try await client.submit(submit))
         } catch {
             return .failure(error)
         }
@@ -143,7 +142,7 @@ struct Demo: AsyncParsableCommand {
             print("[\(index + 1)] \(demo.title)")
             var place = Junction_V1_PlaceRequest()
             place.request = demo.request
-            guard case .placement(let placement) = try await client.request(.place(place)).body else { continue }
+            guard let placement = try? await client.place(place) else { continue }
             let objective: Objective = demo.request.objective == .cost ? .cost : demo.request.objective == .latency ? .latency : .completion
             let text = describePlacement(placement, objective: objective, explain: !placement.placed)
             print(text.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
@@ -168,7 +167,7 @@ struct Demo: AsyncParsableCommand {
         while Date() < deadline {
             var status = Junction_V1_StatusRequest()
             status.jobIds = submitted.map(\.job)
-            if case .jobStatus(let reply) = try await client.request(.status(status)).body {
+            if let reply = try? await client.status(status) {
                 jobs = reply.jobs
                 if jobs.allSatisfy({ [.succeeded, .failed, .cancelled].contains($0.state) }) { break }
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControllerWire
 import Foundation
+import JunctionClient
 import Placement
 import Topology
 import Wire
@@ -205,7 +206,7 @@ struct Place: AsyncParsableCommand {
         } else {
             var place = Junction_V1_PlaceRequest()
             place.request = request.wire
-            guard case .placement(let answer) = try await controller.ask(.place(place)).body else { throw CommandFailure("unexpected reply") }
+            let answer = try await controller.ask { [place] client throws(ClientError) in try await client.place(place) }
             reply = answer
         }
         if json {
@@ -281,7 +282,7 @@ struct Routes: AsyncParsableCommand {
             request.dataBytes = UInt64(max(0, dataGb * 1e9))
             request.minBandwidthGbps = minBandwidthGbps
             request.alternatives = UInt32(max(0, alternatives))
-            guard case .routeTable(let reply) = try await controller.ask(.routes(request)).body else { throw CommandFailure("unexpected reply") }
+            let reply = try await controller.ask { [request] client throws(ClientError) in try await client.routes(request) }
             routingTable = RoutingTable(wire: reply)
         }
         if json {

@@ -69,7 +69,7 @@ struct RecoveryBench: AsyncParsableCommand {
         defer { client.close() }
         var status = Junction_V1_StatusRequest()
         status.jobIds = ["job-\(jobs)"]
-        guard case .jobStatus(let reply) = try await client.request(.status(status)).body, reply.jobs.first?.state == (active > 0 ? .running : .succeeded) else {
+        guard try await client.status(status).jobs.first?.state == (active > 0 ? .running : .succeeded) else {
             throw CommandFailure("the restarted controller did not report job-\(jobs) as the store has it")
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -48,13 +48,13 @@ struct Watch: AsyncParsableCommand {
         defer { subscriber.shutdown() }
         // Subscribe first, then snapshot: nothing between the two is missed.
         try await Task.sleep(for: .milliseconds(100))
-        guard case .snapshotReply(let snapshot) = try await controller.ask(.snapshot(Junction_V1_SnapshotRequest())).body else { throw CommandFailure("unexpected reply") }
+        let snapshot = try await controller.ask { client throws(ClientError) in try await client.snapshot() }
         // Jobs come in pages; the first page fixes the sequence the snapshot stands for.
         var jobs = snapshot.jobs.count
         var request = Junction_V1_SnapshotRequest()
         request.cursor = snapshot.nextCursor
         while !request.cursor.isEmpty {
-            guard case .snapshotReply(let page) = try await controller.ask(.snapshot(request)).body else { throw CommandFailure("unexpected reply") }
+            let page = try await controller.ask { [request] client throws(ClientError) in try await client.snapshot(request) }
             jobs += page.jobs.count
             request.cursor = page.nextCursor
         }
