@@ -25,6 +25,8 @@ extension ControllerCore {
                 let after = status.page.cursor.isEmpty ? 0 : UInt64(status.page.cursor) ?? UInt64.max
                 actions.append(.query(.page(after: after, limit: pageLimit(status.page.limit), activeOnly: status.activeOnly), address, correlationID: id))
                 reply = nil
+            } else if let bad = status.jobIDs.first(where: { !isJobID($0) }) {
+                reply = .error(ControllerError(.invalidRequest, "\"\(bad.prefix(64))\" is not a job id: job ids are job-<number>"))
             } else if status.jobIDs.count > configuration.pageLimit {
                 reply = .error(ControllerError(.invalidRequest, "at most \(configuration.pageLimit) job ids in one status request, not \(status.jobIDs.count)"))
             } else if status.jobIDs.allSatisfy({ jobs[$0] != nil }) {
@@ -34,7 +36,9 @@ extension ControllerCore {
                 reply = nil
             }
         case .cancel(let jobID):
-            if jobs[jobID] == nil {
+            if !isJobID(jobID) {
+                reply = .error(ControllerError(.invalidRequest, "\"\(jobID.prefix(64))\" is not a job id: job ids are job-<number>"))
+            } else if jobs[jobID] == nil {
                 actions.append(.query(.cancelFinished(jobID), address, correlationID: id))
                 reply = nil
             } else {
@@ -247,4 +251,11 @@ extension ControllerCore {
             actions.append(.reply(replyTo, correlationID: correlationID, .admin(AdminResult(ok: true, message: message))))
         }
     }
+}
+
+/// Whether `id` has the form the controller gives job ids: `job-` and a number.
+func isJobID(_ id: String) -> Bool {
+    guard id.hasPrefix("job-"), id.utf8.count <= 24 else { return false }
+    let digits = id.utf8.dropFirst(4)
+    return !digits.isEmpty && digits.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
 }

@@ -64,9 +64,9 @@ extension ControllerCore {
             }
         }
         let total = register.total
-        guard total.isSane, register.speed.isFinite, register.speed >= 0 else {
+        if let problem = problemWithPoolNumbers(resources: [("total", total)], price: register.price, speed: register.speed) {
             count("pools.invalid")
-            actions.append(reply(.invalidRequest, "register for \(id) has negative or non-finite capacity or speed"))
+            actions.append(reply(.invalidRequest, "register for \(id): \(problem)"))
             return
         }
         var state: PoolState
@@ -152,10 +152,12 @@ extension ControllerCore {
         }
         let free = advertisement.free
         let total = advertisement.total
-        let numbers = [advertisement.queueWaitS, advertisement.processingLatencyMs, advertisement.speed]
-        guard free.isSane, total?.isSane ?? true, numbers.allSatisfy({ $0.isFinite && $0 >= 0 }),
-              total.map({ free.fits(in: $0) }) ?? true else {
-            refuse("pools.invalid_advertisement", "advertisement \(advertisement.sequence) has negative, non-finite or more-than-total capacity; ignored")
+        let problem = problemWithPoolNumbers(
+            resources: [("free", free)] + (total.map { [("total", $0)] } ?? []), price: advertisement.price, speed: advertisement.speed,
+            queueWaitS: advertisement.queueWaitS, processingLatencyMs: advertisement.processingLatencyMs
+        ) ?? (total.map { free.fits(in: $0) } ?? true ? nil : "free is more than total")
+        if let problem {
+            refuse("pools.invalid_advertisement", "advertisement \(advertisement.sequence): \(problem); ignored")
             return
         }
         let report = PoolReport(
@@ -217,4 +219,28 @@ func isValidPoolID(_ id: String) -> Bool {
         default: false
         }
     }
+}
+
+/// What is out of range in the numbers a pool reports, with the field named as the protocol
+/// names it; nil when every one is finite and within what any real pool could have.
+func problemWithPoolNumbers(resources: [(String, Resources)], price: Price?, speed: Double, queueWaitS: Double = 0, processingLatencyMs: Double = 0) -> String? {
+    func check(_ value: Double, _ field: String, atMost limit: Double) -> String? {
+        value.isFinite && value >= 0 && value <= limit ? nil : "\(field) must be a number from 0 to \(format(limit)), not \(value)"
+    }
+    for (name, amount) in resources {
+        if let problem = check(amount.cpuCores, "\(name).cpu_cores", atMost: 1e7) { return problem }
+        if amount.memoryBytes > 1 << 60 { return "\(name).memory_bytes must be at most 2^60, not \(amount.memoryBytes)" }
+        if amount.gpus.count > 256 { return "\(name).gpus names \(amount.gpus.count) models; at most 256" }
+        for (model, count) in amount.gpus where count > 65_536 || model.isEmpty || model.utf8.count > 128 {
+            return "\(name).gpus has \(count) of \"\(model.prefix(32))\"; a model name is 1 to 128 bytes and a count at most 65536"
+        }
+    }
+    if let price {
+        if let problem = check(price.cpuCoreHour, "price.cpu_core_hour", atMost: 1e9) { return problem }
+        for (model, hour) in price.gpuHour {
+            if let problem = check(hour, "price.gpu_hour[\(model.prefix(32))]", atMost: 1e9) { return problem }
+        }
+    }
+    return check(speed, "speed", atMost: 1e6) ?? check(queueWaitS, "queue_wait_s", atMost: 3.2e8)
+        ?? check(processingLatencyMs, "processing_latency_ms", atMost: 1e7)
 }

@@ -113,6 +113,8 @@ struct Submit: AsyncParsableCommand {
 
     func validate() throws {
         guard !command.isEmpty else { throw ValidationError("give the command after --, such as: -- /bin/echo hello") }
+        // A job runs on at least part of a core; 0 would let a pool take jobs without end.
+        guard placement.cpu > 0 else { throw ValidationError("--cpu must be above 0 for a job: the cores it runs on (fractions allowed)") }
     }
 
     func run() async throws {

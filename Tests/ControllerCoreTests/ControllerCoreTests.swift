@@ -305,6 +305,24 @@ struct ControllerCoreTests {
             #expect(dryRun.message.contains(field))
         }
         #expect(harness.submit() != nil, "the controller still serves")
+
+        // What pools report is held to ranges too, and a job id must look like one.
+        var priced = PoolRegistration(poolID: "west-1", node: "west", total: Resources(cpuCores: 8))
+        priced.price = Price(cpuCoreHour: -1)
+        let refusedPrice = harness.pool("peer-w", .register(priced))
+        #expect(harness.poolError(in: refusedPrice)?.message.contains("price.cpu_core_hour") == true)
+        let nan = harness.pool("peer-e", .advertisement(PoolAdvertisement(poolID: "east-1", sequence: 9, free: Resources(cpuCores: 1), queueWaitS: .nan)))
+        #expect(harness.poolError(in: nan)?.message.contains("queue_wait_s") == true)
+        guard case .error(let badID)? = harness.client(.cancel(jobID: "../../etc")) else {
+            Issue.record("an invalid id is an invalid request")
+            return
+        }
+        #expect(badID.code == .invalidRequest)
+        guard case .error(let badStatus)? = harness.client(.status(StatusQuery(jobIDs: ["job-1", "x y"]))) else {
+            Issue.record("an invalid id in a status request is an invalid request")
+            return
+        }
+        #expect(badStatus.code == .invalidRequest)
     }
 
     @Test func anotherProtocolVersionIsAnsweredAndGarbageIsCounted() {
