@@ -259,6 +259,11 @@ extension ControllerCore {
             }
             return
         }
+        guard update.state != .accepted, update.state != .dispatched else {
+            count("pools.invalid_job_update")
+            sendPool(pool, .error(ControllerError(.invalidRequest, "job_update for \(job.id) has state \(update.state.rawValue) (or one this controller does not know); a pool reports running, succeeded, failed or cancelled")))
+            return
+        }
         job.dispatchedAt = .infinity
         awaitingReport[job.id] = nil
         job.exitCode = update.exitCode
@@ -282,7 +287,7 @@ extension ControllerCore {
             }
             transition(job.id, to: update.state, reason: reason)
         case .accepted, .dispatched:
-            count("pools.invalid_job_update")
+            break // refused above, before anything changed
         }
     }
 

@@ -323,6 +323,13 @@ struct ControllerCoreTests {
             return
         }
         #expect(badStatus.code == .invalidRequest)
+
+        let submitted = harness.submit(cores: 1)
+        let placed = try #require(submitted)
+        let before = harness.core.job(placed)
+        let invalid = harness.pool("peer-e", .jobReport(JobReport(jobID: placed, state: .accepted, exitCode: 9)))
+        #expect(harness.poolError(in: invalid)?.code == .invalidRequest)
+        #expect(harness.core.job(placed) == before, "an invalid report changes nothing")
     }
 
     @Test func anotherProtocolVersionIsAnsweredAndGarbageIsCounted() {
