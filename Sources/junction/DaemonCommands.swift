@@ -219,8 +219,13 @@ struct PoolCommand: AsyncParsableCommand {
     @OptionGroup var log: LogOptions
 
     func validate() throws {
-        guard speed > 0, priceCoreHour >= 0, (cpu ?? 1) >= 0, (memoryGib ?? 1) >= 0 else {
-            throw ValidationError("--speed must be above 0; --cpu, --memory-gib and prices cannot be negative")
+        // Each named, with its range: NaN is not "negative", and a pool past these does not exist.
+        for (option, value, least, most) in [("--cpu", cpu, 0.0, 1e7), ("--memory-gib", memoryGib, 0.0, 1e9), ("--speed", speed, 1e-6, 1e6), ("--price-core-hour", priceCoreHour, 0.0, 1e9)] {
+            guard let value else { continue }
+            guard value.isFinite, value >= least, value <= most else {
+                let range = least == 0 ? "a number from 0 to \(decimal(most))" : "above 0 and at most \(decimal(most))"
+                throw ValidationError("\(option) must be \(range), not \(value)")
+            }
         }
         if let problem = endpointProblem(controller) { throw ValidationError("--controller: \(problem) (the controller's pools endpoint)") }
     }
@@ -244,7 +249,9 @@ struct PoolCommand: AsyncParsableCommand {
         var gpuHour: [String: Double] = [:]
         for price in gpuPrices {
             let parts = price.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, let value = Double(parts[1]), value >= 0 else { throw ValidationError("--price-gpu-hour takes MODEL=PRICE; got \(price)") }
+            guard parts.count == 2, let value = Double(parts[1]), value.isFinite, value >= 0, value <= 1e9 else {
+                throw ValidationError("--price-gpu-hour takes MODEL=PRICE, a price from 0 to 1000000000; got \(price)")
+            }
             gpuHour[String(parts[0])] = value
         }
         return AgentConfiguration(poolID: id, node: node, capacity: capacity, labels: labelMap, price: Price(cpuCoreHour: priceCoreHour, gpuHour: gpuHour), speed: speed)
