@@ -141,9 +141,6 @@ public struct Resources: Sendable, Hashable {
     public var gpuCount: Int { gpus.values.reduce(0, +) }
     public var memoryGiB: Double { Double(memoryBytes) / Double(1 << 30) }
 
-    /// Whether every amount is finite and not negative.
-    public var isSane: Bool { cpuCores.isFinite && cpuCores >= 0 }
-
     /// Whether these resources fit within `other`.
     public func fits(in other: Resources) -> Bool {
         cpuCores <= other.cpuCores + 1e-9 && memoryBytes <= other.memoryBytes

@@ -252,12 +252,16 @@ public final class SocketLoop: Sendable {
                     if pendingStart[index] < pending[index].count { events.insert(.writable) }
                     poller.setEvents(events, at: index + 1)
                 }
+                // The nearest of the tick and any paused endpoint's rebind, without building a list
+                // on every pass of a hot loop.
+                var deadline = nextTick
+                for guarded in guards {
+                    if let paused = guarded.pausedUntil, deadline.map({ paused < $0 }) ?? true { deadline = paused }
+                }
                 var timeout = -1
-                for deadline in [nextTick] + guards.map(\.pausedUntil) {
-                    guard let deadline else { continue }
+                if let deadline {
                     let left = clock.now.duration(to: deadline).components
-                    let milliseconds = Int(clamping: max(0, left.seconds * 1_000 + left.attoseconds / 1_000_000_000_000_000 + 1))
-                    timeout = timeout < 0 ? milliseconds : min(timeout, milliseconds)
+                    timeout = Int(clamping: max(0, left.seconds * 1_000 + left.attoseconds / 1_000_000_000_000_000 + 1))
                 }
                 _ = try poller.poll(timeoutMilliseconds: timeout)
                 if poller.ready(at: 0).contains(.readable) { shared.wakeup.drain() }

@@ -1,8 +1,23 @@
+import ArgumentParser
+import Topology
+
 /// A command that could not do its job; the message says what happened and what to do next.
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
 
     init(_ description: String) {
         self.description = description
+    }
+}
+
+/// Checks numeric options, each named: finite and within its range (a least above 0 means "above
+/// 0"). NaN is not "negative", and a value past any real machine is a typo. Absent ones pass.
+func checkRanges(_ options: [(option: String, value: Double?, least: Double, most: Double)]) throws {
+    for (option, value, least, most) in options {
+        guard let value else { continue }
+        guard value.isFinite, value >= least, value <= most else {
+            let range = least == 0 ? "a number from 0 to \(compactNumber(most))" : "above 0 and at most \(compactNumber(most))"
+            throw ValidationError("\(option) must be \(range), not \(value)")
+        }
     }
 }

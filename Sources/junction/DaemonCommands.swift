@@ -220,13 +220,7 @@ struct PoolCommand: AsyncParsableCommand {
 
     func validate() throws {
         // Each named, with its range: NaN is not "negative", and a pool past these does not exist.
-        for (option, value, least, most) in [("--cpu", cpu, 0.0, 1e7), ("--memory-gib", memoryGib, 0.0, 1e9), ("--speed", speed, 1e-6, 1e6), ("--price-core-hour", priceCoreHour, 0.0, 1e9)] {
-            guard let value else { continue }
-            guard value.isFinite, value >= least, value <= most else {
-                let range = least == 0 ? "a number from 0 to \(decimal(most))" : "above 0 and at most \(decimal(most))"
-                throw ValidationError("\(option) must be \(range), not \(value)")
-            }
-        }
+        try checkRanges([("--cpu", cpu, 0, 1e7), ("--memory-gib", memoryGib, 0, 1e9), ("--speed", speed, 1e-6, 1e6), ("--price-core-hour", priceCoreHour, 0, 1e9)])
         if let problem = endpointProblem(controller) { throw ValidationError("--controller: \(problem) (the controller's pools endpoint)") }
     }
 

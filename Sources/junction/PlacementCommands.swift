@@ -64,11 +64,7 @@ struct PlacementOptions: ParsableArguments {
             }
             return constraint
         }
-        for (option, value, most) in [("--cpu", cpu, 1e7), ("--memory-gib", memoryGib, 1e9), ("--data-gb", dataGb, 1e9)] {
-            guard value.isFinite, value >= 0, value <= most else {
-                throw ValidationError("\(option) must be a number from 0 to \(compactNumber(most)), not \(value)")
-            }
-        }
+        try checkRanges([("--cpu", cpu, 0, 1e7), ("--memory-gib", memoryGib, 0, 1e9), ("--data-gb", dataGb, 0, 1e9)])
         if let gpuShare {
             guard gpuShare > 0, gpuShare < 1 else { throw ValidationError("--gpu-share takes a part of one GPU, above 0 and below 1; got \(gpuShare)") }
             guard gpuCount <= 1 else { throw ValidationError("--gpu-share is part of one GPU; --gpus asks for \(gpuCount)") }
