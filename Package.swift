@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(
@@ -43,7 +46,19 @@ let package = Package(
         ),
         .target(
             name: "ControllerCore",
-            dependencies: ["Placement", "Routing", "Topology", .product(name: "DequeModule", package: "swift-collections")]
+            dependencies: [
+                "Placement", "Routing", "Topology", .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
+            name: "Observability",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "ControllerWire",
@@ -51,7 +66,7 @@ let package = Package(
         ),
         .target(
             name: "PoolAgentCore",
-            dependencies: ["Topology", "Wire"]
+            dependencies: ["Topology", "Wire", .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         .target(name: "CSpawn"),
         .target(name: "Simulation", dependencies: ["ControllerCore", "Placement", "Topology", .product(name: "HeapModule", package: "swift-collections")]),
@@ -60,9 +75,10 @@ let package = Package(
         .target(
             name: "Services",
             dependencies: [
-                "CSpawn", "ControllerCore", "ControllerWire", "PoolAgentCore", "Store", "Topology", "Wire", "ZeroMQ", "Yams",
+                "CSpawn", "ControllerCore", "ControllerWire", "Observability", "PoolAgentCore", "Store", "Topology", "Wire", "ZeroMQ", "Yams",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .target(
@@ -82,6 +98,7 @@ let package = Package(
                 "ControllerCore",
                 "ControllerWire",
                 "PoolAgentCore",
+                "Observability",
                 "Services",
                 "Store",
                 "JunctionClient",

@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Junction needs to build and run, when they are missing.
+# With --tests, also the real services the tests drive: Prometheus (its server and promtool)
+# and Chromium, for the admin endpoint's scrape and dashboard tests.
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
+
+tests=0
+for argument in "$@"; do
+  case "$argument" in
+    --tests) tests=1 ;;
+    *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
+  esac
+done
 
 # libxml2 backs FoundationXML, which reads GraphML; libsqlite3-dev backs the job store (GRDB).
 packages=(libzmq3-dev libsqlite3-dev libxml2 pkg-config)
 if [ "${JUNCTION_SETUP_PROTOC:-0}" = 1 ]; then
   packages+=(protobuf-compiler)
+fi
+if [ "$tests" = 1 ]; then
+  packages+=(prometheus chromium)
 fi
 
 missing=()
@@ -32,4 +45,4 @@ fi
 
 echo "installing ${missing[*]}..." >&2
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -29,11 +29,7 @@ extension ControllerCore {
         guard let caller, let role = access.clients[caller] else {
             return ControllerError(.unauthorized, "the key \(caller.map { "\"\($0)\"" } ?? "used") is not a client key of this controller")
         }
-        let needed: AccessPolicy.Role = switch request {
-        case .place, .status, .routes, .pools, .snapshot, .invalid, .unexpected: .observer
-        case .submit, .cancel: .submit
-        case .reloadTopology, .setLink: .operator
-        }
+        let needed = request.neededRole
         let ranks: [AccessPolicy.Role] = [.observer, .submit, .operator]
         guard ranks.firstIndex(of: role)! >= ranks.firstIndex(of: needed)! else {
             return ControllerError(.unauthorized, "\(caller) has the \(role.rawValue) role; this request needs \(needed.rawValue)")
@@ -49,5 +45,16 @@ extension ControllerCore {
         guard let access = configuration.access else { return true }
         guard let caller, let allowed = access.pools[caller] else { return false }
         return allowed.contains(pool)
+    }
+}
+
+extension ClientRequest {
+    /// The least role that may make this request.
+    var neededRole: AccessPolicy.Role {
+        switch self {
+        case .place, .status, .routes, .pools, .snapshot, .invalid, .unexpected: .observer
+        case .submit, .cancel: .submit
+        case .reloadTopology, .setLink: .operator
+        }
     }
 }

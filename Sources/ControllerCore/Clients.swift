@@ -167,7 +167,7 @@ extension ControllerCore {
     }
 
     mutating func reload(_ topology: Topology, path: String, replyTo: ClientAddress?, correlationID: UInt64) {
-        var next = ControllerCore(topology: topology, configuration: configuration)
+        var next = ControllerCore(topology: topology, configuration: configuration, metrics: metrics)
         next.time = time
         // Pools with a session carry over when their node still exists.
         var dropped: [String] = []

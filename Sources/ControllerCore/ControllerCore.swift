@@ -76,6 +76,9 @@ public enum ControllerEvent: Sendable {
     /// the name of the key it authenticated with (nil without authentication).
     case fromPool(peer: [UInt8], correlationID: UInt64, PoolMessage, caller: String? = nil)
     case fromClient(ClientAddress, correlationID: UInt64, ClientRequest, caller: String? = nil)
+    /// A read-only request from inside the controller's process (its admin endpoint), answered
+    /// like a client's with the observer role; any other request is refused.
+    case observe(ClientAddress, correlationID: UInt64, ClientRequest)
     /// Frames that are not a message of the protocol.
     case undecodable(Endpoint, ClientAddress, UndecodableMessage)
     /// Time passed: liveness, heartbeats, dispatch timeouts, lease expiry.
@@ -235,12 +238,14 @@ public struct ControllerCore: Sendable {
     public internal(set) var advertisementsApplied = 0
     var time = ControllerTime(seconds: 0, unixMs: 0)
     var actions: [ControllerAction] = []
+    var metrics: ControllerMetrics
 
-    public init(topology: Topology, configuration: ControllerConfiguration = ControllerConfiguration()) {
+    public init(topology: Topology, configuration: ControllerConfiguration = ControllerConfiguration(), metrics: ControllerMetrics = ControllerMetrics()) {
         var engine = PlacementEngine(topology: topology, declaredLiveness: .declared)
         engine.staleAfterS = configuration.staleAfterS
         self.engine = engine
         self.configuration = configuration
+        self.metrics = metrics
     }
 
     /// Active jobs in submission order.
@@ -288,6 +293,12 @@ public struct ControllerCore: Sendable {
             } else {
                 handleClient(address, correlationID: correlationID, request, caller: caller)
             }
+        case .observe(let address, let correlationID, let request):
+            if request.neededRole == .observer {
+                handleClient(address, correlationID: correlationID, request)
+            } else {
+                actions.append(.reply(address, correlationID: correlationID, .error(ControllerError(.unauthorized, "the admin endpoint is read-only"))))
+            }
         case .undecodable(let endpoint, let address, let message):
             count("\(endpoint.rawValue).\(message.reason)")
             log(.debug, "dropped an undecodable message on \(endpoint.rawValue): \(message.detail)")
@@ -324,6 +335,7 @@ public struct ControllerCore: Sendable {
 
     mutating func count(_ reason: String) {
         dropped[reason, default: 0] += 1
+        metrics.drop(reason)
     }
 
     mutating func sendPool(_ pool: String, _ command: PoolCommand) {

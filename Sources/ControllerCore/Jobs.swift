@@ -11,6 +11,7 @@ extension ControllerCore {
         job.history.append(JobTransition(state: state, timestampMs: time.unixMs, pool: job.pool ?? "", reason: reason))
         jobs[id] = job
         if job.isFinished {
+            metrics.jobsFinished[state]?.increment()
             setActive(id, false)
             waitingJobs.removeAll { $0 == id }
             finishedOrder.append((id, time.seconds))
@@ -69,11 +70,15 @@ extension ControllerCore {
         do {
             placement = try engine.place(request, now: time.seconds)
         } catch {
+            metrics.placement("submit", "invalid")
             return .error(ControllerError(.invalidRequest, error.description))
         }
         guard let winner = placement.winner else {
+            metrics.placement("submit", "no_pool")
             return .error(ControllerError(.noPlacement, noPlacementMessage(placement)))
         }
+        metrics.placement("submit", "placed")
+        metrics.jobsSubmitted.increment()
         let id = "job-\(nextJobNumber)"
         nextJobNumber += 1
         var spec = submit.spec
@@ -124,6 +129,7 @@ extension ControllerCore {
             job.lease = lease.id
             job.dispatchSequence = sequence
             job.dispatchedAt = time.seconds
+            metrics.submitToDispatch.recordMilliseconds(max(0, time.unixMs - job.submittedMs))
             if configuration.dispatchTimeoutS.isFinite { unanswered.append((id, job.attempts + 1, time.seconds)) }
             job.attempts += 1
             jobs[id] = job
@@ -199,10 +205,12 @@ extension ControllerCore {
                 transition(id, to: .failed, reason: "no pool took it before its placement deadline: \(reason)")
                 return
             }
+            metrics.placement("retry", "no_pool")
             jobs[id]?.message = "waiting: \(reason)"
             wait(id)
             return
         }
+        metrics.placement("retry", "placed")
         waitingJobs.removeAll { $0 == id }
         dispatch(id, on: winner)
     }

@@ -170,6 +170,7 @@ extension ControllerCore {
         switch engine.apply(report, from: pool, now: time.seconds) {
         case .applied:
             advertisementsApplied += 1
+            metrics.advertisementsApplied.increment()
             if !waitingJobs.isEmpty { waitingDirty = true }
         case .stale:
             count("pools.stale_advertisement")

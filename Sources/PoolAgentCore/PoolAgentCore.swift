@@ -95,9 +95,11 @@ public struct PoolAgentCore: Sendable {
     var now = 0.0
     var unixMs: Int64 = 0
     var actions: [AgentAction] = []
+    let metrics: AgentMetrics
 
-    public init(configuration: AgentConfiguration) {
+    public init(configuration: AgentConfiguration, metrics: AgentMetrics = AgentMetrics()) {
         self.configuration = configuration
+        self.metrics = metrics
         heartbeatIntervalS = configuration.heartbeatIntervalS
         livenessS = configuration.livenessS
     }
@@ -145,6 +147,7 @@ public struct PoolAgentCore: Sendable {
         case .jobStarted(let id):
             guard jobs[id] != nil else { break }
             jobs[id]?.started = true
+            metrics.jobsStarted.increment()
             report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "")
             advertise()
         case .jobStartFailed(let id, let reason):
@@ -156,6 +159,7 @@ public struct PoolAgentCore: Sendable {
             // A quick job can end before its start is reported: it did run, so say so first.
             if !job.started { report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "", attempt: job.attempt) }
             let state: Junction_V1_JobState = job.stopping ? .cancelled : exitCode == 0 ? .succeeded : .failed
+            metrics.jobsFinished[job.stopping ? "cancelled" : exitCode == 0 ? "succeeded" : "failed"]?.increment()
             report(id, state, exitCode: exitCode, usage: usage, message: exitCode < 0 ? "killed by signal \(-exitCode)" : "", attempt: job.attempt)
             advertise()
         case .tick:
@@ -201,6 +205,7 @@ public struct PoolAgentCore: Sendable {
 
     /// Drops the connection and schedules a new one after the back-off.
     private mutating func backOff(_ reason: String) {
+        metrics.sessionsLost.increment()
         sessionLost()
         let delay = min(configuration.backoffMaxS, configuration.backoffInitialS * pow2(failedAttempts))
         failedAttempts += 1
@@ -244,6 +249,7 @@ public struct PoolAgentCore: Sendable {
     private mutating func receive(_ message: WireMessage) {
         switch message.body {
         case .welcome(let welcome):
+            if case .waitingForWelcome(let sentAt) = phase { metrics.registerRoundTrip.recordNanoseconds(Int64(max(0, now - sentAt) * 1e9)) }
             phase = .registered(session: welcome.sessionID)
             failedAttempts = 0
             if welcome.heartbeatIntervalMs > 0 { heartbeatIntervalS = Double(welcome.heartbeatIntervalMs) / 1_000 }

@@ -39,6 +39,12 @@ public struct NetworkState: Sendable {
 
     public var linkCount: Int { topology.links.count }
 
+    /// What leases hold on a link's busier direction, in Gbps: each direction has the link's
+    /// full capacity, so the busier one is what limits.
+    public func reservedGbps(link: Int) -> Double {
+        max(heldGbps[2 * link], heldGbps[2 * link + 1])
+    }
+
     /// The latency of a link in ms, measured when known, whether or not it is up.
     public func latencyMs(link: Int) -> Double {
         measuredLatency[link] ?? configuredLatency[link]

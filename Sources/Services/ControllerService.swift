@@ -1,8 +1,10 @@
 import ControllerCore
 import ControllerWire
+import CoreMetrics
 import Dispatch
 import Foundation
 import Logging
+import Observability
 import ServiceLifecycle
 import Store
 import Synchronization
@@ -32,6 +34,8 @@ enum ControllerInput: Sendable {
     case reload
     /// Look at the core on its own thread (counters for tests and benchmarks).
     case inspect(@Sendable (ControllerCore) -> Void)
+    /// A read-only request from the admin endpoint, answered through `reply` on the loop's thread.
+    case observe(ClientRequest, reply: @Sendable (ClientReply) -> Void)
 }
 
 /// The sockets of the controller's loop, by index. The ZAP handler comes first, so that it is
@@ -85,8 +89,15 @@ final class ControllerOwner: @unchecked Sendable {
     /// Told of a store failure, after which the controller stops: what it has promised may
     /// not be durable.
     let fatal: AsyncStream<any Error>.Continuation
+    /// The admin endpoint's requests not yet answered, by correlation id; their address has no frames.
+    private var observers: [UInt64: @Sendable (ClientReply) -> Void] = [:]
+    private var nextObserver: UInt64 = 1
+    let metrics: ServiceMetrics
+    /// Whether the store failed and the controller stopped serving.
+    let failed = Atomic<Bool>(false)
 
-    init(core: ControllerCore, store: any ControllerStore, logger: Logger, topologyPath: String, security: ControllerSecurity?, maximumTopologyBytes: Int, fatal: AsyncStream<any Error>.Continuation) throws {
+    init(core: ControllerCore, store: any ControllerStore, logger: Logger, topologyPath: String, security: ControllerSecurity?, maximumTopologyBytes: Int, metrics: ServiceMetrics, fatal: AsyncStream<any Error>.Continuation) throws {
+        self.metrics = metrics
         self.security = security
         self.maximumTopologyBytes = maximumTopologyBytes
         self.core = core
@@ -116,7 +127,17 @@ final class ControllerOwner: @unchecked Sendable {
 
     /// Handles what woke the loop; returns what to send, once it is durable.
     func wake(_ wake: LoopWake) -> [(socket: Int, message: Message)] {
-        guard !stopped else { return [] }
+        guard !stopped else {
+            // Reading is still safe; nothing is changed or sent, and no caller is left waiting.
+            for input in wake.injected {
+                switch input as? ControllerInput {
+                case .inspect(let body): body(core)
+                case .observe(_, let reply): reply(.error(ControllerError(.internal, "the controller stopped: its job store failed")))
+                default: break
+                }
+            }
+            return []
+        }
         let time = now()
         var actions: [ControllerAction] = []
         actions.reserveCapacity(wake.batch.count * 8)
@@ -125,7 +146,14 @@ final class ControllerOwner: @unchecked Sendable {
             if delivery.socket == ControllerSocket.zap {
                 if let answer = authenticate(delivery.message, now: time.seconds) { handshakes.append((ControllerSocket.zap, answer)) }
             } else {
-                core.handle(event(for: delivery), now: time, into: &actions)
+                let event = event(for: delivery)
+                if metrics.enabled, case .fromClient(_, _, let request, _) = event, request.isPlacement {
+                    let start = clock.now
+                    core.handle(event, now: time, into: &actions)
+                    metrics.placementDuration.recordNanoseconds(Int64((clock.now - start) / .nanoseconds(1)))
+                } else {
+                    core.handle(event, now: time, into: &actions)
+                }
             }
         }
         for input in wake.injected {
@@ -133,6 +161,11 @@ final class ControllerOwner: @unchecked Sendable {
             case .event(let event): core.handle(event, now: time, into: &actions)
             case .reload: load(path: "", replyTo: nil, correlationID: 0)
             case .inspect(let body): body(core)
+            case .observe(let request, let reply):
+                let id = nextObserver
+                nextObserver += 1
+                observers[id] = reply
+                core.handle(.observe(ClientAddress(frames: []), correlationID: id, request), now: time, into: &actions)
             case nil: logger.error("the controller's loop was handed an unknown input: \(type(of: input))")
             }
         }
@@ -158,14 +191,19 @@ final class ControllerOwner: @unchecked Sendable {
         do {
             // A tick that changed nothing durable costs no transaction.
             if !records.isEmpty || counters != committed {
+                let start = clock.now
                 try store.commit(jobs: records, counters: counters)
+                metrics.storeCommit.recordNanoseconds(Int64((clock.now - start) / .nanoseconds(1)))
                 committed = counters
                 committed.dispatchSequences = [:]
             }
         } catch {
             stopped = true
+            failed.store(true, ordering: .relaxed)
             logger.critical("the job store failed; stopping before anything it did not keep is promised", metadata: ["error": "\(error)"])
             fatal.yield(error)
+            for (_, reply) in observers { reply(.error(ControllerError(.internal, "the controller stopped: its job store failed"))) }
+            observers = [:]
             return []
         }
         var out: [(socket: Int, message: Message)] = []
@@ -189,9 +227,12 @@ final class ControllerOwner: @unchecked Sendable {
             switch action {
             case .toPool(let peer, let correlationID, let command):
                 deliver(ControllerWire.message(command, correlationID: correlationID), to: [peer], on: ControllerSocket.pools)
+            case .reply(let address, let correlationID, let reply) where address.frames.isEmpty:
+                observers.removeValue(forKey: correlationID)?(reply)
             case .reply(let address, let correlationID, let reply):
                 deliver(ControllerWire.message(reply, correlationID: correlationID), to: address.frames, on: ControllerSocket.clients)
             case .publish(let notice):
+                metrics.events.publish(notice)
                 do {
                     out.append((ControllerSocket.events, Message([Array(notice.topic.utf8), try WireMessage(.event(notice.wire)).serialized()])))
                 } catch {
@@ -199,6 +240,8 @@ final class ControllerOwner: @unchecked Sendable {
                 }
             case .persist:
                 break
+            case .query(let query, let address, let correlationID) where address.frames.isEmpty:
+                observers.removeValue(forKey: correlationID)?(answer(query))
             case .query(let query, let address, let correlationID):
                 deliver(ControllerWire.message(answer(query), correlationID: correlationID), to: address.frames, on: ControllerSocket.clients)
             case .loadTopology(let path, let replyTo, let correlationID):
@@ -279,10 +322,12 @@ final class ControllerOwner: @unchecked Sendable {
         guard let security else { return reply("200", "OK") }
         guard mechanism == "CURVE", body.count >= 7, let key = Z85.encode(body[6]) else {
             refused += 1
+            metrics.refusedWithoutCurve.increment()
             return reply("400", "CURVE required")
         }
         if let name = security.names[key] { return reply("200", "OK", user: name) }
         refused += 1
+        metrics.refusedKeys.increment()
         if now - (lastRefusalLog[key] ?? -.infinity) >= 60 {
             lastRefusalLog[key] = now
             logger.warning("refused a connection from \(address): its CURVE key \(key) is not on the allow-list", metadata: ["refused_total": "\(refused)"])
@@ -305,7 +350,7 @@ public final class ControllerService: Service, Sendable {
 
     /// Recovers from the store, then binds the endpoints at once, so that a bad address fails
     /// here, before `run`.
-    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, security: ControllerSecurity? = nil, maximumTopologyBytes: Int = Topology.defaultMaximumBytes, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
+    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, security: ControllerSecurity? = nil, maximumTopologyBytes: Int = Topology.defaultMaximumBytes, metrics: PrometheusExport? = nil, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
         let (failures, fatal) = AsyncStream.makeStream(of: (any Error).self)
         self.failures = failures
         var configuration = configuration
@@ -317,7 +362,11 @@ public final class ControllerService: Service, Sendable {
         case .error, .critical: .error
         }
         if let security { configuration.access = security.policy }
-        let owner = try ControllerOwner(core: ControllerCore(topology: topology, configuration: configuration), store: store, logger: logger, topologyPath: topologyPath, security: security, maximumTopologyBytes: maximumTopologyBytes, fatal: fatal)
+        let core = ControllerCore(topology: topology, configuration: configuration, metrics: ControllerMetrics(factory: metrics ?? NOOPMetricsHandler.instance))
+        let owner = try ControllerOwner(
+            core: core, store: store, logger: logger, topologyPath: topologyPath, security: security, maximumTopologyBytes: maximumTopologyBytes,
+            metrics: ServiceMetrics(factory: metrics), fatal: fatal
+        )
         self.owner = owner
         context = try Context()
         let limit = Int64(WireProtocol.maxMessageBytes + 4_096)
@@ -353,6 +402,23 @@ public final class ControllerService: Service, Sendable {
     public func reload() {
         loop.inject(ControllerInput.reload)
     }
+
+    /// Answers a read-only request on the loop's thread, as a client with the observer role; nil
+    /// when the loop does not answer within `timeout` (it is stopping, or wedged).
+    func observe(_ request: ClientRequest, timeout: Duration = .seconds(10)) async -> ClientReply? {
+        await awaitLoop(timeout: timeout) { [loop] answer in loop.inject(ControllerInput.observe(request, reply: answer)) }
+    }
+
+    /// Reads something off the core on its loop's thread; nil when the loop does not answer within `timeout`.
+    func inspect<Value: Sendable>(timeout: Duration, _ body: @escaping @Sendable (ControllerCore) -> Value) async -> Value? {
+        await awaitLoop(timeout: timeout) { [loop] answer in loop.inject(ControllerInput.inspect { answer(body($0)) }) }
+    }
+
+    /// Whether the store failed, after which the controller serves nothing.
+    var hasFailed: Bool { owner.failed.load(ordering: .relaxed) }
+
+    /// A stream of the controller's events as JSON, from now on.
+    func events() -> AsyncStream<[UInt8]> { owner.metrics.events.subscribe() }
 
     /// Reads something off the core on its loop's thread.
     public func inspect<Value: Sendable>(_ body: @escaping @Sendable (ControllerCore) -> Value) async -> Value {
@@ -394,5 +460,28 @@ public final class ControllerService: Service, Sendable {
         })
         done.wait()
         return result.withLock { $0! }
+    }
+}
+
+/// Waits for the loop to call back, or for `timeout`, whichever comes first; the loop's late
+/// answer is then dropped.
+func awaitLoop<Value: Sendable>(timeout: Duration, _ ask: (@escaping @Sendable (Value) -> Void) -> Void) async -> Value? {
+    let pending = Pending<Value>()
+    return await withCheckedContinuation { continuation in
+        pending.continuation.withLock { $0 = continuation }
+        ask { pending.resume($0) }
+        Task {
+            try? await Task.sleep(for: timeout)
+            pending.resume(nil)
+        }
+    }
+}
+
+/// A continuation resumed once, by whoever comes first.
+private final class Pending<Value: Sendable>: Sendable {
+    let continuation = Mutex<CheckedContinuation<Value?, Never>?>(nil)
+
+    func resume(_ value: Value?) {
+        continuation.withLock { $0.take() }?.resume(returning: value)
     }
 }

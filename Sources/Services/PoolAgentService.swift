@@ -1,5 +1,7 @@
+import CoreMetrics
 import Foundation
 import Logging
+import Observability
 import PoolAgentCore
 import ServiceLifecycle
 import Synchronization
@@ -15,6 +17,8 @@ enum AgentInput: Sendable {
     case shutdown(@Sendable () -> Void)
     /// Open the first connection and register; the result goes to the closure.
     case start(@Sendable (Result<Void, any Error>) -> Void)
+    /// Look at the core on its own thread.
+    case inspect(@Sendable (PoolAgentCore) -> Void)
 }
 
 /// Where a loop will be, for code created before it (the executor's exit callback).
@@ -44,12 +48,14 @@ final class AgentOwner: @unchecked Sendable {
     private let refused: AsyncStream<String>.Continuation
     let logger: Logger
     let executor: ProcessExecutor
+    private let executorErrors: CoreMetrics.Counter
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
     /// The loop that owns this, set once it exists: connections hand their messages to it.
     let loop = LoopReference()
 
-    init(core: PoolAgentCore, context: Context, controller: String, curve: CurveClientKeys?, executor: ProcessExecutor, logger: Logger, refused: AsyncStream<String>.Continuation) {
+    init(core: PoolAgentCore, context: Context, controller: String, curve: CurveClientKeys?, executor: ProcessExecutor, logger: Logger, metrics: any MetricsFactory, refused: AsyncStream<String>.Continuation) {
+        executorErrors = CoreMetrics.Counter(label: "junction_agent_executor_errors_total", factory: metrics)
         self.refused = refused
         self.core = core
         self.context = context
@@ -81,6 +87,8 @@ final class AgentOwner: @unchecked Sendable {
                 done()
             case .start(let done):
                 done(Result { try start() })
+            case .inspect(let body):
+                body(core)
             case nil:
                 logger.error("the agent's loop was handed an unknown input: \(type(of: input))")
             }
@@ -152,6 +160,7 @@ final class AgentOwner: @unchecked Sendable {
                     try executor.start(jobID: jobID, spec: spec)
                     handle(.jobStarted(jobID))
                 } catch {
+                    executorErrors.increment()
                     handle(.jobStartFailed(jobID, reason: "\(error)"))
                 }
             case .stop(let jobID, let graceS):
@@ -190,7 +199,7 @@ public final class PoolAgentService: Service, Sendable {
     private let context: Context
     private let controller: String
 
-    public init(configuration: AgentConfiguration, controller: String, workDirectory: URL, logger: Logger, curve: CurveClientKeys? = nil, tickInterval: Duration = .milliseconds(100)) throws {
+    public init(configuration: AgentConfiguration, controller: String, workDirectory: URL, logger: Logger, curve: CurveClientKeys? = nil, metrics: PrometheusExport? = nil, tickInterval: Duration = .milliseconds(100)) throws {
         self.controller = controller
         context = try Context()
         let exits = LoopReference()
@@ -203,7 +212,11 @@ public final class PoolAgentService: Service, Sendable {
         let (refusals, refused) = AsyncStream.makeStream(of: String.self)
         self.refusals = refusals
         self.refused = refused
-        let owner = AgentOwner(core: PoolAgentCore(configuration: configuration), context: context, controller: controller, curve: curve, executor: executor, logger: logger, refused: refused)
+        let factory: any MetricsFactory = metrics ?? NOOPMetricsHandler.instance
+        let owner = AgentOwner(
+            core: PoolAgentCore(configuration: configuration, metrics: AgentMetrics(factory: factory)), context: context, controller: controller, curve: curve,
+            executor: executor, logger: logger, metrics: factory, refused: refused
+        )
         self.owner = owner
         do {
             // A loop with no sockets of its own: it owns the core and wakes for inputs and ticks.
@@ -237,6 +250,11 @@ public final class PoolAgentService: Service, Sendable {
         }
         finish()
         if let refusal { throw ExecutorError(message: refusal) }
+    }
+
+    /// Reads something off the core on its loop's thread; nil when the loop does not answer within `timeout`.
+    func inspect<Value: Sendable>(timeout: Duration, _ body: @escaping @Sendable (PoolAgentCore) -> Value) async -> Value? {
+        await awaitLoop(timeout: timeout) { [loop] answer in loop.inject(AgentInput.inspect { answer(body($0)) }) }
     }
 
     /// Ends the loop and closes the context.

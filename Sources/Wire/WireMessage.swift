@@ -127,6 +127,14 @@ public struct WireMessage: Sendable, Equatable {
         return bytes
     }
 
+    /// The body in protobuf's canonical JSON mapping, keyed by its kind (`{"poolTable":{...}}`),
+    /// for the admin endpoint's API.
+    public func json() throws -> [UInt8] {
+        var envelope = Junction_V1_Envelope()
+        envelope.body = body
+        return try envelope.jsonUTF8Bytes()
+    }
+
     /// The whole envelope in protobuf text format, for people.
     public var text: String {
         var envelope = Junction_V1_Envelope()

@@ -3,6 +3,7 @@ import ControllerCore
 import Dispatch
 import Foundation
 import Logging
+import Observability
 import PoolAgentCore
 import ServiceLifecycle
 import Services
@@ -73,6 +74,8 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Another topology file an operator's reload request may name (repeatable); --topology always may.", valueName: "file"))
     var reloadable: [String] = []
 
+    @OptionGroup var admin: AdminOptions
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -120,12 +123,14 @@ struct ControllerCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("\(error)")
         }
+        let adminAddress = try admin.address()
+        let export = adminAddress.map { _ in PrometheusExport(help: ControllerMetrics.help, durationBuckets: ControllerMetrics.durationBuckets) }
         let service: ControllerService
         do {
             service = try ControllerService(
                 topology: loaded, topologyPath: topology,
                 endpoints: ControllerEndpoints(pools: pools, clients: clients, events: events),
-                configuration: configuration, store: store, security: security, maximumTopologyBytes: maxTopologyMib << 20, logger: logger
+                configuration: configuration, store: store, security: security, maximumTopologyBytes: maxTopologyMib << 20, metrics: export, logger: logger
             )
         } catch let error as StoreError {
             throw CommandFailure("\(error)")
@@ -145,9 +150,50 @@ struct ControllerCommand: AsyncParsableCommand {
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
         hangup.setEventHandler { service.reload() }
         hangup.resume()
-        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [service]
+        if let adminAddress, let export {
+            let server = AdminServer(address: adminAddress, source: ControllerAdmin(service: service, export: export), logger: logger)
+            services.append(server)
+            announce(server, logger: logger)
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         hangup.cancel()
+    }
+}
+
+/// The admin endpoint's address, shared by the daemons.
+struct AdminOptions: ParsableArguments {
+    @Option(name: .customLong("admin"), help: ArgumentHelp("Serve metrics (/metrics) and health (/healthz, /readyz) over HTTP on HOST:PORT, such as 127.0.0.1:7413; the controller also serves its read-only JSON API and dashboard there. Off unless given.", valueName: "host:port"))
+    var text: String?
+
+    func validate() throws {
+        _ = try address()
+    }
+
+    func address() throws -> AdminAddress? {
+        guard let text else { return nil }
+        do {
+            return try AdminAddress(parsing: text)
+        } catch {
+            throw ValidationError("--admin: \(error)")
+        }
+    }
+}
+
+/// Prints where the admin endpoint listens once it does, and warns when it is reachable beyond
+/// this machine: it has no keys of its own.
+func announce(_ server: AdminServer, dashboard: Bool = true, logger: Logger) {
+    if !server.address.isLoopback {
+        logger.warning("the admin endpoint \(server.address) is reachable beyond this machine and asks no key: anyone who reaches it reads metrics\(dashboard ? ", jobs and the network" : "")")
+    }
+    Task {
+        let port = await server.port()
+        var address = server.address
+        address.port = port
+        print("  admin   http://\(address)\(dashboard ? "/ (dashboard), /metrics, /healthz, /readyz, /api/v1/" : " /metrics, /healthz, /readyz")")
+        fflush(nil)
+        logger.notice("admin endpoint listening", metadata: ["url": "http://\(address)"])
     }
 }
 
@@ -216,6 +262,8 @@ struct PoolCommand: AsyncParsableCommand {
 
     @OptionGroup var keys: KeyOptions
 
+    @OptionGroup var admin: AdminOptions
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -254,10 +302,21 @@ struct PoolCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = log.bootstrap(label: "junction.pool")
         let configuration = try agentConfiguration()
-        let service = try PoolAgentService(configuration: configuration, controller: controller, workDirectory: URL(fileURLWithPath: workDir).appendingPathComponent(id), logger: logger, curve: keys.curve())
+        let adminAddress = try admin.address()
+        let export = adminAddress.map { _ in PrometheusExport(help: AgentMetrics.help, durationBuckets: AgentMetrics.durationBuckets) }
+        let service = try PoolAgentService(
+            configuration: configuration, controller: controller, workDirectory: URL(fileURLWithPath: workDir).appendingPathComponent(id), logger: logger,
+            curve: keys.curve(), metrics: export
+        )
         print("pool \(id): \(decimal(configuration.capacity.cpuCores)) cores, \(decimal(configuration.capacity.memoryGiB)) GiB\(gpuText(configuration.capacity.gpus)); controller \(controller)")
         fflush(nil)
-        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [service]
+        if let adminAddress, let export {
+            let server = AdminServer(address: adminAddress, source: AgentAdmin(service: service, export: export), logger: logger)
+            services.append(server)
+            announce(server, dashboard: false, logger: logger)
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -23,9 +23,9 @@ final class JunctionProcess {
     private let outputFile: URL
     private let errorFile: URL
 
-    /// Starts `junction` with `arguments`; with `descriptorLimit`, under that many file descriptors
-    /// (hard and soft, so the process cannot raise it).
-    init(_ arguments: [String], descriptorLimit: Int? = nil) throws {
+    /// Starts `junction` (or `program`) with `arguments`; with `descriptorLimit`, under that many
+    /// file descriptors (hard and soft, so the process cannot raise it).
+    init(_ arguments: [String], descriptorLimit: Int? = nil, program: URL? = nil) throws {
         let directory = FileManager.default.temporaryDirectory
         outputFile = directory.appendingPathComponent("junction-\(UUID().uuidString).out")
         errorFile = directory.appendingPathComponent("junction-\(UUID().uuidString).err")
@@ -35,7 +35,7 @@ final class JunctionProcess {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", try junctionExecutable().path] + arguments
         } else {
-            process.executableURL = try junctionExecutable()
+            process.executableURL = try program ?? junctionExecutable()
             process.arguments = arguments
         }
         process.standardOutput = try FileHandle(forWritingTo: outputFile)

@@ -1,0 +1,145 @@
+import CoreMetrics
+import Placement
+import Topology
+
+/// What the controller core counts as it works, through swift-metrics: the service hands it a
+/// factory (Prometheus in the daemon); the simulator and tests leave the default, which records
+/// nothing. Gauges of the current state are not kept here but read on demand (`readings()`).
+public struct ControllerMetrics: Sendable {
+    let factory: any MetricsFactory
+    let advertisementsApplied: Counter
+    let placements: [String: Counter]
+    let jobsSubmitted: Counter
+    let jobsFinished: [JobState: Counter]
+    let submitToDispatch: Timer
+    /// Dropped messages by "source.reason", made when a reason first occurs.
+    private(set) var dropped: [String: Counter] = [:]
+
+    /// Every metric the core and the controller service export, with its help text.
+    public static let help: [String: String] = [
+        "junction_advertisements_applied_total": "Pool advertisements applied to the routing table.",
+        "junction_messages_dropped_total": "Messages dropped or refused, by where they came from and why.",
+        "junction_placements_total": "Placement decisions, by what asked for them and how they ended.",
+        "junction_jobs_submitted_total": "Jobs accepted from clients.",
+        "junction_jobs_finished_total": "Jobs that reached a final state, by that state.",
+        "junction_submit_to_dispatch_seconds": "Time from a job's submission to each of its dispatches.",
+        "junction_placement_duration_seconds": "Time the controller took to decide a placement request or submit.",
+        "junction_store_commit_duration_seconds": "Time to commit one batch of state changes to the job store.",
+        "junction_peers_refused_total": "Connections refused during the CURVE handshake, by reason.",
+        "junction_jobs": "Jobs not finished, by state.",
+        "junction_jobs_waiting": "Accepted jobs waiting for a pool with room.",
+        "junction_jobs_in_memory": "Jobs the controller holds in memory, active and recently finished.",
+        "junction_pools": "Pools in the routing table, by status: declared (no agent yet), up, stale, down.",
+        "junction_capacity_cpu_cores": "CPU cores of pools that are up: total, and free as last advertised less what leases hold.",
+        "junction_capacity_memory_bytes": "Memory of pools that are up: total, and free less what leases hold.",
+        "junction_capacity_gpus": "GPUs of pools that are up, by model: total, and free less what leases hold.",
+        "junction_link_reserved_bytes_per_second": "Bandwidth leases hold on the busier direction of a link.",
+        "junction_link_capacity_bytes_per_second": "A link's capacity, 0 while it is down.",
+        "junction_link_reserved_ratio": "Share of a link's capacity that leases hold on its busier direction.",
+        "junction_links_down": "Links marked down.",
+        "junction_route_searches_total": "Shortest-path searches run to build or refresh routes.",
+        "junction_events_published_total": "Events published on the events endpoint.",
+        "junction_topology_version": "Version of the routing state; changes with every topology or link change.",
+    ]
+
+    /// Histogram buckets, in seconds, for the metrics that are durations.
+    public static let durationBuckets: [String: [Double]] = [
+        "junction_submit_to_dispatch_seconds": [0.001, 0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 1_800, 3_600],
+        "junction_placement_duration_seconds": [0.000_01, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25],
+        "junction_store_commit_duration_seconds": [0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    ]
+
+    /// Placement outcomes, by what asked: a client's submit or a waiting job tried again.
+    static let placementKeys = ["submit/placed", "submit/no_pool", "submit/invalid", "retry/placed", "retry/no_pool"]
+
+    public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
+        self.factory = factory
+        advertisementsApplied = Counter(label: "junction_advertisements_applied_total", factory: factory)
+        var placements: [String: Counter] = [:]
+        for key in Self.placementKeys {
+            let parts = key.split(separator: "/").map(String.init)
+            placements[key] = Counter(label: "junction_placements_total", dimensions: [("request", parts[0]), ("outcome", parts[1])], factory: factory)
+        }
+        self.placements = placements
+        jobsSubmitted = Counter(label: "junction_jobs_submitted_total", factory: factory)
+        var finished: [JobState: Counter] = [:]
+        for state in JobState.allCases where state.isFinished {
+            finished[state] = Counter(label: "junction_jobs_finished_total", dimensions: [("state", state.rawValue)], factory: factory)
+        }
+        jobsFinished = finished
+        submitToDispatch = Timer(label: "junction_submit_to_dispatch_seconds", factory: factory)
+    }
+
+    func placement(_ request: String, _ outcome: String) {
+        placements["\(request)/\(outcome)"]?.increment()
+    }
+
+    mutating func drop(_ reason: String) {
+        if let counter = dropped[reason] {
+            counter.increment()
+            return
+        }
+        let parts = reason.split(separator: ".", maxSplits: 1).map(String.init)
+        let counter = Counter(
+            label: "junction_messages_dropped_total",
+            dimensions: [("source", parts.first ?? reason), ("reason", parts.count > 1 ? parts[1] : "other")], factory: factory
+        )
+        dropped[reason] = counter
+        counter.increment()
+    }
+}
+
+/// The controller's state as gauges read it: counts and capacities at one moment.
+public struct ControllerReadings: Sendable {
+    /// Active jobs by state (accepted, dispatched, running).
+    public var jobsByState: [JobState: Int] = [:]
+    public var waitingJobs = 0
+    public var jobsInMemory = 0
+    /// Pools by status: declared (no agent yet), up, stale (up, advertisement too old), down.
+    public var poolsByStatus: [String: Int] = ["declared": 0, "up": 0, "stale": 0, "down": 0]
+    /// Totals over pools that are up and not stale, and what is free of them after leases.
+    public var total = Resources()
+    public var free = Resources()
+    /// Per link id: its capacity (0 while down) and what leases hold, in Gbit/s.
+    public var links: [(id: String, capacityGbps: Double, reservedGbps: Double)] = []
+    public var linksDown = 0
+    public var routeSearches = 0
+    public var eventSequence: UInt64 = 0
+    public var routingVersion: UInt64 = 0
+}
+
+extension ControllerCore {
+    /// Reads the gauges' values: a walk over active jobs, pools and links, for a scrape.
+    public func readings() -> ControllerReadings {
+        var readings = ControllerReadings()
+        for id in activeJobs {
+            if let state = jobs[id]?.state { readings.jobsByState[state, default: 0] += 1 }
+        }
+        readings.waitingJobs = waitingJobs.count
+        readings.jobsInMemory = jobs.count
+        let freshSince = time.seconds - engine.staleAfterS
+        for pool in engine.pools {
+            let stale = pool.liveness == .up && (pool.lastAdvertisement ?? -.infinity) < freshSince
+            readings.poolsByStatus[stale ? "stale" : pool.liveness.rawValue, default: 0] += 1
+            guard pool.liveness == .up, !stale else { continue }
+            let available = pool.available
+            readings.total.cpuCores += pool.total.cpuCores
+            readings.total.memoryBytes += pool.total.memoryBytes
+            readings.free.cpuCores += available.cpuCores
+            readings.free.memoryBytes += available.memoryBytes
+            for (model, count) in pool.total.gpus { readings.total.gpus[model, default: 0] += count }
+            for (model, count) in available.gpus { readings.free.gpus[model, default: 0] += count }
+        }
+        let network = engine.network
+        for (index, link) in network.topology.links.enumerated() {
+            let held = network.reservedGbps(link: index)
+            let up = network.isUp[index]
+            if !up { readings.linksDown += 1 }
+            readings.links.append((link.id, up ? network.capacityGbps[index] : 0, held))
+        }
+        readings.routeSearches = engine.routeSearches
+        readings.eventSequence = eventSequence
+        readings.routingVersion = engine.version
+        return readings
+    }
+}
