@@ -87,6 +87,8 @@ public actor ControllerAdmin: AdminSource {
                 return await topology()
             case "pools" where parts.count == 1:
                 request = .pools(try page(query))
+            case "jobs" where parts.count == 1 && query["ids"] != nil:
+                request = .status(StatusQuery(jobIDs: (query["ids"] ?? "").split(separator: ",").map(String.init)))
             case "jobs" where parts.count == 1:
                 request = .status(StatusQuery(page: try page(query), activeOnly: try flag(query, "active")))
             case "jobs" where parts.count == 2:
@@ -188,6 +190,8 @@ struct TopologyView: Encodable, Sendable {
 
     var name: String
     var routingVersion: UInt64
+    /// A pool whose last advertisement is older than this is stale: placements skip it.
+    var staleAfterS: Double
     var nodes: [Node]
     var links: [Link]
     var pools: [Pool]
@@ -197,6 +201,7 @@ struct TopologyView: Encodable, Sendable {
         let topology = network.topology
         name = topology.name
         routingVersion = core.engine.version
+        staleAfterS = core.engine.staleAfterS
         nodes = topology.nodes.map { Node(id: $0.id, name: $0.name, region: $0.region, latitude: $0.location?.latitude, longitude: $0.location?.longitude) }
         links = topology.links.enumerated().map { index, link in
             Link(

@@ -3,6 +3,7 @@ import ControllerCore
 import Foundation
 import JunctionClient
 import Logging
+import Observability
 import Placement
 import PoolAgentCore
 import ServiceLifecycle
@@ -25,6 +26,16 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Log level for the controller and agents.")
     var logLevel: String = "error"
 
+    @Flag(help: "Serve the dashboard and keep the demo running after its jobs, until Ctrl-C.")
+    var dashboard = false
+
+    @Option(help: ArgumentHelp("Where the dashboard listens with --dashboard; port 0 lets the system choose.", valueName: "host:port"))
+    var dashboardAddress = "127.0.0.1:0"
+
+    func validate() throws {
+        do { _ = try AdminAddress(parsing: dashboardAddress) } catch { throw ValidationError("--dashboard-address: \(error)") }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -43,12 +54,19 @@ struct Demo: AsyncParsableCommand {
 
         var configuration = ControllerConfiguration()
         configuration.heartbeatIntervalMs = 500
+        let export = dashboard ? PrometheusExport(help: ControllerMetrics.help, durationBuckets: ControllerMetrics.durationBuckets) : nil
         let controller = try ControllerService(
             topology: network, topologyPath: topology ?? "abilene.yaml",
             endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),
-            configuration: configuration, store: try SQLiteStore(directory: work.appendingPathComponent("controller").path), logger: logger
+            configuration: configuration, store: try SQLiteStore(directory: work.appendingPathComponent("controller").path), metrics: export, logger: logger
         )
         var services: [any Service] = [controller]
+        var admin: AdminServer?
+        if let export {
+            let server = AdminServer(address: try AdminAddress(parsing: dashboardAddress), source: ControllerAdmin(service: controller, export: export), logger: logger)
+            services.append(server)
+            admin = server
+        }
         for pool in network.pools {
             let agent = AgentConfiguration(
                 poolID: pool.id, capacity: pool.capacity, labels: pool.labels, price: pool.price,
@@ -64,6 +82,14 @@ struct Demo: AsyncParsableCommand {
         let client = try JunctionClient(endpoint: controller.endpoints.clients, timeout: 5)
         defer { client.close() }
 
+        var url = ""
+        if let admin {
+            var address = admin.address
+            address.port = await admin.port()
+            url = "http://\(address)/"
+            print("dashboard: \(url)\n")
+            fflush(nil)
+        }
         let outcome: Result<Void, any Error>
         do {
             try await waitForPools(client, count: network.pools.count)
@@ -72,7 +98,12 @@ struct Demo: AsyncParsableCommand {
         } catch {
             outcome = .failure(error)
         }
-        await group.triggerGracefulShutdown()
+        if admin != nil, case .success = outcome {
+            print("\nthe demo keeps running for the dashboard at \(url); Ctrl-C stops it")
+            fflush(nil)
+        } else {
+            await group.triggerGracefulShutdown()
+        }
         try await running.value
         print("\nall services stopped")
         try outcome.get()
