@@ -7,6 +7,7 @@ extension ControllerCore {
         let reply: ClientReply?
         switch request {
         case .place(let request):
+            noteIngress(request.ingress)
             do {
                 var request = request
                 request.explain = true
@@ -51,6 +52,7 @@ extension ControllerCore {
                     from: query.ingress, dataBytes: query.dataBytes, minimumGbps: query.minBandwidthGbps,
                     alternatives: min(max(query.alternatives, 0), 8), now: time.seconds
                 )
+                if query.dataBytes == 0, query.minBandwidthGbps == 0, query.alternatives == 0 { answeredRoutes(table) }
                 let rows = table.rows.sorted { $0.pool < $1.pool }
                 let page = pageOf(rows, key: \.pool, page: query.page)
                 let entries = page.items.map { RouteEntry(row: $0, pool: engine.pool($0.pool).map(poolView)) }
@@ -143,6 +145,7 @@ extension ControllerCore {
             for id in waitingJobs where (jobs[id]?.placementDeadline ?? .infinity) <= now { placeWaiting(id) }
         }
         forgetOldJobs()
+        publishRouteChanges()
     }
 
     /// Finished jobs past their retention leave memory (the store keeps them), and idempotency
@@ -205,6 +208,9 @@ extension ControllerCore {
         next.dispatchSequences = dispatchSequences
         next.eventSequence = eventSequence
         next.dropped = self.dropped
+        // Versions go on increasing, so route subscribers see the reload as one more change.
+        next.engine.advanceVersion(past: engine.version)
+        next.watchedRoutes = watchedRoutes
         // Active jobs hold their pool's resources again: a running job where it runs, a job whose
         // input is still on its way over its best path to the same pool.
         var pathless: [(job: String, pool: String)] = []

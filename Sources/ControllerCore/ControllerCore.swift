@@ -239,6 +239,8 @@ public struct ControllerCore: Sendable {
     var time = ControllerTime(seconds: 0, unixMs: 0)
     var actions: [ControllerAction] = []
     var metrics: ControllerMetrics
+    /// Routing tables of the ingresses clients use, as last published.
+    var watchedRoutes: [String: WatchedRoutes] = [:]
 
     public init(topology: Topology, configuration: ControllerConfiguration = ControllerConfiguration(), metrics: ControllerMetrics = ControllerMetrics()) {
         var engine = PlacementEngine(topology: topology, declaredLiveness: .declared)

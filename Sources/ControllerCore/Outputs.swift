@@ -138,6 +138,7 @@ public struct ControllerNotice: Sendable {
     public enum Kind: Sendable {
         case job(JobChange)
         case pool(PoolView, reason: String)
+        case route(RouteChange)
     }
 
     public var sequence: UInt64

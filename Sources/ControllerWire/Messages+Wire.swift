@@ -275,11 +275,12 @@ extension RouteEntry {
 }
 
 extension ControllerNotice {
-    /// The topic it is published under on the events endpoint: `job/<id>` or `pool/<id>`.
+    /// The topic it is published under on the events endpoint: `job/<id>`, `pool/<id>` or `route/<ingress>`.
     public var topic: String {
         switch kind {
         case .job(let change): "job/\(change.jobID)"
         case .pool(let pool, _): "pool/\(pool.state.id)"
+        case .route(let change): "route/\(change.ingress)"
         }
     }
 
@@ -303,6 +304,15 @@ extension ControllerNotice {
             event.pool = pool.wire
             event.reason = reason
             wire.kind = .pool(event)
+        case .route(let change):
+            var event = Junction_V1_RouteDelta()
+            event.ingress = change.ingress
+            event.fromVersion = change.fromVersion
+            event.toVersion = change.toVersion
+            event.upserted = change.upserted.map(\.wire)
+            event.removed = change.removed
+            event.resync = change.resync
+            wire.kind = .route(event)
         }
         return wire
     }

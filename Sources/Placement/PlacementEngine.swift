@@ -167,6 +167,12 @@ public struct PlacementEngine: Sendable {
     // MARK: Network changes
 
     /// Marks a link up or down by index.
+    /// Moves the version above `past`: an engine built anew (a reload) goes on from the old one's
+    /// version, so that whoever follows versions sees one more change, not a step back.
+    public mutating func advanceVersion(past: UInt64) {
+        version = max(version, past) &+ 1
+    }
+
     public mutating func setLink(_ link: Int, up: Bool) {
         if network.setLink(link, up: up) { version &+= 1 }
     }

@@ -70,7 +70,13 @@ public nonisolated struct Junction_V1_PoolEvent: Sendable {
   fileprivate var _pool: Junction_V1_PoolInfo? = nil
 }
 
-/// The routing table from one ingress moved from one version to the next.
+/// The routing table from one ingress moved from one version to the next: the table of a
+/// RoutesRequest with no data, no minimum bandwidth and no alternatives, published when a row
+/// changed, at most once a second per ingress. A subscriber that took the table at version V (the
+/// reply's version) ignores deltas with to_version <= V, applies the first with
+/// from_version <= V < to_version, and then each whose from_version is the last one's
+/// to_version. Any other delta means it missed one, and resync that one was too large to send:
+/// either way it asks for the table again.
 public nonisolated struct Junction_V1_RouteDelta: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -87,6 +93,10 @@ public nonisolated struct Junction_V1_RouteDelta: Sendable {
 
   /// Pools whose rows were removed.
   public var removed: [String] = []
+
+  /// Too many rows changed for one event (more than 2,000): upserted and removed are empty, and a
+  /// subscriber takes the table afresh with a RoutesRequest.
+  public var resync: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -285,7 +295,7 @@ nonisolated extension Junction_V1_PoolEvent: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Junction_V1_RouteDelta: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RouteDelta"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ingress\0\u{3}from_version\0\u{3}to_version\0\u{1}upserted\0\u{1}removed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ingress\0\u{3}from_version\0\u{3}to_version\0\u{1}upserted\0\u{1}removed\0\u{1}resync\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -298,6 +308,7 @@ nonisolated extension Junction_V1_RouteDelta: SwiftProtobuf.Message, SwiftProtob
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.toVersion) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.upserted) }()
       case 5: try { try decoder.decodeRepeatedStringField(value: &self.removed) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.resync) }()
       default: break
       }
     }
@@ -319,6 +330,9 @@ nonisolated extension Junction_V1_RouteDelta: SwiftProtobuf.Message, SwiftProtob
     if !self.removed.isEmpty {
       try visitor.visitRepeatedStringField(value: self.removed, fieldNumber: 5)
     }
+    if self.resync != false {
+      try visitor.visitSingularBoolField(value: self.resync, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -328,6 +342,7 @@ nonisolated extension Junction_V1_RouteDelta: SwiftProtobuf.Message, SwiftProtob
     if lhs.toVersion != rhs.toVersion {return false}
     if lhs.upserted != rhs.upserted {return false}
     if lhs.removed != rhs.removed {return false}
+    if lhs.resync != rhs.resync {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
