@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "PoolAgentCoreTests", dependencies: ["PoolAgentCore", "Topology", "Wire"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),
-        .testTarget(name: "CLITests", dependencies: ["junction", "JunctionClient", "Wire", "ZeroMQ"]),
+        .testTarget(name: "CLITests", dependencies: ["junction", "ControllerCore", "JunctionClient", "PoolAgentCore", "Wire", "ZeroMQ", "Yams"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology"]),
     ]
 )

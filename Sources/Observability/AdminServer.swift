@@ -132,7 +132,7 @@ public final class AdminServer: Service, Sendable {
     /// Serves until the service group shuts down.
     public func run() async throws {
         do {
-            try await application.runService()
+            try await application.run()
         } catch {
             try? await group.shutdownGracefully()
             throw AdminAddressError("cannot serve the admin endpoint on \(address): \(error)")
@@ -168,11 +168,23 @@ public final class AdminServer: Service, Sendable {
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 // A comment first, so the browser sees the stream open at once.
                 try await writer.write(ByteBuffer(string: ": junction events\n\n"))
-                for await event in events {
-                    var buffer = ByteBuffer(string: "data: ")
-                    buffer.writeBytes(event)
-                    buffer.writeString("\n\n")
-                    try await writer.write(buffer)
+                // The stream never ends by itself: a graceful shutdown ends it, or the server
+                // would wait for it forever.
+                let (stream, ending) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(1_000))
+                let forward = Task {
+                    for await event in events { ending.yield(event) }
+                    ending.finish()
+                }
+                defer { forward.cancel() }
+                try await withGracefulShutdownHandler {
+                    for await event in stream {
+                        var buffer = ByteBuffer(string: "data: ")
+                        buffer.writeBytes(event)
+                        buffer.writeString("\n\n")
+                        try await writer.write(buffer)
+                    }
+                } onGracefulShutdown: {
+                    ending.finish()
                 }
                 try await writer.finish(nil)
             })

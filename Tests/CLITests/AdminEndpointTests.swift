@@ -87,6 +87,41 @@ func sample(_ exposition: String, _ series: String) -> Double? {
     return nil
 }
 
+/// A raw HTTP/1.1 connection on loopback, for a response that never ends (server-sent events).
+final class StreamingConnection {
+    private let socket: Int32
+    private(set) var received = ""
+
+    init(port: Int, path: String) throws {
+        socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        try #require(connected, "could not connect to 127.0.0.1:\(port)")
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// Reads until what arrived contains `text`, or fails after `seconds`.
+    func read(until text: String, within seconds: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while !received.contains(text), Date() < deadline {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            if count > 0 { received += String(decoding: buffer[..<count], as: UTF8.self) } else if count == 0 { break }
+        }
+        try #require(received.contains(text), "no \"\(text)\" on the stream; got: \(received.suffix(2_000))")
+    }
+
+    deinit { close(socket) }
+}
+
 @Suite("The admin endpoint", .serialized)
 struct AdminEndpointTests {
     @Test func metricsHealthAndTheJSONAPIFollowTheController() async throws {
@@ -151,6 +186,31 @@ struct AdminEndpointTests {
         for process in [pool, controller.process] { process.signal(SIGTERM) }
         #expect(try await controller.process.finish(within: 15).status == 0)
         #expect(try await pool.finish(within: 15).status == 0)
+    }
+
+    @Test func theEventStreamCarriesJobsAndEndsWithTheController() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology, extra: ["--admin", "127.0.0.1:0"])
+        let admin = try await adminURL(of: controller.process)
+        let port = try #require(Int(admin.split(separator: ":").last ?? ""))
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "2", "--memory-gib", "2", "--work-dir", work])
+        try await controller.waitForPools(["near-1"])
+
+        let stream = try StreamingConnection(port: port, path: "/api/v1/events")
+        try stream.read(until: ": junction events")
+        #expect(stream.received.contains("text/event-stream"))
+        let submitted = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/true")
+        #expect(submitted.status == 0, "\(submitted.errors)")
+        try stream.read(until: "\"jobId\":\"job-1\"")
+        #expect(stream.received.contains("data: {\"event\":"))
+
+        // A browser left open does not hold the controller up when it stops.
+        for process in [pool, controller.process] { process.signal(SIGTERM) }
+        let ended = try await controller.process.finish(within: 20)
+        #expect(ended.status == 0, "\(ended.errors.suffix(2_000))")
+        _ = try await pool.finish(within: 15)
     }
 
     @Test func aRealPrometheusScrapesTheControllerAndTheAgent() async throws {
