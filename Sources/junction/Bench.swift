@@ -10,7 +10,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Junction against baselines in the same run.",
-        subcommands: [BenchAll.self, ZeroMQBench.self, TopologyBench.self, PlacementBench.self, ControllerBench.self, RecoveryBench.self, MemoryBench.self, SimulationBench.self],
+        subcommands: [BenchAll.self, ZeroMQBench.self, TopologyBench.self, PlacementBench.self, ControllerBench.self, RecoveryBench.self, MemoryBench.self, SimulationBench.self, DashboardBench.self],
         defaultSubcommand: BenchAll.self
     )
 }

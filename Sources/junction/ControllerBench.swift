@@ -4,7 +4,9 @@ import CZeroMQBaseline
 import Dispatch
 import Foundation
 import Logging
+import Observability
 import Services
+import Synchronization
 import Store
 import Topology
 import Wire
@@ -51,8 +53,27 @@ struct ControllerBench: ParsableCommand {
     @Flag(help: "Then measure intake and submit round trips again against a controller whose endpoints run CURVE, in the same run.")
     var curve = false
 
+    @Flag(help: "Then measure intake with Prometheus metrics and the admin endpoint on, in rounds alternately with and without scraping /metrics, in the same run.")
+    var scrape = false
+
+    @Option(help: "With --scrape: the time between scrapes, in ms.")
+    var scrapeIntervalMs = 1_000
+
     @Flag(help: "Print the results as JSON.")
     var json = false
+
+    /// With --scrape: intake with metrics on, without and with scraping, over alternating rounds.
+    struct ScrapeReport: Codable {
+        var rounds: Int
+        var advertisementsPerRound: Int
+        var intakeWithoutScrapingPerSecond: Double
+        var intakeWhileScrapingPerSecond: Double
+        /// The share of intake scraping costs: 1 - while / without (medians of the rounds).
+        var scrapingCost: Double
+        var scrapes: Int
+        var scrapeP50Milliseconds: Double
+        var exposionBytes: Int
+    }
 
     struct Report: Codable {
         var pools: Int
@@ -71,6 +92,7 @@ struct ControllerBench: ParsableCommand {
         var curveAdvertisementsPerSecond: Double?
         var curveSubmitToDispatchP50Microseconds: Double?
         var curveSubmitToDispatchP99Microseconds: Double?
+        var scraping: ScrapeReport?
     }
 
     func run() throws {
@@ -115,6 +137,12 @@ struct ControllerBench: ParsableCommand {
             curved = (try secured.intake(messages), try secured.agents.submitRoundTrips(client: secured.client, network: network, count: submits))
         }
 
+        var scraping: ScrapeReport?
+        if scrape {
+            progress("intake with metrics on, alternately with and without scraping every \(scrapeIntervalMs) ms")
+            scraping = try measureScraping(network: network)
+        }
+
         var report = Report(
             pools: pools, bareDecodePerSecond: bare, controllerAdvertisementsPerSecond: intake, intakeRatio: intake / bare,
             rawRoundTripP50Microseconds: percentile(raw, 0.5) / 1_000, rawRoundTripP99Microseconds: percentile(raw, 0.99) / 1_000,
@@ -127,6 +155,7 @@ struct ControllerBench: ParsableCommand {
             report.curveSubmitToDispatchP50Microseconds = percentile(curved.submitTimes, 0.5) / 1_000
             report.curveSubmitToDispatchP99Microseconds = percentile(curved.submitTimes, 0.99) / 1_000
         }
+        report.scraping = scraping
         if json {
             print(try jsonText(report))
             return
@@ -138,34 +167,19 @@ struct ControllerBench: ParsableCommand {
         if let intake = report.curveAdvertisementsPerSecond, let p50 = report.curveSubmitToDispatchP50Microseconds, let p99 = report.curveSubmitToDispatchP99Microseconds {
             print(String(format: "with CURVE on every endpoint: intake %.0f/s (%.0f%% of plain), submit-to-dispatch p50 %.1f µs p99 %.1f µs (p50 %.2f × plain)", intake, intake / report.controllerAdvertisementsPerSecond * 100, p50, p99, p50 / report.submitToDispatchP50Microseconds))
         }
+        if let scraping {
+            print(String(
+                format: "with metrics on, %d rounds of %d advertisements: intake %.0f/s without scraping, %.0f/s while scraping every %d ms (cost %.2f%%; %d scrapes, p50 %.1f ms, %d bytes each)",
+                scraping.rounds, scraping.advertisementsPerRound, scraping.intakeWithoutScrapingPerSecond, scraping.intakeWhileScrapingPerSecond, scrapeIntervalMs,
+                scraping.scrapingCost * 100, scraping.scrapes, scraping.scrapeP50Milliseconds, scraping.exposionBytes
+            ))
+        }
     }
 
     /// Submits acknowledged per second with 64 in flight. Each reply is sent only after its job
     /// is committed to the store, so with the SQLite store this is the durable submit rate.
     private func submitsPerSecond(client: Socket, network: Topology) throws -> Double {
-        let window = 64
-        var sent = 0, answered = 0
-        func submit() throws {
-            var request = Junction_V1_SubmitRequest()
-            request.request.ingress = network.nodes[sent % network.nodes.count].id
-            request.request.cpuCores = 0.001
-            request.spec.command = "/bin/true"
-            sent += 1
-            try client.send(Message([try WireMessage(.submit(request), correlationID: UInt64(1_000_000 + sent)).serialized()]))
-        }
-        let start = DispatchTime.now().uptimeNanoseconds
-        while sent < min(window, pipelinedSubmits) { try submit() }
-        while answered < pipelinedSubmits {
-            guard let reply = try client.receive() else { throw CommandFailure("no submit reply within 10 s (\(answered) of \(pipelinedSubmits))") }
-            let body = try? WireMessage(bytes: reply.frames[0]).body
-            guard case .submitted? = body else {
-                let reason = if case .error(let error)? = body { error.message } else { "an unexpected reply" }
-                throw CommandFailure("submit \(answered + 1) was not accepted: \(reason)")
-            }
-            answered += 1
-            if sent < pipelinedSubmits { try submit() }
-        }
-        return Double(answered) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        try pipelinedSubmitRate(client: client, network: network, count: pipelinedSubmits)
     }
 
     private func progress(_ text: String) {
@@ -173,9 +187,47 @@ struct ControllerBench: ParsableCommand {
     }
 
     /// Advertisements round-robin over the pools, each pool's sequence rising.
-    private func encodedAdvertisements(_ network: Topology) throws -> [(pool: Int, bytes: [UInt8])] {
+    /// Intake through a controller with metrics and its admin endpoint on, in rounds that take
+    /// turns: without scraping, then with a scraper fetching /metrics every interval.
+    private func measureScraping(network: Topology) throws -> ScrapeReport {
+        let rounds = 6
+        let messages = try encodedAdvertisements(network, count: advertisements * rounds)
+        let export = PrometheusExport(help: ControllerMetrics.help, durationBuckets: ControllerMetrics.durationBuckets)
+        let controller = try BenchController(network: network, topology: topology, store: store, keys: nil, metrics: export)
+        defer { controller.close() }
+        let server = AdminServer(address: AdminAddress(host: "127.0.0.1", port: 0), source: ControllerAdmin(service: controller.service, export: export), logger: Logger(label: "junction.bench"))
+        let serving = Task { try await server.run() }
+        defer { serving.cancel() }
+        let port = waitFor { await server.port() }
+        var without: [Double] = []
+        var while_: [Double] = []
+        var scrapeTimes: [Double] = []
+        var size = 0
+        for round in 0..<rounds {
+            let slice = Array(messages[(round * advertisements)..<((round + 1) * advertisements)])
+            guard round % 2 == 1 else {
+                without.append(try controller.intake(slice))
+                continue
+            }
+            let scraper = Scraper(port: port, intervalMs: scrapeIntervalMs)
+            scraper.start()
+            while_.append(try controller.intake(slice))
+            let done = scraper.stop()
+            scrapeTimes += done.times
+            size = done.bytes
+        }
+        guard !scrapeTimes.isEmpty else { throw CommandFailure("no scrape completed during the rounds: raise --advertisements so a round lasts longer than --scrape-interval-ms") }
+        let plain = percentile(without, 0.5)
+        let scraped = percentile(while_, 0.5)
+        return ScrapeReport(
+            rounds: rounds, advertisementsPerRound: advertisements, intakeWithoutScrapingPerSecond: plain, intakeWhileScrapingPerSecond: scraped,
+            scrapingCost: 1 - scraped / plain, scrapes: scrapeTimes.count, scrapeP50Milliseconds: percentile(scrapeTimes, 0.5) * 1_000, exposionBytes: size
+        )
+    }
+
+    private func encodedAdvertisements(_ network: Topology, count: Int? = nil) throws -> [(pool: Int, bytes: [UInt8])] {
         var sequence = [UInt64](repeating: 1, count: network.pools.count)
-        return try (0..<advertisements).map { index in
+        return try (0..<(count ?? advertisements)).map { index in
             let pool = index % network.pools.count
             sequence[pool] += 1
             var advertisement = Junction_V1_Advertisement()
@@ -273,7 +325,7 @@ final class BenchController {
     private let stateDirectory: String
     private var closed = false
 
-    init(network: Topology, topology: String, store: ControllerBench.BenchStore, keys: BenchKeys?) throws {
+    init(network: Topology, topology: String, store: ControllerBench.BenchStore, keys: BenchKeys?, metrics: PrometheusExport? = nil) throws {
         stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("junction-bench-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)").path
         let jobStore: any ControllerStore = store == .sqlite ? try SQLiteStore(directory: stateDirectory) : InMemoryStore()
         // The bench's pools read their dispatches only when timed and never answer the rest: no
@@ -285,7 +337,7 @@ final class BenchController {
         service = try ControllerService(
             topology: network, topologyPath: topology,
             endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),
-            configuration: configuration, store: jobStore, security: keys?.security, logger: Logger(label: "junction.bench")
+            configuration: configuration, store: jobStore, security: keys?.security, metrics: metrics, logger: Logger(label: "junction.bench")
         )
         running = Task { [service] in try await service.run() }
         context = try Context()
@@ -397,4 +449,114 @@ final class PoolConnections {
         }
         return samples
     }
+}
+
+/// Fetches /metrics from an admin endpoint on its own thread, every interval, and times each.
+final class Scraper: @unchecked Sendable {
+    // @unchecked: `times`, `bytes` and `running` are guarded by `lock`.
+    private let port: Int
+    private let intervalMs: Int
+    private let lock = NSLock()
+    private var times: [Double] = []
+    private var bytes = 0
+    private var running = true
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(port: Int, intervalMs: Int) {
+        self.port = port
+        self.intervalMs = intervalMs
+    }
+
+    func start() {
+        Thread.detachNewThread { [self] in
+            while lock.withLock({ running }) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                if let body = try? httpGet(port: port, path: "/metrics") {
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    lock.withLock {
+                        times.append(seconds)
+                        bytes = body.count
+                    }
+                }
+                let next = start + UInt64(intervalMs) * 1_000_000
+                while lock.withLock({ running }), DispatchTime.now().uptimeNanoseconds < next { usleep(5_000) }
+            }
+            finished.signal()
+        }
+    }
+
+    func stop() -> (times: [Double], bytes: Int) {
+        lock.withLock { running = false }
+        finished.wait()
+        return lock.withLock { (times, bytes) }
+    }
+}
+
+/// A plain HTTP/1.1 GET on loopback, answered until the server closes: the body, or an error.
+func httpGet(port: Int, path: String) throws -> [UInt8] {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    let connected = withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+    guard connected else { throw CommandFailure("cannot connect to 127.0.0.1:\(port)") }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    guard request.withUnsafeBytes({ send(socket, $0.baseAddress, $0.count, 0) }) == request.count else { throw CommandFailure("cannot send to 127.0.0.1:\(port)") }
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = recv(socket, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        response += buffer[..<count]
+    }
+    let separator: [UInt8] = [13, 10, 13, 10]
+    guard let end = (0..<max(0, response.count - 3)).first(where: { Array(response[$0..<($0 + 4)]) == separator }),
+          String(decoding: response.prefix(12), as: UTF8.self).hasSuffix("200") else {
+        throw CommandFailure("GET \(path) on 127.0.0.1:\(port) did not answer 200")
+    }
+    return Array(response[(end + 4)...])
+}
+
+/// Runs async work from synchronous code (a benchmark's thread) and waits for its result.
+func waitFor<Value: Sendable>(_ body: @escaping @Sendable () async -> Value) -> Value {
+    let done = DispatchSemaphore(value: 0)
+    let result = Mutex<Value?>(nil)
+    Task {
+        let value = await body()
+        result.withLock { $0 = value }
+        done.signal()
+    }
+    done.wait()
+    return result.withLock { $0! }
+}
+
+/// Sends `count` small submits with 64 in flight and returns how many were acknowledged per second.
+func pipelinedSubmitRate(client: Socket, network: Topology, count: Int) throws -> Double {
+    let window = 64
+    var sent = 0, answered = 0
+    func submit() throws {
+        var request = Junction_V1_SubmitRequest()
+        request.request.ingress = network.nodes[sent % network.nodes.count].id
+        request.request.cpuCores = 0.001
+        request.spec.command = "/bin/true"
+        sent += 1
+        try client.send(Message([try WireMessage(.submit(request), correlationID: UInt64(1_000_000 + sent)).serialized()]))
+    }
+    let start = DispatchTime.now().uptimeNanoseconds
+    while sent < min(window, count) { try submit() }
+    while answered < count {
+        guard let reply = try client.receive() else { throw CommandFailure("no submit reply within 10 s (\(answered) of \(count))") }
+        let body = try? WireMessage(bytes: reply.frames[0]).body
+        guard case .submitted? = body else {
+            let reason = if case .error(let error)? = body { error.message } else { "an unexpected reply" }
+            throw CommandFailure("submit \(answered + 1) was not accepted: \(reason)")
+        }
+        answered += 1
+        if sent < count { try submit() }
+    }
+    return Double(answered) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
 }
