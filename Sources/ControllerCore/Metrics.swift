@@ -40,6 +40,7 @@ public struct ControllerMetrics: Sendable {
         "junction_route_searches_total": "Shortest-path searches run to build or refresh routes.",
         "junction_events_published_total": "Events published on the events endpoint.",
         "junction_topology_version": "Version of the routing state; changes with every topology or link change.",
+        "junction_connections": "Peers connected to an endpoint: pool agents, clients, event subscribers.",
     ]
 
     /// Histogram buckets, in seconds, for the metrics that are durations.

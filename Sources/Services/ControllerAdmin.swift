@@ -22,6 +22,7 @@ public actor ControllerAdmin: AdminSource {
     private let linksDown: GaugeFamily
     private let inMemory: GaugeFamily
     private let version: GaugeFamily
+    private let connections: GaugeFamily
     private let routeSearches: CounterFollower
     private let eventsPublished: CounterFollower
     /// The loop answers within this, or the scrape or request fails with 503.
@@ -42,12 +43,14 @@ public actor ControllerAdmin: AdminSource {
         linksDown = export.gaugeFamily("junction_links_down")
         inMemory = export.gaugeFamily("junction_jobs_in_memory")
         version = export.gaugeFamily("junction_topology_version")
+        connections = export.gaugeFamily("junction_connections")
         routeSearches = CounterFollower("junction_route_searches_total", export: export)
         eventsPublished = CounterFollower("junction_events_published_total", export: export)
     }
 
     public func metrics() async -> [UInt8] {
         if let readings = await service.inspect(timeout: loopTimeout, { $0.readings() }) { apply(readings) }
+        connections.update(service.connections.map { ([("endpoint", $0.endpoint)], Double($0.count)) })
         return export.render()
     }
 

@@ -417,6 +417,12 @@ public final class ControllerService: Service, Sendable {
     /// Whether the store failed, after which the controller serves nothing.
     var hasFailed: Bool { owner.failed.load(ordering: .relaxed) }
 
+    /// Peers connected to each endpoint now: pool agents, clients, and event subscribers.
+    var connections: [(endpoint: String, count: Int)] {
+        let counts = loop.statistics.connections
+        return [("pools", counts[ControllerSocket.pools] ?? 0), ("clients", counts[ControllerSocket.clients] ?? 0), ("events", counts[ControllerSocket.events] ?? 0)]
+    }
+
     /// A stream of the controller's events as JSON, from now on.
     func events() -> AsyncStream<[UInt8]> { owner.metrics.events.subscribe() }
 

@@ -41,6 +41,8 @@ final class AcceptGuard {
     private var backoff: Duration = .seconds(1)
     private var listeningSince: ContinuousClock.Instant
     private var failures = 0
+    /// Connections accepted and not yet ended.
+    private(set) var connections = 0
 
     private static let maximumBackoff: Duration = .seconds(30)
     /// Listening this long without a failure starts the back-off from the beginning again.
@@ -52,7 +54,7 @@ final class AcceptGuard {
         self.endpoints = endpoints
         listeningSince = now
         let address = "inproc://junction-accepts-\(UUID().uuidString)"
-        try socket.monitorAcceptFailures(on: address)
+        try socket.monitorAccepts(on: address)
         monitor = try Socket(context, type: .pair)
         do {
             try monitor.set(.linger(milliseconds: 0))
@@ -63,7 +65,8 @@ final class AcceptGuard {
         }
     }
 
-    /// Reads the monitor's events and stops listening when an accept failed for lack of resources.
+    /// Reads the monitor's events: counts connections, and stops listening when an accept failed
+    /// for lack of resources.
     func drain(socket: Socket, now: ContinuousClock.Instant) throws(ZeroMQError) -> [LoopNotice] {
         var starved = 0
         var reason = ""
@@ -72,6 +75,8 @@ final class AcceptGuard {
             guard let head = event.frames.first, head.count >= 6 else { continue }
             let code = Int32(UInt16(head[0]) | UInt16(head[1]) << 8)
             let value = Int32(bitPattern: UInt32(head[2]) | UInt32(head[3]) << 8 | UInt32(head[4]) << 16 | UInt32(head[5]) << 24)
+            if code == ZMQ_EVENT_ACCEPTED { connections += 1 }
+            if code == ZMQ_EVENT_DISCONNECTED { connections = max(0, connections - 1) }
             guard code == ZMQ_EVENT_ACCEPT_FAILED, Self.starving.contains(value) else { continue }
             starved += 1
             reason = String(cString: strerror(value))

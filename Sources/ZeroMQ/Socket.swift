@@ -131,8 +131,9 @@ public final class Socket {
     }
 
     /// Publishes this socket's failed accepts to a PAIR socket that connects to `endpoint` (inproc).
-    func monitorAcceptFailures(on endpoint: String) throws(ZeroMQError) {
-        try zmqCheck("monitor \(endpoint)", { zmq_socket_monitor(handle, endpoint, ZMQ_EVENT_ACCEPT_FAILED) })
+    /// Reports accepted connections, failed accepts and ended connections on `endpoint`.
+    func monitorAccepts(on endpoint: String) throws(ZeroMQError) {
+        try zmqCheck("monitor \(endpoint)", { zmq_socket_monitor(handle, endpoint, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_DISCONNECTED) })
     }
 
     public func disconnect(_ endpoint: String) throws(ZeroMQError) {

@@ -48,6 +48,8 @@ public struct SocketLoopStatistics: Sendable, Hashable {
     public var received = 0
     /// Messages libzmq refused for good, such as a ROUTER reply to a peer that has gone.
     public var sendFailures = 0
+    /// Peers connected to each socket that listens on a network endpoint, by socket index.
+    public var connections: [Int: Int] = [:]
 }
 
 /// Owns a group of sockets on one dedicated thread, blocked in `zmq_poll` on them and an eventfd.
@@ -269,6 +271,7 @@ public final class SocketLoop: Sendable {
                     var said: [LoopNotice] = []
                     if poller.ready(at: firstMonitor + offset).contains(.readable) {
                         said += try guarded.drain(socket: sockets[guarded.socketIndex], now: clock.now)
+                        shared.state.withLock { $0.statistics.connections[guarded.socketIndex] = guarded.connections }
                     }
                     said += guarded.resumeIfDue(socket: sockets[guarded.socketIndex], now: clock.now)
                     if let notices { for notice in said { notices(notice) } }

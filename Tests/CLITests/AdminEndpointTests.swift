@@ -153,6 +153,7 @@ struct AdminEndpointTests {
         #expect(sample(metrics.body, "junction_link_capacity_bytes_per_second{link=\"users-near\"}") != nil, "\(metrics.body)")
         #expect(sample(metrics.body, "junction_store_commit_duration_seconds_count") ?? 0 >= 1)
         #expect(sample(metrics.body, "junction_placement_duration_seconds_count") == 2)
+        #expect(sample(metrics.body, "junction_connections{endpoint=\"pools\"}") == 1, "one agent connected")
         let agentMetrics = try await httpGet("\(poolAdmin)/metrics")
         #expect(sample(agentMetrics.body, "junction_agent_jobs_finished_total{outcome=\"succeeded\"}") == 1)
         #expect(sample(agentMetrics.body, "junction_agent_capacity_cpu_cores{kind=\"total\"}") == 4)
