@@ -7,7 +7,6 @@ extension ControllerCore {
         let reply: ClientReply?
         switch request {
         case .place(let request):
-            noteIngress(request.ingress)
             do {
                 var request = request
                 request.explain = true

@@ -88,6 +88,9 @@ public enum ControllerEvent: Sendable {
     case topologyRejected(problems: [String], path: String, replyTo: ClientAddress?, correlationID: UInt64)
     /// A link of the running topology went down or up, or changed capacity.
     case linkChanged(LinkChange)
+    /// The first subscriber to an events topic came, or the last one left: route tables are
+    /// followed while someone subscribes to their `route/<ingress>` topic.
+    case subscription(topic: String, subscribed: Bool)
 }
 
 /// A change to one link of the running topology.
@@ -314,6 +317,8 @@ public struct ControllerCore: Sendable {
             tick()
         case .linkChanged(let change):
             _ = changeLink(change)
+        case .subscription(let topic, let subscribed):
+            routeSubscription(topic, subscribed: subscribed)
         case .topologyLoaded(let topology, let path, let replyTo, let correlationID):
             reload(topology, path: path, replyTo: replyTo, correlationID: correlationID)
         case .topologyRejected(let problems, let path, let replyTo, let correlationID):

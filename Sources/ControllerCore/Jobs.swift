@@ -56,7 +56,6 @@ extension ControllerCore {
             return .error(ControllerError(.invalidRequest, "the placement deadline must be 0 to 31536000 s, not \(submit.placementDeadlineS)"))
         }
         var request = submit.request
-        noteIngress(request.ingress)
         request.explain = false
         request.excludedPools = []
         request.explainRefusal = configuration.explainRefusals

@@ -2,14 +2,14 @@ import Placement
 import Routing
 import Topology
 
-/// The routing table of an ingress clients use, as last published: the controller recomputes it
-/// when the state moved on and publishes what changed (`route/<ingress>`, the zguide Clone pattern).
+/// The routing table of an ingress someone subscribes to, as last published: the controller
+/// recomputes it when the state moved on and publishes what changed (`route/<ingress>`, the
+/// zguide Clone pattern).
 struct WatchedRoutes: Sendable {
     /// Rows by pool, as published; their age since the last advertisement is left out, as it
     /// changes with every tick and says nothing about the route.
     var rows: [String: RouteRow]
     var version: UInt64
-    var lastUsed: Double
     var lastPublished: Double
 }
 
@@ -25,10 +25,8 @@ public struct RouteChange: Sendable {
 }
 
 extension ControllerCore {
-    /// At most this many ingresses are followed; the least recently used one goes first.
-    static let watchedIngressLimit = 64
-    /// An ingress no request has named for this long is no longer followed.
-    static let watchedIngressIdleS = 600.0
+    /// At most this many ingresses are followed at once.
+    static let watchedIngressLimit = 256
     /// Changes to one ingress's table are coalesced into one delta this often at most.
     static let routeDeltaIntervalS = 1.0
     /// A delta with more rows than this is sent as a resync.
@@ -45,42 +43,41 @@ extension ControllerCore {
         return rows
     }
 
-    /// Notes that a request named `ingress`; it is followed from the next tick on.
-    mutating func noteIngress(_ ingress: String) {
-        if watchedRoutes[ingress] != nil {
-            watchedRoutes[ingress]?.lastUsed = time.seconds
-        } else if engine.topology.node(ingress) != nil, let table = try? engine.routingTable(from: ingress, now: time.seconds) {
-            follow(table)
-        }
-    }
-
-    /// A client was just given `table` (the default one for its ingress): what subscribers hold
-    /// is brought to the same version now, so the reply and the published deltas agree.
-    mutating func answeredRoutes(_ table: RoutingTable) {
-        guard let watched = watchedRoutes[table.ingress] else {
-            follow(table)
+    /// A subscription to `route/<ingress>` starts following that table; the last subscriber
+    /// leaving stops it. Other topics, and prefixes of several ingresses, follow nothing.
+    mutating func routeSubscription(_ topic: String, subscribed: Bool) {
+        guard topic.hasPrefix("route/") else { return }
+        let ingress = String(topic.dropFirst("route/".count))
+        guard subscribed else {
+            watchedRoutes[ingress] = nil
             return
         }
-        watchedRoutes[table.ingress]?.lastUsed = time.seconds
-        if table.version != watched.version { publishChanges(to: table) }
+        guard watchedRoutes[ingress] == nil, engine.topology.node(ingress) != nil else { return }
+        guard watchedRoutes.count < Self.watchedIngressLimit else {
+            count("events.route_subscription_limit")
+            log(.warning, "not following the routes of \(ingress): \(Self.watchedIngressLimit) ingresses are followed already")
+            return
+        }
+        if let table = try? engine.routingTable(from: ingress, now: time.seconds) { follow(table) }
+    }
+
+    /// A client was just given `table` (the default one for its ingress): when the ingress is
+    /// followed, what subscribers hold is brought to the same version now, so the reply and the
+    /// published deltas agree.
+    mutating func answeredRoutes(_ table: RoutingTable) {
+        guard let watched = watchedRoutes[table.ingress], table.version != watched.version else { return }
+        publishChanges(to: table)
     }
 
     private mutating func follow(_ table: RoutingTable) {
-        if watchedRoutes.count >= Self.watchedIngressLimit, let oldest = watchedRoutes.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key {
-            watchedRoutes[oldest] = nil
-        }
-        watchedRoutes[table.ingress] = WatchedRoutes(rows: publishedRows(table), version: table.version, lastUsed: time.seconds, lastPublished: time.seconds)
+        watchedRoutes[table.ingress] = WatchedRoutes(rows: publishedRows(table), version: table.version, lastPublished: time.seconds)
     }
 
     /// Once a tick: each followed table whose state moved on, and whose last delta is old enough,
-    /// is recomputed and its changes published; idle ingresses are dropped.
+    /// is recomputed and its changes published.
     mutating func publishRouteChanges() {
         guard !watchedRoutes.isEmpty else { return }
         for (ingress, watched) in watchedRoutes {
-            if time.seconds - watched.lastUsed > Self.watchedIngressIdleS {
-                watchedRoutes[ingress] = nil
-                continue
-            }
             guard watched.version != engine.version, time.seconds - watched.lastPublished >= Self.routeDeltaIntervalS else { continue }
             guard let table = try? engine.routingTable(from: ingress, now: time.seconds) else {
                 // The ingress left the topology in a reload.
@@ -99,7 +96,7 @@ extension ControllerCore {
             upserted.append(RouteEntry(row: rows[row.pool]!, pool: engine.pool(row.pool).map(poolView)))
         }
         let removed = watched.rows.keys.filter { rows[$0] == nil }.sorted()
-        watchedRoutes[table.ingress] = WatchedRoutes(rows: rows, version: table.version, lastUsed: watched.lastUsed, lastPublished: time.seconds)
+        watchedRoutes[table.ingress] = WatchedRoutes(rows: rows, version: table.version, lastPublished: time.seconds)
         guard !upserted.isEmpty || !removed.isEmpty else {
             // Nothing a subscriber holds changed: the version moves on without an event, and a
             // later delta starts from the version subscribers hold.

@@ -104,6 +104,9 @@ enum DashboardAssets {
     const state = { topology: null, positions: new Map(), pools: new Map(), jobs: new Map(), epoch: null, sequence: 0 };
     const maxJobRows = 500;
     let refreshTimer = null, renderQueued = false, detailTimer = null;
+    // What changed since the last render: the job table is cheap, the pools (a table row and a
+    // marker each) less so, and neither is redrawn for the other's events.
+    const dirty = { jobs: false, pools: false };
     const wantDetails = new Set();
 
     const el = (name, attributes = {}, parent = null) => {
@@ -202,7 +205,7 @@ enum DashboardAssets {
           x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: "link" + (link.up ? "" : " down"), "data-link": link.id,
           stroke: linkColour(ratio), "stroke-width": 1.5 + 3.5 * Math.log1p(link.capacityGbps) / Math.log1p(maxCapacity),
         }, links);
-        el("title", {}, line).appendChild(text(`${link.id}: ${number(link.latencyMs, 2)} ms, ${number(link.reservedGbps)} of ${number(link.capacityGbps)} Gbps reserved${link.up ? "" : " (down)"}`));
+        el("title", {}, line).appendChild(text(linkTitle(link)));
       }
       const labels = topology.nodes.length <= 60;
       for (const node of topology.nodes) {
@@ -213,6 +216,24 @@ enum DashboardAssets {
         if (labels) el("text", { x: 9, y: -8 }, group).appendChild(text(node.name || node.id));
       }
       drawPools();
+    }
+
+    // Reservations and link states change often; the lines stay and only their look is set again.
+    function updateLinks() {
+      const lines = new Map([...document.querySelectorAll("#links line")].map((line) => [line.dataset.link, line]));
+      if (lines.size !== state.topology.links.length) return drawNetwork();
+      for (const link of state.topology.links) {
+        const line = lines.get(link.id);
+        if (!line) return drawNetwork();
+        const ratio = link.capacityGbps > 0 ? link.reservedGbps / link.capacityGbps : 0;
+        line.setAttribute("stroke", linkColour(ratio));
+        line.setAttribute("class", "link" + (link.up ? "" : " down"));
+        line.firstChild.textContent = linkTitle(link);
+      }
+    }
+
+    function linkTitle(link) {
+      return `${link.id}: ${number(link.latencyMs, 2)} ms, ${number(link.reservedGbps)} of ${number(link.capacityGbps)} Gbps reserved${link.up ? "" : " (down)"}`;
     }
 
     function drawPools() {
@@ -267,6 +288,13 @@ enum DashboardAssets {
 
     function renderTables() {
       renderQueued = false;
+      if (dirty.jobs) renderJobs();
+      if (dirty.pools) { renderPools(); drawPools(); }
+      dirty.jobs = dirty.pools = false;
+      showStatus();
+    }
+
+    function renderJobs() {
       const jobs = [...state.jobs.values()].sort((a, b) => b.number - a.number);
       const active = jobs.filter((j) => !["succeeded", "failed", "cancelled"].includes(j.state)).length;
       document.getElementById("jobs-count").textContent = `${active} active, ${jobs.length} shown${jobs.length > maxJobRows ? ` (newest ${maxJobRows} listed)` : ""}`;
@@ -279,6 +307,9 @@ enum DashboardAssets {
         tr.addEventListener("mouseleave", () => highlight([]));
         return tr;
       }));
+    }
+
+    function renderPools() {
       const pools = [...state.pools.values()].sort((a, b) => a.poolId.localeCompare(b.poolId));
       const up = pools.filter((p) => poolStatus(p) === "up").length;
       document.getElementById("pools-count").textContent = `${up} up of ${pools.length}`;
@@ -288,11 +319,11 @@ enum DashboardAssets {
         `${gib(p.free && p.free.memoryBytes)} / ${gib(p.total && p.total.memoryBytes)} GiB`,
         `${gpuText(p.free) || "–"} / ${gpuText(p.total) || "–"}`, String(p.runningJobs || 0),
       ], { "data-pool-row": p.poolId })));
-      drawPools();
-      showStatus();
     }
 
-    function queueRender() {
+    function queueRender(what = { jobs: true }) {
+      if (what.jobs) dirty.jobs = true;
+      if (what.pools) dirty.pools = true;
       // A timer, not an animation frame: a hidden tab gets no frames, and its tables must still follow.
       if (!renderQueued) { renderQueued = true; setTimeout(renderTables, 50); }
     }
@@ -338,7 +369,7 @@ enum DashboardAssets {
       for (const [id, job] of state.jobs) if (!jobs.has(id) && ["succeeded", "failed", "cancelled"].includes(job.state)) jobs.set(id, job);
       state.jobs = jobs; state.pools = pools;
       drawNetwork();
-      queueRender();
+      queueRender({ jobs: true, pools: true });
     }
 
     // Link reservations change with dispatches and endings: the topology is read again, at most once a second.
@@ -350,7 +381,7 @@ enum DashboardAssets {
           const topology = await getJSON("/api/v1/topology");
           if (!sameNodes(state.topology, topology)) return load();
           state.topology = topology;
-          drawNetwork();
+          updateLinks();
         } catch (error) { showStatus(`cannot read the topology: ${error.message}`); }
       }, 1000);
     }
@@ -390,10 +421,11 @@ enum DashboardAssets {
         if (change.path && change.path.length) job.path = change.path;
         job.attempts = Math.max(job.attempts || 0, change.attempt || 0);
         refreshSoon();
+        queueRender({ jobs: true });
       } else if (event.pool && event.pool.pool) {
         state.pools.set(event.pool.pool.poolId, event.pool.pool);
+        queueRender({ pools: true });
       }
-      queueRender();
     }
 
     function listen() {
@@ -409,6 +441,7 @@ enum DashboardAssets {
 
     listen();
     load().catch((error) => showStatus(`cannot reach the controller: ${error.message}`));
-    setInterval(queueRender, 5000);
+    // Ages move on and pools go stale without an event.
+    setInterval(() => queueRender({ jobs: true, pools: true }), 5000);
     """#
 }

@@ -145,6 +145,10 @@ final class ControllerOwner: @unchecked Sendable {
         for delivery in wake.batch {
             if delivery.socket == ControllerSocket.zap {
                 if let answer = authenticate(delivery.message, now: time.seconds) { handshakes.append((ControllerSocket.zap, answer)) }
+            } else if delivery.socket == ControllerSocket.events {
+                // XPUB: a topic's first subscriber (1) or its last one leaving (0), then the topic.
+                guard let frame = delivery.message.frames.first, let kind = frame.first, kind <= 1 else { continue }
+                core.handle(.subscription(topic: String(decoding: frame.dropFirst(), as: UTF8.self), subscribed: kind == 1), now: time, into: &actions)
             } else {
                 let event = event(for: delivery)
                 if metrics.enabled, case .fromClient(_, _, let request, _) = event, request.isPlacement {
@@ -378,7 +382,7 @@ public final class ControllerService: Service, Sendable {
                 SocketSpec(.router, bind: ["inproc://zeromq.zap.01"], lingerMilliseconds: 0),
                 SocketSpec(.router, options: curve + [.maxMessageSize(bytes: limit), .routerMandatory(true), .receiveHighWaterMark(100_000), .sendHighWaterMark(100_000)], bind: [endpoints.pools], lingerMilliseconds: 500),
                 SocketSpec(.router, options: curve + [.maxMessageSize(bytes: limit), .receiveHighWaterMark(10_000), .sendHighWaterMark(10_000)], bind: [endpoints.clients], lingerMilliseconds: 500),
-                SocketSpec(.publisher, options: curve + [.sendHighWaterMark(100_000)], bind: [endpoints.events], lingerMilliseconds: 0),
+                SocketSpec(.extendedPublisher, options: curve + [.sendHighWaterMark(100_000), .maxMessageSize(bytes: 4_096)], bind: [endpoints.events], lingerMilliseconds: 0),
             ], name: "controller-sockets", owner: { [owner] wake in owner.wake(wake) }, tick: tickInterval, notices: { [logger] notice in
                 switch notice {
                 case .acceptsPaused: logger.error("\(notice)")

@@ -3,6 +3,9 @@ internal import CZeroMQ
 /// The ZeroMQ socket patterns Junction uses.
 public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case pair, publisher, subscriber, request, reply, dealer, router, pull, push
+    /// A publisher that also reads its subscribers' subscriptions: a message per topic prefix
+    /// when its first subscriber subscribes (first byte 1) and when its last one leaves (0).
+    case extendedPublisher
 
     var raw: Int32 {
         switch self {
@@ -15,6 +18,7 @@ public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertibl
         case .router: ZMQ_ROUTER
         case .pull: ZMQ_PULL
         case .push: ZMQ_PUSH
+        case .extendedPublisher: ZMQ_XPUB
         }
     }
 
@@ -29,6 +33,7 @@ public enum SocketType: Sendable, Hashable, CaseIterable, CustomStringConvertibl
         case .router: "ROUTER"
         case .pull: "PULL"
         case .push: "PUSH"
+        case .extendedPublisher: "XPUB"
         }
     }
 }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+internal import CZeroMQ
 
 /// How a `SocketLoop` creates one of its sockets.
 public struct SocketSpec: Sendable {
@@ -100,6 +101,9 @@ public final class SocketLoop: Sendable {
         let setup = SetupResult()
         let finished = self.finished
         let thread = Thread {
+            // Foundation keeps a thread's name to itself on Linux: the system's name is what
+            // `top -H`, `ps -L` and /proc show (cut to 15 bytes).
+            junction_name_thread(name)
             SocketLoop.run(context: context, specs: specs, shared: shared, setup: setup, owner: owner, tick: tick, notices: notices)
             shared.finish()
             finished.signal()

@@ -68,11 +68,19 @@ struct ControllerBench: ParsableCommand {
         var advertisementsPerRound: Int
         var intakeWithoutScrapingPerSecond: Double
         var intakeWhileScrapingPerSecond: Double
-        /// The share of intake scraping costs: 1 - while / without (medians of the rounds).
+        /// The share of intake scraping costs: the median over scraped rounds of 1 - the round's
+        /// rate / the mean rate of the rounds before and after it.
         var scrapingCost: Double
         var scrapes: Int
         var scrapeP50Milliseconds: Double
-        var exposionBytes: Int
+        var expositionBytes: Int
+        /// CPU one scrape costs the controller's loop thread (reading the core's gauges) and its
+        /// admin thread (the HTTP request and the exposition), measured on an idle controller.
+        var loopCPUPerScrapeMilliseconds: Double
+        var adminCPUPerScrapeMilliseconds: Double
+        /// At one scrape per interval, the share of one core both take: what intake, bound by
+        /// the loop thread, could lose at most.
+        var shareOfOneCore: Double
     }
 
     struct Report: Codable {
@@ -169,9 +177,13 @@ struct ControllerBench: ParsableCommand {
         }
         if let scraping {
             print(String(
-                format: "with metrics on, %d rounds of %d advertisements: intake %.0f/s without scraping, %.0f/s while scraping every %d ms (cost %.2f%%; %d scrapes, p50 %.1f ms, %d bytes each)",
+                format: "with metrics on, %d rounds of %d advertisements: intake %.0f/s without scraping, %.0f/s while scraping every %d ms (median cost against the neighbouring rounds %.2f%%; %d scrapes, p50 %.1f ms, %d bytes each)",
                 scraping.rounds, scraping.advertisementsPerRound, scraping.intakeWithoutScrapingPerSecond, scraping.intakeWhileScrapingPerSecond, scrapeIntervalMs,
-                scraping.scrapingCost * 100, scraping.scrapes, scraping.scrapeP50Milliseconds, scraping.exposionBytes
+                scraping.scrapingCost * 100, scraping.scrapes, scraping.scrapeP50Milliseconds, scraping.expositionBytes
+            ))
+            print(String(
+                format: "one scrape costs %.2f ms of CPU on the controller's loop thread and %.2f ms on its admin thread: every %d ms, %.2f%% of one core",
+                scraping.loopCPUPerScrapeMilliseconds, scraping.adminCPUPerScrapeMilliseconds, scrapeIntervalMs, scraping.shareOfOneCore * 100
             ))
         }
     }
@@ -190,38 +202,69 @@ struct ControllerBench: ParsableCommand {
     /// Intake through a controller with metrics and its admin endpoint on, in rounds that take
     /// turns: without scraping, then with a scraper fetching /metrics every interval.
     private func measureScraping(network: Topology) throws -> ScrapeReport {
-        let rounds = 6
+        // Rounds without and with scraping take turns, starting and ending without: each scraped
+        // round is compared with the mean of its two neighbours, so a drift of the machine's
+        // speed over the run does not count as the scrapes' cost.
+        let pairs = 5
+        let rounds = 2 * pairs + 1
         let messages = try encodedAdvertisements(network, count: advertisements * rounds)
         let export = PrometheusExport(help: ControllerMetrics.help, durationBuckets: ControllerMetrics.durationBuckets)
         let controller = try BenchController(network: network, topology: topology, store: store, keys: nil, metrics: export)
         defer { controller.close() }
-        let server = AdminServer(address: AdminAddress(host: "127.0.0.1", port: 0), source: ControllerAdmin(service: controller.service, export: export), logger: Logger(label: "junction.bench"))
+        let server = AdminServer(address: AdminAddress(host: "127.0.0.1", port: 0), source: ControllerAdmin(service: controller.service, export: export), logger: quietLogger())
         let serving = Task { try await server.run() }
         defer { serving.cancel() }
         let port = waitFor { await server.port() }
-        var without: [Double] = []
-        var while_: [Double] = []
+        var rates: [Double] = []
         var scrapeTimes: [Double] = []
         var size = 0
         for round in 0..<rounds {
             let slice = Array(messages[(round * advertisements)..<((round + 1) * advertisements)])
             guard round % 2 == 1 else {
-                without.append(try controller.intake(slice))
+                rates.append(try controller.intake(slice))
                 continue
             }
             let scraper = Scraper(port: port, intervalMs: scrapeIntervalMs)
             scraper.start()
-            while_.append(try controller.intake(slice))
+            rates.append(try controller.intake(slice))
             let done = scraper.stop()
             scrapeTimes += done.times
             size = done.bytes
         }
         guard !scrapeTimes.isEmpty else { throw CommandFailure("no scrape completed during the rounds: raise --advertisements so a round lasts longer than --scrape-interval-ms") }
-        let plain = percentile(without, 0.5)
-        let scraped = percentile(while_, 0.5)
+        // CPU per scrape, from the threads' own counters: the same idle time without and then
+        // with scrapes ten times a second; the difference is what the scrapes took.
+        let idleSeconds = 5.0
+        func cpu() -> (loop: Double, admin: Double) { (threadCPUSeconds(prefix: "controller-sock"), threadCPUSeconds(prefix: "NIO-ELT")) }
+        let quietStart = cpu()
+        usleep(UInt32(idleSeconds * 1e6))
+        let quietEnd = cpu()
+        let fast = Scraper(port: port, intervalMs: 100)
+        fast.start()
+        usleep(UInt32(idleSeconds * 1e6))
+        let scrapedEnd = cpu()
+        let fastScrapes = fast.stop().times.count
+        let loopPerScrape = max(0, (scrapedEnd.loop - quietEnd.loop) - (quietEnd.loop - quietStart.loop)) / Double(max(1, fastScrapes))
+        let adminPerScrape = max(0, (scrapedEnd.admin - quietEnd.admin) - (quietEnd.admin - quietStart.admin)) / Double(max(1, fastScrapes))
+
+        var costs: [Double] = []
+        var plain: [Double] = []
+        var scraped: [Double] = []
+        for round in 0..<rounds {
+            guard round % 2 == 1 else {
+                plain.append(rates[round])
+                continue
+            }
+            scraped.append(rates[round])
+            let neighbours = (rates[round - 1] + rates[round + 1]) / 2
+            costs.append(1 - rates[round] / neighbours)
+        }
         return ScrapeReport(
-            rounds: rounds, advertisementsPerRound: advertisements, intakeWithoutScrapingPerSecond: plain, intakeWhileScrapingPerSecond: scraped,
-            scrapingCost: 1 - scraped / plain, scrapes: scrapeTimes.count, scrapeP50Milliseconds: percentile(scrapeTimes, 0.5) * 1_000, exposionBytes: size
+            rounds: rounds, advertisementsPerRound: advertisements,
+            intakeWithoutScrapingPerSecond: percentile(plain, 0.5), intakeWhileScrapingPerSecond: percentile(scraped, 0.5),
+            scrapingCost: percentile(costs, 0.5), scrapes: scrapeTimes.count, scrapeP50Milliseconds: percentile(scrapeTimes, 0.5) * 1_000, expositionBytes: size,
+            loopCPUPerScrapeMilliseconds: loopPerScrape * 1_000, adminCPUPerScrapeMilliseconds: adminPerScrape * 1_000,
+            shareOfOneCore: (loopPerScrape + adminPerScrape) * 1_000 / Double(scrapeIntervalMs)
         )
     }
 
@@ -559,4 +602,33 @@ func pipelinedSubmitRate(client: Socket, network: Topology, count: Int) throws -
         if sent < count { try submit() }
     }
     return Double(answered) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
+
+/// CPU seconds used so far by this process's threads whose names start with `prefix` (Linux
+/// names are cut to 15 bytes), from /proc: the scheduler's run time in nanoseconds where the
+/// kernel keeps it, else user and system time in clock ticks.
+func threadCPUSeconds(prefix: String) -> Double {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    var total = 0.0
+    for task in tasks {
+        guard let name = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8), name.hasPrefix(prefix) else { continue }
+        if let schedule = try? String(contentsOfFile: "/proc/self/task/\(task)/schedstat", encoding: .utf8),
+           let nanoseconds = schedule.split(separator: " ").first.flatMap({ Double($0) }) {
+            total += nanoseconds / 1e9
+            continue
+        }
+        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { continue }
+        // After the command name: utime is field 14 and stime 15 of the whole line.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+        total += (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+    return total
+}
+
+/// A logger for a benchmark's admin server, stopped by cancelling it: only what is critical.
+func quietLogger() -> Logger {
+    var logger = Logger(label: "junction.bench")
+    logger.logLevel = .critical
+    return logger
 }

@@ -46,7 +46,7 @@ struct DashboardBench: ParsableCommand {
         let export = PrometheusExport(help: ControllerMetrics.help, durationBuckets: ControllerMetrics.durationBuckets)
         let controller = try BenchController(network: network, topology: topology, store: .sqlite, keys: nil, metrics: export)
         defer { controller.close() }
-        let server = AdminServer(address: AdminAddress(host: "127.0.0.1", port: 0), source: ControllerAdmin(service: controller.service, export: export), logger: Logger(label: "junction.bench"))
+        let server = AdminServer(address: AdminAddress(host: "127.0.0.1", port: 0), source: ControllerAdmin(service: controller.service, export: export), logger: quietLogger())
         let serving = Task { try await server.run() }
         defer { serving.cancel() }
         let port = waitFor { await server.port() }

@@ -52,14 +52,13 @@ def main():
             time.sleep(0.05)
         report["page_ready_s"] = round(time.time() - started, 3)
         report["jobs_line"] = state.get("jobs")
-        renders = []
-        for _ in range(5):
-            renders.append(browser.evaluate("(() => { const t = performance.now(); renderTables(); return performance.now() - t; })()"))
-        report["tables_render_ms_median"] = round(statistics.median(renders), 1)
-        redraw = []
-        for _ in range(3):
-            redraw.append(browser.evaluate("(() => { const t = performance.now(); drawNetwork(); return performance.now() - t; })()"))
-        report["map_draw_ms_median"] = round(statistics.median(redraw), 1)
+        def timed(expression, times=5):
+            return round(statistics.median(browser.evaluate(f"(() => {{ const t = performance.now(); {expression}; return performance.now() - t; }})()") for _ in range(times)), 1)
+        # What a job event redraws, and what a pool event redraws.
+        report["job_table_render_ms_median"] = timed("renderJobs()")
+        report["pools_render_ms_median"] = timed("renderPools(); drawPools()")
+        report["map_draw_ms_median"] = timed("drawNetwork()", times=3)
+        report["link_update_ms_median"] = timed("updateLinks()")
         appeared = []
         for number in range(arguments.updates):
             submitted = subprocess.run([arguments.junction, "submit", "--controller", clients, "--from", "Seattle", "--cpu", "0.001", "--", "/bin/true"],
