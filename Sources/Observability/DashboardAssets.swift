@@ -69,7 +69,7 @@ enum DashboardAssets {
     .status.lost::before { content: "●"; color: #d8453b; margin-right: 6px; }
     main { display: grid; grid-template-columns: minmax(420px, 1fr) minmax(520px, 1.1fr); gap: 14px; padding: 12px 18px; }
     @media (max-width: 1000px) { main { grid-template-columns: 1fr; } }
-    .map-panel { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 6px; }
+    .map-panel { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 6px; align-self: start; }
     #map { width: 100%; height: auto; display: block; }
     .legend { display: flex; flex-wrap: wrap; gap: 12px; color: var(--muted); font-size: 12px; padding: 4px 6px; }
     .swatch { display: inline-block; width: 18px; height: 4px; margin-right: 4px; vertical-align: middle; }
@@ -138,7 +138,8 @@ enum DashboardAssets {
     // Positions: latitude and longitude when every node has them, else a force layout.
     function layout(topology) {
       const nodes = topology.nodes, positions = new Map();
-      const width = 1000, height = 560, margin = 46;
+      // Labels sit to the right of their nodes: more room on that side.
+      const width = 1000 - 90, height = 560, margin = 46;
       if (nodes.length && nodes.every((n) => n.latitude !== undefined && n.longitude !== undefined)) {
         const lats = nodes.map((n) => n.latitude), lons = nodes.map((n) => n.longitude);
         const midLat = (Math.min(...lats) + Math.max(...lats)) / 2;

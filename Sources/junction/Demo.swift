@@ -90,14 +90,16 @@ struct Demo: AsyncParsableCommand {
             print("dashboard: \(url)\n")
             fflush(nil)
         }
-        let outcome: Result<Void, any Error>
-        do {
+        // Ctrl-C stops the services; the jobs' part then stops too instead of waiting for them.
+        let flow = Task { [self] in
             try await waitForPools(client, count: network.pools.count)
             try await runJobs(client, network: network)
-            outcome = .success(())
-        } catch {
-            outcome = .failure(error)
         }
+        let watcher = Task {
+            _ = try? await running.value
+            flow.cancel()
+        }
+        let outcome = await flow.result
         if admin != nil, case .success = outcome {
             print("\nthe demo keeps running for the dashboard at \(url); Ctrl-C stops it")
             fflush(nil)
@@ -105,6 +107,11 @@ struct Demo: AsyncParsableCommand {
             await group.triggerGracefulShutdown()
         }
         try await running.value
+        _ = await watcher.result
+        if flow.isCancelled, case .failure = outcome {
+            print("\ninterrupted; all services stopped")
+            return
+        }
         print("\nall services stopped")
         try outcome.get()
     }

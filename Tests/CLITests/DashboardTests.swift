@@ -40,6 +40,8 @@ struct DashboardTests {
         let appeared = try #require(report["job_appeared_after_s"] as? Double, "the submitted job never appeared on the page: \(report)")
         #expect(appeared <= 2, "the job took \(appeared) s to appear")
 
+        // The demo's own jobs are done before it says it keeps running; Ctrl-C then ends it.
+        _ = try await demo.waitForOutput("the demo keeps running for the dashboard", within: 120)
         demo.signal(SIGINT)
         let ended = try await demo.finish(within: 30)
         #expect(ended.status == 0, "\(ended.output) \(ended.errors)")
