@@ -10,8 +10,13 @@ import ZeroMQ
 
 /// Where the controller's clients endpoint is, and how long to wait for it.
 struct ControllerOptions: ParsableArguments {
-    @Option(name: .customLong("controller"), help: "The controller's clients endpoint.")
-    var endpoint = ControllerEndpoints.defaults.clients
+    @Option(name: .customLong("controller"), help: ArgumentHelp("The controller's clients endpoint (default: $JUNCTION_CONTROLLER, else \(ControllerEndpoints.defaults.clients)).", valueName: "endpoint"))
+    var given: String?
+
+    /// The clients endpoint: as given, else from the environment, else the default.
+    var endpoint: String {
+        given ?? ProcessInfo.processInfo.environment["JUNCTION_CONTROLLER"].flatMap { $0.isEmpty ? nil : $0 } ?? ControllerEndpoints.defaults.clients
+    }
 
     @Option(help: "Seconds to wait for an answer.")
     var timeout: Double = 5
@@ -20,8 +25,22 @@ struct ControllerOptions: ParsableArguments {
 
     func connect() throws -> JunctionClient {
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0") }
-        if let problem = endpointProblem(endpoint) { throw ValidationError("--controller: \(problem) (the controller's clients endpoint)") }
+        if let problem = endpointProblem(endpoint) {
+            throw ValidationError("\(given == nil ? "$JUNCTION_CONTROLLER" : "--controller"): \(problem) (the controller's clients endpoint)")
+        }
         return try JunctionClient(endpoint: endpoint, timeout: timeout, curve: keys.curve())
+    }
+
+    /// The events endpoint: as given, else from the environment, else next to the clients
+    /// endpoint (the port after it, as 7411 and 7412 are).
+    func eventsEndpoint(_ given: String?) -> String {
+        if let given { return given }
+        if let events = ProcessInfo.processInfo.environment["JUNCTION_EVENTS"], !events.isEmpty { return events }
+        let endpoint = self.endpoint
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
+            return ControllerEndpoints.defaults.events
+        }
+        return "\(endpoint[..<colon]):\(port + 1)"
     }
 
     /// Connects, makes one request with `body`, and closes, turning client errors into
@@ -96,7 +115,7 @@ struct Submit: AsyncParsableCommand {
     @Flag(help: "Follow the job until it ends, through the events endpoint; exit with its outcome.")
     var wait = false
 
-    @Option(help: ArgumentHelp("The controller's events endpoint, for --wait (default: the clients endpoint's port + 1, as 7411 and 7412 are).", valueName: "endpoint"))
+    @Option(help: ArgumentHelp("The controller's events endpoint, for --wait (default: $JUNCTION_EVENTS, else the clients endpoint's port + 1, as 7411 and 7412 are).", valueName: "endpoint"))
     var events: String?
 
     @Option(help: "Seconds the job may wait for a pool if it loses its first one, before it fails (default: the controller's).")
@@ -199,15 +218,7 @@ struct Submit: AsyncParsableCommand {
         }
     }
 
-    /// Where the events are: as given, or next to the clients endpoint.
-    private var eventsEndpoint: String {
-        if let events { return events }
-        let endpoint = controller.endpoint
-        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
-            return ControllerEndpoints.defaults.events
-        }
-        return "\(endpoint[..<colon]):\(port + 1)"
-    }
+    private var eventsEndpoint: String { controller.eventsEndpoint(events) }
 }
 
 /// A subscription to the controller's job events, for following one job.

@@ -233,8 +233,17 @@ struct PoolCommand: AsyncParsableCommand {
     @Option(help: "The node the pool attaches to (not needed when the topology declares the pool).")
     var node: String = ""
 
-    @Option(help: "The controller's pools endpoint.")
-    var controller = ControllerEndpoints.defaults.pools
+    @Option(name: .customLong("pools"), help: ArgumentHelp("The controller's pools endpoint, as its --pools names it (default: $JUNCTION_POOLS, else \(ControllerEndpoints.defaults.pools)).", valueName: "endpoint"))
+    var givenPools: String?
+
+    /// The name this option had before the controller's endpoints got one name each.
+    @Option(name: .customLong("controller"), help: .hidden)
+    var formerControllerOption: String?
+
+    /// The pools endpoint: as given, else from the environment, else the default.
+    var controller: String {
+        givenPools ?? formerControllerOption ?? ProcessInfo.processInfo.environment["JUNCTION_POOLS"].flatMap { $0.isEmpty ? nil : $0 } ?? ControllerEndpoints.defaults.pools
+    }
 
     @Option(help: "CPU cores to offer.")
     var cpu: Double?
@@ -269,7 +278,13 @@ struct PoolCommand: AsyncParsableCommand {
     func validate() throws {
         // Each named, with its range: NaN is not "negative", and a pool past these does not exist.
         try checkRanges([("--cpu", cpu, 0, 1e7), ("--memory-gib", memoryGib, 0, 1e9), ("--speed", speed, 1e-6, 1e6), ("--price-core-hour", priceCoreHour, 0, 1e9)])
-        if let problem = endpointProblem(controller) { throw ValidationError("--controller: \(problem) (the controller's pools endpoint)") }
+        if givenPools != nil, formerControllerOption != nil {
+            throw ValidationError("give the controller's pools endpoint once, with --pools")
+        }
+        if let problem = endpointProblem(controller) {
+            let option = givenPools != nil ? "--pools" : formerControllerOption != nil ? "--controller" : "$JUNCTION_POOLS"
+            throw ValidationError("\(option): \(problem) (the controller's pools endpoint)")
+        }
     }
 
     func agentConfiguration() throws -> AgentConfiguration {
@@ -301,6 +316,9 @@ struct PoolCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = log.bootstrap(label: "junction.pool")
+        if formerControllerOption != nil {
+            logger.warning("junction pool --controller is now --pools, the name the controller gives that endpoint; --controller names the clients endpoint on client commands")
+        }
         let configuration = try agentConfiguration()
         let adminAddress = try admin.address()
         let export = adminAddress.map { _ in PrometheusExport(help: AgentMetrics.help, durationBuckets: AgentMetrics.durationBuckets) }

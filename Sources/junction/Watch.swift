@@ -13,8 +13,10 @@ struct Watch: AsyncParsableCommand {
         discussion: "Subscribes to the events endpoint, takes a snapshot from the clients endpoint, and prints the events after it in sequence. A gap in the sequence (events a slow subscriber lost) is reported. With --routes INGRESS it holds that ingress's routing table, taken whole and then kept current by the controller's route deltas, and prints each change."
     )
 
-    @Option(help: "The controller's events endpoint.")
-    var events = ControllerEndpoints.defaults.events
+    @Option(name: .customLong("events"), help: ArgumentHelp("The controller's events endpoint (default: $JUNCTION_EVENTS, else the clients endpoint's port + 1, as 7411 and 7412 are).", valueName: "endpoint"))
+    var givenEvents: String?
+
+    private var events: String { controller.eventsEndpoint(givenEvents) }
 
     @OptionGroup var controller: ControllerOptions
 

@@ -130,7 +130,7 @@ struct AdminEndpointTests {
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology, extra: ["--admin", "127.0.0.1:0"])
         let admin = try await adminURL(of: controller.process)
-        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "4", "--memory-gib", "8", "--work-dir", work, "--admin", "127.0.0.1:0"])
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "4", "--memory-gib", "8", "--work-dir", work, "--admin", "127.0.0.1:0"])
         let poolAdmin = try await adminURL(of: pool)
         try await controller.waitForPools(["near-1"])
 
@@ -196,7 +196,7 @@ struct AdminEndpointTests {
         let controller = try await RunningController.start(topology: topology, extra: ["--admin", "127.0.0.1:0"])
         let admin = try await adminURL(of: controller.process)
         let port = try #require(Int(admin.split(separator: ":").last ?? ""))
-        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "2", "--memory-gib", "2", "--work-dir", work])
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "2", "--memory-gib", "2", "--work-dir", work])
         try await controller.waitForPools(["near-1"])
 
         let stream = try StreamingConnection(port: port, path: "/api/v1/events")
@@ -221,7 +221,7 @@ struct AdminEndpointTests {
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology, extra: ["--admin", "127.0.0.1:0"])
         let admin = try await adminURL(of: controller.process)
-        let pool = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--controller", controller.pools, "--cpu", "6", "--memory-gib", "8", "--work-dir", work, "--admin", "127.0.0.1:0"])
+        let pool = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--pools", controller.pools, "--cpu", "6", "--memory-gib", "8", "--work-dir", work, "--admin", "127.0.0.1:0"])
         let poolAdmin = try await adminURL(of: pool)
         try await controller.waitForPools(["far-1"])
 

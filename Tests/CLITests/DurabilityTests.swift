@@ -39,7 +39,7 @@ struct DurabilityTests {
         var controller = try await RunningController.start(topology: topology)
         let ports = (controller.pools, controller.clients, controller.events)
         defer { controller.process.signal(SIGKILL) }
-        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "64", "--memory-gib", "64", "--work-dir", "\(work)/pool"])
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "64", "--memory-gib", "64", "--work-dir", "\(work)/pool"])
         defer { pool.signal(SIGKILL) }
         try await controller.waitForPools(["near-1"])
 
@@ -80,7 +80,7 @@ struct DurabilityTests {
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
         defer { controller.process.signal(SIGKILL) }
-        let agent = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        let agent = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
         defer { agent.signal(SIGKILL) }
         try await controller.waitForPools(["near-1"])
         // The job's shell, and a child of it that a parent-death signal does not reach.
@@ -93,7 +93,7 @@ struct DurabilityTests {
         try await waitUntil("the job's own process ends with its agent") { !isAlive(shell) }
 
         // The agent's next start on the same work directory stops what is left of the job.
-        let again = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        let again = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
         defer { again.signal(SIGKILL) }
         try await waitUntil("the job's left-over child ends when the agent starts again") { !isAlive(child) }
         again.signal(SIGTERM)
@@ -106,14 +106,14 @@ struct DurabilityTests {
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
         defer { controller.process.signal(SIGKILL) }
-        let near = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        let near = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
         defer { near.signal(SIGKILL) }
         try await controller.waitForPools(["near-1"])
         let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "echo $$ > $JUNCTION_JOB_ID.pid; sleep 8")
         #expect(submit.status == 0, "\(submit.errors)")
         _ = try await controller.waitForJob("job-1", state: "running")
         let first = try await readPID("\(work)/near-1/job-1/job-1.pid")
-        let far = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        let far = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
         defer { far.signal(SIGKILL) }
         try await controller.waitForPools(["far-1"])
         near.signal(SIGSTOP)
@@ -135,10 +135,10 @@ struct DurabilityTests {
         // A liveness window of a minute: only a goodbye can make the controller move the job soon.
         let controller = try await RunningController.start(topology: topology, extra: ["--liveness-ms", "60000"])
         defer { controller.process.signal(SIGKILL) }
-        let near = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        let near = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
         defer { near.signal(SIGKILL) }
         try await controller.waitForPools(["near-1"])
-        let far = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        let far = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
         defer { far.signal(SIGKILL) }
         try await controller.waitForPools(["far-1"])
         let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "sleep 3")

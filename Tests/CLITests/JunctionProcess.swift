@@ -25,7 +25,7 @@ final class JunctionProcess {
 
     /// Starts `junction` (or `program`) with `arguments`; with `descriptorLimit`, under that many
     /// file descriptors (hard and soft, so the process cannot raise it).
-    init(_ arguments: [String], descriptorLimit: Int? = nil, program: URL? = nil) throws {
+    init(_ arguments: [String], descriptorLimit: Int? = nil, program: URL? = nil, environment: [String: String] = [:]) throws {
         let directory = FileManager.default.temporaryDirectory
         outputFile = directory.appendingPathComponent("junction-\(UUID().uuidString).out")
         errorFile = directory.appendingPathComponent("junction-\(UUID().uuidString).err")
@@ -41,6 +41,9 @@ final class JunctionProcess {
         process.standardOutput = try FileHandle(forWritingTo: outputFile)
         process.standardError = try FileHandle(forWritingTo: errorFile)
         process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
+        }
         try process.run()
     }
 

@@ -29,7 +29,7 @@ struct ReplyLimitTests {
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
         defer { controller.process.signal(SIGKILL) }
-        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
         defer { pool.signal(SIGKILL) }
         try await controller.waitForPools(["near-1"])
         // Three jobs of 400 KB each: any two fit in a reply, all three do not.

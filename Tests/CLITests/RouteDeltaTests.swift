@@ -60,7 +60,7 @@ struct RouteDeltaTests {
         let controller = try await RunningController.start(topology: repositoryTopology("abilene.yaml"))
         let work = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let agent = try JunctionProcess(["pool", "--id", "chicago-a100", "--controller", controller.pools, "--cpu", "16", "--memory-gib", "32", "--gpus", "A100:4", "--work-dir", work])
+        let agent = try JunctionProcess(["pool", "--id", "chicago-a100", "--pools", controller.pools, "--cpu", "16", "--memory-gib", "32", "--gpus", "A100:4", "--work-dir", work])
         try await controller.waitForPools(["chicago-a100"])
 
         let context = try Context()

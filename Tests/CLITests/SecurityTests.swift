@@ -57,10 +57,10 @@ struct SecurityTests {
         func client(_ name: String, _ arguments: String...) async throws -> Finished {
             try await JunctionProcess([arguments[0], "--controller", controller.clients] + ring.keys(name) + arguments.dropFirst()).finish(within: 30)
         }
-        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "4", "--memory-gib", "4", "--work-dir", work] + ring.keys("near-agent"))
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "4", "--memory-gib", "4", "--work-dir", work] + ring.keys("near-agent"))
         defer { pool.signal(SIGKILL) }
         // A key bound to other pool ids, or a client's key, cannot register a pool: the agent stops.
-        let impostor = try await JunctionProcess(["pool", "--id", "near-2", "--node", "near", "--controller", controller.pools, "--cpu", "4", "--memory-gib", "4", "--work-dir", work] + ring.keys("alice")).finish(within: 30)
+        let impostor = try await JunctionProcess(["pool", "--id", "near-2", "--node", "near", "--pools", controller.pools, "--cpu", "4", "--memory-gib", "4", "--work-dir", work] + ring.keys("alice")).finish(within: 30)
         #expect(impostor.status != 0)
         #expect(impostor.errors.contains("key \"alice\" may not register as pool near-2"), "\(impostor.errors)")
 

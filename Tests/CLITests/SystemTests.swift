@@ -90,8 +90,8 @@ struct SystemTests {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
-        let far = try JunctionProcess(["pool", "--id", "far-pool", "--node", "far", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
-        let nearRegister = try JunctionProcess(["pool", "--id", "near-pool-2", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        let far = try JunctionProcess(["pool", "--id", "far-pool", "--node", "far", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        let nearRegister = try JunctionProcess(["pool", "--id", "near-pool-2", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
         try await controller.waitForPools(["far-pool", "near-pool-2"])
 
         // Followed through the events endpoint: a job that runs 2 s shows its start before its end.
@@ -119,7 +119,7 @@ struct SystemTests {
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
         defer { controller.process.signal(SIGKILL) }
-        let pool = try JunctionProcess(["pool", "--id", "gpu-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--gpus", "A100:1", "--work-dir", work])
+        let pool = try JunctionProcess(["pool", "--id", "gpu-1", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "16", "--gpus", "A100:1", "--work-dir", work])
         defer { pool.signal(SIGKILL) }
         try await controller.waitForPools(["gpu-1"])
         // Two halves of the one GPU run at once; a third half finds no room and is refused.
@@ -144,8 +144,8 @@ struct SystemTests {
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
         defer { controller.process.signal(SIGKILL) }
-        let near = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
-        let far = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        let near = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        let far = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
         defer { far.signal(SIGKILL) }
         try await controller.waitForPools(["near-1", "far-1"])
 
@@ -166,7 +166,7 @@ struct SystemTests {
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
         defer { controller.process.signal(SIGKILL) }
-        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
         defer { pool.signal(SIGKILL) }
         try await controller.waitForPools(["near-1"])
         let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sleep", "60")
@@ -265,7 +265,7 @@ struct SystemTests {
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
         defer { controller.process.signal(SIGKILL) }
-        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--controller", controller.pools, "--cpu", "4", "--memory-gib", "8", "--work-dir", work])
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "4", "--memory-gib", "8", "--work-dir", work])
         defer { pool.signal(SIGKILL) }
         try await controller.waitForPools(["near-1"])
 
@@ -293,6 +293,28 @@ struct SystemTests {
         #expect(result.status != 0)
         #expect(result.errors.contains("no answer from the controller"))
         #expect(Date().timeIntervalSince(started) < 10)
+    }
+
+    @Test func eachEndpointHasOneNameAndTheEnvironmentFillsIt() async throws {
+        // Client commands take the clients endpoint from JUNCTION_CONTROLLER when not given.
+        let client = try await JunctionProcess(["status", "--timeout", "1"], environment: ["JUNCTION_CONTROLLER": "127.0.0.1:7411"]).finish(within: 30)
+        #expect(client.status != 0)
+        #expect(client.errors.contains("$JUNCTION_CONTROLLER") && client.errors.contains("tcp://"), "\(client.errors)")
+        // An agent names the controller's pools endpoint --pools, or takes JUNCTION_POOLS.
+        let agent = try await JunctionProcess(["pool", "--id", "p1", "--cpu", "1", "--memory-gib", "1"], environment: ["JUNCTION_POOLS": "localhost:7410"]).finish(within: 30)
+        #expect(agent.status != 0)
+        #expect(agent.errors.contains("$JUNCTION_POOLS") && agent.errors.contains("tcp://"), "\(agent.errors)")
+        let both = try await junction("pool", "--id", "p1", "--pools", "tcp://127.0.0.1:9", "--controller", "tcp://127.0.0.1:9")
+        #expect(both.status != 0 && both.errors.contains("once, with --pools"), "\(both.errors)")
+        // Its former name still works, and says what the name is now.
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let former = try JunctionProcess(["pool", "--id", "p1", "--node", "n", "--controller", "tcp://127.0.0.1:9", "--cpu", "1", "--memory-gib", "1", "--work-dir", work])
+        let deadline = Date().addingTimeInterval(20)
+        while !former.errorsSoFar.contains("is now --pools"), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(former.errorsSoFar.contains("junction pool --controller is now --pools"), "\(former.errorsSoFar)")
+        former.signal(SIGTERM)
+        _ = try await former.finish(within: 20)
     }
 
     @Test func theDemoRunsAndCleansUp() async throws {
