@@ -144,6 +144,7 @@ extension ControllerCore {
             for id in waitingJobs where (jobs[id]?.placementDeadline ?? .infinity) <= now { placeWaiting(id) }
         }
         forgetOldJobs()
+        forgetQuietClients()
         publishRouteChanges()
     }
 

@@ -51,6 +51,10 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var access: AccessPolicy?
     /// The topology files a reload request may name (its own file is always one); nil for any.
     public var reloadablePaths: Set<String>?
+    /// Requests a second one client connection may send, on average; 0 takes every request.
+    public var clientRequestsPerSecond: Double = 10_000
+    /// Requests one connection may send at once beyond that rate.
+    public var clientRequestBurst: Double = 20_000
 
     public init() {}
 }
@@ -244,6 +248,9 @@ public struct ControllerCore: Sendable {
     var metrics: ControllerMetrics
     /// Routing tables of the ingresses clients use, as last published.
     var watchedRoutes: [String: WatchedRoutes] = [:]
+    /// Each client connection's request allowance, by its address.
+    var clientAllowances: [ClientAddress: TokenBucket] = [:]
+    var allowancesSweptAt = 0.0
 
     public init(topology: Topology, configuration: ControllerConfiguration = ControllerConfiguration(), metrics: ControllerMetrics = ControllerMetrics()) {
         var engine = PlacementEngine(topology: topology, declaredLiveness: .declared)
@@ -291,7 +298,11 @@ public struct ControllerCore: Sendable {
         case .fromPool(let peer, let correlationID, let message, let caller):
             handlePool(peer: peer, correlationID: correlationID, message, caller: caller)
         case .fromClient(let address, let correlationID, let request, let caller):
-            if let refusal = refusal(of: request, from: caller) {
+            if !admit(address) {
+                count("clients.rate_limited")
+                let rate = compactNumber(configuration.clientRequestsPerSecond)
+                actions.append(.reply(address, correlationID: correlationID, .error(ControllerError(.rateLimited, "this connection sent more than \(rate) requests a second; retry later"))))
+            } else if let refusal = refusal(of: request, from: caller) {
                 count("clients.unauthorized")
                 log(.warning, refusal.message, ["key": caller ?? "-"])
                 actions.append(.reply(address, correlationID: correlationID, .error(refusal)))

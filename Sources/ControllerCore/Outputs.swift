@@ -60,7 +60,7 @@ public struct ControllerError: Error, Sendable, Hashable, CustomStringConvertibl
     /// The kinds of refusal, as the protocol numbers them.
     public enum Code: Sendable, Hashable {
         case unsupportedVersion, malformed, unknownMessage, tooLarge, invalidRequest, notFound
-        case noPlacement, unknownPool, notRegistered, conflict, unauthorized, `internal`
+        case noPlacement, unknownPool, notRegistered, conflict, unauthorized, `internal`, rateLimited
     }
 
     public var code: Code

@@ -135,7 +135,7 @@ extension ControllerError.Code {
         (.unsupportedVersion, .unsupportedVersion), (.malformed, .malformed), (.unknownMessage, .unknownMessage),
         (.tooLarge, .tooLarge), (.invalidRequest, .invalidRequest), (.notFound, .notFound), (.noPlacement, .noPlacement),
         (.unknownPool, .unknownPool), (.notRegistered, .notRegistered), (.conflict, .conflict),
-        (.unauthorized, .unauthorized), (.internal, .internal),
+        (.unauthorized, .unauthorized), (.internal, .internal), (.rateLimited, .rateLimited),
     ]
 
     init(_ wire: Junction_V1_ErrorCode) {

@@ -69,6 +69,8 @@ public struct AllocationReplay {
     /// Places every arriving pod and records the curve; `progress` hears the share done.
     public func run(progress: (Double) -> Void = { _ in }) -> Curve {
         var configuration = ControllerConfiguration()
+        // Every request here stands for many users, not one connection: no per-connection limit.
+        configuration.clientRequestsPerSecond = 0
         configuration.policy = policy
         configuration.explainRefusals = false
         configuration.staleAfterS = .infinity

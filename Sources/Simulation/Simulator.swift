@@ -184,6 +184,8 @@ public struct Simulator {
     public init(_ setup: SimulationSetup) {
         self.setup = setup
         var configuration = ControllerConfiguration()
+        // Every request here stands for many users, not one connection: no per-connection limit.
+        configuration.clientRequestsPerSecond = 0
         configuration.policy = setup.policy
         configuration.explainRefusals = false
         configuration.staleAfterS = .infinity

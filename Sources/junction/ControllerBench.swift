@@ -377,6 +377,8 @@ final class BenchController {
         configuration.dispatchTimeoutS = 86_400
         configuration.livenessMs = 3_600_000
         configuration.staleAfterS = 86_400
+        // One client connection drives every request here: the per-connection limit is off.
+        configuration.clientRequestsPerSecond = 0
         service = try ControllerService(
             topology: network, topologyPath: topology,
             endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),

@@ -74,11 +74,18 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Another topology file an operator's reload request may name (repeatable); --topology always may.", valueName: "file"))
     var reloadable: [String] = []
 
+    @Option(help: ArgumentHelp("Requests a second one client connection may send on average; more get RATE_LIMITED. 0 takes every request.", valueName: "n"))
+    var clientRate: Double = 10_000
+
+    @Option(help: ArgumentHelp("Requests one client connection may send at once beyond --client-rate.", valueName: "n"))
+    var clientBurst: Double = 20_000
+
     @OptionGroup var admin: AdminOptions
 
     @OptionGroup var log: LogOptions
 
     func validate() throws {
+        try checkRanges([("--client-rate", clientRate, 0, 1e9), ("--client-burst", clientBurst, 1, 1e9)])
         guard placementDeadlineS.isFinite, placementDeadlineS > 0, placementDeadlineS <= 365 * 86_400 else {
             throw ValidationError("--placement-deadline-s must be above 0 and at most 31536000, not \(placementDeadlineS)")
         }
@@ -116,6 +123,8 @@ struct ControllerCommand: AsyncParsableCommand {
         configuration.livenessMs = livenessMs
         configuration.placementDeadlineS = placementDeadlineS
         configuration.reloadablePaths = Set([topology] + reloadable)
+        configuration.clientRequestsPerSecond = clientRate
+        configuration.clientRequestBurst = clientBurst
         let directory = state ?? defaultStateDirectory()
         let store: SQLiteStore
         do {

@@ -34,6 +34,8 @@ struct MemoryBench: ParsableCommand {
     func run() throws {
         let network = try loadTopology(topology, quiet: true).withSyntheticPools(pools, seed: 1)
         var configuration = ControllerConfiguration()
+        // Every request here stands for many users, not one connection: no per-connection limit.
+        configuration.clientRequestsPerSecond = 0
         configuration.finishedRetentionS = retentionS
         configuration.livenessMs = UInt32.max
         configuration.staleAfterS = .infinity

@@ -568,3 +568,46 @@ struct ControllerCoreTests {
         #expect(harness.core.engine.pool("east-1")?.available.gpus["A100"] == 0)
     }
 }
+
+@Suite("Per-connection request limits")
+struct RateLimitTests {
+    func rateLimited(_ actions: [ControllerAction]) -> Bool {
+        for case .reply(_, _, .error(let error)) in actions where error.code == .rateLimited { return true }
+        return false
+    }
+
+    @Test func aConnectionOverItsRateIsToldSoAndOthersAreServed() {
+        var configuration = ControllerConfiguration()
+        configuration.clientRequestsPerSecond = 10
+        configuration.clientRequestBurst = 5
+        var harness = Harness()
+        harness.core = ControllerCore(topology: twoSites(), configuration: configuration)
+        let flooder = ClientAddress(frames: [Array("flooder".utf8)])
+        let quiet = ClientAddress(frames: [Array("quiet".utf8)])
+        let request = ClientRequest.pools(PageRequest())
+        // The burst is taken at once; the next request is over.
+        for id in 1...5 { #expect(!rateLimited(harness.send(.fromClient(flooder, correlationID: UInt64(id), request)))) }
+        let over = harness.send(.fromClient(flooder, correlationID: 6, request))
+        #expect(rateLimited(over))
+        #expect(harness.core.dropped["clients.rate_limited"] == 1)
+        // Another connection is not held back by the first.
+        #expect(!rateLimited(harness.send(.fromClient(quiet, correlationID: 7, request))))
+        // A tenth of a second refills one request's worth.
+        harness.seconds = 0.1
+        #expect(!rateLimited(harness.send(.fromClient(flooder, correlationID: 8, request))))
+        #expect(rateLimited(harness.send(.fromClient(flooder, correlationID: 9, request))))
+        // Quiet connections are forgotten once their allowance would be full again.
+        harness.seconds = 30
+        _ = harness.send(.tick)
+        #expect(harness.core.clientAllowanceCount == 0)
+    }
+
+    @Test func aRateOfZeroTakesEveryRequest() {
+        var configuration = ControllerConfiguration()
+        configuration.clientRequestsPerSecond = 0
+        var harness = Harness()
+        harness.core = ControllerCore(topology: twoSites(), configuration: configuration)
+        for id in 1...100 { #expect(!rateLimited(harness.send(.fromClient(ClientAddress(frames: [[1]]), correlationID: UInt64(id), .pools(PageRequest()))))) }
+        #expect(harness.core.clientAllowanceCount == 0)
+    }
+}

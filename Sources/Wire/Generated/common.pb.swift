@@ -187,6 +187,9 @@ public nonisolated enum Junction_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
   case conflict // = 10
   case unauthorized // = 11
   case `internal` // = 12
+
+  /// The connection sent requests faster than the controller takes from one connection; retry later.
+  case rateLimited // = 13
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -208,6 +211,7 @@ public nonisolated enum Junction_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case 10: self = .conflict
     case 11: self = .unauthorized
     case 12: self = .internal
+    case 13: self = .rateLimited
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -227,6 +231,7 @@ public nonisolated enum Junction_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case .conflict: return 10
     case .unauthorized: return 11
     case .internal: return 12
+    case .rateLimited: return 13
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -246,6 +251,7 @@ public nonisolated enum Junction_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     .conflict,
     .unauthorized,
     .internal,
+    .rateLimited,
   ]
 
 }
@@ -411,7 +417,7 @@ nonisolated extension Junction_V1_PoolState: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Junction_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}ERROR_CODE_MALFORMED\0\u{1}ERROR_CODE_UNKNOWN_MESSAGE\0\u{1}ERROR_CODE_TOO_LARGE\0\u{1}ERROR_CODE_INVALID_REQUEST\0\u{1}ERROR_CODE_NOT_FOUND\0\u{1}ERROR_CODE_NO_PLACEMENT\0\u{1}ERROR_CODE_UNKNOWN_POOL\0\u{1}ERROR_CODE_NOT_REGISTERED\0\u{1}ERROR_CODE_CONFLICT\0\u{1}ERROR_CODE_UNAUTHORIZED\0\u{1}ERROR_CODE_INTERNAL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}ERROR_CODE_MALFORMED\0\u{1}ERROR_CODE_UNKNOWN_MESSAGE\0\u{1}ERROR_CODE_TOO_LARGE\0\u{1}ERROR_CODE_INVALID_REQUEST\0\u{1}ERROR_CODE_NOT_FOUND\0\u{1}ERROR_CODE_NO_PLACEMENT\0\u{1}ERROR_CODE_UNKNOWN_POOL\0\u{1}ERROR_CODE_NOT_REGISTERED\0\u{1}ERROR_CODE_CONFLICT\0\u{1}ERROR_CODE_UNAUTHORIZED\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_RATE_LIMITED\0")
 }
 
 nonisolated extension Junction_V1_Resources: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
