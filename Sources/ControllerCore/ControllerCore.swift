@@ -246,7 +246,7 @@ public struct ControllerCore: Sendable {
     var time = ControllerTime(seconds: 0, unixMs: 0)
     var actions: [ControllerAction] = []
     var metrics: ControllerMetrics
-    /// Routing tables of the ingresses clients use, as last published.
+    /// Routing tables of the ingresses someone subscribes to, as last published.
     var watchedRoutes: [String: WatchedRoutes] = [:]
     /// Each client connection's request allowance, by its address.
     var clientAllowances: [ClientAddress: TokenBucket] = [:]

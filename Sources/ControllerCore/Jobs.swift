@@ -70,14 +70,14 @@ extension ControllerCore {
         do {
             placement = try engine.place(request, now: time.seconds)
         } catch {
-            metrics.placement("submit", "invalid")
+            metrics.submitInvalid.increment()
             return .error(ControllerError(.invalidRequest, error.description))
         }
         guard let winner = placement.winner else {
-            metrics.placement("submit", "no_pool")
+            metrics.submitNoPool.increment()
             return .error(ControllerError(.noPlacement, noPlacementMessage(placement)))
         }
-        metrics.placement("submit", "placed")
+        metrics.submitPlaced.increment()
         metrics.jobsSubmitted.increment()
         let id = "job-\(nextJobNumber)"
         nextJobNumber += 1
@@ -205,12 +205,12 @@ extension ControllerCore {
                 transition(id, to: .failed, reason: "no pool took it before its placement deadline: \(reason)")
                 return
             }
-            metrics.placement("retry", "no_pool")
+            metrics.retryNoPool.increment()
             jobs[id]?.message = "waiting: \(reason)"
             wait(id)
             return
         }
-        metrics.placement("retry", "placed")
+        metrics.retryPlaced.increment()
         waitingJobs.removeAll { $0 == id }
         dispatch(id, on: winner)
     }

@@ -8,7 +8,11 @@ import Topology
 public struct ControllerMetrics: Sendable {
     let factory: any MetricsFactory
     let advertisementsApplied: Counter
-    let placements: [String: Counter]
+    let submitPlaced: Counter
+    let submitNoPool: Counter
+    let submitInvalid: Counter
+    let retryPlaced: Counter
+    let retryNoPool: Counter
     let jobsSubmitted: Counter
     let jobsFinished: [JobState: Counter]
     let submitToDispatch: Timer
@@ -50,18 +54,18 @@ public struct ControllerMetrics: Sendable {
         "junction_store_commit_duration_seconds": [0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     ]
 
-    /// Placement outcomes, by what asked: a client's submit or a waiting job tried again.
-    static let placementKeys = ["submit/placed", "submit/no_pool", "submit/invalid", "retry/placed", "retry/no_pool"]
-
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.factory = factory
         advertisementsApplied = Counter(label: "junction_advertisements_applied_total", factory: factory)
-        var placements: [String: Counter] = [:]
-        for key in Self.placementKeys {
-            let parts = key.split(separator: "/").map(String.init)
-            placements[key] = Counter(label: "junction_placements_total", dimensions: [("request", parts[0]), ("outcome", parts[1])], factory: factory)
+        // Placement outcomes, by what asked: a client's submit, or a waiting job tried again.
+        func placements(_ request: String, _ outcome: String) -> Counter {
+            Counter(label: "junction_placements_total", dimensions: [("request", request), ("outcome", outcome)], factory: factory)
         }
-        self.placements = placements
+        submitPlaced = placements("submit", "placed")
+        submitNoPool = placements("submit", "no_pool")
+        submitInvalid = placements("submit", "invalid")
+        retryPlaced = placements("retry", "placed")
+        retryNoPool = placements("retry", "no_pool")
         jobsSubmitted = Counter(label: "junction_jobs_submitted_total", factory: factory)
         var finished: [JobState: Counter] = [:]
         for state in JobState.allCases where state.isFinished {
@@ -69,10 +73,6 @@ public struct ControllerMetrics: Sendable {
         }
         jobsFinished = finished
         submitToDispatch = Timer(label: "junction_submit_to_dispatch_seconds", factory: factory)
-    }
-
-    func placement(_ request: String, _ outcome: String) {
-        placements["\(request)/\(outcome)"]?.increment()
     }
 
     mutating func drop(_ reason: String) {

@@ -117,11 +117,13 @@ public final class AdminServer: Service, Sendable {
         )
     }
 
-    /// The port it listens on, once it does (a port of 0 is chosen by the system).
-    public func port() async -> Int {
+    /// The port it listens on, once it does (a port of 0 is chosen by the system); nil when it
+    /// could not listen.
+    public func port() async -> Int? {
         await withCheckedContinuation { continuation in
-            let known: Int? = listening.state.withLock { state in
-                if let port = state.port { return port }
+            let known: Int?? = listening.state.withLock { state in
+                if state.failed { return .some(nil) }
+                if let port = state.port { return .some(port) }
                 state.waiters.append(continuation)
                 return nil
             }
@@ -134,6 +136,12 @@ public final class AdminServer: Service, Sendable {
         do {
             try await application.run()
         } catch {
+            let waiters = listening.state.withLock { state in
+                state.failed = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume(returning: nil) }
             try? await group.shutdownGracefully()
             throw AdminAddressError("cannot serve the admin endpoint on \(address): \(error)")
         }
@@ -207,5 +215,5 @@ public final class AdminServer: Service, Sendable {
 
 /// The port an admin server listens on, and who waits to learn it.
 private final class Listening: Sendable {
-    let state = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+    let state = Mutex<(port: Int?, failed: Bool, waiters: [CheckedContinuation<Int?, Never>])>((nil, false, []))
 }

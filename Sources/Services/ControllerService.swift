@@ -478,20 +478,26 @@ public final class ControllerService: Service, Sendable {
 func awaitLoop<Value: Sendable>(timeout: Duration, _ ask: (@escaping @Sendable (Value) -> Void) -> Void) async -> Value? {
     let pending = Pending<Value>()
     return await withCheckedContinuation { continuation in
-        pending.continuation.withLock { $0 = continuation }
-        ask { pending.resume($0) }
-        Task {
+        pending.state.withLock { $0.continuation = continuation }
+        let timer = Task {
             try? await Task.sleep(for: timeout)
             pending.resume(nil)
         }
+        pending.state.withLock { $0.timer = timer }
+        ask { pending.resume($0) }
     }
 }
 
-/// A continuation resumed once, by whoever comes first.
+/// A continuation resumed once, by whoever comes first; an answer in time stops the timer.
 private final class Pending<Value: Sendable>: Sendable {
-    let continuation = Mutex<CheckedContinuation<Value?, Never>?>(nil)
+    let state = Mutex<(continuation: CheckedContinuation<Value?, Never>?, timer: Task<Void, Never>?)>((nil, nil))
 
     func resume(_ value: Value?) {
-        continuation.withLock { $0.take() }?.resume(returning: value)
+        let (continuation, timer) = state.withLock { state in
+            defer { state = (nil, nil) }
+            return (state.continuation, state.timer)
+        }
+        timer?.cancel()
+        continuation?.resume(returning: value)
     }
 }

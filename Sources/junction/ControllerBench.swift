@@ -214,7 +214,7 @@ struct ControllerBench: ParsableCommand {
         let server = AdminServer(address: AdminAddress(host: "127.0.0.1", port: 0), source: ControllerAdmin(service: controller.service, export: export), logger: quietLogger())
         let serving = Task { try await server.run() }
         defer { serving.cancel() }
-        let port = waitFor { await server.port() }
+        guard let port = waitFor({ await server.port() }) else { throw CommandFailure("the admin endpoint could not listen on 127.0.0.1") }
         var rates: [Double] = []
         var scrapeTimes: [Double] = []
         var size = 0

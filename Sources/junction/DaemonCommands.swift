@@ -197,7 +197,7 @@ func announce(_ server: AdminServer, dashboard: Bool = true, logger: Logger) {
         logger.warning("the admin endpoint \(server.address) is reachable beyond this machine and asks no key: anyone who reaches it reads metrics\(dashboard ? ", jobs and the network" : "")")
     }
     Task {
-        let port = await server.port()
+        guard let port = await server.port() else { return }
         var address = server.address
         address.port = port
         print("  admin   http://\(address)\(dashboard ? "/ (dashboard), /metrics, /healthz, /readyz, /api/v1/" : " /metrics, /healthz, /readyz")")

@@ -49,7 +49,7 @@ struct DashboardBench: ParsableCommand {
         let server = AdminServer(address: AdminAddress(host: "127.0.0.1", port: 0), source: ControllerAdmin(service: controller.service, export: export), logger: quietLogger())
         let serving = Task { try await server.run() }
         defer { serving.cancel() }
-        let port = waitFor { await server.port() }
+        guard let port = waitFor({ await server.port() }) else { throw CommandFailure("the admin endpoint could not listen on 127.0.0.1") }
 
         var advertisements: [(pool: Int, bytes: [UInt8])] = []
         for (index, pool) in network.pools.enumerated() {

@@ -83,9 +83,9 @@ struct Demo: AsyncParsableCommand {
         defer { client.close() }
 
         var url = ""
-        if let admin {
+        if let admin, let port = await admin.port() {
             var address = admin.address
-            address.port = await admin.port()
+            address.port = port
             url = "http://\(address)/"
             print("dashboard: \(url)\n")
             fflush(nil)
