@@ -102,7 +102,7 @@ enum DashboardAssets {
     // /api/v1/snapshot, kept live by the controller's events (/api/v1/events, server-sent).
     const svgNS = "http://www.w3.org/2000/svg";
     const state = { topology: null, positions: new Map(), pools: new Map(), jobs: new Map(), epoch: null, sequence: 0 };
-    const maxJobRows = 500;
+    const maxJobRows = 500, maxFinishedKept = 2000;
     let refreshTimer = null, renderQueued = false, detailTimer = null;
     // What changed since the last render: the job table is cheap, the pools (a table row and a
     // marker each) less so, and neither is redrawn for the other's events.
@@ -296,7 +296,13 @@ enum DashboardAssets {
     }
 
     function renderJobs() {
-      const jobs = [...state.jobs.values()].sort((a, b) => b.number - a.number);
+      let jobs = [...state.jobs.values()].sort((a, b) => b.number - a.number);
+      // A page left open keeps the newest finished jobs it saw, not every one.
+      const finished = jobs.filter((j) => ["succeeded", "failed", "cancelled"].includes(j.state));
+      if (finished.length > maxFinishedKept) {
+        for (const job of finished.slice(maxFinishedKept)) state.jobs.delete(job.id);
+        jobs = [...state.jobs.values()].sort((a, b) => b.number - a.number);
+      }
       const active = jobs.filter((j) => !["succeeded", "failed", "cancelled"].includes(j.state)).length;
       document.getElementById("jobs-count").textContent = `${active} active, ${jobs.length} shown${jobs.length > maxJobRows ? ` (newest ${maxJobRows} listed)` : ""}`;
       const body = document.querySelector("#jobs tbody");
@@ -402,7 +408,7 @@ enum DashboardAssets {
             if (known) { known.estimate = fresh.estimate; known.submittedMs = fresh.submittedMs; known.attempts = Math.max(known.attempts, fresh.attempts); }
           }
           queueRender();
-        } catch (error) { /* the next event asks again */ }
+        } catch (error) { /* those jobs show without their estimates */ }
         if (wantDetails.size) fetchDetailsSoon([...wantDetails][0]);
       }, 300);
     }
