@@ -101,6 +101,8 @@ public actor ControllerAdmin: AdminSource {
                     ingress: parts[1], dataBytes: try number(query, "data_bytes"), minBandwidthGbps: try number(query, "min_gbps"),
                     alternatives: Int(try number(query, "alternatives", atMost: 8)), page: try page(query)
                 ))
+            case "routes" where parts.count == 1:
+                return .error(400, "name the ingress node: /api/v1/routes/INGRESS")
             case "snapshot" where parts.count == 1:
                 request = .snapshot(try page(query))
             default:

@@ -177,6 +177,8 @@ struct AdminEndpointTests {
         #expect(try await httpGet("\(admin)/api/v1/jobs/not-a-job").status == 400)
         #expect(try await httpGet("\(admin)/api/v1/pools?limit=-1").status == 400)
         #expect(try await httpGet("\(admin)/api/v1/nothing").status == 404)
+        #expect(try await httpGet("\(admin)/api/v1/routes").status == 400)
+        #expect(try await httpGet("\(admin)/api/v1/routes/nowhere").status == 400)
         let routes = try await httpGet("\(admin)/api/v1/routes/users")
         #expect(routes.status == 200 && routes.body.contains("\"near-1\""), "\(routes.body)")
         let network = try await httpGet("\(admin)/api/v1/topology")
