@@ -89,11 +89,9 @@ public final class AdminServer: Service, Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let listening = Listening()
     public let address: AdminAddress
-    private let logger: Logger
 
     public init(address: AdminAddress, source: any AdminSource, logger: Logger) {
         self.address = address
-        self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let router = Router()
         Self.addRoutes(to: router, source: source)

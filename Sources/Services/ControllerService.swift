@@ -93,6 +93,8 @@ final class ControllerOwner: @unchecked Sendable {
     private var observers: [UInt64: @Sendable (ClientReply) -> Void] = [:]
     private var nextObserver: UInt64 = 1
     let metrics: ServiceMetrics
+    /// The events, as JSON, for the admin endpoint's live views.
+    let events = EventFanout()
     /// Whether the store failed and the controller stopped serving.
     let failed = Atomic<Bool>(false)
 
@@ -236,7 +238,7 @@ final class ControllerOwner: @unchecked Sendable {
             case .reply(let address, let correlationID, let reply):
                 deliver(ControllerWire.message(reply, correlationID: correlationID), to: address.frames, on: ControllerSocket.clients)
             case .publish(let notice):
-                metrics.events.publish(notice)
+                events.publish(notice)
                 do {
                     out.append((ControllerSocket.events, Message([Array(notice.topic.utf8), try WireMessage(.event(notice.wire)).serialized()])))
                 } catch {
@@ -428,7 +430,7 @@ public final class ControllerService: Service, Sendable {
     }
 
     /// A stream of the controller's events as JSON, from now on.
-    func events() -> AsyncStream<[UInt8]> { owner.metrics.events.subscribe() }
+    func events() -> AsyncStream<[UInt8]> { owner.events.subscribe() }
 
     /// Reads something off the core on its loop's thread.
     public func inspect<Value: Sendable>(_ body: @escaping @Sendable (ControllerCore) -> Value) async -> Value {

@@ -5,8 +5,7 @@ import Synchronization
 import Wire
 
 /// What the controller service measures itself, beside what its core counts: the time a
-/// placement takes, store commits, refused handshakes; and the events it fans out to the admin
-/// endpoint's live views.
+/// placement takes, store commits, refused handshakes.
 struct ServiceMetrics: Sendable {
     /// Whether anything records these: without a factory, placements are not timed at all.
     let enabled: Bool
@@ -14,7 +13,6 @@ struct ServiceMetrics: Sendable {
     let storeCommit: CoreMetrics.Timer
     let refusedKeys: CoreMetrics.Counter
     let refusedWithoutCurve: CoreMetrics.Counter
-    let events: EventFanout
 
     init(factory: (any MetricsFactory)?) {
         enabled = factory != nil
@@ -23,7 +21,6 @@ struct ServiceMetrics: Sendable {
         storeCommit = Timer(label: "junction_store_commit_duration_seconds", factory: factory)
         refusedKeys = Counter(label: "junction_peers_refused_total", dimensions: [("reason", "key_not_allowed")], factory: factory)
         refusedWithoutCurve = Counter(label: "junction_peers_refused_total", dimensions: [("reason", "no_curve")], factory: factory)
-        events = EventFanout()
     }
 }
 
