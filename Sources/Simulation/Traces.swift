@@ -124,6 +124,24 @@ public enum TraceReader {
         return value
     }
 
+    /// A count (GPUs, say): a whole number from 0 to `limit`, so no trace can trap a conversion.
+    private static func count(_ text: String, line: Int, _ what: String, limit: Int = 1_000_000) throws(TraceError) -> Int {
+        let value = try number(text, line: line, what)
+        guard value >= 0, value <= Double(limit) else {
+            throw TraceError(line: line, message: "\(what) must be from 0 to \(limit), found \"\(text)\"")
+        }
+        return Int(value)
+    }
+
+    /// An amount of memory given in `unit`-byte units, in bytes: not negative, below 2^62 bytes.
+    private static func bytes(_ text: String, unit: Double, line: Int, _ what: String) throws(TraceError) -> UInt64 {
+        let value = try number(text, line: line, what)
+        guard value >= 0, value * unit < 0x1p62 else {
+            throw TraceError(line: line, message: "\(what) must be a size from 0 to 2^62 bytes, found \"\(text)\"")
+        }
+        return UInt64(value * unit)
+    }
+
     /// The openb pod list: `name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time`.
     /// Runtime runs from scheduling (or creation, for pods never scheduled) to deletion. Some
     /// published lists keep only the first five columns: their pods all arrive at 0 and take no time.
@@ -160,13 +178,13 @@ public enum TraceReader {
                 }
                 runtime = max(0, end - start)
             }
-            let gpuCount = Int(try number(values[gpus], line: row.number, "num_gpu"))
+            let gpuCount = try count(values[gpus], line: row.number, "num_gpu")
             let milli = try number(values[share], line: row.number, "gpu_milli")
             let models = spec.map { values[$0] } ?? ""
             jobs.append(TraceJob(
                 id: values[name], arrivalS: arrival, runtimeS: runtime,
                 cpuCores: try number(values[cpu], line: row.number, "cpu_milli") / 1_000,
-                memoryBytes: UInt64(try number(values[memory], line: row.number, "memory_mib")) << 20,
+                memoryBytes: try bytes(values[memory], unit: 0x1p20, line: row.number, "memory_mib"),
                 gpuCount: gpuCount, gpuShare: gpuCount == 1 && milli > 0 && milli < 1_000 ? milli / 1_000 : 1,
                 gpuModels: models.isEmpty ? [] : Array(Set(models.split(separator: "|").map(String.init))).sorted()
             ))
@@ -188,8 +206,8 @@ public enum TraceReader {
             guard values.count >= 4 else { throw TraceError(line: row.number, message: "expected 5 fields, found \(values.count)") }
             nodes.append(TraceNode(
                 id: values[0], cpuCores: try number(values[1], line: row.number, "cpu_milli") / 1_000,
-                memoryBytes: UInt64(try number(values[2], line: row.number, "memory_mib")) << 20,
-                gpus: Int(try number(values[3], line: row.number, "gpu")),
+                memoryBytes: try bytes(values[2], unit: 0x1p20, line: row.number, "memory_mib"),
+                gpus: try count(values[3], line: row.number, "gpu"),
                 gpuModel: values.count > 4 && !values[4].isEmpty ? values[4] : nil
             ))
         }
@@ -205,7 +223,7 @@ public enum TraceReader {
             jobs.append(TraceJob(
                 id: "philly-\(values[0])", arrivalS: try number(values[1], line: row.number, "arrival time"),
                 runtimeS: try number(values[5], line: row.number, "duration"),
-                gpuCount: Int(try number(values[4], line: row.number, "size"))
+                gpuCount: try count(values[4], line: row.number, "size")
             ))
         }
         return finish(jobs, skipped: 0, reason: "")
@@ -227,10 +245,12 @@ public enum TraceReader {
                 skipped += 1
                 continue
             }
+            // -1 means unknown; memory is per processor.
             let memoryKB = try number(values[9], line: row.number, "requested memory")
+            let memory = memoryKB > 0 ? try bytes("\(memoryKB * processors)", unit: 1_024, line: row.number, "requested memory times processors") : 0
             jobs.append(TraceJob(
                 id: "swf-\(values[0])", arrivalS: try number(values[1], line: row.number, "submit time"), runtimeS: runtime,
-                cpuCores: processors, memoryBytes: memoryKB > 0 ? UInt64(memoryKB * processors) << 10 : 0
+                cpuCores: processors, memoryBytes: memory
             ))
         }
         return finish(jobs, skipped: skipped, reason: "jobs without a run time or processors")
@@ -252,13 +272,19 @@ public enum TraceReader {
             }
             let runtime = try number(values[2], line: row.number, "runtime_s")
             guard runtime >= 0 else { throw TraceError(line: row.number, message: "runtime_s cannot be negative") }
+            let cores = try optional(3, "cpu_cores") ?? 0
+            guard cores >= 0 else { throw TraceError(line: row.number, message: "cpu_cores cannot be negative") }
+            let data = try optional(7, "data_gb")
+            if let data, !(0..<4e9).contains(data) {
+                throw TraceError(line: row.number, message: "data_gb must be from 0 to 4,000,000,000 (4 EB), found \"\(values[7])\"")
+            }
             jobs.append(TraceJob(
                 id: values[0], arrivalS: try number(values[1], line: row.number, "arrival_s"), runtimeS: runtime,
-                cpuCores: try optional(3, "cpu_cores") ?? 0,
-                memoryBytes: UInt64((try optional(4, "memory_gib") ?? 0) * Double(1 << 30)),
-                gpuCount: Int(try optional(5, "gpus") ?? 0),
+                cpuCores: cores,
+                memoryBytes: values[4].isEmpty ? 0 : try bytes(values[4], unit: 0x1p30, line: row.number, "memory_gib"),
+                gpuCount: values[5].isEmpty ? 0 : try count(values[5], line: row.number, "gpus"),
                 gpuModels: values[6].isEmpty ? [] : values[6].split(separator: "|").map(String.init),
-                dataBytes: try optional(7, "data_gb").map { $0 * 1e9 },
+                dataBytes: data.map { $0 * 1e9 },
                 ingress: values[8].isEmpty ? nil : values[8]
             ))
         }

@@ -7,6 +7,11 @@ import FoundationXML
 /// `LinkSpeedRaw` or a recognisable `LinkLabel`, latency from great-circle distance.
 public enum GraphMLImporter {
     public static func importTopology(_ data: Data, file: String, name: String? = nil, options: ImportOptions = ImportOptions()) throws(ImportError) -> ImportedTopology {
+        // Foundation's XMLParser traps on a name that is not UTF-8 instead of failing; GraphML is
+        // UTF-8 (every Topology Zoo file says so), so anything else is refused before it is parsed.
+        if let bad = firstNonUTF8(data) {
+            throw ImportError(file: file, line: bad.line, message: "not UTF-8 (byte \(bad.offset + 1) starts no character); GraphML files are read as UTF-8")
+        }
         let document = GraphMLDocument()
         let parser = XMLParser(data: data)
         parser.delegate = document
@@ -168,6 +173,24 @@ private final class GraphMLDocument: NSObject, XMLParserDelegate {
             current = nil
         default:
             break
+        }
+    }
+}
+
+/// Where `data` stops being UTF-8: the byte offset and its line, or nil when all of it is.
+private func firstNonUTF8(_ data: Data) -> (offset: Int, line: Int)? {
+    var bytes = data.makeIterator()
+    var parser = Unicode.UTF8.ForwardParser()
+    var offset = 0, line = 1
+    while true {
+        switch parser.parseScalar(from: &bytes) {
+        case .valid(let encoded):
+            if encoded.count == 1, encoded.first == 0x0A { line += 1 }
+            offset += encoded.count
+        case .emptyInput:
+            return nil
+        case .error:
+            return (offset, line)
         }
     }
 }

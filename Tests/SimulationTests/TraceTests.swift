@@ -80,6 +80,12 @@ struct TraceTests {
         (TraceFormat.swf, "1 2 3\n"),
         (TraceFormat.csv, "job,when\n"),
         (TraceFormat.csv, "id,arrival_s,runtime_s\na,1,-5\n"),
+        // Numbers no count or size can hold are refused, not converted with a trap.
+        (TraceFormat.philly, "0,1,CLOS,1,1e30,5\n"),
+        (TraceFormat.csv, "id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus\na,1,5,1,-2,0\n"),
+        (TraceFormat.csv, "id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,gpu_models,data_gb\na,1,5,1,1,0,,1e300\n"),
+        (TraceFormat.openb, "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np,1000,1e300,1,0\n"),
+        (TraceFormat.swf, "1 0 0 10 4 -1 -1 4 -1 9e300 1 1 1 1 1 -1 -1 -1\n"),
     ])
     func brokenTracesSayWhere(format: TraceFormat, text: String) {
         let error = #expect(throws: TraceError.self) { try format.read(text) }

@@ -71,6 +71,16 @@ struct ImporterTests {
         #expect(error?.description.hasPrefix("bad.graphml:") == true)
     }
 
+    @Test func aFileThatIsNotUTF8IsRefusedBeforeTheXMLParserSeesIt() {
+        // Foundation's parser traps on an element name that is not UTF-8.
+        let bytes = Array("<graphml>\n<".utf8) + [0xCD] + Array("key/></graphml>".utf8)
+        let error = #expect(throws: ImportError.self) {
+            try GraphMLImporter.importTopology(Data(bytes), file: "latin.graphml")
+        }
+        #expect(error?.line == 2)
+        #expect(error?.description.contains("not UTF-8 (byte 12 starts no character)") == true, "\(String(describing: error))")
+    }
+
     @Test(arguments: [
         ("OC-192c", 9.95328), ("OC192/STM64", 9.95328), ("POS OC-48", 2.48832), ("OC3 and below/STM1", 0.15552),
         ("STM-16", 2.48832), ("STM-64x2", 19.90656), ("45 Mbps DS-3", 0.045), ("internetMCI T3", 0.044736),
