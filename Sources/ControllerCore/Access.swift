@@ -35,9 +35,15 @@ extension ControllerCore {
             return ControllerError(.unauthorized, "\(caller) has the \(role.rawValue) role; this request needs \(needed.rawValue)")
         }
         if role == .submit, case .cancel(let id) = request, let owner = jobs[id]?.spec.owner, owner != caller {
-            return ControllerError(.unauthorized, "\(id) belongs to \(owner.isEmpty ? "no key" : owner); \(caller) may cancel only its own jobs")
+            return .notYours(id, caller: caller)
         }
         return nil
+    }
+
+    /// The owner a caller's job queries are limited to: a submit key sees only its own jobs.
+    func ownJobsOnly(_ caller: String?) -> String? {
+        guard let caller, configuration.access?.clients[caller] == .submit else { return nil }
+        return caller
     }
 
     /// Whether `caller` may register as `pool`, when keys are enforced.
@@ -45,6 +51,13 @@ extension ControllerCore {
         guard let access = configuration.access else { return true }
         guard let caller, let allowed = access.pools[caller] else { return false }
         return allowed.contains(pool)
+    }
+}
+
+extension ControllerError {
+    /// A submit key asked about a job another key submitted.
+    public static func notYours(_ id: String, caller: String) -> ControllerError {
+        ControllerError(.unauthorized, "\(id) was submitted by another key; \(caller) has the submit role and sees and cancels only its own jobs")
     }
 }
 

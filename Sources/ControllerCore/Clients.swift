@@ -21,25 +21,28 @@ extension ControllerCore {
         case .status(let status):
             // Finished jobs leave memory, and the store is current once this batch commits: a
             // listing, and any job not held here, is answered from the store.
+            let owner = ownJobsOnly(caller)
             if status.jobIDs.isEmpty {
                 let after = status.page.cursor.isEmpty ? 0 : UInt64(status.page.cursor) ?? UInt64.max
-                actions.append(.query(.page(after: after, limit: pageLimit(status.page.limit), activeOnly: status.activeOnly), address, correlationID: id))
+                actions.append(.query(.page(after: after, limit: pageLimit(status.page.limit), activeOnly: status.activeOnly, owner: owner), address, correlationID: id))
                 reply = nil
             } else if let bad = status.jobIDs.first(where: { !isJobID($0) }) {
                 reply = .error(ControllerError(.invalidRequest, "\"\(bad.prefix(64))\" is not a job id: job ids are job-<number>"))
             } else if status.jobIDs.count > configuration.pageLimit {
                 reply = .error(ControllerError(.invalidRequest, "at most \(configuration.pageLimit) job ids in one status request, not \(status.jobIDs.count)"))
+            } else if let owner, let foreign = status.jobIDs.first(where: { jobs[$0].map { $0.spec.owner != owner } ?? false }) {
+                reply = .error(ControllerError.notYours(foreign, caller: owner))
             } else if status.jobIDs.allSatisfy({ jobs[$0] != nil }) {
                 reply = .jobs(status.jobIDs.compactMap { jobs[$0]?.view }, nextCursor: "")
             } else {
-                actions.append(.query(.jobs(status.jobIDs), address, correlationID: id))
+                actions.append(.query(.jobs(status.jobIDs, owner: owner), address, correlationID: id))
                 reply = nil
             }
         case .cancel(let jobID):
             if !isJobID(jobID) {
                 reply = .error(ControllerError(.invalidRequest, "\"\(jobID.prefix(64))\" is not a job id: job ids are job-<number>"))
             } else if jobs[jobID] == nil {
-                actions.append(.query(.cancelFinished(jobID), address, correlationID: id))
+                actions.append(.query(.cancelFinished(jobID, owner: ownJobsOnly(caller)), address, correlationID: id))
                 reply = nil
             } else {
                 cancel(jobID)

@@ -68,12 +68,21 @@ public struct RecoveredState: Sendable {
 /// A question about jobs the core answers from the store rather than from memory, since
 /// finished jobs leave memory: the service runs it after the batch is committed.
 public enum StoreQuery: Sendable, Hashable {
-    /// These jobs, whole; an unknown id is an error naming it.
-    case jobs([String])
-    /// A page of jobs in submission order, after the job numbered `after`.
-    case page(after: UInt64, limit: Int, activeOnly: Bool)
+    /// These jobs, whole; an unknown id is an error naming it, and so is, when `owner` is
+    /// given, a job submitted by another key.
+    case jobs([String], owner: String? = nil)
+    /// A page of jobs in submission order, after the job numbered `after`; only `owner`'s
+    /// jobs when it is given.
+    case page(after: UInt64, limit: Int, activeOnly: Bool, owner: String? = nil)
     /// Cancel a job the core no longer holds: finished, or never submitted.
-    case cancelFinished(String)
+    case cancelFinished(String, owner: String? = nil)
+
+    /// The key whose jobs alone the query may answer with, if it is limited.
+    public var owner: String? {
+        switch self {
+        case .jobs(_, let owner), .page(_, _, _, let owner), .cancelFinished(_, let owner): owner
+        }
+    }
 }
 
 extension ControllerCore {

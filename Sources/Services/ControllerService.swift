@@ -47,6 +47,13 @@ enum ControllerSocket {
     static let events = 3
 }
 
+/// The ZAP domain each endpoint's socket asks under.
+enum ZAPDomain: String {
+    case pools = "junction.pools"
+    case clients = "junction.clients"
+    case events = "junction.events"
+}
+
 /// The controller's CURVE identity and allow-list: every endpoint runs CURVE, and a peer whose
 /// public key is not listed is refused during the handshake.
 public struct ControllerSecurity: Sendable {
@@ -279,6 +286,8 @@ final class ControllerOwner: @unchecked Sendable {
         switch (query, answer) {
         case (_, .missing(let id)):
             return .error(ControllerError(.notFound, "no job \(id)"))
+        case (_, .foreign(let id)):
+            return .error(.notYours(id, caller: query.owner ?? ""))
         case (.cancelFinished, .jobs(let jobs, _)):
             return .cancelled(jobs.first)
         case (_, .jobs(let jobs, let next)):
@@ -331,14 +340,29 @@ final class ControllerOwner: @unchecked Sendable {
             metrics.refusedWithoutCurve.increment()
             return reply("400", "CURVE required")
         }
-        if let name = security.names[key] { return reply("200", "OK", user: name) }
+        let domain = ZAPDomain(rawValue: String(decoding: body[2], as: UTF8.self))
+        guard let name = security.names[key] else {
+            refuse(key, now: now, "refused a connection from \(address): its CURVE key \(key) is not on the allow-list")
+            return reply("400", "key not allowed")
+        }
+        // Only client keys read the events (which name every job). On the other endpoints the
+        // core refuses a key out of its place with an answer that says why, which a refused
+        // handshake could not.
+        guard domain != .events || security.policy.clients[name] != nil else {
+            refuse(key, now: now, "refused a subscriber from \(address) on the events endpoint: \(name) is not a client key")
+            return reply("400", "only client keys may subscribe to events")
+        }
+        return reply("200", "OK", user: name)
+    }
+
+    /// Counts a refused key and logs it, once a minute per key.
+    private func refuse(_ key: String, now: Double, _ message: String) {
         refused += 1
         metrics.refusedKeys.increment()
         if now - (lastRefusalLog[key] ?? -.infinity) >= 60 {
             lastRefusalLog[key] = now
-            logger.warning("refused a connection from \(address): its CURVE key \(key) is not on the allow-list", metadata: ["refused_total": "\(refused)"])
+            logger.warning("\(message)", metadata: ["refused_total": "\(refused)"])
         }
-        return reply("400", "key not allowed")
     }
 }
 
@@ -379,12 +403,15 @@ public final class ControllerService: Service, Sendable {
         let socketLoop: SocketLoop
         do {
             // With keys, every endpoint runs CURVE and asks the ZAP handler (the first socket) who may in.
-            let curve: [SocketOption] = security.map { [.curveServer(true), .curveSecretKey($0.keyPair.secretKey), .zapDomain("junction")] } ?? []
+            // The ZAP domain tells the handler which endpoint asks, so each key is let in only where its kind belongs.
+            func curve(_ endpoint: ZAPDomain) -> [SocketOption] {
+                security.map { [.curveServer(true), .curveSecretKey($0.keyPair.secretKey), .zapDomain(endpoint.rawValue)] } ?? []
+            }
             socketLoop = try SocketLoop(context: context, sockets: [
                 SocketSpec(.router, bind: ["inproc://zeromq.zap.01"], lingerMilliseconds: 0),
-                SocketSpec(.router, options: curve + [.maxMessageSize(bytes: limit), .routerMandatory(true), .receiveHighWaterMark(100_000), .sendHighWaterMark(100_000)], bind: [endpoints.pools], lingerMilliseconds: 500),
-                SocketSpec(.router, options: curve + [.maxMessageSize(bytes: limit), .receiveHighWaterMark(10_000), .sendHighWaterMark(10_000)], bind: [endpoints.clients], lingerMilliseconds: 500),
-                SocketSpec(.extendedPublisher, options: curve + [.sendHighWaterMark(100_000), .maxMessageSize(bytes: 4_096)], bind: [endpoints.events], lingerMilliseconds: 0),
+                SocketSpec(.router, options: curve(.pools) + [.maxMessageSize(bytes: limit), .routerMandatory(true), .receiveHighWaterMark(100_000), .sendHighWaterMark(100_000)], bind: [endpoints.pools], lingerMilliseconds: 500),
+                SocketSpec(.router, options: curve(.clients) + [.maxMessageSize(bytes: limit), .receiveHighWaterMark(10_000), .sendHighWaterMark(10_000)], bind: [endpoints.clients], lingerMilliseconds: 500),
+                SocketSpec(.extendedPublisher, options: curve(.events) + [.sendHighWaterMark(100_000), .maxMessageSize(bytes: 4_096)], bind: [endpoints.events], lingerMilliseconds: 0),
             ], name: "controller-sockets", owner: { [owner] wake in owner.wake(wake) }, tick: tickInterval, notices: { [logger] notice in
                 switch notice {
                 case .acceptsPaused: logger.error("\(notice)")

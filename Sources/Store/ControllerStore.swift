@@ -19,6 +19,8 @@ public enum StoreAnswer: Sendable {
     case jobs([JobView], nextCursor: String)
     /// A job id the store has never seen.
     case missing(String)
+    /// A job submitted by another key than the owner the query was limited to.
+    case foreign(String)
 }
 
 /// A failure of the store: what it could not do, and why.

@@ -44,21 +44,25 @@ public final class InMemoryStore: ControllerStore {
 
     public func answer(_ query: StoreQuery) throws -> StoreAnswer {
         contents.withLock { contents in
-            func lookUp(_ ids: [String]) -> StoreAnswer {
+            func lookUp(_ ids: [String], owner: String?) -> StoreAnswer {
                 var infos: [JobView] = []
                 for id in ids {
                     guard let number = contents.numberOfID[id], let job = contents.jobs[number] else { return .missing(id) }
+                    if let owner, job.job.spec.owner != owner { return .foreign(id) }
                     infos.append(job.job)
                 }
                 return .jobs(infos, nextCursor: "")
             }
             switch query {
-            case .jobs(let ids):
-                return lookUp(ids)
-            case .cancelFinished(let id):
-                return lookUp([id])
-            case .page(let after, let limit, let activeOnly):
-                let numbers = contents.jobs.keys.filter { $0 > after && (!activeOnly || !contents.jobs[$0]!.isFinished) }.sorted()
+            case .jobs(let ids, let owner):
+                return lookUp(ids, owner: owner)
+            case .cancelFinished(let id, let owner):
+                return lookUp([id], owner: owner)
+            case .page(let after, let limit, let activeOnly, let owner):
+                let numbers = contents.jobs.keys.filter { number in
+                    let job = contents.jobs[number]!
+                    return number > after && (!activeOnly || !job.isFinished) && (owner == nil || job.job.spec.owner == owner)
+                }.sorted()
                 let kept = numbers.prefix(limit)
                 let next = numbers.count > limit ? kept.last.map { "\($0)" } ?? "" : ""
                 return .jobs(kept.compactMap { contents.jobs[$0]?.job }, nextCursor: next)

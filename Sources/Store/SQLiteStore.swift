@@ -57,6 +57,16 @@ public final class SQLiteStore: ControllerStore {
                 CREATE TABLE dispatch_sequences (pool TEXT PRIMARY KEY, sequence INTEGER NOT NULL);
                 """)
         }
+        // The submitting key, so that a submit key's listing reads only its own jobs' rows.
+        migrator.registerMigration("v2-owner") { db in
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN owner TEXT")
+            let owned = try db.makeStatement(sql: "UPDATE jobs SET owner = ? WHERE number = ?")
+            for row in try Row.fetchAll(db, sql: "SELECT number, info FROM jobs") {
+                let owner = JobView(try Junction_V1_JobInfo(serializedBytes: row["info"] as Data)).spec.owner
+                if !owner.isEmpty { try owned.execute(arguments: [owner, row["number"] as Int64]) }
+            }
+            try db.execute(sql: "CREATE INDEX jobs_owner ON jobs(owner, number) WHERE owner IS NOT NULL")
+        }
         return migrator
     }
 
@@ -94,8 +104,8 @@ public final class SQLiteStore: ControllerStore {
         try database.write { db in
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO jobs(number, id, state, finished, submitted_ms, idempotency_key, info, request,
-                                 dispatch_sequence, cancel_requested, exclusions, placement_deadline_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 dispatch_sequence, cancel_requested, exclusions, placement_deadline_ms, owner)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(number) DO UPDATE SET state = excluded.state, finished = excluded.finished,
                     info = excluded.info, request = excluded.request, dispatch_sequence = excluded.dispatch_sequence,
                     cancel_requested = excluded.cancel_requested, exclusions = excluded.exclusions,
@@ -107,6 +117,7 @@ public final class SQLiteStore: ControllerStore {
                     job.job.submittedMs, job.idempotencyKey.isEmpty ? nil : job.idempotencyKey,
                     try job.job.wire.serializedData(), try job.request.wire.serializedData(),
                     Int64(job.dispatchSequence), job.cancelRequested, job.exclusionsText, job.placementDeadlineMs,
+                    job.job.spec.owner.isEmpty ? nil : job.job.spec.owner,
                 ])
             }
             let meta = try db.cachedStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
@@ -123,22 +134,29 @@ public final class SQLiteStore: ControllerStore {
 
     public func answer(_ query: StoreQuery) throws -> StoreAnswer {
         try database.read { db in
-            func lookUp(_ ids: [String]) throws -> StoreAnswer {
+            func lookUp(_ ids: [String], owner: String?) throws -> StoreAnswer {
                 var infos: [JobView] = []
                 for id in ids {
-                    guard let data = try Data.fetchOne(db, sql: "SELECT info FROM jobs WHERE id = ?", arguments: [id]) else { return .missing(id) }
-                    infos.append(JobView(try Junction_V1_JobInfo(serializedBytes: data)))
+                    guard let row = try Row.fetchOne(db, sql: "SELECT info, owner FROM jobs WHERE id = ?", arguments: [id]) else { return .missing(id) }
+                    if let owner, (row["owner"] as String?) ?? "" != owner { return .foreign(id) }
+                    infos.append(JobView(try Junction_V1_JobInfo(serializedBytes: row["info"] as Data)))
                 }
                 return .jobs(infos, nextCursor: "")
             }
             switch query {
-            case .jobs(let ids):
-                return try lookUp(ids)
-            case .cancelFinished(let id):
-                return try lookUp([id])
-            case .page(let after, let limit, let activeOnly):
-                let filter = activeOnly ? "AND finished = 0" : ""
-                let rows = try Row.fetchAll(db, sql: "SELECT number, info FROM jobs WHERE number > ? \(filter) ORDER BY number LIMIT ?", arguments: [Int64(clamping: after), limit + 1])
+            case .jobs(let ids, let owner):
+                return try lookUp(ids, owner: owner)
+            case .cancelFinished(let id, let owner):
+                return try lookUp([id], owner: owner)
+            case .page(let after, let limit, let activeOnly, let owner):
+                var filter = activeOnly ? "AND finished = 0" : ""
+                var arguments: StatementArguments = [Int64(clamping: after)]
+                if let owner {
+                    filter += " AND owner = ?"
+                    arguments += [owner]
+                }
+                arguments += [limit + 1]
+                let rows = try Row.fetchAll(db, sql: "SELECT number, info FROM jobs WHERE number > ? \(filter) ORDER BY number LIMIT ?", arguments: arguments)
                 let kept = rows.prefix(limit)
                 let infos = try kept.map { JobView(try Junction_V1_JobInfo(serializedBytes: $0["info"] as Data)) }
                 let next = rows.count > limit ? kept.last.map { "\($0["number"] as Int64)" } ?? "" : ""

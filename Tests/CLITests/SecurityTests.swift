@@ -72,12 +72,40 @@ struct SecurityTests {
         }
         #expect(pools.output.contains("\"near-1\""), "\(pools.errors)")
 
+        // Events name every job: an observer's key may follow them, a pool's key is refused.
+        func follower(_ name: String) throws -> JunctionProcess {
+            try JunctionProcess(["watch", "--controller", controller.clients, "--events", controller.events, "--topic", "job/", "--count", "1", "--json"] + ring.keys(name))
+        }
+        let observing = try follower("watcher")
+        defer { observing.signal(SIGKILL) }
+        let poolKeyed = try follower("near-agent")
+        defer { poolKeyed.signal(SIGKILL) }
+
         let watcher = try await client("watcher", "submit", "--from", "users", "--cpu", "1", "--", "/bin/true")
         #expect(watcher.status != 0 && watcher.errors.contains("watcher has the observer role"), "\(watcher.errors)")
         let alice = try await client("alice", "submit", "--from", "users", "--cpu", "1", "--", "/bin/sleep", "60")
         #expect(alice.status == 0, "\(alice.errors)")
         let bob = try await client("bob", "cancel", "job-1")
-        #expect(bob.status != 0 && bob.errors.contains("job-1 belongs to alice"), "\(bob.errors)")
+        #expect(bob.status != 0 && bob.errors.contains("job-1 was submitted by another key"), "\(bob.errors)")
+        let bobLooks = try await client("bob", "status", "job-1")
+        #expect(bobLooks.status != 0 && bobLooks.errors.contains("job-1 was submitted by another key"), "\(bobLooks.errors)")
+        let bobLists = try await client("bob", "status", "--json")
+        #expect(bobLists.status == 0 && !bobLists.output.contains("job-1"), "a submit key lists only its own jobs: \(bobLists.output) \(bobLists.errors)")
+        let aliceLists = try await client("alice", "status", "--json")
+        #expect(aliceLists.status == 0 && aliceLists.output.contains("job-1"), "\(aliceLists.output) \(aliceLists.errors)")
+
+        // The subscriber may have joined after that submit: submit again until it hears one.
+        let followDeadline = Date().addingTimeInterval(30)
+        while observing.process.isRunning, Date() < followDeadline {
+            _ = try await client("alice", "submit", "--from", "users", "--cpu", "1", "--", "/bin/true")
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let observed = try await observing.finish(within: 5)
+        #expect(observed.status == 0 && observed.output.contains("\"job"), "an observer follows job events: \(observed.output) \(observed.errors)")
+        let refusedFollower = try await poolKeyed.finish(within: 10)
+        #expect(refusedFollower.status != 0 && !refusedFollower.output.contains("\"job"), "a pool key hears no event: \(refusedFollower.output)")
+        #expect(refusedFollower.errors.contains("\"near-agent\" is not a client key"), "\(refusedFollower.errors)")
+        #expect(controller.process.errorsSoFar.contains("refused a subscriber"), "\(controller.process.errorsSoFar.suffix(2_000))")
         let ops = try await client("ops", "cancel", "job-1")
         #expect(ops.status == 0, "\(ops.errors)")
 

@@ -260,7 +260,7 @@ struct ControllerCoreTests {
         #expect(table.rows.first?.pool?.state.id == "east-1")
         // A job not in memory may have finished long ago: the store answers, after the commit.
         let asked = harness.send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), correlationID: 9, .status(StatusQuery(jobIDs: ["job-404"]))))
-        #expect(asked.contains { if case .query(.jobs(["job-404"]), _, 9) = $0 { true } else { false } })
+        #expect(asked.contains { if case .query(.jobs(["job-404"], nil), _, 9) = $0 { true } else { false } })
         let wrongKind = harness.ask(.unexpected(kind: "heartbeat"), id: 44)
         #expect(wrongKind?.correlationID == 44)
         guard case .error(let unknown)? = wrongKind?.reply else {
@@ -432,7 +432,21 @@ struct ControllerCoreTests {
             Issue.record("another submitter may not cancel it")
             return
         }
-        #expect(other.message.contains("belongs to alice"))
+        #expect(other.message.contains("\(submitted.jobID) was submitted by another key"))
+        guard case .error(let peek)? = ask(.status(StatusQuery(jobIDs: [submitted.jobID])), as: "bob") else {
+            Issue.record("another submitter may not read its status")
+            return
+        }
+        #expect(peek.code == .unauthorized)
+        guard case .jobs(let own, _)? = ask(.status(StatusQuery(jobIDs: [submitted.jobID])), as: "alice") else {
+            Issue.record("its submitter reads its status")
+            return
+        }
+        #expect(own.map(\.id) == [submitted.jobID])
+        let listing = harness.send(.fromClient(ClientAddress(frames: [[2]]), correlationID: 4, .status(StatusQuery()), caller: "bob"))
+        #expect(listing.contains { if case .query(.page(_, _, _, owner: "bob"), _, 4) = $0 { true } else { false } }, "a submitter's listing holds only its own jobs")
+        let operatorListing = harness.send(.fromClient(ClientAddress(frames: [[2]]), correlationID: 5, .status(StatusQuery()), caller: "ops"))
+        #expect(operatorListing.contains { if case .query(.page(_, _, _, owner: nil), _, 5) = $0 { true } else { false } })
         guard case .error(let link)? = ask(.setLink(LinkChange(link: "e", up: false)), as: "alice") else {
             Issue.record("only an operator changes links")
             return

@@ -203,7 +203,7 @@ struct ReloadAndPageTests {
 
         let status = StatusQuery(page: PageRequest(cursor: "2", limit: 100_000))
         let asked = harness.send(.fromClient(ClientAddress(frames: [Array("client".utf8)]), correlationID: 3, .status(status)))
-        #expect(asked.contains { if case .query(.page(after: 2, limit: 500, activeOnly: false), _, 3) = $0 { true } else { false } }, "a listing is the store's, capped at the page size")
+        #expect(asked.contains { if case .query(.page(after: 2, limit: 500, activeOnly: false, owner: nil), _, 3) = $0 { true } else { false } }, "a listing is the store's, capped at the page size")
     }
 }
 

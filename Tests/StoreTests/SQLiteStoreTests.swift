@@ -10,10 +10,10 @@ func stateDirectory() throws -> String {
     return path
 }
 
-func record(_ number: UInt64, _ state: JobState, key: String = "", submittedMs: Int64 = 1_000) -> StoredJob {
+func record(_ number: UInt64, _ state: JobState, key: String = "", submittedMs: Int64 = 1_000, owner: String = "") -> StoredJob {
     let job = JobView(
         id: "job-\(number)", state: state, pool: state == .accepted ? "" : "east-1", attempts: 1,
-        submittedMs: submittedMs, updatedMs: submittedMs, spec: JobSpec(command: "true")
+        submittedMs: submittedMs, updatedMs: submittedMs, spec: JobSpec(command: "true", owner: owner)
     )
     let request = PlacementRequest(ingress: "in", cpuCores: 2, explain: false)
     return StoredJob(job: job, request: request, number: number, dispatchSequence: number, exclusions: ["west-1": 99_000], idempotencyKey: key)
@@ -88,6 +88,39 @@ struct SQLiteStoreTests {
         #expect(id == "job-99")
         guard case .jobs(let found, _) = try store.answer(.cancelFinished("job-5")) else { return }
         #expect(found.first?.state == .succeeded)
+    }
+
+    @Test(arguments: ["sqlite", "memory"]) func aQueryLimitedToAnOwnerAnswersWithItsJobsAlone(kind: String) throws {
+        let directory = try stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store: any ControllerStore = kind == "sqlite" ? try SQLiteStore(directory: directory) : InMemoryStore()
+        _ = try store.recover(nowMs: 0, idempotencyWindowS: 60)
+        try store.commit(jobs: (1...9).map { record($0, $0 < 5 ? .running : .succeeded, owner: $0 % 3 == 0 ? "bob" : "alice") }, counters: DurableCounters(nextJobNumber: 10))
+        var seen: [String] = []
+        var cursor: UInt64 = 0
+        while true {
+            guard case .jobs(let jobs, let next) = try store.answer(.page(after: cursor, limit: 2, activeOnly: false, owner: "alice")) else {
+                Issue.record("a page is a list of jobs")
+                return
+            }
+            seen += jobs.map(\.id)
+            guard let following = UInt64(next) else { break }
+            cursor = following
+        }
+        #expect(seen == [1, 2, 4, 5, 7, 8].map { "job-\($0)" })
+        guard case .jobs(let active, _) = try store.answer(.page(after: 0, limit: 10, activeOnly: true, owner: "bob")) else { return }
+        #expect(active.map(\.id) == ["job-3"])
+        guard case .foreign(let id) = try store.answer(.jobs(["job-1", "job-6"], owner: "alice")) else {
+            Issue.record("another owner's job is named")
+            return
+        }
+        #expect(id == "job-6")
+        guard case .foreign = try store.answer(.cancelFinished("job-9", owner: "alice")) else {
+            Issue.record("another owner's finished job is not cancelled")
+            return
+        }
+        guard case .jobs(let own, _) = try store.answer(.jobs(["job-9"], owner: "bob")) else { return }
+        #expect(own.map(\.spec.owner) == ["bob"])
     }
 
     @Test func theInMemoryStoreKeepsTheSamePromisesWithinAProcess() throws {
