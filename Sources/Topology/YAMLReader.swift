@@ -71,7 +71,8 @@ public struct YAMLReader {
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 
-    static func describe(_ node: Yams.Node) -> String {
+    /// How a node is named in a message: its text, or what kind of node it is.
+    public static func describe(_ node: Yams.Node) -> String {
         switch node {
         case .scalar(let scalar): "\"\(scalar.string)\""
         case .mapping: "a mapping"

@@ -84,6 +84,8 @@ struct ControllerCommand: AsyncParsableCommand {
 
     @OptionGroup var log: LogOptions
 
+    @OptionGroup var configFile: ConfigFileOption
+
     func validate() throws {
         try checkRanges([("--client-rate", clientRate, 0, 1e9), ("--client-burst", clientBurst, 1, 1e9)])
         guard placementDeadlineS.isFinite, placementDeadlineS > 0, placementDeadlineS <= 365 * 86_400 else {
@@ -169,6 +171,38 @@ struct ControllerCommand: AsyncParsableCommand {
         try await group.run()
         hangup.cancel()
     }
+}
+
+extension ControllerCommand: CheckedConfiguration {
+    func fileProblems() -> [String] {
+        var problems: [String] = []
+        for file in [topology] + reloadable {
+            do {
+                _ = try Topology.load(contentsOf: file, maximumBytes: maxTopologyMib << 20)
+            } catch {
+                problems += error.problems.map(\.description)
+            }
+        }
+        if let access {
+            do {
+                _ = try ControllerSecurity(accessFile: access)
+            } catch {
+                problems += error.problems.map(\.description)
+            }
+        }
+        do {
+            _ = try admin.address()
+        } catch {
+            problems.append("\(error)")
+        }
+        return problems
+    }
+}
+
+/// `--config FILE` on the daemons; `ConfigFile.expand` reads the file before the command line is parsed.
+struct ConfigFileOption: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp("A configuration file (YAML) whose keys are this command's long options; options given here win. `junction config check FILE` checks one.", valueName: "file"))
+    var path: String?
 }
 
 /// The admin endpoint's address, shared by the daemons.
@@ -283,6 +317,8 @@ struct PoolCommand: AsyncParsableCommand {
     @OptionGroup var admin: AdminOptions
 
     @OptionGroup var log: LogOptions
+
+    @OptionGroup var configFile: ConfigFileOption
 
     func validate() throws {
         // Each named, with its range: NaN is not "negative", and a pool past these does not exist.
@@ -412,6 +448,22 @@ struct KeyOptions: ParsableArguments {
         } catch {
             throw ValidationError(error.description)
         }
+    }
+}
+
+extension PoolCommand: CheckedConfiguration {
+    func fileProblems() -> [String] {
+        var problems: [String] = []
+        do {
+            _ = try agentConfiguration()
+            _ = try keys.curve()
+            _ = try admin.address()
+        } catch let error as ValidationError {
+            problems.append(error.message)
+        } catch {
+            problems.append("\(error)")
+        }
+        return problems
     }
 }
 

@@ -6,7 +6,14 @@ extension Junction {
     /// subcommand is named with the nearest real one, and a check that fails while a subcommand
     /// runs is shown with that subcommand's usage rather than the root's.
     static func main() async {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments: [String]
+        do {
+            arguments = try ConfigFile.expand(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            for problem in error.problems { printError(problem.description) }
+            FileHandle.standardError.write(Data("Error: the configuration file has \(error.errors.count) \(error.errors.count == 1 ? "error" : "errors"); nothing was started\n".utf8))
+            Foundation.exit(64)
+        }
         if let typo = unknownSubcommand(in: arguments) {
             FileHandle.standardError.write(Data((typo + "\n").utf8))
             Foundation.exit(64)

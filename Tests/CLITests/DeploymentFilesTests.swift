@@ -155,16 +155,26 @@ struct DeploymentFilesTests {
         for name in metricNames(in: text) { #expect(Self.exported.contains(name), "\(name) is not a metric Junction exports") }
     }
 
-    @Test func theSystemdUnitsFindEveryVariableInTheirExampleEnvironments() throws {
-        for (unit, example) in [("junction-controller.service", "controller.env.example"), ("junction-pool.service", "pool.env.example")] {
+    @Test func theSystemdUnitsStartFromConfigurationFilesTheExamplesShowWhole() async throws {
+        // The examples' own neighbours: the topology, key pairs and access file they name.
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: deployFile("../Topologies/abilene.yaml"), toPath: folder + "/topology.yaml")
+        for name in ["controller", "chicago-a100"] {
+            let made = try await junction("keygen", "--out", "\(folder)/\(name)")
+            #expect(made.status == 0, "\(made.errors)")
+        }
+        try "key: controller.key\npools:\n  - {name: chicago-a100, key: chicago-a100.pub, pools: [chicago-a100]}\n"
+            .write(toFile: folder + "/access.yaml", atomically: true, encoding: .utf8)
+        for (daemon, unit, example) in [("controller", "junction-controller.service", "controller.yaml.example"), ("pool", "junction-pool.service", "pool.yaml.example")] {
             let text = try String(contentsOfFile: deployFile(unit), encoding: .utf8)
-            let environment = try String(contentsOfFile: deployFile(example), encoding: .utf8)
-            let defined = Set(environment.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: "=").first.map(String.init) })
-            let start = String(try #require(text.split(separator: "\n").first { $0.hasPrefix("ExecStart=") }))
-            let regex = try NSRegularExpression(pattern: "\\$\\{([A-Z_]+)\\}")
-            let used = regex.matches(in: start, range: NSRange(start.startIndex..., in: start)).compactMap { Range($0.range(at: 1), in: start).map { String(start[$0]) } }
-            #expect(!used.isEmpty || unit == "junction-controller.service")
-            for variable in used { #expect(defined.contains(variable), "\(unit) uses ${\(variable)}, which \(example) does not set") }
+            let lines = text.split(separator: "\n").map(String.init)
+            #expect(lines.contains("ExecStart=/usr/local/bin/junction \(daemon) --config /etc/junction/\(daemon).yaml"), "\(unit)")
+            #expect(lines.contains("ExecStartPre=/usr/local/bin/junction config check /etc/junction/\(daemon).yaml --daemon \(daemon)"), "\(unit)")
+            let file = "\(folder)/\(daemon).yaml"
+            try FileManager.default.copyItem(atPath: deployFile(example), toPath: file)
+            let checked = try await junction("config", "check", file, "--daemon", daemon)
+            #expect(checked.status == 0, "\(example): \(checked.errors)")
         }
     }
 
