@@ -116,6 +116,8 @@ extension ControllerCore {
     }
 
     mutating func tick() {
+        applyHeldAdvertisements()
+        releaseDampenedPools()
         let now = time.seconds
         let liveness = Double(configuration.livenessMs) / 1_000
         let interval = Double(configuration.heartbeatIntervalMs) / 1_000

@@ -55,6 +55,17 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var clientRequestsPerSecond: Double = 10_000
     /// Requests one connection may send at once beyond that rate.
     public var clientRequestBurst: Double = 20_000
+    /// Advertisements a pool's session may apply a second on average (0: every one); beyond it
+    /// only the newest waits, and is applied when the allowance refills.
+    public var advertisementsPerSecond: Double = 10
+    public var advertisementBurst: Double = 20
+    /// Flap dampening: every loss of a pool's session adds 1 to its penalty, which halves every
+    /// `flapHalfLifeS`. A pool registering with a penalty of `flapSuppressAt` or more (0: never)
+    /// gets no new work until it decays below `flapReuseBelow`: by default, three losses within
+    /// about 15 s dampen a pool for about 80 s, and a pool that keeps flapping for at most 140 s.
+    public var flapHalfLifeS: Double = 60
+    public var flapSuppressAt: Double = 2.5
+    public var flapReuseBelow: Double = 1
 
     public init() {}
 }
@@ -251,6 +262,12 @@ public struct ControllerCore: Sendable {
     /// Each client connection's request allowance, by its address.
     var clientAllowances: [ClientAddress: TokenBucket] = [:]
     var allowancesSweptAt = 0.0
+    /// Each pool session's advertisement allowance, and the newest advertisement over it.
+    var advertisementAllowances: [String: TokenBucket] = [:]
+    var heldAdvertisements: [String: PoolReport] = [:]
+    /// Pools lost lately, with their flap penalty; and the pools dampened for it.
+    var flapPenalties: [String: FlapPenalty] = [:]
+    var dampenedPools: Set<String> = []
 
     public init(topology: Topology, configuration: ControllerConfiguration = ControllerConfiguration(), metrics: ControllerMetrics = ControllerMetrics()) {
         var engine = PlacementEngine(topology: topology, declaredLiveness: .declared)

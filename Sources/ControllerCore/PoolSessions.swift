@@ -96,13 +96,16 @@ extension ControllerCore {
         state.labels.merge(register.labels) { _, own in own }
         if let price = register.price { state.price = price }
         if register.speed > 0 { state.speed = register.speed }
-        state.liveness = .up
+        state.liveness = livenessOnRegister(id)
         state.lastAdvertisement = time.seconds
         engine.upsertPool(state)
         engine.resetSequence(id)
 
         if let old = sessions[id], old.peer != peer {
             poolOfPeer[old.peer] = nil
+            // A session replaced by a new one was lost too, without its pool missing a window.
+            penalizeFlap(id)
+            forgetAdvertisements(of: id)
             log(.info, "pool registered again on a new connection; the old session ends", ["pool": id])
         }
         let session = Session(peer: peer, id: nextSessionID, lastHeard: time.seconds, lastSent: time.seconds)
@@ -167,6 +170,12 @@ extension ControllerCore {
             price: advertisement.price,
             dispatchSequenceApplied: advertisement.dispatchSequenceApplied
         )
+        guard admitAdvertisement(report, from: pool) else { return }
+        apply(report, from: pool)
+    }
+
+    /// Applies an advertisement to the engine; waiting jobs get a chance on the next tick.
+    mutating func apply(_ report: PoolReport, from pool: String) {
         switch engine.apply(report, from: pool, now: time.seconds) {
         case .applied:
             advertisementsApplied += 1
@@ -203,6 +212,8 @@ extension ControllerCore {
     /// jobs placed again.
     mutating func poolLost(_ pool: String, reason: String) {
         if let session = sessions.removeValue(forKey: pool) { poolOfPeer[session.peer] = nil }
+        penalizeFlap(pool)
+        forgetAdvertisements(of: pool)
         engine.setLiveness(pool, .down, now: time.seconds)
         publishPool(pool, reason: reason)
         let held = (onPool[pool] ?? []).sorted { (jobs[$0]?.number ?? 0) < (jobs[$1]?.number ?? 0) }

@@ -122,11 +122,22 @@ extension Placement {
 }
 
 extension PoolLiveness {
+    /// A pool state as the wire names it; an unknown one (a newer peer's) counts as down.
+    init(_ wire: Junction_V1_PoolState) {
+        switch wire {
+        case .declared, .unspecified: self = .declared
+        case .up: self = .up
+        case .dampened: self = .dampened
+        case .down, .UNRECOGNIZED: self = .down
+        }
+    }
+
     var wire: Junction_V1_PoolState {
         switch self {
         case .declared: .declared
         case .up: .up
         case .down: .down
+        case .dampened: .dampened
         }
     }
 }
@@ -166,7 +177,7 @@ extension RoutingTable {
                 latencyMs: reachable ? row.path.latencyMs : .infinity,
                 bottleneckGbps: reachable ? (row.hops == 0 ? .infinity : row.path.bottleneckGbps) : 0,
                 cost: reachable ? row.path.cost : .infinity, hops: Int(row.hops),
-                available: Resources(info.free), liveness: info.state == .up ? .up : info.state == .down ? .down : .declared,
+                available: Resources(info.free), liveness: PoolLiveness(info.state),
                 ageS: nil, queueWaitS: info.queueWaitS,
                 alternatives: row.alternatives.map(\.nodes), alternativeLatencyMs: row.alternatives.map(\.latencyMs)
             )

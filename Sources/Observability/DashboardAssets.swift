@@ -37,7 +37,7 @@ enum DashboardAssets {
           <span><i class="swatch" style="background:#d8453b"></i>full</span>
           <span><i class="swatch dashed"></i>down</span>
           <span><i class="dot up"></i>pool up</span><span><i class="dot stale"></i>stale</span>
-          <span><i class="dot down"></i>down</span><span><i class="dot declared"></i>declared</span>
+          <span><i class="dot down"></i>down</span><span><i class="dot dampened"></i>flapping</span><span><i class="dot declared"></i>declared</span>
         </div>
       </section>
       <section class="tables">
@@ -78,6 +78,7 @@ enum DashboardAssets {
     .dot.up, .pool.up circle { background: #2e9d6a; fill: #2e9d6a; }
     .dot.stale, .pool.stale circle { background: #e0b43a; fill: #e0b43a; }
     .dot.down, .pool.down circle { background: #d8453b; fill: #d8453b; }
+    .dot.dampened, .pool.dampened circle { background: #b4641e; fill: #b4641e; }
     .dot.declared, .pool.declared circle { background: #b8c1cc; fill: #b8c1cc; }
     .link { stroke-linecap: round; } .link.down { stroke: #9aa5b1 !important; stroke-dasharray: 5 4; }
     .node circle { fill: #fff; stroke: #435264; stroke-width: 1.5; }

@@ -7,6 +7,8 @@ public enum PoolLiveness: String, Sendable, Hashable {
     case up
     /// Missed its liveness window, or said goodbye.
     case down
+    /// Registered, but flapping: no new work until its flap penalty decays.
+    case dampened
 }
 
 /// A pool as the engine sees it: what it has, what it last reported free, and what leases hold.

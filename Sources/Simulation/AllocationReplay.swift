@@ -71,6 +71,7 @@ public struct AllocationReplay {
         var configuration = ControllerConfiguration()
         // Every request here stands for many users, not one connection: no per-connection limit.
         configuration.clientRequestsPerSecond = 0
+        configuration.advertisementsPerSecond = 0
         configuration.policy = policy
         configuration.explainRefusals = false
         configuration.staleAfterS = .infinity

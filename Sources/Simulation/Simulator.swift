@@ -184,8 +184,10 @@ public struct Simulator {
     public init(_ setup: SimulationSetup) {
         self.setup = setup
         var configuration = ControllerConfiguration()
-        // Every request here stands for many users, not one connection: no per-connection limit.
+        // Every request here stands for many users, not one connection: no per-connection limit;
+        // and a pool's reports arrive when the simulation says, not when a rate allows.
         configuration.clientRequestsPerSecond = 0
+        configuration.advertisementsPerSecond = 0
         configuration.policy = setup.policy
         configuration.explainRefusals = false
         configuration.staleAfterS = .infinity

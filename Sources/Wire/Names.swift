@@ -19,6 +19,7 @@ extension Junction_V1_PoolState {
         case .declared: "declared"
         case .up: "up"
         case .down: "down"
+        case .dampened: "dampened"
         default: "unknown"
         }
     }

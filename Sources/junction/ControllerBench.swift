@@ -377,8 +377,10 @@ final class BenchController {
         configuration.dispatchTimeoutS = 86_400
         configuration.livenessMs = 3_600_000
         configuration.staleAfterS = 86_400
-        // One client connection drives every request here: the per-connection limit is off.
+        // One client connection drives every request here: the per-connection limit is off; and
+        // intake measures what the loop can apply, so every advertisement is applied on arrival.
         configuration.clientRequestsPerSecond = 0
+        configuration.advertisementsPerSecond = 0
         service = try ControllerService(
             topology: network, topologyPath: topology,
             endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),

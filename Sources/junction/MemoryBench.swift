@@ -36,6 +36,7 @@ struct MemoryBench: ParsableCommand {
         var configuration = ControllerConfiguration()
         // Every request here stands for many users, not one connection: no per-connection limit.
         configuration.clientRequestsPerSecond = 0
+        configuration.advertisementsPerSecond = 0
         configuration.finishedRetentionS = retentionS
         configuration.livenessMs = UInt32.max
         configuration.staleAfterS = .infinity

@@ -135,6 +135,10 @@ public nonisolated enum Junction_V1_PoolState: SwiftProtobuf.Enum, Swift.CaseIte
 
   /// Missed its liveness window, or said goodbye.
   case down // = 3
+
+  /// Registered, but lost and back so often lately that it gets no new work until its flap
+  /// penalty has decayed (Protocols/README.md §7a); its running jobs carry on.
+  case dampened // = 4
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -147,6 +151,7 @@ public nonisolated enum Junction_V1_PoolState: SwiftProtobuf.Enum, Swift.CaseIte
     case 1: self = .declared
     case 2: self = .up
     case 3: self = .down
+    case 4: self = .dampened
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -157,6 +162,7 @@ public nonisolated enum Junction_V1_PoolState: SwiftProtobuf.Enum, Swift.CaseIte
     case .declared: return 1
     case .up: return 2
     case .down: return 3
+    case .dampened: return 4
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -167,6 +173,7 @@ public nonisolated enum Junction_V1_PoolState: SwiftProtobuf.Enum, Swift.CaseIte
     .declared,
     .up,
     .down,
+    .dampened,
   ]
 
 }
@@ -413,7 +420,7 @@ nonisolated extension Junction_V1_Delivery: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Junction_V1_PoolState: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0POOL_STATE_UNSPECIFIED\0\u{1}POOL_STATE_DECLARED\0\u{1}POOL_STATE_UP\0\u{1}POOL_STATE_DOWN\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0POOL_STATE_UNSPECIFIED\0\u{1}POOL_STATE_DECLARED\0\u{1}POOL_STATE_UP\0\u{1}POOL_STATE_DOWN\0\u{1}POOL_STATE_DAMPENED\0")
 }
 
 nonisolated extension Junction_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
