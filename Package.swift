@@ -108,6 +108,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "FuzzTargets", dependencies: ["ControllerCore", "ControllerWire", "Simulation", "Topology", "Wire"]),
+        .executableTarget(name: "junction-fuzz", dependencies: ["FuzzTargets"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ", "Topology", "ControllerCore", "ControllerWire", "Placement"]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "Placement", "Topology"]),
@@ -116,6 +118,7 @@ let package = Package(
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),
         .testTarget(name: "CLITests", dependencies: ["junction", "ControllerCore", "JunctionClient", "PoolAgentCore", "Wire", "ZeroMQ", "Yams"]),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology"]),
     ]
 )
