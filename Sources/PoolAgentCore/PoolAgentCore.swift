@@ -11,6 +11,9 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var price: Price
     public var speed: Double
     public var processingLatencyMs: Double
+    /// The device index of each GPU, by model, as `nvidia-smi` numbers them. A model the
+    /// capacity names and this does not gets indices after the known ones, in model order.
+    public var gpuDevices: [String: [UInt32]] = [:]
     /// Advertise at least this often, besides when jobs start and end.
     public var advertiseEveryS: Double = 5
     public var backoffInitialS: Double = 0.5
@@ -29,6 +32,41 @@ public struct AgentConfiguration: Sendable, Hashable {
         self.speed = speed
         self.processingLatencyMs = processingLatencyMs
     }
+
+    /// Every GPU's device index by model: the detected ones, then numbers for the rest.
+    public var deviceIndices: [String: [UInt32]] {
+        var indices = gpuDevices
+        var next = (gpuDevices.values.flatMap { $0 }.max()).map { $0 + 1 } ?? 0
+        for (model, count) in capacity.gpus.sorted(by: { $0.key < $1.key }) where count > 0 {
+            let known = indices[model] ?? []
+            guard known.count < count else {
+                indices[model] = Array(known.prefix(count))
+                continue
+            }
+            indices[model] = known + (0..<UInt32(count - known.count)).map { next + $0 }
+            next += UInt32(count - known.count)
+        }
+        return indices.filter { !$0.value.isEmpty && capacity.gpus[$0.key] != nil }
+    }
+}
+
+/// The GPU devices a job was given: whole GPUs, or the device of its shared GPU.
+public struct GPUAssignment: Sendable, Hashable {
+    /// Device indices the job holds whole, in order.
+    public var devices: [UInt32] = []
+    /// The device of the GPU the job shares, if it shares one.
+    public var sharedDevice: UInt32?
+    /// The models of the devices.
+    public var models: [String] = []
+
+    public init(devices: [UInt32] = [], sharedDevice: UInt32? = nil, models: [String] = []) {
+        self.devices = devices
+        self.sharedDevice = sharedDevice
+        self.models = models
+    }
+
+    /// Every device the job may use.
+    public var visible: [UInt32] { devices + (sharedDevice.map { [$0] } ?? []) }
 }
 
 /// Something that happened to the agent.
@@ -47,7 +85,7 @@ public enum AgentAction: Sendable, Equatable {
     case send(WireMessage)
     /// Close the connection and open a new one (a new identity).
     case reconnect
-    case run(jobID: String, spec: Junction_V1_JobSpec)
+    case run(jobID: String, spec: Junction_V1_JobSpec, gpus: GPUAssignment)
     /// SIGTERM now, SIGKILL after the grace period.
     case stop(jobID: String, graceS: Double)
     case log(level: String, message: String, metadata: [String: String])
@@ -72,6 +110,7 @@ public struct PoolAgentCore: Sendable {
         var attempt: UInt32
         var started: Bool
         var stopping: Bool
+        var gpus = GPUAssignment()
     }
 
     public let configuration: AgentConfiguration
@@ -333,6 +372,13 @@ public struct PoolAgentCore: Sendable {
             }
         }
         if dispatch.spec.command.isEmpty { shortage = "the job has no command" }
+        var gpus = GPUAssignment()
+        if shortage == nil {
+            switch assignDevices(dispatch.spec) {
+            case .success(let assigned): gpus = assigned
+            case .failure(let failure): shortage = failure.reason
+            }
+        }
         if let shortage {
             ack.accepted = false
             ack.reason = shortage
@@ -340,11 +386,11 @@ public struct PoolAgentCore: Sendable {
             log("notice", "refused a dispatch: \(shortage)", ["job": dispatch.jobID])
             return
         }
-        jobs[dispatch.jobID] = Job(spec: dispatch.spec, dispatchSequence: dispatch.dispatchSequence, attempt: dispatch.attempt, started: false, stopping: false)
+        jobs[dispatch.jobID] = Job(spec: dispatch.spec, dispatchSequence: dispatch.dispatchSequence, attempt: dispatch.attempt, started: false, stopping: false, gpus: gpus)
         dispatchSequenceApplied = max(dispatchSequenceApplied, dispatch.dispatchSequence)
         ack.accepted = true
         send(.dispatchAck(ack))
-        actions.append(.run(jobID: dispatch.jobID, spec: dispatch.spec))
+        actions.append(.run(jobID: dispatch.jobID, spec: dispatch.spec, gpus: gpus))
         log("info", "running a job along \(dispatch.path.joined(separator: " → "))", ["job": dispatch.jobID, "attempt": "\(dispatch.attempt)"])
     }
 
@@ -391,3 +437,50 @@ private func pow2(_ exponent: Int) -> Double {
     Double(1 << min(exponent, 30))
 }
 
+/// Why a job's GPUs could not be given.
+struct DeviceShortage: Error {
+    var reason: String
+}
+
+extension PoolAgentCore {
+    /// Devices held by running jobs: whole, and each shared GPU's device by model and share slot.
+    var heldDevices: (whole: Set<UInt32>, shared: [String: [UInt32: UInt32]]) {
+        var whole = Set<UInt32>()
+        var shared: [String: [UInt32: UInt32]] = [:]
+        for job in jobs.values {
+            whole.formUnion(job.gpus.devices)
+            if let device = job.gpus.sharedDevice { shared[job.spec.gpuShare.model, default: [:]][job.spec.gpuShare.gpu] = device }
+        }
+        return (whole, shared)
+    }
+
+    /// The devices a job gets: for each model it asks whole GPUs of, the lowest-numbered free
+    /// ones; for a share, the device its shared GPU is on already, or a free one. No device is
+    /// given whole to two jobs, nor whole to one and shared with another.
+    func assignDevices(_ spec: Junction_V1_JobSpec) -> Result<GPUAssignment, DeviceShortage> {
+        let indices = configuration.deviceIndices
+        let held = heldDevices
+        let taken = held.whole.union(held.shared.values.flatMap(\.values))
+        var assignment = GPUAssignment()
+        for (model, count) in spec.resources.gpus.sorted(by: { $0.key < $1.key }) where count > 0 {
+            let free = (indices[model] ?? []).filter { !taken.contains($0) }
+            guard free.count >= Int(count) else {
+                return .failure(DeviceShortage(reason: "\(free.count) \(model) device\(free.count == 1 ? "" : "s") free, \(count) asked"))
+            }
+            assignment.devices += free.prefix(Int(count))
+            assignment.models.append(model)
+        }
+        if spec.hasGpuShare {
+            let share = spec.gpuShare
+            if let device = held.shared[share.model]?[share.gpu] {
+                assignment.sharedDevice = device
+            } else if let device = (indices[share.model] ?? []).first(where: { !taken.contains($0) && !assignment.devices.contains($0) }) {
+                assignment.sharedDevice = device
+            } else {
+                return .failure(DeviceShortage(reason: "no \(share.model) device free to share"))
+            }
+            if !assignment.models.contains(share.model) { assignment.models.append(share.model) }
+        }
+        return .success(assignment)
+    }
+}

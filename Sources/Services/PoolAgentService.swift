@@ -155,9 +155,9 @@ final class AgentOwner: @unchecked Sendable {
         }
         for action in later {
             switch action {
-            case .run(let jobID, let spec):
+            case .run(let jobID, let spec, let gpus):
                 do {
-                    try executor.start(jobID: jobID, spec: spec)
+                    try executor.start(jobID: jobID, spec: spec, gpus: gpus, poolHasGPUs: !core.configuration.capacity.gpus.isEmpty)
                     handle(.jobStarted(jobID))
                 } catch {
                     executorErrors.increment()

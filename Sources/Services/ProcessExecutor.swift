@@ -1,4 +1,5 @@
 import CSpawn
+import PoolAgentCore
 import Foundation
 import Synchronization
 import Wire
@@ -64,14 +65,23 @@ public final class ProcessExecutor: Sendable {
     /// SIGKILL if the agent dies, so a killed agent leaves no job running that the controller
     /// then places again. Its process group is written down until it ends, so an agent that
     /// starts again on this directory stops whatever its previous incarnation left behind.
-    public func start(jobID: String, spec: Junction_V1_JobSpec) throws {
+    public func start(jobID: String, spec: Junction_V1_JobSpec, gpus: GPUAssignment = GPUAssignment(), poolHasGPUs: Bool = false) throws {
         let folder = workingDirectory(of: jobID)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in spec.environment { environment[key] = value }
         environment["JUNCTION_JOB_ID"] = jobID
+        if poolHasGPUs || !gpus.visible.isEmpty {
+            // The devices the job was given, and no others: CUDA and the NVIDIA container
+            // runtime see only these (an empty list hides every GPU from a job that asked none).
+            let devices = gpus.visible.map(String.init).joined(separator: ",")
+            environment["CUDA_VISIBLE_DEVICES"] = devices
+            environment["NVIDIA_VISIBLE_DEVICES"] = devices.isEmpty ? "void" : devices
+            environment["JUNCTION_GPU_INDICES"] = devices
+            if !gpus.models.isEmpty { environment["JUNCTION_GPU_MODEL"] = gpus.models.joined(separator: ",") }
+        }
         if spec.hasGpuShare {
-            // Which shared GPU and how much of it, for the job or its wrapper to pick the device.
+            // Which shared GPU and how much of it, for the job or its wrapper (MPS, MIG) to divide it.
             environment["JUNCTION_GPU_MODEL"] = spec.gpuShare.model
             environment["JUNCTION_GPU_SHARED_INDEX"] = "\(spec.gpuShare.gpu)"
             environment["JUNCTION_GPU_SHARE"] = "\(spec.gpuShare.share)"

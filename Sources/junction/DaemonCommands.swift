@@ -337,10 +337,12 @@ struct PoolCommand: AsyncParsableCommand {
             cpuCores: cpu ?? Double(ProcessInfo.processInfo.activeProcessorCount),
             memoryBytes: memoryGib.map { UInt64($0 * Double(1 << 30)) } ?? ProcessInfo.processInfo.physicalMemory
         )
+        var devices: [String: [UInt32]] = [:]
         if let gpus {
             capacity.gpus = try parseCounts(gpus, flag: "--gpus")
         } else {
-            capacity.gpus = detectGPUs()
+            devices = detectGPUs()
+            capacity.gpus = devices.mapValues(\.count)
         }
         var labelMap: [String: String] = [:]
         for label in labels {
@@ -356,7 +358,9 @@ struct PoolCommand: AsyncParsableCommand {
             }
             gpuHour[String(parts[0])] = value
         }
-        return AgentConfiguration(poolID: id, node: node, capacity: capacity, labels: labelMap, price: Price(cpuCoreHour: priceCoreHour, gpuHour: gpuHour), speed: speed)
+        var configuration = AgentConfiguration(poolID: id, node: node, capacity: capacity, labels: labelMap, price: Price(cpuCoreHour: priceCoreHour, gpuHour: gpuHour), speed: speed)
+        configuration.gpuDevices = devices
+        return configuration
     }
 
     func run() async throws {
@@ -398,10 +402,10 @@ func parseCounts(_ text: String, flag: String) throws -> [String: Int] {
 }
 
 /// GPUs by model from nvidia-smi, when it is installed; none otherwise.
-func detectGPUs() -> [String: Int] {
+func detectGPUs() -> [String: [UInt32]] {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
+    process.arguments = ["nvidia-smi", "--query-gpu=index,name", "--format=csv,noheader"]
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
@@ -409,13 +413,15 @@ func detectGPUs() -> [String: Int] {
     process.waitUntilExit()
     guard process.terminationStatus == 0 else { return [:] }
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    var counts: [String: Int] = [:]
+    var devices: [String: [UInt32]] = [:]
     for line in text.split(whereSeparator: \.isNewline) {
-        // "NVIDIA H100 80GB HBM3" counts as H100.
-        let words = line.split(separator: " ").filter { $0 != "NVIDIA" && $0 != "Tesla" && $0 != "GeForce" }
-        if let model = words.first { counts[String(model), default: 0] += 1 }
+        // "0, NVIDIA H100 80GB HBM3" is device 0, an H100.
+        let fields = line.split(separator: ",", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard fields.count == 2, let index = UInt32(fields[0]) else { continue }
+        let words = fields[1].split(separator: " ").filter { $0 != "NVIDIA" && $0 != "Tesla" && $0 != "GeForce" }
+        if let model = words.first { devices[String(model), default: []].append(index) }
     }
-    return counts
+    return devices
 }
 
 /// Whether an endpoint is reachable only from this machine.

@@ -138,6 +138,38 @@ struct SystemTests {
         }
     }
 
+    @Test func wholeGPUJobsAreToldTheirOwnDevicesAsNvidiaSmiNumbersThem() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        // An nvidia-smi that lists three H100s at indices 3, 5 and 7, so the indices the jobs see
+        // can only have come from it.
+        let tools = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tools) }
+        try "#!/bin/sh\nprintf '3, NVIDIA H100 80GB HBM3\\n5, NVIDIA H100 80GB HBM3\\n7, NVIDIA H100 80GB HBM3\\n'\n"
+            .write(toFile: tools + "/nvidia-smi", atomically: true, encoding: .utf8)
+        chmod(tools + "/nvidia-smi", 0o755)
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let path = tools + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let pool = try JunctionProcess(["pool", "--id", "h100s", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work], environment: ["PATH": path])
+        defer { pool.signal(SIGKILL) }
+        try await controller.waitForPools(["h100s"])
+        let show = "echo \"$CUDA_VISIBLE_DEVICES|$NVIDIA_VISIBLE_DEVICES|$JUNCTION_GPU_MODEL\"; sleep 5"
+        for gpus in ["H100:2", "H100:1"] {
+            let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--gpus", gpus, "--", "/bin/sh", "-c", show)
+            #expect(submit.status == 0, "\(submit.output) \(submit.errors)")
+        }
+        let cpuOnly = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", show)
+        #expect(cpuOnly.status == 0, "\(cpuOnly.errors)")
+        var outputs: [String] = []
+        for job in ["job-1", "job-2", "job-3"] {
+            _ = try await controller.waitForJob(job, state: "succeeded", within: 30)
+            outputs.append(try String(contentsOfFile: "\(work)/h100s/\(job)/stdout", encoding: .utf8))
+        }
+        #expect(outputs == ["3,5|3,5|H100\n", "7|7|H100\n", "|void|\n"], "each job sees only its own devices; a job that asked none sees none")
+    }
+
     @Test func aJobOnAKilledPoolCompletesElsewhere() async throws {
         let work = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: work) }

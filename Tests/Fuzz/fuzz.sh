@@ -53,7 +53,7 @@ for target in "${targets[@]}"; do
     mkdir -p "$work"
     limit=(-max_total_time="$seconds")
     [[ -n "$runs" ]] && limit=(-runs="$runs")
-    echo "== $target: ${runs:+$runs runs}${runs:-$seconds s}"
+    if [[ -n "$runs" ]]; then echo "== $target: $runs runs"; else echo "== $target: $seconds s"; fi
     log="$scratch/$target.log"
     if JUNCTION_FUZZ_TARGET="$target" "$binary" "${limit[@]}" -max_len="$(max_len "$target")" -timeout=30 \
         -rss_limit_mb=4096 -detect_leaks=0 -print_final_stats=1 -artifact_prefix="$scratch/crashes/$target-" \

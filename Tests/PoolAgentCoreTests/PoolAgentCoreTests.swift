@@ -64,7 +64,7 @@ struct PoolAgentCoreTests {
         _ = agent.handle(.connected)
         _ = agent.welcome()
         let accepted = agent.dispatch("job-1", cores: 6, gpus: 2, sequence: 1)
-        #expect(accepted.contains { if case .run(let id, _) = $0 { id == "job-1" } else { false } })
+        #expect(accepted.contains { if case .run(let id, _, _) = $0 { id == "job-1" } else { false } })
         guard case .dispatchAck(let ack)? = sent(accepted).first else {
             Issue.record("a dispatch gets an ack")
             return
