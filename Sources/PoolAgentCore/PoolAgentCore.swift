@@ -8,8 +8,10 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var node: String
     public var capacity: Resources
     public var labels: [String: String]
-    public var price: Price
-    public var speed: Double
+    /// The agent's own price list and speed; nil leaves the topology's declaration (or the
+    /// controller's default) in force.
+    public var price: Price?
+    public var speed: Double?
     public var processingLatencyMs: Double
     /// The device index of each GPU, by model, as `nvidia-smi` numbers them. A model the
     /// capacity names and this does not gets indices after the known ones, in model order.
@@ -23,7 +25,7 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var heartbeatIntervalS: Double = 1
     public var livenessS: Double = 5
 
-    public init(poolID: String, node: String = "", capacity: Resources, labels: [String: String] = [:], price: Price = Price(), speed: Double = 1, processingLatencyMs: Double = 0) {
+    public init(poolID: String, node: String = "", capacity: Resources, labels: [String: String] = [:], price: Price? = nil, speed: Double? = nil, processingLatencyMs: Double = 0) {
         self.poolID = poolID
         self.node = node
         self.capacity = capacity
@@ -225,8 +227,8 @@ public struct PoolAgentCore: Sendable {
         register.agentVersion = "1"
         register.total = configuration.capacity.wire
         register.labels = configuration.labels
-        register.price = configuration.price.wire
-        register.speed = configuration.speed
+        if let price = configuration.price { register.price = price.wire }
+        register.speed = configuration.speed ?? 0
         register.runningJobs = jobs.keys.sorted().map { id in
             var running = Junction_V1_RunningJob()
             running.jobID = id
@@ -424,7 +426,7 @@ public struct PoolAgentCore: Sendable {
         advertisement.free = free.wire
         advertisement.total = configuration.capacity.wire
         advertisement.processingLatencyMs = configuration.processingLatencyMs
-        advertisement.speed = configuration.speed
+        advertisement.speed = configuration.speed ?? 0
         advertisement.labels = configuration.labels
         advertisement.dispatchSequenceApplied = dispatchSequenceApplied
         advertisement.runningJobs = UInt32(jobs.count)

@@ -300,14 +300,14 @@ struct PoolCommand: AsyncParsableCommand {
     @Option(name: .customLong("label"), help: ArgumentHelp("A label KEY=VALUE. Repeatable.", valueName: "label"))
     var labels: [String] = []
 
-    @Option(help: "Price per core-hour.")
-    var priceCoreHour: Double = 0
+    @Option(help: "Price per core-hour. Without it and --price-gpu-hour, the topology's prices for the pool stand (none: free).")
+    var priceCoreHour: Double?
 
     @Option(name: .customLong("price-gpu-hour"), help: ArgumentHelp("Price per GPU-hour as MODEL=PRICE. Repeatable.", valueName: "price"))
     var gpuPrices: [String] = []
 
-    @Option(help: "Speed relative to a reference pool.")
-    var speed: Double = 1
+    @Option(help: "Speed relative to a reference pool. Without it, the topology's speed for the pool stands (none: 1).")
+    var speed: Double?
 
     @Option(help: "Where jobs run: one folder per job with its stdout and stderr.")
     var workDir: String = FileManager.default.temporaryDirectory.appendingPathComponent("junction-jobs").path
@@ -358,7 +358,9 @@ struct PoolCommand: AsyncParsableCommand {
             }
             gpuHour[String(parts[0])] = value
         }
-        var configuration = AgentConfiguration(poolID: id, node: node, capacity: capacity, labels: labelMap, price: Price(cpuCoreHour: priceCoreHour, gpuHour: gpuHour), speed: speed)
+        // An agent that names any price states its whole price list.
+        let price = priceCoreHour != nil || !gpuHour.isEmpty ? Price(cpuCoreHour: priceCoreHour ?? 0, gpuHour: gpuHour) : nil
+        var configuration = AgentConfiguration(poolID: id, node: node, capacity: capacity, labels: labelMap, price: price, speed: speed)
         configuration.gpuDevices = devices
         return configuration
     }

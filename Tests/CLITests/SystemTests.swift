@@ -170,6 +170,31 @@ struct SystemTests {
         #expect(outputs == ["3,5|3,5|H100\n", "7|7|H100\n", "|void|\n"], "each job sees only its own devices; a job that asked none sees none")
     }
 
+    @Test func aDeclaredPoolKeepsItsPriceAndSpeedUnlessItsAgentStatesItsOwn() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology + """
+
+        pools:
+          - {id: near-declared, node: near, capacity: {cpu_cores: 8, memory_gib: 16}, price: {cpu_core_hour: 0.25}, speed: 2}
+          - {id: far-declared, node: far, capacity: {cpu_cores: 8, memory_gib: 16}, price: {cpu_core_hour: 0.25}, speed: 2}
+        """, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let quiet = try JunctionProcess(["pool", "--id", "near-declared", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "16", "--work-dir", work])
+        defer { quiet.signal(SIGKILL) }
+        let stating = try JunctionProcess(["pool", "--id", "far-declared", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "16", "--price-core-hour", "0.5", "--speed", "1.5", "--work-dir", work])
+        defer { stating.signal(SIGKILL) }
+        try await controller.waitForPools(["near-declared", "far-declared"])
+        let listed = try await controller.client("pools", "--json")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]])
+        let byPool = Dictionary(uniqueKeysWithValues: rows.compactMap { row in (row["pool"] as? String).map { ($0, row) } })
+        #expect(byPool["near-declared"]?["price_core_hour"] as? Double == 0.25, "an agent that states no price keeps the declared one: \(listed.output)")
+        #expect(byPool["near-declared"]?["speed"] as? Double == 2)
+        #expect(byPool["far-declared"]?["price_core_hour"] as? Double == 0.5, "an agent's own price wins")
+        #expect(byPool["far-declared"]?["speed"] as? Double == 1.5)
+    }
+
     @Test func aJobOnAKilledPoolCompletesElsewhere() async throws {
         let work = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: work) }
