@@ -189,6 +189,8 @@ struct Job: Sendable {
     var submittedMs: Int64
     var updatedMs: Int64
     var history: [JobTransition] = []
+    /// Where its files are on its pool, as the pool reported.
+    var output = ""
     var cancelRequested = false
     /// Submission order; the id is `job-<number>`.
     var number: UInt64 = 0
@@ -207,7 +209,7 @@ struct Job: Sendable {
     var view: JobView {
         JobView(
             id: id, state: state, pool: pool ?? "", path: path, estimate: estimate, exitCode: exitCode, usage: usage,
-            attempts: attempts, message: message, submittedMs: submittedMs, updatedMs: updatedMs, spec: spec, history: history
+            attempts: attempts, message: message, submittedMs: submittedMs, updatedMs: updatedMs, spec: spec, history: history, output: output
         )
     }
 }

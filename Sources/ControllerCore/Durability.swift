@@ -175,6 +175,7 @@ extension Job {
         usage = info.usage
         message = info.message
         history = info.history
+        output = info.output
         cancelRequested = record.cancelRequested
         number = record.number
         idempotencyKey = record.idempotencyKey

@@ -105,14 +105,17 @@ public struct JobReport: Sendable, Hashable {
     public var message: String
     /// The attempt reported, or 0 when the agent does not say.
     public var attempt: UInt32
+    /// Where the job's files are on the pool (`host:/path`); empty when the agent does not say.
+    public var output: String
 
-    public init(jobID: String, state: JobState, exitCode: Int32 = 0, usage: JobUsage? = nil, message: String = "", attempt: UInt32 = 0) {
+    public init(jobID: String, state: JobState, exitCode: Int32 = 0, usage: JobUsage? = nil, message: String = "", attempt: UInt32 = 0, output: String = "") {
         self.jobID = jobID
         self.state = state
         self.exitCode = exitCode
         self.usage = usage
         self.message = message
         self.attempt = attempt
+        self.output = output
     }
 }
 

@@ -95,8 +95,10 @@ public struct JobView: Sendable, Hashable {
     public var updatedMs: Int64
     public var spec: JobSpec
     public var history: [JobTransition]
+    /// Where the job's files are on its pool (`host:/path`, with `stdout` and `stderr`).
+    public var output: String
 
-    public init(id: String, state: JobState, pool: String = "", path: [String] = [], estimate: Estimate? = nil, exitCode: Int32 = 0, usage: JobUsage? = nil, attempts: UInt32 = 0, message: String = "", submittedMs: Int64, updatedMs: Int64, spec: JobSpec, history: [JobTransition] = []) {
+    public init(id: String, state: JobState, pool: String = "", path: [String] = [], estimate: Estimate? = nil, exitCode: Int32 = 0, usage: JobUsage? = nil, attempts: UInt32 = 0, message: String = "", submittedMs: Int64, updatedMs: Int64, spec: JobSpec, history: [JobTransition] = [], output: String = "") {
         self.id = id
         self.state = state
         self.pool = pool
@@ -110,6 +112,7 @@ public struct JobView: Sendable, Hashable {
         self.updatedMs = updatedMs
         self.spec = spec
         self.history = history
+        self.output = output
     }
 }
 

@@ -276,6 +276,7 @@ extension ControllerCore {
         awaitingReport[job.id] = nil
         job.exitCode = update.exitCode
         if let usage = update.usage { job.usage = usage }
+        if !update.output.isEmpty { job.output = update.output }
         jobs[job.id] = job
         switch update.state {
         case .running:

@@ -95,7 +95,7 @@ extension JobView {
             id: wire.jobID, state: JobState(wire.state) ?? .accepted, pool: wire.pool, path: wire.path,
             estimate: wire.hasEstimate ? Estimate(wire.estimate, gpuModel: gpuModel) : nil, exitCode: wire.exitCode,
             usage: wire.hasUsage ? JobUsage(wire.usage) : nil, attempts: wire.attempts, message: wire.message,
-            submittedMs: wire.submittedMs, updatedMs: wire.updatedMs, spec: spec, history: wire.history.map(JobTransition.init)
+            submittedMs: wire.submittedMs, updatedMs: wire.updatedMs, spec: spec, history: wire.history.map(JobTransition.init), output: wire.output
         )
     }
 
@@ -114,6 +114,7 @@ extension JobView {
         wire.updatedMs = updatedMs
         wire.spec = spec.wire
         wire.history = history.map(\.wire)
+        wire.output = output
         return wire
     }
 }

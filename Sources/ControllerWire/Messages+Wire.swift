@@ -76,7 +76,7 @@ extension PoolMessage {
             // An unspecified state is refused by the core as it refuses `accepted`.
             self = .jobReport(JobReport(
                 jobID: update.jobID, state: JobState(update.state) ?? .accepted, exitCode: update.exitCode,
-                usage: update.hasUsage ? JobUsage(update.usage) : nil, message: update.message, attempt: update.attempt
+                usage: update.hasUsage ? JobUsage(update.usage) : nil, message: update.message, attempt: update.attempt, output: update.output
             ))
         case .goodbye(let goodbye):
             self = .goodbye(reason: goodbye.reason)

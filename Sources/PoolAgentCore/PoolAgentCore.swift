@@ -76,9 +76,11 @@ public enum AgentEvent: Sendable {
     /// A fresh connection to the controller is open: register on it.
     case connected
     case fromController(WireMessage)
-    case jobStarted(String)
+    /// A job started; `output` is where its files are (`host:/path`).
+    case jobStarted(String, output: String = "")
     case jobStartFailed(String, reason: String)
-    case jobExited(String, exitCode: Int32, usage: Junction_V1_Usage)
+    /// A job ended; `stderrTail` is the last line it wrote to its stderr.
+    case jobExited(String, exitCode: Int32, usage: Junction_V1_Usage, stderrTail: String = "")
     case tick
 }
 
@@ -113,6 +115,7 @@ public struct PoolAgentCore: Sendable {
         var started: Bool
         var stopping: Bool
         var gpus = GPUAssignment()
+        var output = ""
     }
 
     public let configuration: AgentConfiguration
@@ -185,23 +188,28 @@ public struct PoolAgentCore: Sendable {
         case .fromController(let message):
             lastHeard = now
             receive(message)
-        case .jobStarted(let id):
+        case .jobStarted(let id, let output):
             guard jobs[id] != nil else { break }
             jobs[id]?.started = true
+            jobs[id]?.output = output
             metrics.jobsStarted.increment()
-            report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "")
+            report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "", output: output)
             advertise()
         case .jobStartFailed(let id, let reason):
             guard let job = jobs.removeValue(forKey: id) else { break }
             report(id, .failed, exitCode: -1, usage: Junction_V1_Usage(), message: "could not start: \(reason)", attempt: job.attempt)
             advertise()
-        case .jobExited(let id, let exitCode, let usage):
+        case .jobExited(let id, let exitCode, let usage, let stderrTail):
             guard let job = jobs.removeValue(forKey: id) else { break }
             // A quick job can end before its start is reported: it did run, so say so first.
-            if !job.started { report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "", attempt: job.attempt) }
+            if !job.started { report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "", attempt: job.attempt, output: job.output) }
             let state: Junction_V1_JobState = job.stopping ? .cancelled : exitCode == 0 ? .succeeded : .failed
             metrics.jobsFinished[job.stopping ? "cancelled" : exitCode == 0 ? "succeeded" : "failed"]?.increment()
-            report(id, state, exitCode: exitCode, usage: usage, message: exitCode < 0 ? "killed by signal \(-exitCode)" : "", attempt: job.attempt)
+            // A failure says what the job last said, and where the rest of it is.
+            var words: [String] = exitCode < 0 ? ["killed by signal \(-exitCode)"] : []
+            if state == .failed, !stderrTail.isEmpty { words.append("its stderr ends \"\(stderrTail)\"") }
+            if state == .failed, !job.output.isEmpty { words.append("all of it in \(job.output)/stderr") }
+            report(id, state, exitCode: exitCode, usage: usage, message: words.joined(separator: "; "), attempt: job.attempt, output: job.output)
             advertise()
         case .tick:
             tick()
@@ -396,9 +404,10 @@ public struct PoolAgentCore: Sendable {
         log("info", "running a job along \(dispatch.path.joined(separator: " → "))", ["job": dispatch.jobID, "attempt": "\(dispatch.attempt)"])
     }
 
-    private mutating func report(_ id: String, _ state: Junction_V1_JobState, exitCode: Int32, usage: Junction_V1_Usage, message: String, attempt: UInt32? = nil) {
+    private mutating func report(_ id: String, _ state: Junction_V1_JobState, exitCode: Int32, usage: Junction_V1_Usage, message: String, attempt: UInt32? = nil, output: String = "") {
         var update = Junction_V1_JobUpdate()
         update.jobID = id
+        update.output = output
         update.attempt = attempt ?? jobs[id]?.attempt ?? 0
         update.state = state
         update.exitCode = exitCode

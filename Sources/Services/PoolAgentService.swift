@@ -49,6 +49,12 @@ final class AgentOwner: @unchecked Sendable {
     let logger: Logger
     let executor: ProcessExecutor
     private let executorErrors: CoreMetrics.Counter
+    /// This machine's name, for where a job's files are (gethostname: no name service asked).
+    private let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
     /// The loop that owns this, set once it exists: connections hand their messages to it.
@@ -81,7 +87,7 @@ final class AgentOwner: @unchecked Sendable {
                     }
                 }
             case .jobExited(let exit):
-                handle(.jobExited(exit.jobID, exitCode: exit.exitCode, usage: exit.usage))
+                handle(.jobExited(exit.jobID, exitCode: exit.exitCode, usage: exit.usage, stderrTail: exit.exitCode == 0 ? "" : executor.stderrTail(of: exit.jobID)))
             case .shutdown(let done):
                 shutdown()
                 done()
@@ -158,7 +164,7 @@ final class AgentOwner: @unchecked Sendable {
             case .run(let jobID, let spec, let gpus):
                 do {
                     try executor.start(jobID: jobID, spec: spec, gpus: gpus, poolHasGPUs: !core.configuration.capacity.gpus.isEmpty)
-                    handle(.jobStarted(jobID))
+                    handle(.jobStarted(jobID, output: "\(hostName):\(executor.workingDirectory(of: jobID).path)"))
                 } catch {
                     executorErrors.increment()
                     handle(.jobStartFailed(jobID, reason: "\(error)"))

@@ -54,6 +54,20 @@ public final class ProcessExecutor: Sendable {
         return stopped
     }
 
+    /// The last line a job wrote to its stderr, at most 200 characters of it; empty when none.
+    public func stderrTail(of jobID: String) -> String {
+        let path = workingDirectory(of: jobID).appendingPathComponent("stderr").path
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? handle.close() }
+        // The end of the file is enough: a job may write gigabytes to stderr.
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > 4_096 ? size - 4_096 : 0)
+        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        let last = text.split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) } ?? ""
+        let line = last.trimmingCharacters(in: .whitespaces)
+        return line.count > 200 ? "…" + line.suffix(199) : line
+    }
+
     /// The folder a job runs in.
     public func workingDirectory(of jobID: String) -> URL {
         directory.appendingPathComponent(jobID.replacingOccurrences(of: "/", with: "_"))

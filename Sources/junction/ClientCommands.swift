@@ -67,6 +67,8 @@ struct JobJSON: Encodable {
     var wall_s: Double
     var core_s: Double
     var message: String
+    /// Where the job's files are on its pool: `host:/path`, with `stdout` and `stderr` in it.
+    var output: String
 
     init(_ info: Junction_V1_JobInfo) {
         job = info.jobID
@@ -78,6 +80,7 @@ struct JobJSON: Encodable {
         wall_s = info.usage.wallSeconds
         core_s = info.usage.coreSeconds
         message = info.message
+        output = info.output
     }
 }
 
@@ -302,6 +305,10 @@ struct Status: AsyncParsableCommand {
             if request.cursor.isEmpty || !jobs.isEmpty { break }
         }
         print(json ? try jsonText(found.map(JobJSON.init)) : jobTable(found))
+        // Jobs asked for by name also say where their output is.
+        if !json, !jobs.isEmpty {
+            for job in found where !job.output.isEmpty { print("\(job.jobID) output: \(job.output)/stdout and stderr") }
+        }
     }
 }
 

@@ -103,9 +103,19 @@ struct SystemTests {
         let output = try String(contentsOfFile: "\(work)/near-pool-2/job-1/stdout", encoding: .utf8)
         #expect(output == "ran as job-1\n")
 
-        let failing = try await controller.client("submit", "--from", "users", "--cpu", "1", "--wait", "--", "/bin/sh", "-c", "exit 3")
+        let failing = try await controller.client("submit", "--from", "users", "--cpu", "1", "--wait", "--", "/bin/sh", "-c", "echo starting; echo 'no such file: train.py' >&2; exit 3")
         #expect(failing.status == 3)
         #expect(failing.output.contains("failed"))
+        // Its status says where its files are, and its message quotes the end of its stderr.
+        let failed = try await controller.job("job-2")
+        let folder = try #require((failed["output"] as? String)?.split(separator: ":", maxSplits: 1).last.map(String.init), "\(failed)")
+        #expect(folder == "\(work)/near-pool-2/job-2" || folder == "\(work)/far-pool/job-2", "\(failed)")
+        #expect(try String(contentsOfFile: folder + "/stderr", encoding: .utf8) == "no such file: train.py\n")
+        let message = failed["message"] as? String ?? ""
+        #expect(message.contains("exit code 3: its stderr ends \"no such file: train.py\"; all of it in "), "\(message)")
+        #expect(message.hasSuffix(folder + "/stderr"), "\(message)")
+        let named = try await controller.client("status", "job-2")
+        #expect(named.output.contains("job-2 output: ") && named.output.contains("/job-2/stdout and stderr"), "\(named.output)")
 
         for process in [far, nearRegister, controller.process] { process.signal(SIGTERM) }
         #expect(try await controller.process.finish(within: 10).status == 0, "the controller shuts down cleanly on SIGTERM")

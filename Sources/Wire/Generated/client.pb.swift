@@ -515,6 +515,13 @@ public nonisolated struct Junction_V1_JobInfo: @unchecked Sendable {
     set {_uniqueStorage()._history = newValue}
   }
 
+  /// Where the job's files are on its pool, as the pool reported it: its working directory,
+  /// holding `stdout` and `stderr`. Empty until the job runs, or when the pool does not say.
+  public var output: String {
+    get {_storage._output}
+    set {_uniqueStorage()._output = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1538,7 +1545,7 @@ nonisolated extension Junction_V1_JobTransition: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{1}pool\0\u{1}path\0\u{1}estimate\0\u{3}exit_code\0\u{1}usage\0\u{1}attempts\0\u{1}message\0\u{3}submitted_ms\0\u{3}updated_ms\0\u{1}spec\0\u{1}history\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{1}pool\0\u{1}path\0\u{1}estimate\0\u{3}exit_code\0\u{1}usage\0\u{1}attempts\0\u{1}message\0\u{3}submitted_ms\0\u{3}updated_ms\0\u{1}spec\0\u{1}history\0\u{1}output\0")
 
   fileprivate class _StorageClass {
     var _jobID: String = String()
@@ -1554,6 +1561,7 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
     var _updatedMs: Int64 = 0
     var _spec: Junction_V1_JobSpec? = nil
     var _history: [Junction_V1_JobTransition] = []
+    var _output: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1577,6 +1585,7 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
       _updatedMs = source._updatedMs
       _spec = source._spec
       _history = source._history
+      _output = source._output
     }
   }
 
@@ -1608,6 +1617,7 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
         case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedMs) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._spec) }()
         case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._history) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._output) }()
         default: break
         }
       }
@@ -1659,6 +1669,9 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
       if !_storage._history.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._history, fieldNumber: 13)
       }
+      if !_storage._output.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._output, fieldNumber: 14)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1681,6 +1694,7 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._updatedMs != rhs_storage._updatedMs {return false}
         if _storage._spec != rhs_storage._spec {return false}
         if _storage._history != rhs_storage._history {return false}
+        if _storage._output != rhs_storage._output {return false}
         return true
       }
       if !storagesAreEqual {return false}

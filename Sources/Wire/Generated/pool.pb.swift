@@ -331,6 +331,11 @@ public nonisolated struct Junction_V1_JobUpdate: Sendable {
   /// from a job's current attempt and tells the pool to stop any older one.
   public var attempt: UInt32 = 0
 
+  /// Where the job runs on the pool (host and working directory, `host:/path`), holding its
+  /// `stdout` and `stderr`; sent with RUNNING. A failed job's message SHOULD quote the end of
+  /// its stderr and say where the whole of it is.
+  public var output: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -890,7 +895,7 @@ nonisolated extension Junction_V1_DispatchAck: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobUpdate"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{3}exit_code\0\u{1}usage\0\u{1}message\0\u{3}timestamp_ms\0\u{1}attempt\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{3}exit_code\0\u{1}usage\0\u{1}message\0\u{3}timestamp_ms\0\u{1}attempt\0\u{1}output\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -905,6 +910,7 @@ nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobu
       case 5: try { try decoder.decodeSingularStringField(value: &self.message) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.timestampMs) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.output) }()
       default: break
       }
     }
@@ -936,6 +942,9 @@ nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobu
     if self.attempt != 0 {
       try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 7)
     }
+    if !self.output.isEmpty {
+      try visitor.visitSingularStringField(value: self.output, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -947,6 +956,7 @@ nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobu
     if lhs.message != rhs.message {return false}
     if lhs.timestampMs != rhs.timestampMs {return false}
     if lhs.attempt != rhs.attempt {return false}
+    if lhs.output != rhs.output {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
