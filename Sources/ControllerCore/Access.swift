@@ -65,7 +65,7 @@ extension ClientRequest {
     /// The least role that may make this request.
     var neededRole: AccessPolicy.Role {
         switch self {
-        case .place, .status, .routes, .pools, .snapshot, .invalid, .unexpected: .observer
+        case .place, .status, .routes, .pools, .snapshot, .usage, .invalid, .unexpected: .observer
         case .submit, .cancel: .submit
         case .reloadTopology, .setLink: .operator
         }

@@ -91,6 +91,14 @@ extension ControllerCore {
             case .success(let summary): reply = .admin(AdminResult(ok: true, message: summary))
             case .failure(let failure): reply = .admin(AdminResult(ok: false, message: "\(failure); nothing changed"))
             }
+        case .usage(let query):
+            if query.untilMs <= query.sinceMs {
+                reply = .error(ControllerError(.invalidRequest, "a usage period must end after it starts"))
+            } else {
+                // Jobs end into the store: the answer is the store's, once this batch is committed.
+                actions.append(.query(.usage(query, owner: ownJobsOnly(caller)), address, correlationID: id))
+                reply = nil
+            }
         case .invalid(let why):
             reply = .error(ControllerError(.invalidRequest, why))
         case .unexpected(let kind):

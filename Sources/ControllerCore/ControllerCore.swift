@@ -191,6 +191,8 @@ struct Job: Sendable {
     var history: [JobTransition] = []
     /// Where its files are on its pool, as the pool reported.
     var output = ""
+    var charge: JobCharge?
+    var dispatchPrice: Price?
     var cancelRequested = false
     /// Submission order; the id is `job-<number>`.
     var number: UInt64 = 0
@@ -209,7 +211,7 @@ struct Job: Sendable {
     var view: JobView {
         JobView(
             id: id, state: state, pool: pool ?? "", path: path, estimate: estimate, exitCode: exitCode, usage: usage,
-            attempts: attempts, message: message, submittedMs: submittedMs, updatedMs: updatedMs, spec: spec, history: history, output: output
+            attempts: attempts, message: message, submittedMs: submittedMs, updatedMs: updatedMs, spec: spec, history: history, output: output, charge: charge, dispatchPrice: dispatchPrice
         )
     }
 }

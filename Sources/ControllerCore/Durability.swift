@@ -76,11 +76,13 @@ public enum StoreQuery: Sendable, Hashable {
     case page(after: UInt64, limit: Int, activeOnly: Bool, owner: String? = nil)
     /// Cancel a job the core no longer holds: finished, or never submitted.
     case cancelFinished(String, owner: String? = nil)
+    /// What jobs that ended in the query's period were charged, summed.
+    case usage(UsageQuery, owner: String? = nil)
 
     /// The key whose jobs alone the query may answer with, if it is limited.
     public var owner: String? {
         switch self {
-        case .jobs(_, let owner), .page(_, _, _, let owner), .cancelFinished(_, let owner): owner
+        case .jobs(_, let owner), .page(_, _, _, let owner), .cancelFinished(_, let owner), .usage(_, let owner): owner
         }
     }
 }
@@ -176,6 +178,8 @@ extension Job {
         message = info.message
         history = info.history
         output = info.output
+        charge = info.charge
+        dispatchPrice = info.dispatchPrice
         cancelRequested = record.cancelRequested
         number = record.number
         idempotencyKey = record.idempotencyKey

@@ -133,6 +133,8 @@ public enum ClientRequest: Sendable {
     /// Read this topology file and use it (an operator's request).
     case reloadTopology(path: String)
     case setLink(LinkChange)
+    /// What jobs that ended in a period were charged.
+    case usage(UsageQuery)
     /// A request the protocol knows but that is not valid as sent, with why.
     case invalid(String)
     /// A message of the protocol that a client does not send (named by its kind).

@@ -97,8 +97,12 @@ public struct JobView: Sendable, Hashable {
     public var history: [JobTransition]
     /// Where the job's files are on its pool (`host:/path`, with `stdout` and `stderr`).
     public var output: String
+    /// What it was charged, once it ended on a pool.
+    public var charge: JobCharge?
+    /// Its pool's prices when it was dispatched there.
+    public var dispatchPrice: Price?
 
-    public init(id: String, state: JobState, pool: String = "", path: [String] = [], estimate: Estimate? = nil, exitCode: Int32 = 0, usage: JobUsage? = nil, attempts: UInt32 = 0, message: String = "", submittedMs: Int64, updatedMs: Int64, spec: JobSpec, history: [JobTransition] = [], output: String = "") {
+    public init(id: String, state: JobState, pool: String = "", path: [String] = [], estimate: Estimate? = nil, exitCode: Int32 = 0, usage: JobUsage? = nil, attempts: UInt32 = 0, message: String = "", submittedMs: Int64, updatedMs: Int64, spec: JobSpec, history: [JobTransition] = [], output: String = "", charge: JobCharge? = nil, dispatchPrice: Price? = nil) {
         self.id = id
         self.state = state
         self.pool = pool
@@ -113,6 +117,8 @@ public struct JobView: Sendable, Hashable {
         self.spec = spec
         self.history = history
         self.output = output
+        self.charge = charge
+        self.dispatchPrice = dispatchPrice
     }
 }
 

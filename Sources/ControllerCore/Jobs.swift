@@ -126,6 +126,7 @@ extension ControllerCore {
             job.pool = candidate.pool
             job.path = candidate.path
             job.estimate = candidate.estimate
+            job.dispatchPrice = engine.pool(candidate.pool)?.price
             job.lease = lease.id
             job.dispatchSequence = sequence
             job.dispatchedAt = time.seconds
@@ -284,6 +285,7 @@ extension ControllerCore {
             if let lease = job.lease { engine.releaseBandwidth(lease) }
             if job.state != .running { transition(job.id, to: .running, reason: "started on \(pool)") }
         case .succeeded, .failed, .cancelled:
+            charge(job.id, usage: update.usage ?? JobUsage())
             if let lease = job.lease { engine.release(lease) }
             jobs[job.id]?.lease = nil
             waitingDirty = true

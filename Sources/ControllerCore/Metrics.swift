@@ -18,6 +18,8 @@ public struct ControllerMetrics: Sendable {
     let submitToDispatch: Timer
     /// Dropped messages by "source.reason", made when a reason first occurs.
     private(set) var dropped: [String: Counter] = [:]
+    /// What finished jobs used, by metric, pool and model; made when first used.
+    private(set) var usageCounters: [[String]: FloatingPointCounter] = [:]
 
     /// Every metric the core and the controller service export, with its help text.
     public static let help: [String: String] = [
@@ -45,6 +47,10 @@ public struct ControllerMetrics: Sendable {
         "junction_events_published_total": "Events published on the events endpoint.",
         "junction_topology_version": "Version of the routing state; changes with every topology or link change.",
         "junction_connections": "Peers connected to an endpoint: pool agents, clients, event subscribers.",
+        "junction_usage_core_seconds_total": "Core-seconds used by jobs that ended, by pool.",
+        "junction_usage_gpu_seconds_total": "GPU-seconds used by jobs that ended, by pool and GPU model.",
+        "junction_usage_memory_gib_seconds_total": "Memory asked for (GiB) times wall seconds, of jobs that ended, by pool.",
+        "junction_usage_cost_total": "What jobs that ended cost at their pool's prices when dispatched, by pool.",
     ]
 
     /// Histogram buckets, in seconds, for the metrics that are durations.
@@ -75,6 +81,23 @@ public struct ControllerMetrics: Sendable {
         submitToDispatch = Timer(label: "junction_submit_to_dispatch_seconds", factory: factory)
     }
 
+    /// Counts what a job that ended on `pool` used.
+    mutating func usage(_ charge: JobCharge, pool: String) {
+        func add(_ label: String, _ value: Double, model: String? = nil) {
+            guard value > 0 else { return }
+            let key = [label, pool, model ?? ""]
+            let counter = usageCounters[key] ?? FloatingPointCounter(
+                label: label, dimensions: [("pool", pool)] + (model.map { [("model", $0)] } ?? []), factory: factory
+            )
+            usageCounters[key] = counter
+            counter.increment(by: value)
+        }
+        add("junction_usage_core_seconds_total", charge.coreSeconds)
+        for (model, seconds) in charge.gpuSeconds { add("junction_usage_gpu_seconds_total", seconds, model: model) }
+        add("junction_usage_memory_gib_seconds_total", charge.memoryGiBSeconds)
+        add("junction_usage_cost_total", charge.cost)
+    }
+
     mutating func drop(_ reason: String) {
         if let counter = dropped[reason] {
             counter.increment()
@@ -97,7 +120,7 @@ public struct ControllerReadings: Sendable {
     public var waitingJobs = 0
     public var jobsInMemory = 0
     /// Pools by status: declared (no agent yet), up, stale (up, advertisement too old), down.
-    public var poolsByStatus: [String: Int] = ["declared": 0, "up": 0, "stale": 0, "down": 0]
+    public var poolsByStatus: [String: Int] = ["declared": 0, "up": 0, "stale": 0, "down": 0, "dampened": 0]
     /// Totals over pools that are up and not stale, and what is free of them after leases.
     public var total = Resources()
     public var free = Resources()

@@ -84,6 +84,7 @@ public enum ClientReply: Sendable {
     case pools([PoolView], nextCursor: String)
     case snapshot(Snapshot)
     case admin(AdminResult)
+    case usage(UsageSummary)
     case error(ControllerError)
 }
 

@@ -95,7 +95,8 @@ extension JobView {
             id: wire.jobID, state: JobState(wire.state) ?? .accepted, pool: wire.pool, path: wire.path,
             estimate: wire.hasEstimate ? Estimate(wire.estimate, gpuModel: gpuModel) : nil, exitCode: wire.exitCode,
             usage: wire.hasUsage ? JobUsage(wire.usage) : nil, attempts: wire.attempts, message: wire.message,
-            submittedMs: wire.submittedMs, updatedMs: wire.updatedMs, spec: spec, history: wire.history.map(JobTransition.init), output: wire.output
+            submittedMs: wire.submittedMs, updatedMs: wire.updatedMs, spec: spec, history: wire.history.map(JobTransition.init), output: wire.output,
+            charge: wire.hasCharge ? JobCharge(wire.charge) : nil, dispatchPrice: wire.hasDispatchPrice ? Price(wire.dispatchPrice) : nil
         )
     }
 
@@ -115,6 +116,24 @@ extension JobView {
         wire.spec = spec.wire
         wire.history = history.map(\.wire)
         wire.output = output
+        if let charge { wire.charge = charge.wire }
+        if let dispatchPrice { wire.dispatchPrice = dispatchPrice.wire }
+        return wire
+    }
+}
+
+extension JobCharge {
+    public init(_ wire: Junction_V1_Charge) {
+        self.init(coreSeconds: wire.coreSeconds, gpuSeconds: wire.gpuSeconds, memoryGiBSeconds: wire.memoryGibSeconds, bytesMoved: wire.bytesMoved, cost: wire.cost)
+    }
+
+    public var wire: Junction_V1_Charge {
+        var wire = Junction_V1_Charge()
+        wire.coreSeconds = coreSeconds
+        wire.gpuSeconds = gpuSeconds
+        wire.memoryGibSeconds = memoryGiBSeconds
+        wire.bytesMoved = bytesMoved
+        wire.cost = cost
         return wire
     }
 }

@@ -108,6 +108,12 @@ extension ClientRequest {
             ))
         case .pools(let pools):
             self = .pools(PageRequest(cursor: pools.cursor, limit: Int(pools.limit)))
+        case .usage(let usage):
+            if let by = UsageGrouping(rawValue: usage.by.isEmpty ? "owner" : usage.by) {
+                self = .usage(UsageQuery(sinceMs: usage.sinceMs, untilMs: usage.untilMs, by: by))
+            } else {
+                self = .invalid("usage is summed by owner or pool, not \"\(usage.by.prefix(64))\"")
+            }
         case .snapshot(let snapshot):
             self = .snapshot(PageRequest(cursor: snapshot.cursor, limit: Int(snapshot.limit)))
         case .admin(let admin):
@@ -235,6 +241,18 @@ extension ClientReply {
             wire.routingVersion = snapshot.routingVersion
             wire.nextCursor = snapshot.nextCursor
             return .snapshotReply(wire)
+        case .usage(let summary):
+            var wire = Junction_V1_UsageReply()
+            wire.rows = summary.rows.map { row in
+                var wire = Junction_V1_UsageRow()
+                wire.key = row.key
+                wire.jobs = UInt32(clamping: row.jobs)
+                wire.charge = row.charge.wire
+                return wire
+            }
+            wire.jobs = UInt32(clamping: summary.jobs)
+            wire.truncated = summary.truncated
+            return .usageReply(wire)
         case .admin(let result):
             var wire = Junction_V1_AdminReply()
             wire.ok = result.ok

@@ -164,6 +164,10 @@ extension JunctionClient {
         try await ask(.snapshot(request)) { if case .snapshotReply(let reply) = $0 { reply } else { nil } }
     }
 
+    public func usage(_ request: Junction_V1_UsageRequest) async throws(ClientError) -> Junction_V1_UsageReply {
+        try await ask(.usage(request)) { if case .usageReply(let reply) = $0 { reply } else { nil } }
+    }
+
     public func admin(_ request: Junction_V1_AdminRequest) async throws(ClientError) -> Junction_V1_AdminReply {
         try await ask(.admin(request)) { if case .adminReply(let reply) = $0 { reply } else { nil } }
     }

@@ -288,6 +288,8 @@ final class ControllerOwner: @unchecked Sendable {
             return .error(ControllerError(.notFound, "no job \(id)"))
         case (_, .foreign(let id)):
             return .error(.notYours(id, caller: query.owner ?? ""))
+        case (_, .usage(let summary)):
+            return .usage(summary)
         case (.cancelFinished, .jobs(let jobs, _)):
             return .cancelled(jobs.first)
         case (_, .jobs(let jobs, let next)):

@@ -21,6 +21,8 @@ public enum StoreAnswer: Sendable {
     case missing(String)
     /// A job submitted by another key than the owner the query was limited to.
     case foreign(String)
+    /// What jobs that ended in a period were charged, summed.
+    case usage(UsageSummary)
 }
 
 /// A failure of the store: what it could not do, and why.

@@ -58,6 +58,11 @@ public final class InMemoryStore: ControllerStore {
                 return lookUp(ids, owner: owner)
             case .cancelFinished(let id, let owner):
                 return lookUp([id], owner: owner)
+            case .usage(let query, let owner):
+                let ended = contents.jobs.values.lazy.map(\.job).filter { job in
+                    job.state.isFinished && (query.sinceMs..<query.untilMs).contains(job.updatedMs) && (owner == nil || job.spec.owner == owner)
+                }
+                return .usage(UsageSummary(ended, by: query.by))
             case .page(let after, let limit, let activeOnly, let owner):
                 let numbers = contents.jobs.keys.filter { number in
                     let job = contents.jobs[number]!

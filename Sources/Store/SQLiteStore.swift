@@ -67,6 +67,16 @@ public final class SQLiteStore: ControllerStore {
             }
             try db.execute(sql: "CREATE INDEX jobs_owner ON jobs(owner, number) WHERE owner IS NOT NULL")
         }
+        // When a job ended, so that usage over a period reads only that period's rows.
+        migrator.registerMigration("v3-ended") { db in
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN ended_ms INTEGER")
+            let ended = try db.makeStatement(sql: "UPDATE jobs SET ended_ms = ? WHERE number = ?")
+            for row in try Row.fetchAll(db, sql: "SELECT number, info FROM jobs WHERE finished = 1") {
+                let info = JobView(try Junction_V1_JobInfo(serializedBytes: row["info"] as Data))
+                try ended.execute(arguments: [info.updatedMs, row["number"] as Int64])
+            }
+            try db.execute(sql: "CREATE INDEX jobs_ended ON jobs(ended_ms) WHERE ended_ms IS NOT NULL")
+        }
         return migrator
     }
 
@@ -104,12 +114,12 @@ public final class SQLiteStore: ControllerStore {
         try database.write { db in
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO jobs(number, id, state, finished, submitted_ms, idempotency_key, info, request,
-                                 dispatch_sequence, cancel_requested, exclusions, placement_deadline_ms, owner)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 dispatch_sequence, cancel_requested, exclusions, placement_deadline_ms, owner, ended_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(number) DO UPDATE SET state = excluded.state, finished = excluded.finished,
                     info = excluded.info, request = excluded.request, dispatch_sequence = excluded.dispatch_sequence,
                     cancel_requested = excluded.cancel_requested, exclusions = excluded.exclusions,
-                    placement_deadline_ms = excluded.placement_deadline_ms
+                    placement_deadline_ms = excluded.placement_deadline_ms, ended_ms = excluded.ended_ms
                 """)
             for job in jobs {
                 try upsert.execute(arguments: [
@@ -118,6 +128,7 @@ public final class SQLiteStore: ControllerStore {
                     try job.job.wire.serializedData(), try job.request.wire.serializedData(),
                     Int64(job.dispatchSequence), job.cancelRequested, job.exclusionsText, job.placementDeadlineMs,
                     job.job.spec.owner.isEmpty ? nil : job.job.spec.owner,
+                    job.isFinished ? job.job.updatedMs : nil,
                 ])
             }
             let meta = try db.cachedStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
@@ -148,6 +159,20 @@ public final class SQLiteStore: ControllerStore {
                 return try lookUp(ids, owner: owner)
             case .cancelFinished(let id, let owner):
                 return try lookUp([id], owner: owner)
+            case .usage(let query, let owner):
+                var sql = "SELECT info FROM jobs WHERE ended_ms >= ? AND ended_ms < ?"
+                var arguments: StatementArguments = [query.sinceMs, query.untilMs]
+                if let owner {
+                    sql += " AND owner = ?"
+                    arguments += [owner]
+                }
+                // A cursor, not an array: a month of jobs is summed without holding them all.
+                let infos = try Data.fetchCursor(db, sql: sql, arguments: arguments)
+                var sums = UsageAccumulator(by: query.by)
+                while let data = try infos.next() {
+                    sums.add(JobView(try Junction_V1_JobInfo(serializedBytes: data)))
+                }
+                return .usage(sums.summary)
             case .page(let after, let limit, let activeOnly, let owner):
                 var filter = activeOnly ? "AND finished = 0" : ""
                 var arguments: StatementArguments = [Int64(clamping: after)]

@@ -169,6 +169,7 @@ extension WireBody {
         case .pools: "pools"
         case .snapshot: "snapshot"
         case .admin: "admin"
+        case .usage: "usage"
         case .placement: "placement"
         case .submitted: "submitted"
         case .jobStatus: "job_status"
@@ -177,6 +178,7 @@ extension WireBody {
         case .poolTable: "pool_table"
         case .snapshotReply: "snapshot_reply"
         case .adminReply: "admin_reply"
+        case .usageReply: "usage_reply"
         case .error: "error"
         case .event: "event"
         }

@@ -205,6 +205,39 @@ struct SystemTests {
         #expect(byPool["far-declared"]?["speed"] as? Double == 1.5)
     }
 
+    @Test func usageSumsWhatEndedJobsUsedAndCostAtTheirPoolsPrices() async throws {
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        // A core-hour at 3600 makes a job's cost its core-seconds.
+        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "4", "--memory-gib", "4", "--price-core-hour", "3600", "--work-dir", work])
+        defer { pool.signal(SIGKILL) }
+        try await controller.waitForPools(["near-1"])
+        let burn = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"
+        for _ in 0..<2 {
+            let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--memory-gib", "1", "--wait", "--", "/bin/sh", "-c", burn)
+            #expect(submit.status == 0, "\(submit.errors)")
+        }
+        let usage = try await controller.client("usage", "--by", "pool", "--json")
+        #expect(usage.status == 0, "\(usage.errors)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(usage.output.utf8)) as? [[String: Any]]
+        let row = try #require(parsed?.first, "\(usage.output)")
+        #expect(parsed?.count == 1 && row["key"] as? String == "near-1", "\(usage.output)")
+        let coreHours = row["core_hours"] as? Double ?? 0
+        let cost = row["cost"] as? Double ?? -1
+        #expect(row["jobs"] as? Int == 2)
+        let priced = abs(cost - coreHours * 3_600) < 1e-6 * max(1, cost)
+        #expect(coreHours > 0 && priced, "cost is core-hours at the pool's price: \(usage.output)")
+        let memory = row["memory_gib_hours"] as? Double ?? 0
+        #expect(memory > 0)
+        let earlier = try await controller.client("usage", "--since", "2020-01-01", "--until", "2020-01-02")
+        #expect(earlier.status == 0 && earlier.output.contains("0 jobs ended in the period"), "\(earlier.output)")
+        let bad = try await controller.client("usage", "--since", "yesterday")
+        #expect(bad.status != 0 && bad.errors.contains("--since takes a time"), "\(bad.errors)")
+    }
+
     @Test func aJobOnAKilledPoolCompletesElsewhere() async throws {
         let work = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: work) }

@@ -123,6 +123,33 @@ struct SQLiteStoreTests {
         #expect(own.map(\.spec.owner) == ["bob"])
     }
 
+    @Test(arguments: ["sqlite", "memory"]) func usageSumsTheChargesOfJobsThatEndedInThePeriod(kind: String) throws {
+        let directory = try stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store: any ControllerStore = kind == "sqlite" ? try SQLiteStore(directory: directory) : InMemoryStore()
+        _ = try store.recover(nowMs: 0, idempotencyWindowS: 60)
+        // Jobs 1-6 end at 1,000 ms apart from 10,000 ms; job 7 still runs.
+        let jobs = (UInt64(1)...7).map { number -> StoredJob in
+            var stored = record(number, number == 7 ? .running : .succeeded, submittedMs: 1_000, owner: number % 2 == 0 ? "bob" : "alice")
+            stored.job.updatedMs = 9_000 + Int64(number) * 1_000
+            stored.job.pool = number <= 3 ? "east-1" : "west-1"
+            if number != 7 { stored.job.charge = JobCharge(coreSeconds: 3_600, gpuSeconds: ["A100": 60], cost: Double(number)) }
+            return stored
+        }
+        try store.commit(jobs: jobs, counters: DurableCounters(nextJobNumber: 8))
+        guard case .usage(let byOwner) = try store.answer(.usage(UsageQuery(sinceMs: 11_000, untilMs: 15_000, by: .owner))) else {
+            Issue.record("a usage answer")
+            return
+        }
+        // Jobs 2, 3, 4 and 5 ended in [11,000, 15,000).
+        #expect(byOwner.jobs == 4)
+        #expect(byOwner.rows.map(\.key) == ["alice", "bob"])
+        #expect(byOwner.rows.map(\.charge.cost) == [3 + 5, 2 + 4])
+        #expect(byOwner.rows.first?.charge.gpuSeconds == ["A100": 120])
+        guard case .usage(let byPool) = try store.answer(.usage(UsageQuery(sinceMs: 0, untilMs: 100_000, by: .pool), owner: "bob")) else { return }
+        #expect(byPool.rows.map(\.key) == ["east-1", "west-1"] && byPool.rows.map(\.jobs) == [1, 2], "bob's jobs 2, 4 and 6 only")
+    }
+
     @Test func theInMemoryStoreKeepsTheSamePromisesWithinAProcess() throws {
         let store = InMemoryStore()
         #expect(try store.recover(nowMs: 0, idempotencyWindowS: 60).counters.epoch == 1)

@@ -245,6 +245,22 @@ let samples: [WireBody] = {
     delta.removed = ["old-pool"]
     routeEvent.route = delta
 
+    var usageRequest = Junction_V1_UsageRequest()
+    usageRequest.sinceMs = 1_790_000_000_000
+    usageRequest.untilMs = 1_790_086_400_000
+    usageRequest.by = "pool"
+    var usageRow = Junction_V1_UsageRow()
+    usageRow.key = "chin-gpu"
+    usageRow.jobs = 3
+    usageRow.charge.coreSeconds = 7_200
+    usageRow.charge.gpuSeconds = ["A100": 3_600]
+    usageRow.charge.memoryGibSeconds = 28_800
+    usageRow.charge.bytesMoved = 1 << 30
+    usageRow.charge.cost = 4.5
+    var usageReply = Junction_V1_UsageReply()
+    usageReply.rows = [usageRow]
+    usageReply.jobs = 3
+
     return [
         .register(register), .welcome(welcome), .advertisement(advertisement), .heartbeat(heartbeat),
         .dispatch(dispatch), .dispatchAck(ack), .jobUpdate(update), .cancelJob(cancelJob),
@@ -252,7 +268,7 @@ let samples: [WireBody] = {
         .routes(routes), .pools(Junction_V1_PoolsRequest()), .snapshot(Junction_V1_SnapshotRequest()),
         .admin(admin), .placement(placement), .submitted(submitted), .jobStatus(jobStatus),
         .cancelled(cancelled), .routeTable(routeTable), .poolTable(poolTable),
-        .snapshotReply(snapshotReply), .adminReply(adminReply), .error(error),
+        .snapshotReply(snapshotReply), .adminReply(adminReply), .usage(usageRequest), .usageReply(usageReply), .error(error),
         .event(event), .event(poolEvent), .event(routeEvent),
     ]
 }()

@@ -522,6 +522,26 @@ public nonisolated struct Junction_V1_JobInfo: @unchecked Sendable {
     set {_uniqueStorage()._output = newValue}
   }
 
+  /// Set when the job ends on a pool: what it is charged (Protocols/README.md §8a).
+  public var charge: Junction_V1_Charge {
+    get {_storage._charge ?? Junction_V1_Charge()}
+    set {_uniqueStorage()._charge = newValue}
+  }
+  /// Returns true if `charge` has been explicitly set.
+  public var hasCharge: Bool {_storage._charge != nil}
+  /// Clears the value of `charge`. Subsequent reads from it will return its default value.
+  public mutating func clearCharge() {_uniqueStorage()._charge = nil}
+
+  /// The pool's prices when the job was dispatched there, which its charge uses.
+  public var dispatchPrice: Junction_V1_Prices {
+    get {_storage._dispatchPrice ?? Junction_V1_Prices()}
+    set {_uniqueStorage()._dispatchPrice = newValue}
+  }
+  /// Returns true if `dispatchPrice` has been explicitly set.
+  public var hasDispatchPrice: Bool {_storage._dispatchPrice != nil}
+  /// Clears the value of `dispatchPrice`. Subsequent reads from it will return its default value.
+  public mutating func clearDispatchPrice() {_uniqueStorage()._dispatchPrice = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -846,6 +866,67 @@ public nonisolated struct Junction_V1_PoolsReply: Sendable {
   public var pools: [Junction_V1_PoolInfo] = []
 
   public var nextCursor: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Client -> controller: what jobs that ended in [since_ms, until_ms) were charged, summed by
+/// `by`: "owner" (the submitting key's name; empty without keys) or "pool". A submit key's
+/// usage covers only its own jobs.
+public nonisolated struct Junction_V1_UsageRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sinceMs: Int64 = 0
+
+  public var untilMs: Int64 = 0
+
+  public var by: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Junction_V1_UsageRow: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: String = String()
+
+  public var jobs: UInt32 = 0
+
+  public var charge: Junction_V1_Charge {
+    get {_charge ?? Junction_V1_Charge()}
+    set {_charge = newValue}
+  }
+  /// Returns true if `charge` has been explicitly set.
+  public var hasCharge: Bool {self._charge != nil}
+  /// Clears the value of `charge`. Subsequent reads from it will return its default value.
+  public mutating func clearCharge() {self._charge = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _charge: Junction_V1_Charge? = nil
+}
+
+/// Rows in key order; at most 10,000, with `truncated` set when there were more.
+public nonisolated struct Junction_V1_UsageReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var rows: [Junction_V1_UsageRow] = []
+
+  public var jobs: UInt32 = 0
+
+  public var truncated: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1545,7 +1626,7 @@ nonisolated extension Junction_V1_JobTransition: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{1}pool\0\u{1}path\0\u{1}estimate\0\u{3}exit_code\0\u{1}usage\0\u{1}attempts\0\u{1}message\0\u{3}submitted_ms\0\u{3}updated_ms\0\u{1}spec\0\u{1}history\0\u{1}output\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{1}pool\0\u{1}path\0\u{1}estimate\0\u{3}exit_code\0\u{1}usage\0\u{1}attempts\0\u{1}message\0\u{3}submitted_ms\0\u{3}updated_ms\0\u{1}spec\0\u{1}history\0\u{1}output\0\u{1}charge\0\u{3}dispatch_price\0")
 
   fileprivate class _StorageClass {
     var _jobID: String = String()
@@ -1562,6 +1643,8 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
     var _spec: Junction_V1_JobSpec? = nil
     var _history: [Junction_V1_JobTransition] = []
     var _output: String = String()
+    var _charge: Junction_V1_Charge? = nil
+    var _dispatchPrice: Junction_V1_Prices? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1586,6 +1669,8 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
       _spec = source._spec
       _history = source._history
       _output = source._output
+      _charge = source._charge
+      _dispatchPrice = source._dispatchPrice
     }
   }
 
@@ -1618,6 +1703,8 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._spec) }()
         case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._history) }()
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._output) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._charge) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._dispatchPrice) }()
         default: break
         }
       }
@@ -1672,6 +1759,12 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
       if !_storage._output.isEmpty {
         try visitor.visitSingularStringField(value: _storage._output, fieldNumber: 14)
       }
+      try { if let v = _storage._charge {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+      try { if let v = _storage._dispatchPrice {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1695,6 +1788,8 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._spec != rhs_storage._spec {return false}
         if _storage._history != rhs_storage._history {return false}
         if _storage._output != rhs_storage._output {return false}
+        if _storage._charge != rhs_storage._charge {return false}
+        if _storage._dispatchPrice != rhs_storage._dispatchPrice {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2297,6 +2392,130 @@ nonisolated extension Junction_V1_PoolsReply: SwiftProtobuf.Message, SwiftProtob
   public static func ==(lhs: Junction_V1_PoolsReply, rhs: Junction_V1_PoolsReply) -> Bool {
     if lhs.pools != rhs.pools {return false}
     if lhs.nextCursor != rhs.nextCursor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Junction_V1_UsageRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UsageRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}since_ms\0\u{3}until_ms\0\u{1}by\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.sinceMs) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.untilMs) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.by) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.sinceMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.sinceMs, fieldNumber: 1)
+    }
+    if self.untilMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.untilMs, fieldNumber: 2)
+    }
+    if !self.by.isEmpty {
+      try visitor.visitSingularStringField(value: self.by, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Junction_V1_UsageRequest, rhs: Junction_V1_UsageRequest) -> Bool {
+    if lhs.sinceMs != rhs.sinceMs {return false}
+    if lhs.untilMs != rhs.untilMs {return false}
+    if lhs.by != rhs.by {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Junction_V1_UsageRow: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UsageRow"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}jobs\0\u{1}charge\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.jobs) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._charge) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if self.jobs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.jobs, fieldNumber: 2)
+    }
+    try { if let v = self._charge {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Junction_V1_UsageRow, rhs: Junction_V1_UsageRow) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.jobs != rhs.jobs {return false}
+    if lhs._charge != rhs._charge {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Junction_V1_UsageReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UsageReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rows\0\u{1}jobs\0\u{1}truncated\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.rows) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.jobs) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.truncated) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.rows.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rows, fieldNumber: 1)
+    }
+    if self.jobs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.jobs, fieldNumber: 2)
+    }
+    if self.truncated != false {
+      try visitor.visitSingularBoolField(value: self.truncated, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Junction_V1_UsageReply, rhs: Junction_V1_UsageReply) -> Bool {
+    if lhs.rows != rhs.rows {return false}
+    if lhs.jobs != rhs.jobs {return false}
+    if lhs.truncated != rhs.truncated {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

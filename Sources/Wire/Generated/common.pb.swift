@@ -338,6 +338,32 @@ public nonisolated struct Junction_V1_Usage: Sendable {
   public init() {}
 }
 
+/// What a finished job is charged: what it used, and its cost at the prices its pool had when the
+/// job was dispatched there.
+public nonisolated struct Junction_V1_Charge: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var coreSeconds: Double = 0
+
+  /// GPU-seconds by model (a shared GPU counts its share).
+  public var gpuSeconds: Dictionary<String,Double> = [:]
+
+  /// Memory asked for, in GiB, times wall seconds.
+  public var memoryGibSeconds: Double = 0
+
+  /// Bytes the pool reported in and out.
+  public var bytesMoved: UInt64 = 0
+
+  /// core-hours times the core-hour price, plus GPU-hours times each model's GPU-hour price.
+  public var cost: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// What a job runs and what it needs.
 public nonisolated struct Junction_V1_JobSpec: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -587,6 +613,56 @@ nonisolated extension Junction_V1_Usage: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.gpuSeconds != rhs.gpuSeconds {return false}
     if lhs.bytesIn != rhs.bytesIn {return false}
     if lhs.bytesOut != rhs.bytesOut {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Junction_V1_Charge: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Charge"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}core_seconds\0\u{3}gpu_seconds\0\u{3}memory_gib_seconds\0\u{3}bytes_moved\0\u{1}cost\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.coreSeconds) }()
+      case 2: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.gpuSeconds) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.memoryGibSeconds) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.bytesMoved) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.cost) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.coreSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.coreSeconds, fieldNumber: 1)
+    }
+    if !self.gpuSeconds.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: self.gpuSeconds, fieldNumber: 2)
+    }
+    if self.memoryGibSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.memoryGibSeconds, fieldNumber: 3)
+    }
+    if self.bytesMoved != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytesMoved, fieldNumber: 4)
+    }
+    if self.cost.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.cost, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Junction_V1_Charge, rhs: Junction_V1_Charge) -> Bool {
+    if lhs.coreSeconds != rhs.coreSeconds {return false}
+    if lhs.gpuSeconds != rhs.gpuSeconds {return false}
+    if lhs.memoryGibSeconds != rhs.memoryGibSeconds {return false}
+    if lhs.bytesMoved != rhs.bytesMoved {return false}
+    if lhs.cost != rhs.cost {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -182,6 +182,14 @@ public nonisolated struct Junction_V1_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .admin(newValue)}
   }
 
+  public var usage: Junction_V1_UsageRequest {
+    get {
+      if case .usage(let v)? = _storage._body {return v}
+      return Junction_V1_UsageRequest()
+    }
+    set {_uniqueStorage()._body = .usage(newValue)}
+  }
+
   /// Clients endpoint: replies.
   public var placement: Junction_V1_PlacementReply {
     get {
@@ -247,6 +255,14 @@ public nonisolated struct Junction_V1_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._body = .adminReply(newValue)}
   }
 
+  public var usageReply: Junction_V1_UsageReply {
+    get {
+      if case .usageReply(let v)? = _storage._body {return v}
+      return Junction_V1_UsageReply()
+    }
+    set {_uniqueStorage()._body = .usageReply(newValue)}
+  }
+
   /// Any endpoint.
   public var error: Junction_V1_ErrorReply {
     get {
@@ -287,6 +303,7 @@ public nonisolated struct Junction_V1_Envelope: @unchecked Sendable {
     case pools(Junction_V1_PoolsRequest)
     case snapshot(Junction_V1_SnapshotRequest)
     case admin(Junction_V1_AdminRequest)
+    case usage(Junction_V1_UsageRequest)
     /// Clients endpoint: replies.
     case placement(Junction_V1_PlacementReply)
     case submitted(Junction_V1_SubmitReply)
@@ -296,6 +313,7 @@ public nonisolated struct Junction_V1_Envelope: @unchecked Sendable {
     case poolTable(Junction_V1_PoolsReply)
     case snapshotReply(Junction_V1_SnapshotReply)
     case adminReply(Junction_V1_AdminReply)
+    case usageReply(Junction_V1_UsageReply)
     /// Any endpoint.
     case error(Junction_V1_ErrorReply)
     /// Events endpoint.
@@ -314,7 +332,7 @@ fileprivate nonisolated let _protobuf_package = "junction.v1"
 
 nonisolated extension Junction_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}correlation_id\0\u{2}\u{8}register\0\u{1}welcome\0\u{1}advertisement\0\u{1}heartbeat\0\u{1}dispatch\0\u{3}dispatch_ack\0\u{3}job_update\0\u{3}cancel_job\0\u{1}goodbye\0\u{2}\u{c}place\0\u{1}submit\0\u{1}status\0\u{1}cancel\0\u{1}routes\0\u{1}pools\0\u{1}snapshot\0\u{1}admin\0\u{2}\u{d}placement\0\u{1}submitted\0\u{3}job_status\0\u{1}cancelled\0\u{3}route_table\0\u{3}pool_table\0\u{3}snapshot_reply\0\u{3}admin_reply\0\u{2}\u{d}error\0\u{2}\u{a}event\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}correlation_id\0\u{2}\u{8}register\0\u{1}welcome\0\u{1}advertisement\0\u{1}heartbeat\0\u{1}dispatch\0\u{3}dispatch_ack\0\u{3}job_update\0\u{3}cancel_job\0\u{1}goodbye\0\u{2}\u{c}place\0\u{1}submit\0\u{1}status\0\u{1}cancel\0\u{1}routes\0\u{1}pools\0\u{1}snapshot\0\u{1}admin\0\u{1}usage\0\u{2}\u{c}placement\0\u{1}submitted\0\u{3}job_status\0\u{1}cancelled\0\u{3}route_table\0\u{3}pool_table\0\u{3}snapshot_reply\0\u{3}admin_reply\0\u{3}usage_reply\0\u{2}\u{c}error\0\u{2}\u{a}event\0")
 
   fileprivate class _StorageClass {
     var _protocolVersion: UInt32 = 0
@@ -574,6 +592,19 @@ nonisolated extension Junction_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
             _storage._body = .admin(v)
           }
         }()
+        case 38: try {
+          var v: Junction_V1_UsageRequest?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .usage(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .usage(v)
+          }
+        }()
         case 50: try {
           var v: Junction_V1_PlacementReply?
           var hadOneofValue = false
@@ -676,6 +707,19 @@ nonisolated extension Junction_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
           if let v = v {
             if hadOneofValue {try decoder.handleConflictingOneOf()}
             _storage._body = .adminReply(v)
+          }
+        }()
+        case 58: try {
+          var v: Junction_V1_UsageReply?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .usageReply(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .usageReply(v)
           }
         }()
         case 70: try {
@@ -791,6 +835,10 @@ nonisolated extension Junction_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
         guard case .admin(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
       }()
+      case .usage?: try {
+        guard case .usage(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 38)
+      }()
       case .placement?: try {
         guard case .placement(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 50)
@@ -822,6 +870,10 @@ nonisolated extension Junction_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
       case .adminReply?: try {
         guard case .adminReply(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 57)
+      }()
+      case .usageReply?: try {
+        guard case .usageReply(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 58)
       }()
       case .error?: try {
         guard case .error(let v)? = _storage._body else { preconditionFailure() }
