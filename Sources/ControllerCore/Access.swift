@@ -15,10 +15,14 @@ public struct AccessPolicy: Sendable, Hashable {
     public var pools: [String: Set<String>]
     /// Client key name to its role.
     public var clients: [String: Role]
+    /// Client key name to its tenant, for keys the access file gives one: jobs and their usage
+    /// are the tenant's.
+    public var tenants: [String: String]
 
-    public init(pools: [String: Set<String>] = [:], clients: [String: Role] = [:]) {
+    public init(pools: [String: Set<String>] = [:], clients: [String: Role] = [:], tenants: [String: String] = [:]) {
         self.pools = pools
         self.clients = clients
+        self.tenants = tenants
     }
 }
 

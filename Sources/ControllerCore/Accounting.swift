@@ -44,7 +44,7 @@ public struct JobCharge: Sendable, Hashable {
 
 /// How usage is summed.
 public enum UsageGrouping: String, Sendable, Hashable, CaseIterable {
-    case owner, pool
+    case owner, tenant, pool
 }
 
 /// A question about what jobs that ended in a period were charged.
@@ -112,7 +112,11 @@ public struct UsageAccumulator: Sendable {
     public mutating func add(_ job: JobView) {
         guard let charge = job.charge else { return }
         jobs += 1
-        let key = by == .owner ? job.spec.owner : job.pool
+        let key = switch by {
+        case .owner: job.spec.owner
+        case .tenant: job.spec.tenant
+        case .pool: job.pool
+        }
         sums[key, default: UsageRow(key: key, jobs: 0, charge: JobCharge())].jobs += 1
         sums[key]?.charge.add(charge)
     }

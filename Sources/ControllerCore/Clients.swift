@@ -15,8 +15,9 @@ extension ControllerCore {
                 reply = .error(ControllerError(.invalidRequest, error.description))
             }
         case .submit(var submission):
-            // Who submitted is the controller's to say, never the request's.
+            // Who submitted, and for which tenant, is the controller's to say, never the request's.
             submission.spec.owner = caller ?? ""
+            submission.spec.tenant = caller.flatMap { configuration.access?.tenants[$0] } ?? ""
             reply = submit(submission)
         case .status(let status):
             // Finished jobs leave memory, and the store is current once this batch commits: a

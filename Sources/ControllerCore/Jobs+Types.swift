@@ -30,6 +30,8 @@ public struct JobSpec: Sendable, Hashable {
     public var delivery: JobDelivery
     /// The name of the key that submitted it; set by the controller, empty without keys.
     public var owner: String
+    /// The tenant of the key that submitted it, from the access policy; set by the controller.
+    public var tenant: String = ""
 
     public init(command: String, arguments: [String] = [], environment: [String: String] = [:], resources: Resources = Resources(), name: String = "", runtimeEstimateS: Double = 0, gpuShare: LeaseShare? = nil, delivery: JobDelivery = .atLeastOnce, owner: String = "") {
         self.command = command

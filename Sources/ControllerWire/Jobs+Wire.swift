@@ -37,6 +37,7 @@ extension JobSpec {
             name: wire.name, runtimeEstimateS: wire.runtimeEstimateS, gpuShare: wire.hasGpuShare ? LeaseShare(wire.gpuShare) : nil,
             delivery: wire.delivery == .atMostOnce ? .atMostOnce : .atLeastOnce, owner: wire.owner
         )
+        tenant = wire.tenant
     }
 
     public var wire: Junction_V1_JobSpec {
@@ -50,6 +51,7 @@ extension JobSpec {
         if let gpuShare { wire.gpuShare = gpuShare.wire }
         wire.delivery = delivery == .atMostOnce ? .atMostOnce : .atLeastOnce
         wire.owner = owner
+        wire.tenant = tenant
         return wire
     }
 }

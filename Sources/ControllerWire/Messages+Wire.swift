@@ -112,7 +112,7 @@ extension ClientRequest {
             if let by = UsageGrouping(rawValue: usage.by.isEmpty ? "owner" : usage.by) {
                 self = .usage(UsageQuery(sinceMs: usage.sinceMs, untilMs: usage.untilMs, by: by))
             } else {
-                self = .invalid("usage is summed by owner or pool, not \"\(usage.by.prefix(64))\"")
+                self = .invalid("usage is summed by owner, tenant or pool, not \"\(usage.by.prefix(64))\"")
             }
         case .snapshot(let snapshot):
             self = .snapshot(PageRequest(cursor: snapshot.cursor, limit: Int(snapshot.limit)))

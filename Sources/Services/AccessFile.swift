@@ -78,7 +78,14 @@ extension ControllerSecurity {
                 }
                 policy.pools[name] = Set(ids.compactMap { reader.string($0, "a pool id") })
             }
-            entries("clients", extra: ["role"]) { reader, name, _, entry in
+            entries("clients", extra: ["role", "tenant"]) { reader, name, _, entry in
+                if let node = entry["tenant"], let tenant = reader.string(node, "tenant") {
+                    if isValidTenant(tenant) {
+                        policy.tenants[name] = tenant
+                    } else {
+                        reader.error(.invalidValue, at: node, "a tenant is 1 to 128 letters, digits or . _ : -, not \"\(tenant.prefix(64))\"")
+                    }
+                }
                 guard let node = reader.require(entry, "role", "client key \(name)"), let text = reader.string(node, "role") else { return }
                 guard let role = AccessPolicy.Role(rawValue: text) else {
                     reader.error(.invalidValue, at: node, "role must be observer, submit or operator, not \(text)")
@@ -92,5 +99,15 @@ extension ControllerSecurity {
         }
         guard !reader.hasErrors, let keyPair else { throw TopologyErrors(problems: reader.problems) }
         self.init(keyPair: keyPair, names: names, policy: policy)
+    }
+}
+
+/// Tenants follow the rules of pool ids: they appear in metrics, logs and CSV.
+private func isValidTenant(_ tenant: String) -> Bool {
+    !tenant.isEmpty && tenant.utf8.count <= 128 && tenant.unicodeScalars.allSatisfy { scalar in
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", ".", "_", ":", "-": true
+        default: false
+        }
     }
 }

@@ -6,7 +6,7 @@ import Wire
 struct Usage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "usage",
-        abstract: "What jobs that ended in a period used and cost, summed by owner or pool.",
+        abstract: "What jobs that ended in a period used and cost, summed by owner, tenant or pool.",
         discussion: """
             A job is charged when it ends on a pool: its core-seconds, GPU-seconds by model, memory \
             (GiB asked for times wall seconds) and bytes moved, and its cost at the prices its pool \
@@ -23,7 +23,7 @@ struct Usage: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The end of the period, not included (default: now).", valueName: "time"))
     var until: String?
 
-    @Option(help: ArgumentHelp("Sum by owner (the submitting key's name) or pool.", valueName: "owner|pool"))
+    @Option(help: ArgumentHelp("Sum by owner (the submitting key's name), tenant (its tenant in the access file) or pool.", valueName: "owner|tenant|pool"))
     var by = "owner"
 
     @Flag(help: "Print JSON.")
@@ -33,7 +33,7 @@ struct Usage: AsyncParsableCommand {
     var csv = false
 
     func validate() throws {
-        guard ["owner", "pool"].contains(by) else { throw ValidationError("--by takes owner or pool, not \(by)") }
+        guard ["owner", "tenant", "pool"].contains(by) else { throw ValidationError("--by takes owner, tenant or pool, not \(by)") }
         guard !(json && csv) else { throw ValidationError("give --json or --csv, not both") }
         _ = try period()
     }
@@ -100,7 +100,7 @@ struct Usage: AsyncParsableCommand {
         } else {
             print(table(header: [by, "jobs", "core-hours", "GPU-hours", "memory GiB-hours", "moved", "cost"], rows: rows.map { row in
                 let gpus = row.gpu_hours.sorted { $0.key < $1.key }.map { "\(decimal($0.value)) \($0.key.isEmpty ? "GPU" : $0.key)" }.joined(separator: ", ")
-                return [row.key.isEmpty ? "(no key)" : row.key, "\(row.jobs)", decimal(row.core_hours), gpus.isEmpty ? "-" : gpus, decimal(row.memory_gib_hours), bytesText(row.bytes_moved), decimal(row.cost)]
+                return [row.key.isEmpty ? (by == "tenant" ? "(no tenant)" : "(no key)") : row.key, "\(row.jobs)", decimal(row.core_hours), gpus.isEmpty ? "-" : gpus, decimal(row.memory_gib_hours), bytesText(row.bytes_moved), decimal(row.cost)]
             }))
             print("\(reply.jobs) job\(reply.jobs == 1 ? "" : "s") ended in the period")
         }

@@ -18,7 +18,7 @@ struct KeyRing {
         pools:
           - {name: near-agent, key: near-agent.pub, pools: [near-1]}
         clients:
-          - {name: alice, key: alice.pub, role: submit}
+          - {name: alice, key: alice.pub, role: submit, tenant: climate-lab}
           - {name: bob, key: bob.pub, role: submit}
           - {name: watcher, key: watcher.pub, role: observer}
           - {name: ops, key: ops.pub, role: operator}
@@ -94,6 +94,7 @@ struct SecurityTests {
         let aliceLists = try await client("alice", "status", "--json")
         #expect(aliceLists.status == 0 && aliceLists.output.contains("job-1"), "\(aliceLists.output) \(aliceLists.errors)")
 
+
         // The subscriber may have joined after that submit: submit again until it hears one.
         let followDeadline = Date().addingTimeInterval(30)
         while observing.process.isRunning, Date() < followDeadline {
@@ -108,6 +109,14 @@ struct SecurityTests {
         #expect(controller.process.errorsSoFar.contains("refused a subscriber"), "\(controller.process.errorsSoFar.suffix(2_000))")
         let ops = try await client("ops", "cancel", "job-1")
         #expect(ops.status == 0, "\(ops.errors)")
+        // Alice's ended jobs are her tenant's: usage sums them under it.
+        let usageDeadline = Date().addingTimeInterval(20)
+        var usage = try await client("ops", "usage", "--by", "tenant", "--csv")
+        while !usage.output.contains("climate-lab,"), Date() < usageDeadline {
+            try await Task.sleep(for: .milliseconds(200))
+            usage = try await client("ops", "usage", "--by", "tenant", "--csv")
+        }
+        #expect(usage.output.hasPrefix("tenant,jobs,core_hours") && usage.output.contains("\nclimate-lab,"), "\(usage.output) \(usage.errors)")
 
         // A key the controller does not know never gets through the handshake; its log names it.
         let stranger = try await JunctionProcess(["pools", "--controller", controller.clients, "--timeout", "2"] + ring.keys("stranger")).finish(within: 30)

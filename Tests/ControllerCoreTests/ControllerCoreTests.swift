@@ -402,7 +402,7 @@ struct ControllerCoreTests {
 
     @Test func keysAreHeldToTheirPoolsAndRoles() throws {
         var configuration = ControllerConfiguration()
-        configuration.access = AccessPolicy(pools: ["east-agent": ["east-1"]], clients: ["alice": .submit, "bob": .submit, "eve": .observer, "ops": .operator])
+        configuration.access = AccessPolicy(pools: ["east-agent": ["east-1"]], clients: ["alice": .submit, "bob": .submit, "eve": .observer, "ops": .operator], tenants: ["alice": "lab"])
         var harness = Harness()
         harness.core = ControllerCore(topology: twoSites(), configuration: configuration)
         let registration = PoolRegistration(poolID: "east-1", node: "east", total: Resources(cpuCores: 8))
@@ -428,6 +428,7 @@ struct ControllerCoreTests {
             return
         }
         #expect(harness.core.job(submitted.jobID)?.spec.owner == "alice", "the key's name, not the request's")
+        #expect(harness.core.job(submitted.jobID)?.spec.tenant == "lab", "the key's tenant")
         guard case .error(let other)? = ask(.cancel(jobID: submitted.jobID), as: "bob") else {
             Issue.record("another submitter may not cancel it")
             return

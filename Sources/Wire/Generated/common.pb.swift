@@ -409,6 +409,10 @@ public nonisolated struct Junction_V1_JobSpec: Sendable {
   /// controller; empty when the controller does not authenticate. A submit's value is ignored.
   public var owner: String = String()
 
+  /// The tenant the submitting key belongs to, as the controller's access file says (empty when
+  /// it names none); set by the controller like `owner`.
+  public var tenant: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -670,7 +674,7 @@ nonisolated extension Junction_V1_Charge: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobSpec"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}command\0\u{1}arguments\0\u{1}environment\0\u{1}resources\0\u{1}name\0\u{3}runtime_estimate_s\0\u{3}gpu_share\0\u{1}delivery\0\u{1}owner\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}command\0\u{1}arguments\0\u{1}environment\0\u{1}resources\0\u{1}name\0\u{3}runtime_estimate_s\0\u{3}gpu_share\0\u{1}delivery\0\u{1}owner\0\u{1}tenant\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -687,6 +691,7 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
       case 7: try { try decoder.decodeSingularMessageField(value: &self._gpuShare) }()
       case 8: try { try decoder.decodeSingularEnumField(value: &self.delivery) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.owner) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.tenant) }()
       default: break
       }
     }
@@ -724,6 +729,9 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.owner.isEmpty {
       try visitor.visitSingularStringField(value: self.owner, fieldNumber: 9)
     }
+    if !self.tenant.isEmpty {
+      try visitor.visitSingularStringField(value: self.tenant, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -737,6 +745,7 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs._gpuShare != rhs._gpuShare {return false}
     if lhs.delivery != rhs.delivery {return false}
     if lhs.owner != rhs.owner {return false}
+    if lhs.tenant != rhs.tenant {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
