@@ -108,7 +108,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "FuzzTargets", dependencies: ["ControllerCore", "ControllerWire", "Simulation", "Topology", "Wire"]),
+        .target(name: "FuzzTargets", dependencies: ["ControllerCore", "ControllerWire", "Simulation", "Topology", "Wire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(name: "junction-fuzz", dependencies: ["FuzzTargets"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ", "Topology", "ControllerCore", "ControllerWire", "Placement"]),

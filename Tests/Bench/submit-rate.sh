@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Sequential submits of a trivial job per second: `junction submit` against a local controller
+# and one pool agent, and, where a Slurm cluster answers here, `sbatch` of the same job in the
+# same run. What a user waiting on each submit in a shell loop sees.
+#
+#   Tests/Bench/submit-rate.sh [COUNT] [JUNCTION]     defaults: 300, .build/release/junction
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+count=${1:-300}
+junction=${2:-.build/release/junction}
+[[ -x "$junction" ]] || { echo "submit-rate.sh: no $junction; build it with swift build -c release" >&2; exit 2; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$junction" controller --topology Topologies/abilene.yaml --state "$work/state" --log-level warning \
+    --pools 'tcp://127.0.0.1:*' --clients 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' >"$work/controller.out" 2>"$work/controller.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "events " "$work/controller.out" 2>/dev/null && break; sleep 0.1; done
+endpoint() { awk -v name="$1" '$1 == name { print $NF }' "$work/controller.out"; }
+pools=$(endpoint pools)
+clients=$(endpoint clients)
+[[ -n "$clients" ]] || { echo "submit-rate.sh: the controller did not start:" >&2; cat "$work/controller.err" >&2; exit 1; }
+"$junction" pool --id bench --node New_York --pools "$pools" --cpu 100000 --memory-gib 1000 --work-dir "$work/jobs" --log-level warning >"$work/pool.out" 2>"$work/pool.err" &
+pids+=($!)
+for _ in $(seq 100); do "$junction" pools --controller "$clients" --json 2>/dev/null | grep -q '"bench"' && break; sleep 0.1; done
+
+rate() { python3 -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.1f}')" "$1" "$2"; }
+
+start=$(date +%s.%N)
+for _ in $(seq "$count"); do
+    "$junction" submit --controller "$clients" --from New_York --cpu 0.01 -- /bin/true >/dev/null
+done
+seconds=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
+echo "junction submit: $count in $(printf %.2f "$seconds") s, $(rate "$count" "$seconds")/s"
+
+if command -v sbatch >/dev/null && sinfo >/dev/null 2>&1; then
+    start=$(date +%s.%N)
+    for _ in $(seq "$count"); do sbatch --wrap=true --output=/dev/null >/dev/null; done
+    seconds=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
+    echo "sbatch:          $count in $(printf %.2f "$seconds") s, $(rate "$count" "$seconds")/s"
+else
+    echo "sbatch: no Slurm cluster answers here (sbatch and sinfo); Junction alone"
+fi
