@@ -28,14 +28,30 @@ all=(envelope topology-yaml graphml traces controller)
 ((${#targets[@]})) || targets=("${all[@]}")
 
 scratch=.build-fuzz
+build() {
+    swift build --scratch-path "$scratch" --product junction-fuzz \
+        --sanitize fuzzer --sanitize address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld
+}
+# The coverage counters libFuzzer finds in the binary: without them it fuzzes blind.
+counters() {
+    JUNCTION_FUZZ_TARGET=envelope "$binary" -runs=0 2>&1 | sed -n 's/.*Loaded 1 modules *(\([0-9]*\) inline 8-bit counters).*/\1/p' | head -1
+}
 echo "== building junction-fuzz with libFuzzer and AddressSanitizer (first build takes minutes)"
 # A debug build: with optimisation (the release configuration, or -O) SwiftPM's build leaves the
-# libraries without coverage counters, and libFuzzer would fuzz blind.
-swift build --scratch-path "$scratch" --product junction-fuzz \
-    --sanitize fuzzer --sanitize address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld
+# libraries without coverage counters.
+build
 binary="$scratch/debug/junction-fuzz"
 # Leaks are not what this looks for (FoundationXML leaks on its own error path), crashes are.
 export ASAN_OPTIONS=detect_leaks=0
+# An incremental rebuild has been seen to leave the libraries uninstrumented: then build afresh.
+if (( $(counters || echo 0) < 20000 )); then
+    echo "== only $(counters) coverage counters: rebuilding the fuzzing build from scratch"
+    rm -rf "$scratch/x86_64-unknown-linux-gnu"
+    build
+    found=$(counters)
+    (( found >= 20000 )) || { echo "fuzz.sh: the build has only $found coverage counters; libFuzzer would fuzz blind" >&2; exit 1; }
+fi
+echo "   $(counters) coverage counters"
 
 # Inputs longer than this find nothing the shorter ones do not and slow every run.
 max_len() {
