@@ -34,7 +34,9 @@ build() {
 }
 # The coverage counters libFuzzer finds in the binary: without them it fuzzes blind.
 counters() {
-    JUNCTION_FUZZ_TARGET=envelope "$binary" -runs=0 2>&1 | sed -n 's/.*Loaded 1 modules *(\([0-9]*\) inline 8-bit counters).*/\1/p' | head -1
+    local found
+    found=$(JUNCTION_FUZZ_TARGET=envelope "$binary" -runs=0 2>&1 | sed -n 's/.*Loaded 1 modules *(\([0-9]*\) inline 8-bit counters).*/\1/p' | head -1 || true)
+    echo "${found:-0}"
 }
 echo "== building junction-fuzz with libFuzzer and AddressSanitizer (first build takes minutes)"
 # A debug build: with optimisation (the release configuration, or -O) SwiftPM's build leaves the
@@ -44,7 +46,7 @@ binary="$scratch/debug/junction-fuzz"
 # Leaks are not what this looks for (FoundationXML leaks on its own error path), crashes are.
 export ASAN_OPTIONS=detect_leaks=0
 # An incremental rebuild has been seen to leave the libraries uninstrumented: then build afresh.
-if (( $(counters || echo 0) < 20000 )); then
+if (( $(counters) < 20000 )); then
     echo "== only $(counters) coverage counters: rebuilding the fuzzing build from scratch"
     rm -rf "$scratch/x86_64-unknown-linux-gnu"
     build
