@@ -29,8 +29,11 @@ all=(envelope topology-yaml graphml traces controller)
 
 scratch=.build-fuzz
 build() {
+    # SwiftPM passes each sanitizer as its own -sanitize= flag, in no fixed order, and the Swift
+    # driver keeps only the last: the one combined flag after them gives the Swift code both
+    # (SwiftPM's own flags still instrument the C code and link the runtimes).
     swift build --scratch-path "$scratch" --product junction-fuzz \
-        --sanitize fuzzer --sanitize address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld
+        --sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld
 }
 # The coverage counters libFuzzer finds in the binary: without them it fuzzes blind.
 counters() {
@@ -39,13 +42,11 @@ counters() {
     echo "${found:-0}"
 }
 echo "== building junction-fuzz with libFuzzer and AddressSanitizer (first build takes minutes)"
-# A debug build: with optimisation (the release configuration, or -O) SwiftPM's build leaves the
-# libraries without coverage counters.
 build
 binary="$scratch/debug/junction-fuzz"
 # Leaks are not what this looks for (FoundationXML leaks on its own error path), crashes are.
 export ASAN_OPTIONS=detect_leaks=0
-# An incremental rebuild has been seen to leave the libraries uninstrumented: then build afresh.
+# A build from before the combined flag lacks the counters: then build afresh.
 if (( $(counters) < 20000 )); then
     echo "== only $(counters) coverage counters: rebuilding the fuzzing build from scratch"
     rm -rf "$scratch/x86_64-unknown-linux-gnu"
