@@ -222,6 +222,12 @@ extension ControllerCore {
         next.dispatchSequences = dispatchSequences
         next.eventSequence = eventSequence
         next.dropped = self.dropped
+        // A reload forgives no flapping and lets no chatty pool start afresh.
+        next.flapPenalties = flapPenalties
+        next.dampenedPools = dampenedPools
+        next.advertisementAllowances = advertisementAllowances
+        next.heldAdvertisements = heldAdvertisements
+        next.clientAllowances = clientAllowances
         // Versions go on increasing, so route subscribers see the reload as one more change.
         next.engine.advanceVersion(past: engine.version)
         next.watchedRoutes = watchedRoutes

@@ -43,6 +43,9 @@ struct DampeningTests {
         // The nearer pool is passed over while it flaps; the job goes west.
         let first = harness.submit(cores: 2)
         #expect(harness.status(first ?? "")?.pool == "west-1")
+        // A reload keeps the pool dampened, and still lets it go once its penalty has decayed.
+        _ = harness.send(.topologyLoaded(twoSites(), path: "sites.yaml", replyTo: nil, correlationID: 0))
+        #expect(harness.core.engine.pool("east-1")?.liveness == .dampened)
         // About three losses decay to below one in under two half-lives (60 s each, by default).
         for second in 1...120 {
             harness.seconds += 1
