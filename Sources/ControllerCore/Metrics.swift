@@ -35,7 +35,7 @@ public struct ControllerMetrics: Sendable {
         "junction_jobs": "Jobs not finished, by state.",
         "junction_jobs_waiting": "Accepted jobs waiting for a pool with room.",
         "junction_jobs_in_memory": "Jobs the controller holds in memory, active and recently finished.",
-        "junction_pools": "Pools in the routing table, by status: declared (no agent yet), up, stale, down.",
+        "junction_pools": "Pools in the routing table, by status: declared (no agent yet), up, stale, down, dampened (flapping).",
         "junction_capacity_cpu_cores": "CPU cores of pools that are up: total, and free as last advertised less what leases hold.",
         "junction_capacity_memory_bytes": "Memory of pools that are up: total, and free less what leases hold.",
         "junction_capacity_gpus": "GPUs of pools that are up, by model: total, and free less what leases hold.",
