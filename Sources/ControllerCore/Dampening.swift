@@ -65,11 +65,9 @@ extension ControllerCore {
     mutating func admitAdvertisement(_ report: PoolReport, from pool: String) -> Bool {
         let rate = configuration.advertisementsPerSecond
         guard rate > 0 else { return true }
-        let burst = max(1, configuration.advertisementBurst)
-        var bucket = advertisementAllowances[pool] ?? TokenBucket(tokens: burst, updated: time.seconds)
         // Kept reports go first: a newer one must not overtake an older one already waiting.
-        let admitted = heldAdvertisements[pool] == nil && bucket.take(now: time.seconds, rate: rate, burst: burst)
-        advertisementAllowances[pool] = bucket
+        let admitted = heldAdvertisements[pool] == nil
+            && advertisementAllowances.take(pool, now: time.seconds, rate: rate, burst: max(1, configuration.advertisementBurst))
         if !admitted {
             count("pools.advertisement_dampened")
             heldAdvertisements[pool] = report
@@ -83,12 +81,11 @@ extension ControllerCore {
         let rate = configuration.advertisementsPerSecond
         let burst = max(1, configuration.advertisementBurst)
         for (pool, report) in heldAdvertisements.sorted(by: { $0.key < $1.key }) {
-            guard sessions[pool] != nil, var bucket = advertisementAllowances[pool] else {
+            guard sessions[pool] != nil, advertisementAllowances[pool] != nil else {
                 heldAdvertisements[pool] = nil
                 continue
             }
-            guard bucket.take(now: time.seconds, rate: rate, burst: burst) else { continue }
-            advertisementAllowances[pool] = bucket
+            guard advertisementAllowances.take(pool, now: time.seconds, rate: rate, burst: burst) else { continue }
             heldAdvertisements[pool] = nil
             apply(report, from: pool)
         }

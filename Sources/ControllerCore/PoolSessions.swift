@@ -45,7 +45,7 @@ extension ControllerCore {
         func reply(_ code: ControllerError.Code, _ text: String) -> ControllerAction {
             .toPool(peer: peer, correlationID: correlationID, .error(ControllerError(code, text)))
         }
-        guard isValidPoolID(id) else {
+        guard isValidID(id) else {
             count("pools.invalid")
             actions.append(reply(.invalidRequest, "pool id \"\(id)\" must be 1 to 128 letters, digits or . _ : -"))
             return
@@ -219,16 +219,6 @@ extension ControllerCore {
         let held = (onPool[pool] ?? []).sorted { (jobs[$0]?.number ?? 0) < (jobs[$1]?.number ?? 0) }
         for id in held {
             replace(id, because: "pool \(pool) \(reason)")
-        }
-    }
-}
-
-/// Pool ids follow the same rules as topology ids.
-func isValidPoolID(_ id: String) -> Bool {
-    !id.isEmpty && id.utf8.count <= 128 && id.unicodeScalars.allSatisfy { scalar in
-        switch scalar {
-        case "a"..."z", "A"..."Z", "0"..."9", ".", "_", ":", "-": true
-        default: false
         }
     }
 }

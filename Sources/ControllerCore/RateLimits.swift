@@ -18,6 +18,17 @@ struct TokenBucket: Sendable {
     }
 }
 
+extension Dictionary where Value == TokenBucket {
+    /// Takes a token from `key`'s bucket; a key not seen before starts with a full one.
+    mutating func take(_ key: Key, now: Double, rate: Double, burst: Double) -> Bool {
+        if let index = index(forKey: key) { return values[index].take(now: now, rate: rate, burst: burst) }
+        var bucket = TokenBucket(tokens: burst, updated: now)
+        let taken = bucket.take(now: now, rate: rate, burst: burst)
+        self[key] = bucket
+        return taken
+    }
+}
+
 extension ControllerCore {
     /// Client connections whose allowance the core keeps now.
     public var clientAllowanceCount: Int { clientAllowances.count }
@@ -27,14 +38,7 @@ extension ControllerCore {
     mutating func admit(_ address: ClientAddress) -> Bool {
         let rate = configuration.clientRequestsPerSecond
         guard rate > 0 else { return true }
-        let burst = max(1, configuration.clientRequestBurst)
-        if let index = clientAllowances.index(forKey: address) {
-            return clientAllowances.values[index].take(now: time.seconds, rate: rate, burst: burst)
-        }
-        var bucket = TokenBucket(tokens: burst, updated: time.seconds)
-        let admitted = bucket.take(now: time.seconds, rate: rate, burst: burst)
-        clientAllowances[address] = bucket
-        return admitted
+        return clientAllowances.take(address, now: time.seconds, rate: rate, burst: max(1, configuration.clientRequestBurst))
     }
 
     /// Forgets the allowances of connections quiet long enough to have a full bucket again, at

@@ -80,7 +80,8 @@ extension ControllerSecurity {
             }
             entries("clients", extra: ["role", "tenant"]) { reader, name, _, entry in
                 if let node = entry["tenant"], let tenant = reader.string(node, "tenant") {
-                    if isValidTenant(tenant) {
+                    // Tenants follow the rules of pool ids: they appear in metrics, logs and CSV.
+                    if isValidID(tenant) {
                         policy.tenants[name] = tenant
                     } else {
                         reader.error(.invalidValue, at: node, "a tenant is 1 to 128 letters, digits or . _ : -, not \"\(tenant.prefix(64))\"")
@@ -99,15 +100,5 @@ extension ControllerSecurity {
         }
         guard !reader.hasErrors, let keyPair else { throw TopologyErrors(problems: reader.problems) }
         self.init(keyPair: keyPair, names: names, policy: policy)
-    }
-}
-
-/// Tenants follow the rules of pool ids: they appear in metrics, logs and CSV.
-private func isValidTenant(_ tenant: String) -> Bool {
-    !tenant.isEmpty && tenant.utf8.count <= 128 && tenant.unicodeScalars.allSatisfy { scalar in
-        switch scalar {
-        case "a"..."z", "A"..."Z", "0"..."9", ".", "_", ":", "-": true
-        default: false
-        }
     }
 }

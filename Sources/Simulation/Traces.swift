@@ -135,9 +135,12 @@ public enum TraceReader {
 
     /// An amount of memory given in `unit`-byte units, in bytes: not negative, below 2^62 bytes.
     private static func bytes(_ text: String, unit: Double, line: Int, _ what: String) throws(TraceError) -> UInt64 {
-        let value = try number(text, line: line, what)
+        try bytes(try number(text, line: line, what), unit: unit, line: line, what, given: text)
+    }
+
+    private static func bytes(_ value: Double, unit: Double, line: Int, _ what: String, given: String) throws(TraceError) -> UInt64 {
         guard value >= 0, value * unit < 0x1p62 else {
-            throw TraceError(line: line, message: "\(what) must be a size from 0 to 2^62 bytes, found \"\(text)\"")
+            throw TraceError(line: line, message: "\(what) must be a size from 0 to 2^62 bytes, found \"\(given)\"")
         }
         return UInt64(value * unit)
     }
@@ -247,7 +250,7 @@ public enum TraceReader {
             }
             // -1 means unknown; memory is per processor.
             let memoryKB = try number(values[9], line: row.number, "requested memory")
-            let memory = memoryKB > 0 ? try bytes("\(memoryKB * processors)", unit: 1_024, line: row.number, "requested memory times processors") : 0
+            let memory = memoryKB > 0 ? try bytes(memoryKB * processors, unit: 1_024, line: row.number, "requested memory times processors", given: "\(values[9]) KB × \(processors)") : 0
             jobs.append(TraceJob(
                 id: "swf-\(values[0])", arrivalS: try number(values[1], line: row.number, "submit time"), runtimeS: runtime,
                 cpuCores: processors, memoryBytes: memory

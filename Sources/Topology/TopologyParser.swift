@@ -59,8 +59,8 @@ private func inFileOrder(_ a: TopologyProblem, _ b: TopologyProblem) -> Bool {
     (a.location.line, a.location.column) < (b.location.line, b.location.column)
 }
 
-/// Node and pool ids: letters, digits and `._:-`.
-func isValidID(_ id: String) -> Bool {
+/// Node, pool and tenant ids: 1 to 128 letters, digits and `._:-`.
+public func isValidID(_ id: String) -> Bool {
     !id.isEmpty && id.utf8.count <= 128 && id.unicodeScalars.allSatisfy { scalar in
         switch scalar {
         case "a"..."z", "A"..."Z", "0"..."9", ".", "_", ":", "-": true

@@ -225,20 +225,19 @@ struct CheckConfig: ParsableCommand {
             return ConfigFile.daemons[0]
         }
         let keys = mapping.keys.compactMap(\.string)
-        let fitting = ConfigFile.daemons.filter { daemon in
-            let known = ConfigFile.shapes(of: daemon.command)
-            return keys.allSatisfy { known[$0] != nil }
+        // How many of the file's keys each daemon knows.
+        let known = ConfigFile.daemons.map { daemon in
+            let shapes = ConfigFile.shapes(of: daemon.command)
+            return (daemon: daemon, count: keys.filter { shapes[$0] != nil }.count)
         }
-        if fitting.count == 1 { return fitting[0] }
+        let fitting = known.filter { $0.count == keys.count }
+        if fitting.count == 1 { return fitting[0].daemon }
         let names = ConfigFile.daemons.map(\.name)
         guard fitting.isEmpty else {
             throw ValidationError("every key of \(file) is an option of both \(names.joined(separator: " and ")): say which it configures with --daemon")
         }
         // Keys neither knows: the daemon that knows most of them reports the rest, each with its place.
-        return ConfigFile.daemons.max { first, second in
-            let (a, b) = (ConfigFile.shapes(of: first.command), ConfigFile.shapes(of: second.command))
-            return keys.filter { a[$0] != nil }.count < keys.filter { b[$0] != nil }.count
-        }!
+        return known.max { $0.count < $1.count }!.daemon
     }
 }
 

@@ -314,11 +314,6 @@ struct SimulateTrace: ParsableCommand {
         }
     }
 
-    /// A CSV field, quoted when it holds a comma or a quote.
-    private func csvField(_ text: String) -> String {
-        text.contains(",") || text.contains("\"") ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-    }
-
     private func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }
 
     private func csvText(_ reports: [SimulationReport]) -> String {

@@ -209,6 +209,11 @@ func gpuText(_ gpus: [String: Int], leading: Bool = true) -> String {
 /// A number for people: up to three decimals, no trailing zeros.
 func decimal(_ value: Double) -> String { compactNumber(value) }
 
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+func csvField(_ text: String) -> String {
+    text.contains(where: { ",\"\n".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+}
+
 /// Left-aligned columns with a header row.
 func table(header: [String], rows: [[String]], indent: String = "") -> String {
     var widths = header.map(\.count)

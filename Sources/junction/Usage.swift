@@ -107,11 +107,6 @@ struct Usage: AsyncParsableCommand {
     }
 }
 
-/// A CSV field, quoted when it must be.
-func csvField(_ text: String) -> String {
-    text.contains(where: { ",\"\n".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-}
-
 /// A byte count for people.
 func bytesText(_ bytes: UInt64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
