@@ -42,12 +42,13 @@ let package = Package(
         ),
         .target(
             name: "Placement",
-            dependencies: ["Topology", "Routing"]
+            dependencies: ["Topology", "Routing", .product(name: "HeapModule", package: "swift-collections")]
         ),
         .target(
             name: "ControllerCore",
             dependencies: [
                 "Placement", "Routing", "Topology", .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),

@@ -10,6 +10,8 @@ extension ControllerCore {
             do {
                 var request = request
                 request.explain = true
+                // The answer a submit would get: a pool with no room now may win a later start.
+                request.planHorizonS = configuration.planHorizonS
                 reply = .placement(try engine.place(request, now: time.seconds))
             } catch {
                 reply = .error(ControllerError(.invalidRequest, error.description))
@@ -131,7 +133,7 @@ extension ControllerCore {
         let liveness = Double(configuration.livenessMs) / 1_000
         let interval = Double(configuration.heartbeatIntervalMs) / 1_000
         for (pool, session) in sessions.sorted(by: { $0.key < $1.key }) {
-            if now - session.lastHeard > liveness {
+            if configuration.livenessMs != .max, now - session.lastHeard > liveness {
                 log(.warning, "pool missed its liveness window", ["pool": pool, "silent_s": format(now - session.lastHeard)])
                 poolLost(pool, reason: "missed its liveness window (\(format(now - session.lastHeard)) s silent)")
             } else if now - session.lastSent >= interval {
@@ -152,10 +154,12 @@ extension ControllerCore {
         for lease in engine.expireLeases(now: now) {
             log(.warning, "lease expired", ["pool": lease.pool, "lease": "\(lease.id)"])
         }
+        startDuePlans()
+        if plansDirty { revisePlans() }
         if waitingDirty {
             retryWaitingJobs()
         } else {
-            for id in waitingJobs where (jobs[id]?.placementDeadline ?? .infinity) <= now { placeWaiting(id) }
+            for id in waitingJobs where (jobs.index(forKey: id).flatMap { jobs.values[$0].placementDeadline } ?? .infinity) <= now { placeWaiting(id) }
         }
         forgetOldJobs()
         forgetQuietClients()
@@ -204,9 +208,14 @@ extension ControllerCore {
             next.poolOfPeer[session.peer] = id
         }
         next.jobs = jobs
+        // Plans lived in the old engine: planned jobs are planned again on the new one.
+        for id in activeInOrder where jobs[id]?.plan != nil {
+            next.jobs[id]?.plan = nil
+            if !waitingJobs.contains(id) { next.waitingJobs.append(id) }
+        }
         next.activeJobs = activeJobs
         next.activeOrder = activeOrder
-        next.waitingJobs = waitingJobs
+        next.waitingJobs = waitingJobs + next.waitingJobs
         next.waitingDirty = true
         next.unanswered = unanswered
         next.awaitingReport = awaitingReport
@@ -269,7 +278,7 @@ extension ControllerCore {
         for id in dropped { poolLost(id, reason: "its node is not in the new topology") }
         for (id, pool) in pathless where jobs[id]?.pool == pool && !(jobs[id]?.isFinished ?? true) {
             stopOnPool(pool, id)
-            replace(id, because: "no path to \(pool) carries its input after the topology reload")
+            replace(id, because: "no path to \(pool) carries its input after the topology reload", poolAtFault: false)
         }
         log(.notice, "topology reloaded", ["path": path, "nodes": "\(topology.nodes.count)", "links": "\(topology.links.count)", "pools_dropped": "\(dropped.count)"])
         if let replyTo {

@@ -1,4 +1,5 @@
 import DequeModule
+import HeapModule
 import Placement
 import Routing
 import Topology
@@ -18,7 +19,8 @@ public struct ControllerTime: Sendable, Hashable {
 /// How the controller paces sessions and jobs.
 public struct ControllerConfiguration: Sendable, Hashable {
     public var heartbeatIntervalMs: UInt32 = 1_000
-    /// A pool silent this long is down.
+    /// A pool silent this long is down; `UInt32.max` never (a simulation's pools speak only
+    /// when it says).
     public var livenessMs: UInt32 = 5_000
     /// A dispatch without an answer this long is placed again.
     public var dispatchTimeoutS: Double = 5
@@ -66,6 +68,21 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var flapHalfLifeS: Double = 60
     public var flapSuppressAt: Double = 2.5
     public var flapReuseBelow: Double = 1
+    /// How far ahead, in seconds, a job with no room now may be planned to start on a pool; 0
+    /// refuses a submit that fits nowhere now.
+    public var planHorizonS: Double = 86_400
+    /// The runtime a plan assumes for a job whose submit gives none.
+    public var defaultRuntimeS: Double = 3_600
+    /// How many times a planned job may move to another pool for an earlier completion.
+    public var maxPlanMoves: UInt32 = 3
+    /// Planned jobs looked at again per tick after capacity came free sooner than planned.
+    public var plansRevisedPerTick = 256
+    /// Waiting jobs are tried again in order each tick until this many found nothing, so a long
+    /// line costs a bounded pass; the rest are tried once those ahead of them have gone.
+    public var waitingMissesPerTick = 16
+    /// Whether a submit no pool can take now or within the plan horizon is accepted to wait for
+    /// one (until its placement deadline) rather than refused; the simulator's choice.
+    public var queueUnplaceable = false
 
     public init() {}
 }
@@ -203,16 +220,27 @@ struct Job: Sendable {
     var placementDeadline: Double?
     /// The pool whose running count includes this job.
     var countedOn: String?
+    /// Its place in a pool's plan, while it waits for its planned start.
+    var plan: JobPlan?
+    /// How many times its plan moved it to another pool.
+    var moves: UInt32 = 0
 
     var mayRunTwice: Bool { spec.delivery != .atMostOnce }
 
     var isFinished: Bool { state.isFinished }
 
     var view: JobView {
-        JobView(
+        var view = JobView(
             id: id, state: state, pool: pool ?? "", path: path, estimate: estimate, exitCode: exitCode, usage: usage,
             attempts: attempts, message: message, submittedMs: submittedMs, updatedMs: updatedMs, spec: spec, history: history, output: output, charge: charge, dispatchPrice: dispatchPrice
         )
+        if pool == nil, let plan {
+            view.pool = plan.hold.pool
+            view.path = plan.candidate.path
+            view.estimate = plan.candidate.estimate
+            view.plannedStartMs = plan.startMs
+        }
+        return view
     }
 }
 
@@ -236,6 +264,10 @@ public struct ControllerCore: Sendable {
     var idempotencyExpiry: [(key: String, at: Double)] = []
     /// Whether something changed that waiting jobs may need: they are tried again on the next tick.
     var waitingDirty = false
+    /// Planned jobs by planned start; an entry whose job has since moved on is skipped.
+    var planStarts = Heap<PlanStart>()
+    /// Whether capacity came free sooner than planned: plans are looked at again on the next tick.
+    var plansDirty = false
     /// Dispatches in the order they were sent, which is the order they time out in; an entry
     /// whose job has since answered or moved on is dropped when it reaches the front.
     var unanswered: Deque<(id: String, attempt: UInt32, at: Double)> = []
@@ -276,6 +308,7 @@ public struct ControllerCore: Sendable {
     public init(topology: Topology, configuration: ControllerConfiguration = ControllerConfiguration(), metrics: ControllerMetrics = ControllerMetrics()) {
         var engine = PlacementEngine(topology: topology, declaredLiveness: .declared)
         engine.staleAfterS = configuration.staleAfterS
+        engine.defaultRuntimeS = configuration.defaultRuntimeS
         self.engine = engine
         self.configuration = configuration
         self.metrics = metrics

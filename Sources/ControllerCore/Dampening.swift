@@ -53,6 +53,7 @@ extension ControllerCore {
             log(.notice, "pool's flap penalty decayed: it takes work again", ["pool": pool])
             publishPool(pool, reason: "no longer dampened")
             waitingDirty = true
+            plansDirty = true
         }
         flapPenalties = flapPenalties.filter { pool, penalty in
             dampenedPools.contains(pool) || penalty.decayed(to: time.seconds, halfLifeS: configuration.flapHalfLifeS) >= 0.05

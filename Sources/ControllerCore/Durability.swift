@@ -153,7 +153,7 @@ extension ControllerCore {
             cancelRequested: job.cancelRequested,
             exclusions: job.exclusions.mapValues { unixMs($0) },
             idempotencyKey: job.idempotencyKey,
-            placementDeadlineMs: job.placementDeadline.map { unixMs($0) } ?? 0
+            placementDeadlineMs: job.placementDeadline.flatMap { $0.isFinite ? unixMs($0) : nil } ?? 0
         )
     }
 }

@@ -103,6 +103,8 @@ public struct JobView: Sendable, Hashable {
     public var charge: JobCharge?
     /// Its pool's prices when it was dispatched there.
     public var dispatchPrice: Price?
+    /// When an accepted job is planned to start on `pool` (Unix ms); 0 when it is not planned.
+    public var plannedStartMs: Int64 = 0
 
     public init(id: String, state: JobState, pool: String = "", path: [String] = [], estimate: Estimate? = nil, exitCode: Int32 = 0, usage: JobUsage? = nil, attempts: UInt32 = 0, message: String = "", submittedMs: Int64, updatedMs: Int64, spec: JobSpec, history: [JobTransition] = [], output: String = "", charge: JobCharge? = nil, dispatchPrice: Price? = nil) {
         self.id = id

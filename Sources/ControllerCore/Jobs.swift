@@ -11,6 +11,10 @@ extension ControllerCore {
         job.history.append(JobTransition(state: state, timestampMs: time.unixMs, pool: job.pool ?? "", reason: reason))
         jobs[id] = job
         if job.isFinished {
+            if let plan = job.plan {
+                engine.unplan(plan.hold.id)
+                jobs[id]?.plan = nil
+            }
             metrics.jobsFinished[state]?.increment()
             setActive(id, false)
             waitingJobs.removeAll { $0 == id }
@@ -68,12 +72,15 @@ extension ControllerCore {
         if request.memoryBytes == 0 { request.memoryBytes = submit.spec.resources.memoryBytes }
         let placement: Placement
         do {
-            placement = try engine.place(request, now: time.seconds)
+            var planning = request
+            planning.planHorizonS = configuration.planHorizonS
+            placement = try engine.place(planning, now: time.seconds)
         } catch {
             metrics.submitInvalid.increment()
             return .error(ControllerError(.invalidRequest, error.description))
         }
-        guard let winner = placement.winner else {
+        let winner = placement.winner
+        guard winner != nil || configuration.queueUnplaceable else {
             metrics.submitNoPool.increment()
             return .error(ControllerError(.noPlacement, noPlacementMessage(placement)))
         }
@@ -86,7 +93,7 @@ extension ControllerCore {
         spec.gpuShare = nil
         spec.resources.cpuCores = request.cpuCores
         spec.resources.memoryBytes = request.memoryBytes
-        if let model = winner.estimate.gpuModel, !request.isGPUShare { spec.resources.gpus = [model: request.gpuCount] }
+        if let model = winner?.estimate.gpuModel, !request.isGPUShare { spec.resources.gpus = [model: request.gpuCount] }
         if spec.runtimeEstimateS == 0 { spec.runtimeEstimateS = request.runtimeS }
         var job = Job(id: id, spec: spec, request: request, submittedMs: time.unixMs, updatedMs: time.unixMs)
         job.number = nextJobNumber - 1
@@ -98,7 +105,13 @@ extension ControllerCore {
             idempotencyExpiry.append((submit.idempotencyKey, time.seconds + configuration.idempotencyWindowS))
         }
         transition(id, to: .accepted, reason: "submitted from \(request.ingress)")
-        dispatch(id, on: winner)
+        if let winner {
+            begin(id, on: winner)
+        } else {
+            let reason = noPlacementMessage(placement)
+            jobs[id]?.message = "waiting: \(reason)"
+            wait(id)
+        }
         return .submitted(SubmitResult(jobID: id, placement: placement, leaseID: jobs[id]?.lease))
     }
 
@@ -155,11 +168,12 @@ extension ControllerCore {
 
     /// Releases a job's lease and places it again elsewhere, or fails it after the attempt limit.
     /// `mayHaveStarted` says whether the lost attempt could have run: an at-most-once job that
-    /// may have started is failed instead of placed again.
-    mutating func replace(_ id: String, because reason: String, mayHaveStarted: Bool = true) {
+    /// may have started is failed instead of placed again. The pool is excluded for the job a
+    /// while, unless it was not the pool's fault (`poolAtFault` false: its path went away).
+    mutating func replace(_ id: String, because reason: String, mayHaveStarted: Bool = true, poolAtFault: Bool = true) {
         guard var job = jobs[id], !job.isFinished else { return }
         if let lease = job.lease { engine.release(lease) }
-        if let pool = job.pool { job.exclusions[pool] = time.seconds + configuration.exclusionS }
+        if let pool = job.pool, poolAtFault { job.exclusions[pool] = time.seconds + configuration.exclusionS }
         job.lease = nil
         job.pool = nil
         job.path = []
@@ -195,10 +209,8 @@ extension ControllerCore {
             for pool in expired { job.exclusions[pool] = nil }
             jobs[id] = job
         }
-        var request = job.request
-        request.excludedPools = Set(job.exclusions.keys)
         // A placement that finds nothing already carries every rejection: one search, not two.
-        let placement = try? engine.place(request, now: time.seconds)
+        let placement = try? engine.place(planningRequest(job), now: time.seconds)
         guard let placement, let winner = placement.winner else {
             let reason = placement.map(noPlacementMessage) ?? "no pool fits"
             if let deadline = job.placementDeadline, time.seconds >= deadline {
@@ -213,19 +225,25 @@ extension ControllerCore {
         }
         metrics.retryPlaced.increment()
         waitingJobs.removeAll { $0 == id }
-        dispatch(id, on: winner)
+        begin(id, on: winner)
     }
 
-    /// Gives jobs waiting for capacity another chance. Called once per tick when something
-    /// changed, not once per advertisement, so a long waiting line costs at most one pass a tick.
+    /// Gives jobs waiting for capacity another chance, in the order they came, until
+    /// `waitingMissesPerTick` of them found nothing. Called once per tick when something changed,
+    /// not once per advertisement, so a long waiting line costs at most one bounded pass a tick.
     mutating func retryWaitingJobs() {
         waitingDirty = false
+        var misses = 0
         for id in waitingJobs {
-            guard jobs[id]?.state == .accepted, jobs[id]?.pool == nil else {
+            guard misses < configuration.waitingMissesPerTick else { break }
+            // Read through the index: copying each job out costs more than the check.
+            guard let entry = jobs.index(forKey: id), jobs.values[entry].state == .accepted,
+                  jobs.values[entry].pool == nil, jobs.values[entry].plan == nil else {
                 waitingJobs.removeAll { $0 == id }
                 continue
             }
             placeWaiting(id)
+            if waitingJobs.contains(id) { misses += 1 }
         }
     }
 
@@ -281,12 +299,19 @@ extension ControllerCore {
         jobs[job.id] = job
         switch update.state {
         case .running:
-            // Running means the input has arrived: the path's bandwidth is free for others.
-            if let lease = job.lease { engine.releaseBandwidth(lease) }
+            // Running means the input has arrived: the path's bandwidth is free for others, and
+            // jobs waiting for bandwidth get another chance.
+            if let lease = job.lease, (engine.lease(lease)?.bandwidthGbps ?? 0) > 0 {
+                engine.releaseBandwidth(lease)
+                if !waitingJobs.isEmpty { waitingDirty = true }
+            }
             if job.state != .running { transition(job.id, to: .running, reason: "started on \(pool)") }
         case .succeeded, .failed, .cancelled:
             charge(job.id, usage: update.usage ?? JobUsage())
-            if let lease = job.lease { engine.release(lease) }
+            // Ending well before its plan said frees room that planned jobs may move into.
+            if let lease = job.lease, let released = engine.release(lease), released.expectedEnd - time.seconds > 1, configuration.planHorizonS > 0 {
+                plansDirty = true
+            }
             jobs[job.id]?.lease = nil
             waitingDirty = true
             let detail = update.message.isEmpty ? "" : ": \(update.message)"

@@ -24,6 +24,7 @@ extension ControllerCore {
             if !up { (moved, stopped) = rerouteInputs(crossing: index) }
         }
         waitingDirty = true
+        plansDirty = true
         let state = change.up.map { $0 ? "up" : "down" } ?? "unchanged"
         let capacity = change.capacityGbps.map { ", \(format($0)) Gbps" } ?? ""
         let summary = "link \(change.link) \(state)\(capacity); \(moved) \(moved == 1 ? "job" : "jobs") moved to another path, \(stopped) placed again"
@@ -56,7 +57,7 @@ extension ControllerCore {
             }
             jobs[id]?.lease = nil
             stopOnPool(pool, id)
-            replace(id, because: "no path to \(pool) carries its input after link \(engine.topology.links[link].id) went down")
+            replace(id, because: "no path to \(pool) carries its input after link \(engine.topology.links[link].id) went down", poolAtFault: false)
             stopped += 1
         }
         return (moved, stopped)

@@ -13,6 +13,8 @@ public struct ControllerMetrics: Sendable {
     let submitInvalid: Counter
     let retryPlaced: Counter
     let retryNoPool: Counter
+    let jobsPlanned: Counter
+    let plansRevised: Counter
     let jobsSubmitted: Counter
     let jobsFinished: [JobState: Counter]
     let submitToDispatch: Timer
@@ -34,6 +36,7 @@ public struct ControllerMetrics: Sendable {
         "junction_peers_refused_total": "Connections refused during the CURVE handshake, by reason.",
         "junction_jobs": "Jobs not finished, by state.",
         "junction_jobs_waiting": "Accepted jobs waiting for a pool with room.",
+        "junction_jobs_planned": "Accepted jobs planned to start later on a pool with no room for them yet.",
         "junction_jobs_in_memory": "Jobs the controller holds in memory, active and recently finished.",
         "junction_pools": "Pools in the routing table, by status: declared (no agent yet), up, stale, down, dampened (flapping).",
         "junction_capacity_cpu_cores": "CPU cores of pools that are up: total, and free as last advertised less what leases hold.",
@@ -72,6 +75,8 @@ public struct ControllerMetrics: Sendable {
         submitInvalid = placements("submit", "invalid")
         retryPlaced = placements("retry", "placed")
         retryNoPool = placements("retry", "no_pool")
+        jobsPlanned = placements("plan", "planned")
+        plansRevised = placements("plan", "revised")
         jobsSubmitted = Counter(label: "junction_jobs_submitted_total", factory: factory)
         var finished: [JobState: Counter] = [:]
         for state in JobState.allCases where state.isFinished {
@@ -118,6 +123,7 @@ public struct ControllerReadings: Sendable {
     /// Active jobs by state (accepted, dispatched, running).
     public var jobsByState: [JobState: Int] = [:]
     public var waitingJobs = 0
+    public var plannedJobs = 0
     public var jobsInMemory = 0
     /// Pools by status: declared (no agent yet), up, stale (up, advertisement too old), down.
     public var poolsByStatus: [String: Int] = ["declared": 0, "up": 0, "stale": 0, "down": 0, "dampened": 0]
@@ -137,7 +143,9 @@ extension ControllerCore {
     public func readings() -> ControllerReadings {
         var readings = ControllerReadings()
         for id in activeJobs {
-            if let state = jobs[id]?.state { readings.jobsByState[state, default: 0] += 1 }
+            guard let job = jobs[id] else { continue }
+            readings.jobsByState[job.state, default: 0] += 1
+            if job.plan != nil, job.pool == nil { readings.plannedJobs += 1 }
         }
         readings.waitingJobs = waitingJobs.count
         readings.jobsInMemory = jobs.count

@@ -99,6 +99,7 @@ extension ControllerCore {
         state.liveness = livenessOnRegister(id)
         state.lastAdvertisement = time.seconds
         engine.upsertPool(state)
+        if state.liveness == .up { plansDirty = true }
         engine.resetSequence(id)
 
         if let old = sessions[id], old.peer != peer {
@@ -220,6 +221,7 @@ extension ControllerCore {
         for id in held {
             replace(id, because: "pool \(pool) \(reason)")
         }
+        replanJobs(on: pool)
     }
 }
 

@@ -73,7 +73,7 @@ extension Estimate {
         self.init(
             latencyMs: wire.latencyMs, bottleneckGbps: wire.bottleneckGbps, pathCost: wire.cost, hops: Int(wire.hops),
             transferS: wire.transferS, queueS: wire.queueS, runtimeS: wire.runtimeS, completionS: wire.completionS,
-            price: wire.price, processingLatencyMs: 0, gpuModel: gpuModel
+            price: wire.price, processingLatencyMs: 0, gpuModel: gpuModel, startS: wire.startS
         )
     }
 
@@ -88,6 +88,7 @@ extension Estimate {
         wire.completionS = completionS
         wire.hops = UInt32(hops)
         wire.price = price
+        wire.startS = startS
         return wire
     }
 }

@@ -100,6 +100,7 @@ extension JobView {
             submittedMs: wire.submittedMs, updatedMs: wire.updatedMs, spec: spec, history: wire.history.map(JobTransition.init), output: wire.output,
             charge: wire.hasCharge ? JobCharge(wire.charge) : nil, dispatchPrice: wire.hasDispatchPrice ? Price(wire.dispatchPrice) : nil
         )
+        plannedStartMs = wire.plannedStartMs
     }
 
     public var wire: Junction_V1_JobInfo {
@@ -120,6 +121,7 @@ extension JobView {
         wire.output = output
         if let charge { wire.charge = charge.wire }
         if let dispatchPrice { wire.dispatchPrice = dispatchPrice.wire }
+        wire.plannedStartMs = plannedStartMs
         return wire
     }
 }

@@ -7,6 +7,8 @@ private struct Contender {
     var pool: Int32
     var model: Int32
     var target: Int32
+    /// Whether its start comes from the pool's plan (it has no room now, or jobs planned on it).
+    var planned: Bool
 
     @inline(__always) func precedes(_ other: Contender) -> Bool {
         bound < other.bound || (bound == other.bound && pool < other.pool)
@@ -69,6 +71,10 @@ extension PlacementEngine {
     public mutating func place(_ request: PlacementRequest, now: Double) throws(PlacementError) -> Placement {
         guard let ingress = topology.node(request.ingress) else { throw .unknownIngress(request.ingress) }
         try validate(request)
+        let planning = request.planHorizonS > 0
+        if planning { extendOverruns(now: now) }
+        /// How long a job runs on a pool as plans count it: the default when it gives no runtime.
+        func plannedRuntime(_ pool: Int) -> Double { runtime > 0 ? runtime / hot.speed[pool] : defaultRuntimeS }
         let explain = request.explain
         let keep = max(0, request.alternatives) + 1
         let need = Int32(request.gpuCount)
@@ -107,6 +113,8 @@ extension PlacementEngine {
             var failed: Check?
             if !request.excludedPools.isEmpty, request.excludedPools.contains(states[pool].id) {
                 failed = .excluded
+            } else if let only = request.onlyPool, states[pool].id != only {
+                failed = .excluded
             } else if !hot.up[pool] {
                 failed = .poolDown
             } else if hot.lastAdvertisement[pool] < stale {
@@ -115,13 +123,18 @@ extension PlacementEngine {
                 failed = .labels
             } else if need > 0, !allowedModels.contains(where: { hot.totalGPUs(pool, $0) >= need }) {
                 failed = .gpuModel
-            } else if hot.cpu[pool] < cpuAsked || hot.memory[pool] < memoryAsked {
+            } else if !planning, hot.cpu[pool] < cpuAsked || hot.memory[pool] < memoryAsked {
                 failed = .resources
             }
             var model = -1
-            if failed == nil, need > 0 {
-                model = allowedModels.first { hot.freeGPUs(pool, $0) >= need || (sharing && hot.shareRoom(pool, $0) >= request.gpuShare - 1e-9) } ?? -1
-                if model < 0 { failed = .resources }
+            var fitsNow = true
+            if failed == nil {
+                fitsNow = hot.cpu[pool] >= cpuAsked && hot.memory[pool] >= memoryAsked
+                if need > 0 {
+                    model = allowedModels.first { hot.freeGPUs(pool, $0) >= need || (sharing && hot.shareRoom(pool, $0) >= request.gpuShare - 1e-9) } ?? -1
+                    if model < 0 { fitsNow = false }
+                }
+                if !fitsNow, !planning { failed = .resources }
             }
             if let failed {
                 if explain { rejections.append(rejection(pool, failed, request: request, allowedModels: allowedModels, now: now)) }
@@ -134,13 +147,38 @@ extension PlacementEngine {
             // needs to look further.
             if !explain, !(lowest <= limit) { return nil }
             let away = node == ingress ? 0 : lowest / 1_000 + transferFloor
+            // A pool with no room now, or with jobs planned on it, gives the earliest start its
+            // plan allows for the shortest the job could hold it: a bound on the real start.
+            var start = now
+            let planned = planning && (!fitsNow || hasPlans(pool))
+            if planned {
+                let shortest = (node == ingress ? 0 : lowest / 1_000) + hot.queue[pool] + plannedRuntime(pool)
+                let choices = need > 0 ? allowedModels.filter { hot.totalGPUs(pool, $0) >= need } : [-1]
+                var earliest: (start: Double, model: Int)?
+                for choice in choices {
+                    guard let at = plannedStart(request, model: choice, on: pool, now: now, duration: shortest, horizon: request.planHorizonS) else { continue }
+                    if earliest.map({ at < $0.start }) ?? true { earliest = (at, choice) }
+                }
+                guard let earliest else {
+                    if explain {
+                        // A job larger than the pool is told what the pool lacks, not when.
+                        let total = states[pool].total
+                        let never = request.cpuCores > total.cpuCores + 1e-9 || request.memoryBytes > total.memoryBytes
+                        rejections.append(never ? rejection(pool, .resources, request: request, allowedModels: allowedModels, now: now)
+                            : Rejection(pool: states[pool].id, check: .resources, reason: "no room for it within the \(number(request.planHorizonS)) s plan horizon"))
+                    }
+                    return nil
+                }
+                start = earliest.start
+                model = earliest.model
+            }
             let bound: Double
             switch joint ? request.objective : nil {
             case nil:
                 // The one-sided baselines are not pruned: every pool with room is scored.
                 bound = 0
             case .completion:
-                bound = hot.queue[pool] + runtime / hot.speed[pool] + away
+                bound = start - now + hot.queue[pool] + runtime / hot.speed[pool] + away
             case .cost:
                 bound = runtime / hot.speed[pool] / 3_600 * (request.cpuCores * hot.cpuPrice[pool] + request.gpuUnits * (model >= 0 ? hot.priceOfGPU(pool, model) : 0))
             case .latency:
@@ -154,7 +192,7 @@ extension PlacementEngine {
                 nextTarget.append(nodeTarget[node])
                 nodeTarget[node] = target
             }
-            return Contender(bound: bound.isNaN ? .infinity : bound, pool: Int32(pool), model: Int32(model), target: target)
+            return Contender(bound: bound.isNaN ? .infinity : bound, pool: Int32(pool), model: Int32(model), target: target, planned: planned)
         }
 
         /// Whether a contender's bound shows it cannot enter the runners-up kept so far.
@@ -179,19 +217,33 @@ extension PlacementEngine {
                 if explain { rejections.append(pathRejection(pool, request: request, ingress: ingress)) }
                 return
             }
-            let estimate = self.estimate(pool, model: Int(contender.model), route: route, request: request)
+            var estimate = self.estimate(pool, model: Int(contender.model), route: route, request: request)
             guard estimate.transferS.isFinite else {
                 if explain { rejections.append(pathRejection(pool, request: request, ingress: ingress)) }
                 return
             }
+            if contender.planned {
+                let holding = estimate.latencyMs / 1_000 + estimate.transferS + estimate.queueS + plannedRuntime(pool)
+                guard let start = plannedStart(request, model: Int(contender.model), on: pool, now: now, duration: holding, horizon: request.planHorizonS) else {
+                    if explain { rejections.append(Rejection(pool: states[pool].id, check: .resources, reason: "no room for \(number(holding)) s within the \(number(request.planHorizonS)) s plan horizon")) }
+                    return
+                }
+                estimate.startS = start - now
+                estimate.completionS += estimate.startS
+            }
+            // With plans, the one-sided baselines choose among the pools that can start it
+            // soonest, each by its own side; the compute side also sees how soon it ends.
+            let later = planning ? estimate.startS * 1e6 : 0
             let value: Double
             switch (request.policy, request.objective) {
             case (.joint, .completion): value = estimate.completionS
             case (.joint, .cost): value = estimate.price
             case (.joint, .latency): value = estimate.latencyMs + estimate.processingLatencyMs
-            case (.computeOnly, _): value = fit(pool, model: Int(contender.model), request: request)
-            case (.networkOnly, _): value = estimate.latencyMs
-            case (.random(let seed), _): value = draw(seed, states[pool].id)
+            case (.computeOnly, _):
+                let fit = fit(pool, model: Int(contender.model), request: request)
+                value = planning ? estimate.startS + estimate.queueS + estimate.runtimeS + fit * 1e-6 : fit
+            case (.networkOnly, _): value = later + estimate.latencyMs
+            case (.random(let seed), _): value = later + draw(seed, states[pool].id)
             }
             let id = states[pool].id
             let position = top.firstIndex { ($0.value, states[$0.pool].id) > (value, id) } ?? top.count

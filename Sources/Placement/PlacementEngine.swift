@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 import Routing
 import Topology
 
@@ -126,6 +127,20 @@ public struct PlacementEngine: Sendable {
     var nextLeaseID: UInt64 = 1
     /// A pool whose last advertisement is older than this is stale and takes no work.
     public var staleAfterS: Double = 15
+    /// Per pool, its capacity over time as plans see it, and what its leases hold in all.
+    var profiles: [CapacityProfile] = []
+    var leaseTotals: [LeaseTotals] = []
+    /// Per pool, how many planned jobs it has.
+    var plannedOnPool: [Int] = []
+    var plans: [UInt64: PlannedHold] = [:]
+    var nextPlanID: UInt64 = 1
+    /// Leases by expected end, so that finding the ones that overran takes only them; an entry
+    /// whose lease has gone or moved its end is skipped.
+    var expectedEnds = Heap<ExpectedEnd>()
+    /// The runtime a plan assumes for a job that gives none.
+    public var defaultRuntimeS: Double = 3_600
+    /// The least an overrunning job's expected end moves at a time.
+    public var overrunStepS: Double = 60
     /// Bumps on every change of network or pool state; routing tables carry it.
     public private(set) var version: UInt64 = 1
 
@@ -147,7 +162,11 @@ public struct PlacementEngine: Sendable {
         poolIndex[state.id] = states.count
         states.append(state)
         hot.append()
+        profiles.append(CapacityProfile(total: Resources(), modelIDs: [:]))
+        leaseTotals.append(LeaseTotals())
+        plannedOnPool.append(0)
         refresh(states.count - 1)
+        rebuildProfile(states.count - 1)
     }
 
     /// Brings the fast fields of a pool in line with its state.
@@ -205,6 +224,7 @@ public struct PlacementEngine: Sendable {
             states[index].reserved = reserved
             states[index].sharedGPUs = shared
             refresh(index)
+            if profiles[index].total != state.total { rebuildProfile(index) }
         } else {
             appendPool(state)
         }
@@ -235,7 +255,11 @@ public struct PlacementEngine: Sendable {
         // Changed in place: copying the pool's description out and back costs more than the update.
         states[index].advertisementSequence = report.sequence
         states[index].free = report.free
-        if let total = report.total { states[index].total = total }
+        if let total = report.total, total != states[index].total {
+            states[index].total = total
+            refresh(index)
+            rebuildProfile(index)
+        }
         states[index].queueWaitS = report.queueWaitS
         states[index].processingLatencyMs = report.processingLatencyMs
         if let speed = report.speed, speed > 0 { states[index].speed = speed }
@@ -304,10 +328,11 @@ public struct PlacementEngine: Sendable {
         let lease = Lease(
             id: nextLeaseID, pool: candidate.pool, path: candidate.path, slots: candidate.slots,
             bandwidthGbps: bandwidth, resources: resources, expiresAt: now + ttl, dispatchSequence: nil, reflected: false,
-            share: share?.0
+            share: share?.0, heldAt: now, expectedEnd: expectedEnd(of: candidate.estimate, now: now)
         )
         nextLeaseID += 1
         leases[lease.id] = lease
+        profileTake(lease, on: index)
         nextLeaseExpiry = min(nextLeaseExpiry, lease.expiresAt)
         leasesOfPool[lease.pool, default: []].insert(lease.id)
         version &+= 1
@@ -354,6 +379,7 @@ public struct PlacementEngine: Sendable {
         leasesOfPool[lease.pool]?.remove(id)
         network.release(lease.bandwidthGbps, on: lease.slots)
         if let index = poolIndex[lease.pool] {
+            profileReturn(lease, on: index)
             if !lease.reflected { states[index].reserved = subtract(lease.resources, from: states[index].reserved) }
             if let share = lease.share { returnShare(share, in: index) }
             refresh(index)

@@ -116,6 +116,9 @@ public struct Lease: Sendable, Hashable {
     public var reflected: Bool
     /// The part of a shared GPU the lease holds, for jobs that share one.
     public var share: LeaseShare?
+    /// When it was taken, and when its job is expected to end (moved on while the job overruns).
+    public var heldAt: Double
+    public var expectedEnd: Double
 }
 
 /// The part of a shared GPU a lease holds.

@@ -111,6 +111,11 @@ public struct PlacementRequest: Sendable, Hashable {
     public var excludedPools: Set<String> = []
     /// How the pool is chosen; `.joint` but in comparisons.
     public var policy: Policy = .joint
+    /// How far ahead, in seconds, the job may be planned to start on a pool that has no room for
+    /// it now; 0 places it only where it fits now.
+    public var planHorizonS: Double = 0
+    /// The only pool the job may use, as when a planned job has moved as often as it may.
+    public var onlyPool: String?
 
     public init(ingress: String, cpuCores: Double = 0, memoryBytes: UInt64 = 0, gpuCount: Int = 0, gpuModels: [String] = [], dataBytes: Double = 0, minBandwidthGbps: Double = 0, maxLatencyMs: Double? = nil, runtimeS: Double = 0, labels: [LabelConstraint] = [], objective: Objective = .completion, alternatives: Int = 3, explain: Bool = true) {
         self.ingress = ingress
@@ -145,8 +150,12 @@ public struct Estimate: Sendable, Hashable {
     public var processingLatencyMs: Double
     /// The GPU model the job would use, when it asks for GPUs.
     public var gpuModel: String?
+    /// Seconds from now until the job is dispatched: 0 now, more when it is planned to start
+    /// later (the completion counts them).
+    public var startS: Double = 0
 
-    public init(latencyMs: Double, bottleneckGbps: Double, pathCost: Double, hops: Int, transferS: Double, queueS: Double, runtimeS: Double, completionS: Double, price: Double, processingLatencyMs: Double, gpuModel: String?) {
+    public init(latencyMs: Double, bottleneckGbps: Double, pathCost: Double, hops: Int, transferS: Double, queueS: Double, runtimeS: Double, completionS: Double, price: Double, processingLatencyMs: Double, gpuModel: String?, startS: Double = 0) {
+        self.startS = startS
         self.latencyMs = latencyMs
         self.bottleneckGbps = bottleneckGbps
         self.pathCost = pathCost

@@ -19,6 +19,7 @@ public actor ControllerAdmin: AdminSource {
     private let linkCapacity: GaugeFamily
     private let linkRatio: GaugeFamily
     private let waiting: GaugeFamily
+    private let planned: GaugeFamily
     private let linksDown: GaugeFamily
     private let inMemory: GaugeFamily
     private let version: GaugeFamily
@@ -40,6 +41,7 @@ public actor ControllerAdmin: AdminSource {
         linkCapacity = export.gaugeFamily("junction_link_capacity_bytes_per_second")
         linkRatio = export.gaugeFamily("junction_link_reserved_ratio")
         waiting = export.gaugeFamily("junction_jobs_waiting")
+        planned = export.gaugeFamily("junction_jobs_planned")
         linksDown = export.gaugeFamily("junction_links_down")
         inMemory = export.gaugeFamily("junction_jobs_in_memory")
         version = export.gaugeFamily("junction_topology_version")
@@ -63,6 +65,7 @@ public actor ControllerAdmin: AdminSource {
         linkCapacity.update(readings.links.map { ([("link", $0.id)], $0.capacityGbps * bytesPerGbps) })
         linkRatio.update(readings.links.map { ([("link", $0.id)], $0.capacityGbps > 0 ? $0.reservedGbps / $0.capacityGbps : 0) })
         waiting.update([([], Double(readings.waitingJobs))])
+        planned.update([([], Double(readings.plannedJobs))])
         linksDown.update([([], Double(readings.linksDown))])
         inMemory.update([([], Double(readings.jobsInMemory))])
         version.update([([], Double(readings.routingVersion))])

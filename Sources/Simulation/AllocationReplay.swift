@@ -76,6 +76,9 @@ public struct AllocationReplay {
         configuration.explainRefusals = false
         configuration.staleAfterS = .infinity
         configuration.livenessMs = .max
+        // Pods never leave: one that finds no room now is dropped, as in the published replay,
+        // not planned for a start that never comes.
+        configuration.planHorizonS = 0
         var core = ControllerCore(topology: cluster, configuration: configuration)
         let now = ControllerTime(seconds: 0, unixMs: 0)
         for node in nodes {

@@ -24,9 +24,8 @@ public struct SimulationSetup: Sendable {
     /// The share of jobs with the latency budget, drawn at random.
     public var budgetShare: Double = 1
     public var failures: [Failure] = []
-    /// When capacity frees, waiting jobs are tried in arrival order, each starting if it fits,
-    /// until this many did not. 1 is strict first come, first served.
-    public var lookahead = 16
+    /// How many times a planned job may move to another pool for an earlier completion.
+    public var maxPlanMoves: UInt32 = 3
     /// Points in the utilisation series.
     public var samples = 200
     public var seed: UInt64 = 1
@@ -112,12 +111,13 @@ public struct JobRecord: Sendable, Hashable, Codable {
 /// A discrete-event simulation that drives the controller core itself: pools register with it,
 /// jobs are submitted to it at their arrival on a virtual clock, and its dispatches start them.
 /// A dispatched job's input moves over its leased path (holding the bandwidth), then it runs,
-/// and both steps go back to the core as the job updates a pool agent sends. A job that fits
-/// nowhere waits in arrival order; whenever capacity frees, waiting jobs are tried in order and
-/// those that fit start, until `lookahead` of them did not. Failures reach the core as a pool leaving or a
-/// topology without the link.
+/// and both steps go back to the core as the job updates a pool agent sends. A job with no room
+/// now is planned by the core on a pool to start later, and dispatched by the core's tick when
+/// its start comes; the simulation keeps no queue of its own. Failures reach the core as a pool
+/// leaving or a link going down.
 public struct Simulator {
-    private enum Kind: Int { case finish = 0, inputArrived, restore, fail, arrival }
+    /// Ticks come last at a time, so that a job ending then has freed its pool.
+    private enum Kind: Int { case finish = 0, inputArrived, restore, fail, arrival, tick }
 
     private struct Event: Comparable {
         var time: Double
@@ -162,7 +162,8 @@ public struct Simulator {
     /// The network with nothing running and nothing failed: a job it cannot take never fits.
     private var pristine: PlacementEngine
     private var queue = Heap<Event>()
-    private var waiting: [Int] = []
+    /// When the core's tick is next scheduled for a planned start.
+    private var tickAt = Double.infinity
     private var order = 0
     private var now = 0.0
     private var runs: [Run]
@@ -193,6 +194,16 @@ public struct Simulator {
         configuration.staleAfterS = .infinity
         configuration.livenessMs = .max
         configuration.dispatchTimeoutS = .infinity
+        configuration.heartbeatIntervalMs = .max
+        // Every job that fits the empty network is planned, however far ahead, or waits in the
+        // core while failures leave nothing that can take it.
+        configuration.planHorizonS = .infinity
+        configuration.queueUnplaceable = true
+        configuration.placementDeadlineS = .infinity
+        configuration.maxPlanMoves = setup.maxPlanMoves
+        // A failure here is the failure schedule's, not a flaky pool's: a pool that comes back
+        // may take its jobs again at once.
+        configuration.exclusionS = 0
         core = ControllerCore(topology: setup.topology, configuration: configuration)
         pristine = PlacementEngine(topology: setup.topology, declaredLiveness: .up)
         pristine.staleAfterS = .infinity
@@ -233,43 +244,45 @@ public struct Simulator {
             events += 1
             switch event.kind {
             case .arrival:
-                // A new job may start at once only where a waiting one could have.
-                if waiting.count >= setup.lookahead || !submit(event.subject) { waiting.append(event.subject) }
+                submit(event.subject)
             case .inputArrived:
                 guard runs[event.subject].generation == event.generation else { continue }
                 inputArrived(event.subject)
                 // The path's bandwidth is free again.
-                drainWaiting()
+                tick()
             case .finish:
                 guard runs[event.subject].generation == event.generation else { continue }
                 finish(event.subject)
                 done += 1
                 if done % step == 0 { progress(Double(done) / Double(runs.count)) }
-                drainWaiting()
+                tick()
             case .fail:
                 fail(setup.failures[event.subject])
-                drainWaiting()
+                tick()
             case .restore:
                 restore(setup.failures[event.subject])
-                drainWaiting()
+                tick()
+            case .tick:
+                guard event.time == tickAt else { continue }
+                tickAt = .infinity
+                tick()
             }
+            scheduleTick()
         }
         progress(1)
         return report()
     }
 
-    /// Tries waiting jobs in order, starting those that fit, until `lookahead` of them did not.
-    private mutating func drainWaiting() {
-        var position = 0
-        var misses = 0
-        while position < waiting.count, misses < max(1, setup.lookahead) {
-            if submit(waiting[position]) {
-                waiting.remove(at: position)
-            } else {
-                position += 1
-                misses += 1
-            }
-        }
+    /// Lets the core do what is due: planned starts, waiting jobs, plans to revise.
+    private mutating func tick() {
+        perform(core.handle(.tick, now: time()))
+    }
+
+    /// Makes sure the core ticks when its next planned job is due.
+    private mutating func scheduleTick() {
+        guard let next = core.nextPlannedStart(), next < tickAt else { return }
+        tickAt = max(next, now)
+        schedule(.tick, at: tickAt, subject: 0)
     }
 
     // MARK: Talking to the core as pools and clients do
@@ -315,8 +328,13 @@ public struct Simulator {
         }
     }
 
-    /// Submits a job; false when no pool can take it now.
-    private mutating func submit(_ index: Int) -> Bool {
+    /// Submits a job that the empty network could take; the core dispatches it now, plans it
+    /// for later, or keeps it waiting while failures leave no pool for it.
+    private mutating func submit(_ index: Int) {
+        guard fitsEmptyNetwork(index) else {
+            neverFit += 1
+            return
+        }
         let actions = core.handle(.fromClient(ClientAddress(frames: [[0]]), correlationID: 0, .submit(request(for: index))), now: time())
         for action in actions {
             guard case .reply(_, _, let reply) = action else { continue }
@@ -325,17 +343,12 @@ public struct Simulator {
                 runs[index].coreID = reply.jobID
                 runOfCoreID[reply.jobID] = index
                 perform(actions)
-                return true
-            case .error(let refusal):
-                if refusal.code != .noPlacement || !fitsEmptyNetwork(index) {
-                    neverFit += 1
-                    return true
-                }
+            case .error:
+                neverFit += 1
             default:
                 break
             }
         }
-        return false
     }
 
     /// Whether some pool could take the job if the network were empty and nothing had failed:
@@ -417,31 +430,25 @@ public struct Simulator {
         if changes.last?.0 == now { changes[changes.count - 1] = entry } else { changes.append(entry) }
     }
 
-    /// After a failure: the core either placed the job again (seen as a dispatch), keeps it
-    /// waiting, or gave up on it. A waiting job leaves the core and goes to the head of the queue.
+    /// After a failure: the core either placed the job again (seen as a dispatch), planned it or
+    /// keeps it waiting (it is no longer on a pool here), or gave up on it.
     private mutating func settle(_ affected: [Int]) {
-        var requeue: [Int] = []
         for index in affected {
             guard let id = runs[index].coreID, let info = core.job(id) else { continue }
             if info.pool == runs[index].pool, info.state == .dispatched || info.state == .running { continue }
-            if runs[index].pool != nil, info.pool.isEmpty {
+            if runs[index].pool != nil, info.state == .accepted || info.state.isFinished {
                 release(index)
                 runs[index].pool = nil
             }
             switch info.state {
             case .accepted:
-                _ = core.handle(.fromClient(ClientAddress(frames: [[0]]), correlationID: 0, .cancel(jobID: id)), now: time())
-                runOfCoreID[id] = nil
-                runs[index].coreID = nil
                 replacements += 1
-                requeue.append(index)
             case .failed:
                 runs[index].failed = true
             default:
                 break
             }
         }
-        waiting.insert(contentsOf: requeue, at: 0)
     }
 
     private var active: [Int] {
@@ -526,7 +533,7 @@ public struct Simulator {
         let budgeted = runs.filter { $0.budgetMs != nil }
         return SimulationReport(
             policy: setup.policy.name, jobs: runs.count, completed: completed.count, neverFit: neverFit,
-            failed: runs.filter(\.failed).count, stillWaiting: waiting.count,
+            failed: runs.filter(\.failed).count, stillWaiting: runs.filter { $0.coreID != nil && $0.finished == nil && !$0.failed }.count,
             meanCompletionS: mean(completions), p50CompletionS: percentile(0.5), p95CompletionS: percentile(0.95), p99CompletionS: percentile(0.99),
             completionPercentilesS: completions.isEmpty ? [] : (0...100).map { percentile(Double($0) / 100) },
             meanQueueS: mean(completed.map { runs[$0].firstStart! - runs[$0].arrival }), meanTransferS: mean(completed.map { runs[$0].transferS }),

@@ -69,6 +69,10 @@ struct JobJSON: Encodable {
     var message: String
     /// Where the job's files are on its pool: `host:/path`, with `stdout` and `stderr` in it.
     var output: String
+    /// When an accepted job is planned to start on `pool` (Unix ms); absent when it is not planned.
+    var planned_start_ms: Int64?
+    /// Seconds from the decision until it is expected to end, when it was given a runtime.
+    var estimated_completion_s: Double?
 
     init(_ info: Junction_V1_JobInfo) {
         job = info.jobID
@@ -81,16 +85,38 @@ struct JobJSON: Encodable {
         core_s = info.usage.coreSeconds
         message = info.message
         output = info.output
+        planned_start_ms = info.plannedStartMs > 0 ? info.plannedStartMs : nil
+        estimated_completion_s = info.hasEstimate && info.estimate.runtimeS > 0 ? info.estimate.completionS : nil
     }
 }
 
-func jobTable(_ jobs: [Junction_V1_JobInfo]) -> String {
-    table(header: ["job", "state", "pool", "path", "tries", "exit", "wall_s", "message"], rows: jobs.map {
+func jobTable(_ jobs: [Junction_V1_JobInfo], nowMs: Int64 = unixNowMs()) -> String {
+    table(header: ["job", "state", "pool", "path", "starts", "tries", "exit", "wall_s", "message"], rows: jobs.map {
         // A job that has not ended has no exit code yet, and no wall time worth showing.
         let ended = [.succeeded, .failed, .cancelled].contains($0.state)
-        return [$0.jobID, $0.state.name, $0.pool.isEmpty ? "-" : $0.pool, $0.path.isEmpty ? "-" : arrowPath($0.path), "\($0.attempts)",
+        return [$0.jobID, $0.state.name, $0.pool.isEmpty ? "-" : $0.pool, $0.path.isEmpty ? "-" : arrowPath($0.path),
+                $0.plannedStartMs > 0 ? startsIn($0.plannedStartMs, nowMs: nowMs) : "-", "\($0.attempts)",
                 ended ? "\($0.exitCode)" : "-", ended ? decimal($0.usage.wallSeconds) : "-", $0.message]
     })
+}
+
+/// The wall clock in Unix milliseconds.
+func unixNowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded()) }
+
+/// When a planned start comes, from now: "in 2 min", or "due" once it has passed.
+func startsIn(_ startMs: Int64, nowMs: Int64) -> String {
+    let seconds = Double(startMs - nowMs) / 1_000
+    return seconds <= 0 ? "due" : "in \(duration(seconds))"
+}
+
+/// A span of seconds for people: 45 s, 12 min, 3.5 h, 2.1 d.
+func duration(_ seconds: Double) -> String {
+    switch seconds {
+    case ..<120: "\(decimal(seconds)) s"
+    case ..<3_600: "\(decimal((seconds / 60 * 10).rounded() / 10)) min"
+    case ..<172_800: "\(decimal((seconds / 3_600 * 10).rounded() / 10)) h"
+    default: "\(decimal((seconds / 86_400 * 10).rounded() / 10)) d"
+    }
 }
 
 /// A line for a job's progress: its message already starts with the state's own word when it
@@ -170,8 +196,12 @@ struct Submit: AsyncParsableCommand {
         if !json {
             let winner = reply.placement.winner
             // Without a runtime the completion time is only the input's arrival: not an estimate.
-            let estimate = winner.estimate.runtimeS > 0 ? "estimated done in \(decimal(winner.estimate.completionS)) s" : "no completion estimate without --runtime-s"
-            print("\(reply.jobID) accepted: \(winner.pool) via \(arrowPath(winner.path)) (\(decimal(winner.estimate.latencyMs)) ms); \(estimate)")
+            let estimate = winner.estimate.runtimeS > 0 ? "estimated done in \(duration(winner.estimate.completionS))" : "no completion estimate without --runtime-s"
+            if winner.estimate.startS > 0 {
+                print("\(reply.jobID) accepted: planned on \(winner.pool) via \(arrowPath(winner.path)) (\(decimal(winner.estimate.latencyMs)) ms) to start in \(duration(winner.estimate.startS)), when room there comes free; \(estimate)")
+            } else {
+                print("\(reply.jobID) accepted: \(winner.pool) via \(arrowPath(winner.path)) (\(decimal(winner.estimate.latencyMs)) ms); \(estimate)")
+            }
         }
         guard wait else {
             if json { print(try jsonText(["job": reply.jobID, "pool": reply.placement.winner.pool])) }
@@ -285,30 +315,93 @@ struct Status: AsyncParsableCommand {
         var request = Junction_V1_StatusRequest()
         request.jobIds = jobs
         request.activeOnly = active
-        var found: [Junction_V1_JobInfo] = []
         let client = try controller.connect()
         defer { client.close() }
-        // Without ids the controller answers in pages: follow them to the end, with smaller
-        // pages when large jobs make one too big for a message.
-        while true {
-            let reply: Junction_V1_StatusReply
-            do {
-                reply = try await client.status(request)
-            } catch ClientError.refused(code: .tooLarge, _) where jobs.isEmpty && request.limit != 1 {
-                request.limit = request.limit == 0 ? 250 : max(1, request.limit / 2)
-                continue
-            } catch {
-                throw CommandFailure("\(error)")
-            }
-            found += reply.jobs
-            request.cursor = reply.nextCursor
-            if request.cursor.isEmpty || !jobs.isEmpty { break }
-        }
+        let found = try await allJobs(request, from: client)
         print(json ? try jsonText(found.map(JobJSON.init)) : jobTable(found))
         // Jobs asked for by name also say where their output is.
         if !json, !jobs.isEmpty {
             for job in found where !job.output.isEmpty { print("\(job.jobID) output: \(job.output)/stdout and stderr") }
         }
+    }
+}
+
+/// Every job a status request names or lists: without ids the controller answers in pages,
+/// followed here to the end, with smaller pages when large jobs make one too big for a message.
+func allJobs(_ asked: Junction_V1_StatusRequest, from client: JunctionClient) async throws -> [Junction_V1_JobInfo] {
+    var request = asked
+    var found: [Junction_V1_JobInfo] = []
+    while true {
+        let reply: Junction_V1_StatusReply
+        do {
+            reply = try await client.status(request)
+        } catch ClientError.refused(code: .tooLarge, _) where asked.jobIds.isEmpty && request.limit != 1 {
+            request.limit = request.limit == 0 ? 250 : max(1, request.limit / 2)
+            continue
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        found += reply.jobs
+        request.cursor = reply.nextCursor
+        if request.cursor.isEmpty || !asked.jobIds.isEmpty { return found }
+    }
+}
+
+struct Queue: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue",
+        abstract: "Show the plans: jobs waiting for their planned start, pool by pool, in the order they start.",
+        discussion: """
+        A job that no pool has room for now is planned on the pool where it is expected to finish \
+        soonest, to start when jobs there end; a job that fits now without delaying any planned one \
+        starts at once. The timeline shows when each planned job starts, how long it is expected \
+        to run there, and when it should be done; jobs waiting with no plan (no pool can take \
+        them at all) are listed after. A key with the submit role sees only its own jobs.
+        """
+    )
+
+    @Option(help: "Only this pool's plan.")
+    var pool: String?
+    @OptionGroup var controller: ControllerOptions
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        var request = Junction_V1_StatusRequest()
+        request.activeOnly = true
+        let client = try controller.connect()
+        defer { client.close() }
+        let waiting = try await allJobs(request, from: client).filter { $0.state == .accepted && (pool == nil || $0.pool == pool) }
+        let planned = waiting.filter { $0.plannedStartMs > 0 }.sorted { ($0.pool, $0.plannedStartMs, $0.jobID) < ($1.pool, $1.plannedStartMs, $1.jobID) }
+        let unplanned = waiting.filter { $0.plannedStartMs == 0 }
+        if json {
+            print(try jsonText(planned.map(JobJSON.init) + unplanned.map(JobJSON.init)))
+            return
+        }
+        print(Self.timeline(planned, unplanned: unplanned, nowMs: unixNowMs()))
+    }
+
+    /// The plans as a table per pool, then the jobs waiting without one.
+    static func timeline(_ planned: [Junction_V1_JobInfo], unplanned: [Junction_V1_JobInfo], nowMs: Int64) -> String {
+        guard !planned.isEmpty || !unplanned.isEmpty else { return "no job is waiting: every accepted job has started" }
+        var lines: [String] = []
+        let pools = Dictionary(grouping: planned, by: \.pool)
+        for name in pools.keys.sorted() {
+            let jobs = pools[name]!
+            lines.append("\(name): \(jobs.count) planned")
+            lines.append(table(header: ["job", "starts", "runs", "done", "via"], rows: jobs.map { job in
+                let startsS = Double(job.plannedStartMs - nowMs) / 1_000
+                // The estimate counts from the decision; its start and run say how long after it.
+                let runs = job.estimate.runtimeS > 0 ? duration(job.estimate.runtimeS) : "unknown"
+                let done = job.estimate.runtimeS > 0 ? "in \(duration(max(0, startsS) + job.estimate.completionS - job.estimate.startS))" : "-"
+                return [job.jobID, startsIn(job.plannedStartMs, nowMs: nowMs), runs, done, arrowPath(job.path)]
+            }, indent: "  "))
+        }
+        if !unplanned.isEmpty {
+            lines.append("waiting without a plan: \(unplanned.count)")
+            lines.append(contentsOf: unplanned.map { "  \($0.jobID): \($0.message)" })
+        }
+        return lines.joined(separator: "\n")
     }
 }
 

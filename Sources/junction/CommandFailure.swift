@@ -16,7 +16,8 @@ func checkRanges(_ options: [(option: String, value: Double?, least: Double, mos
     for (option, value, least, most) in options {
         guard let value else { continue }
         guard value.isFinite, value >= least, value <= most else {
-            let range = least == 0 ? "a number from 0 to \(compactNumber(most))" : "above 0 and at most \(compactNumber(most))"
+            // A tiny least bound stands for "above 0".
+            let range = least > 0 && least < 1 ? "above 0 and at most \(compactNumber(most))" : "a number from \(compactNumber(least)) to \(compactNumber(most))"
             throw ValidationError("\(option) must be \(range), not \(value)")
         }
     }

@@ -62,6 +62,15 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a job may wait for a pool before it fails, unless its submit says.")
     var placementDeadlineS: Double = 3_600
 
+    @Option(help: "How far ahead, in seconds, a job with no room now may be planned to start on a pool (when jobs there end); 0 refuses a submit that fits nowhere now.")
+    var planHorizonS: Double = 86_400
+
+    @Option(help: "The runtime, in seconds, a plan assumes for a job whose submit gives none (--runtime-s).")
+    var defaultRuntimeS: Double = 3_600
+
+    @Option(help: "How many times a planned job may move to another pool for an earlier completion.")
+    var maxPlanMoves: UInt32 = 3
+
     @Option(help: ArgumentHelp("The access file (YAML): the controller's key pair and the pool and client keys it lets in, each with what it may do. Every endpoint then runs CURVE.", valueName: "file"))
     var access: String?
 
@@ -87,7 +96,11 @@ struct ControllerCommand: AsyncParsableCommand {
     @OptionGroup var configFile: ConfigFileOption
 
     func validate() throws {
-        try checkRanges([("--client-rate", clientRate, 0, 1e9), ("--client-burst", clientBurst, 1, 1e9)])
+        try checkRanges([
+            ("--client-rate", clientRate, 0, 1e9), ("--client-burst", clientBurst, 1, 1e9),
+            ("--plan-horizon-s", planHorizonS, 0, 365 * 86_400), ("--default-runtime-s", defaultRuntimeS, 1, 3.2e8),
+            ("--max-plan-moves", Double(maxPlanMoves), 0, 100), ("--liveness-ms", Double(livenessMs), 100, 86_400_000),
+        ])
         guard placementDeadlineS.isFinite, placementDeadlineS > 0, placementDeadlineS <= 365 * 86_400 else {
             throw ValidationError("--placement-deadline-s must be above 0 and at most 31536000, not \(placementDeadlineS)")
         }
@@ -124,6 +137,9 @@ struct ControllerCommand: AsyncParsableCommand {
         configuration.heartbeatIntervalMs = heartbeatMs
         configuration.livenessMs = livenessMs
         configuration.placementDeadlineS = placementDeadlineS
+        configuration.planHorizonS = planHorizonS
+        configuration.defaultRuntimeS = defaultRuntimeS
+        configuration.maxPlanMoves = maxPlanMoves
         configuration.reloadablePaths = Set([topology] + reloadable)
         configuration.clientRequestsPerSecond = clientRate
         configuration.clientRequestBurst = clientBurst

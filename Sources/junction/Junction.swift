@@ -8,6 +8,6 @@ struct Junction: AsyncParsableCommand {
         commandName: "junction",
         abstract: "Junction places jobs on compute pools and the network paths to them, together.",
         version: version,
-        subcommands: [Demo.self, Simulate.self, ControllerCommand.self, PoolCommand.self, ConfigCommand.self, KeygenCommand.self, Submit.self, Status.self, Cancel.self, Pools.self, Usage.self, LinkCommand.self, Watch.self, Place.self, Routes.self, TopologyCommand.self, SelfCheck.self, Bench.self, ZeroMQPeer.self]
+        subcommands: [Demo.self, Simulate.self, ControllerCommand.self, PoolCommand.self, ConfigCommand.self, KeygenCommand.self, Submit.self, Status.self, Queue.self, Cancel.self, Pools.self, Usage.self, LinkCommand.self, Watch.self, Place.self, Routes.self, TopologyCommand.self, SelfCheck.self, Bench.self, ZeroMQPeer.self]
     )
 }

@@ -152,21 +152,37 @@ func describePlacement(_ reply: Junction_V1_PlacementReply, objective: Objective
         lines.append("placed on \(winner.pool) at \(winner.node) (objective: \(objective.rawValue))")
         let bottleneck = e.hops > 0 ? ", bottleneck \(decimal(e.bottleneckGbps)) Gbps" : ""
         lines.append("  path       \(arrowPath(winner.path))  (\(e.hops) \(e.hops == 1 ? "hop" : "hops"), \(decimal(e.latencyMs)) ms\(bottleneck))")
-        lines.append("  estimate   latency \(decimal(e.latencyMs)) ms + transfer \(decimal(e.transferS)) s + queue \(decimal(e.queueS)) s + run \(decimal(e.runtimeS)) s = \(decimal(e.completionS)) s; price \(decimal(e.price))")
+        let wait = e.startS > 0 ? "start in \(decimal(e.startS)) s + " : ""
+        lines.append("  estimate   \(wait)latency \(decimal(e.latencyMs)) ms + transfer \(decimal(e.transferS)) s + queue \(decimal(e.queueS)) s + run \(decimal(e.runtimeS)) s = \(decimal(e.completionS)) s; price \(decimal(e.price))")
+        if e.startS > 0 {
+            lines.append("  why later  \(laterStartReason(winner, among: reply.runnersUp))")
+        }
     }
     if all.count > 1 {
         lines.append("candidates")
         let rows = all.map { candidate -> [String] in
             let e = candidate.estimate
-            return [candidate.pool, arrowPath(candidate.path), decimal(e.latencyMs), decimal(e.transferS), decimal(e.queueS), decimal(e.runtimeS), decimal(e.completionS), decimal(e.price)]
+            return [candidate.pool, arrowPath(candidate.path), decimal(e.startS), decimal(e.latencyMs), decimal(e.transferS), decimal(e.queueS), decimal(e.runtimeS), decimal(e.completionS), decimal(e.price)]
         }
-        lines.append(table(header: ["pool", "path", "latency_ms", "transfer_s", "queue_s", "runtime_s", "completion_s", "price"], rows: rows, indent: "  "))
+        lines.append(table(header: ["pool", "path", "start_s", "latency_ms", "transfer_s", "queue_s", "runtime_s", "completion_s", "price"], rows: rows, indent: "  "))
     }
     if explain || !reply.placed, !reply.rejected.isEmpty {
         lines.append("rejected")
         for rejection in reply.rejected { lines.append("  \(rejection.pool): \(rejection.reason)") }
     }
     return lines.joined(separator: "\n")
+}
+
+/// Why a winner that starts later beat starting now: "starts in 120 s on sunnyvale-h100 and
+/// finishes 35 % sooner than starting now on seattle-bulk".
+func laterStartReason(_ winner: Junction_V1_Candidate, among others: [Junction_V1_Candidate]) -> String {
+    let e = winner.estimate
+    let head = "starts in \(duration(e.startS)) on \(winner.pool), when jobs there end"
+    guard let now = others.first(where: { $0.estimate.startS == 0 }) else {
+        return "\(head); no pool that could take it has room now"
+    }
+    let sooner = now.estimate.completionS > 0 ? (1 - e.completionS / now.estimate.completionS) * 100 : 0
+    return "\(head), and finishes \(decimal(sooner.rounded())) % sooner than starting now on \(now.pool) (done in \(duration(now.estimate.completionS)) there, \(duration(e.completionS)) here)"
 }
 
 /// `junction place`: where would this request go, and why.

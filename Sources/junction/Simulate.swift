@@ -129,12 +129,16 @@ struct SimulateTrace: ParsableCommand {
         The simulation drives the controller core itself on a virtual clock: the topology's pools \
         register, jobs are submitted at their arrival, a dispatch moves the job's input over its \
         leased path (holding --transfer-gbps on every link while it moves), then the job runs and \
-        its end frees pool and path. Jobs that fit nowhere wait in arrival order; when capacity frees \
-        they are tried in order, those that fit starting, until --lookahead of them did not. Failures \
-        reach the controller as a pool leaving or a link going down, so its jobs are placed again \
-        or re-routed. Policies: junction (joint), compute-only (best fit ignoring the network), \
-        network-only (nearest pool with room), random; compute-only and random are not told \
-        latency budgets, and the report counts the jobs whose path broke them.
+        its end frees pool and path. A job with no room now is planned by the controller on a pool \
+        to start when its plan frees room there (conservative backfill: a job starts before one \
+        planned earlier only if it delays none); planned jobs move when a failure or an early end \
+        opens a better place, at most --max-plan-moves times. Failures reach the controller as a \
+        pool leaving or a link going down, so its jobs are placed again or re-routed. Every policy \
+        plans: junction (joint) chooses pool, path and start for the earliest completion; \
+        compute-only the earliest end by compute alone (planned start, queue, runtime on the pool's \
+        speed), ties by best fit; network-only the nearest pool among those that start it soonest; \
+        random any of those. Compute-only and random are not told latency budgets, and the report \
+        counts the jobs whose path broke them.
 
         Trace formats: openb (Alibaba GPU v2023 pod list), philly (Microsoft Philly CSV), swf \
         (Standard Workload Format), csv (id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,\
@@ -183,8 +187,8 @@ struct SimulateTrace: ParsableCommand {
     @Option(name: .customLong("fail"), help: ArgumentHelp("A failure: pool:ID@SECONDS or link:A-B@SECONDS, with +DURATION to recover. Repeatable.", valueName: "failure"))
     var failures: [String] = []
 
-    @Option(help: "When capacity frees, waiting jobs are tried in arrival order until this many did not fit (1: strict first come, first served).")
-    var lookahead = 16
+    @Option(help: "How many times a planned job may move to another pool for an earlier completion.")
+    var maxPlanMoves: UInt32 = 3
 
     @Option(help: "An openb node list whose machines replace the pools' capacity, shared out by their declared GPUs.")
     var poolCapacity: String?
@@ -217,7 +221,6 @@ struct SimulateTrace: ParsableCommand {
         guard (0...1).contains(budgetShare) else { throw ValidationError("--budget-share must be between 0 and 1") }
         if let latencyBudgetMs { guard latencyBudgetMs > 0, latencyBudgetMs.isFinite else { throw ValidationError("--latency-budget-ms must be above 0") } }
         if let limit { guard limit > 0 else { throw ValidationError("--limit must be above 0") } }
-        guard lookahead >= 1 else { throw ValidationError("--lookahead must be at least 1") }
         if let output { guard output.hasSuffix(".json") || output.hasSuffix(".csv") else { throw ValidationError("--output must end in .json or .csv") } }
         if let jobsOutput { guard jobsOutput.hasSuffix(".csv") else { throw ValidationError("--jobs-output must end in .csv") } }
     }
@@ -267,7 +270,7 @@ struct SimulateTrace: ParsableCommand {
             setup.latencyBudgetMs = latencyBudgetMs
             setup.budgetShare = budgetShare
             setup.failures = scheduled
-            setup.lookahead = lookahead
+            setup.maxPlanMoves = maxPlanMoves
             setup.seed = seed
             var simulator = Simulator(setup)
             var bar = ProgressBar(choice.name, quiet: json)

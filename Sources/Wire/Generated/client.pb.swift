@@ -234,6 +234,10 @@ public nonisolated struct Junction_V1_Estimate: Sendable {
   /// Price of the resources asked over the estimated runtime.
   public var price: Double = 0
 
+  /// Seconds from the decision until the job is dispatched: 0 now; more when the pool has no room
+  /// yet and the job is planned to start there later. `completion_s` counts them.
+  public var startS: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -309,33 +313,45 @@ public nonisolated struct Junction_V1_PlaceRequest: Sendable {
 }
 
 /// Controller -> client: the answer to PlaceRequest, and part of SubmitReply.
-public nonisolated struct Junction_V1_PlacementReply: Sendable {
+public nonisolated struct Junction_V1_PlacementReply: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var placed: Bool = false
+  public var placed: Bool {
+    get {_storage._placed}
+    set {_uniqueStorage()._placed = newValue}
+  }
 
   public var winner: Junction_V1_Candidate {
-    get {_winner ?? Junction_V1_Candidate()}
-    set {_winner = newValue}
+    get {_storage._winner ?? Junction_V1_Candidate()}
+    set {_uniqueStorage()._winner = newValue}
   }
   /// Returns true if `winner` has been explicitly set.
-  public var hasWinner: Bool {self._winner != nil}
+  public var hasWinner: Bool {_storage._winner != nil}
   /// Clears the value of `winner`. Subsequent reads from it will return its default value.
-  public mutating func clearWinner() {self._winner = nil}
+  public mutating func clearWinner() {_uniqueStorage()._winner = nil}
 
-  public var runnersUp: [Junction_V1_Candidate] = []
+  public var runnersUp: [Junction_V1_Candidate] {
+    get {_storage._runnersUp}
+    set {_uniqueStorage()._runnersUp = newValue}
+  }
 
-  public var rejected: [Junction_V1_Rejection] = []
+  public var rejected: [Junction_V1_Rejection] {
+    get {_storage._rejected}
+    set {_uniqueStorage()._rejected = newValue}
+  }
 
-  public var routingVersion: UInt64 = 0
+  public var routingVersion: UInt64 {
+    get {_storage._routingVersion}
+    set {_uniqueStorage()._routingVersion = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _winner: Junction_V1_Candidate? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Client -> controller: place, reserve and dispatch a job.
@@ -382,35 +398,29 @@ public nonisolated struct Junction_V1_SubmitRequest: @unchecked Sendable {
 }
 
 /// Controller -> client: the job was accepted (or ErrorReply NO_PLACEMENT when nothing fits).
-public nonisolated struct Junction_V1_SubmitReply: @unchecked Sendable {
+public nonisolated struct Junction_V1_SubmitReply: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var jobID: String {
-    get {_storage._jobID}
-    set {_uniqueStorage()._jobID = newValue}
-  }
+  public var jobID: String = String()
 
   public var placement: Junction_V1_PlacementReply {
-    get {_storage._placement ?? Junction_V1_PlacementReply()}
-    set {_uniqueStorage()._placement = newValue}
+    get {_placement ?? Junction_V1_PlacementReply()}
+    set {_placement = newValue}
   }
   /// Returns true if `placement` has been explicitly set.
-  public var hasPlacement: Bool {_storage._placement != nil}
+  public var hasPlacement: Bool {self._placement != nil}
   /// Clears the value of `placement`. Subsequent reads from it will return its default value.
-  public mutating func clearPlacement() {_uniqueStorage()._placement = nil}
+  public mutating func clearPlacement() {self._placement = nil}
 
-  public var leaseID: String {
-    get {_storage._leaseID}
-    set {_uniqueStorage()._leaseID = newValue}
-  }
+  public var leaseID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _placement: Junction_V1_PlacementReply? = nil
 }
 
 /// One state change in a job's history.
@@ -541,6 +551,13 @@ public nonisolated struct Junction_V1_JobInfo: @unchecked Sendable {
   public var hasDispatchPrice: Bool {_storage._dispatchPrice != nil}
   /// Clears the value of `dispatchPrice`. Subsequent reads from it will return its default value.
   public mutating func clearDispatchPrice() {_uniqueStorage()._dispatchPrice = nil}
+
+  /// An accepted job planned to start later: when (Unix ms); 0 when it is not planned. While it
+  /// is, `pool`, `path` and `estimate` describe its plan.
+  public var plannedStartMs: Int64 {
+    get {_storage._plannedStartMs}
+    set {_uniqueStorage()._plannedStartMs = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1159,7 +1176,7 @@ nonisolated extension Junction_V1_PlacementRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Junction_V1_Estimate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Estimate"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}latency_ms\0\u{3}bottleneck_gbps\0\u{1}cost\0\u{3}transfer_s\0\u{3}queue_s\0\u{3}runtime_s\0\u{3}completion_s\0\u{1}hops\0\u{1}price\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}latency_ms\0\u{3}bottleneck_gbps\0\u{1}cost\0\u{3}transfer_s\0\u{3}queue_s\0\u{3}runtime_s\0\u{3}completion_s\0\u{1}hops\0\u{1}price\0\u{3}start_s\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1176,6 +1193,7 @@ nonisolated extension Junction_V1_Estimate: SwiftProtobuf.Message, SwiftProtobuf
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.completionS) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.hops) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.price) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.startS) }()
       default: break
       }
     }
@@ -1209,6 +1227,9 @@ nonisolated extension Junction_V1_Estimate: SwiftProtobuf.Message, SwiftProtobuf
     if self.price.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.price, fieldNumber: 9)
     }
+    if self.startS.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.startS, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1222,6 +1243,7 @@ nonisolated extension Junction_V1_Estimate: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.completionS != rhs.completionS {return false}
     if lhs.hops != rhs.hops {return false}
     if lhs.price != rhs.price {return false}
+    if lhs.startS != rhs.startS {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1354,51 +1376,95 @@ nonisolated extension Junction_V1_PlacementReply: SwiftProtobuf.Message, SwiftPr
   public static let protoMessageName: String = _protobuf_package + ".PlacementReply"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}placed\0\u{1}winner\0\u{3}runners_up\0\u{1}rejected\0\u{3}routing_version\0")
 
+  fileprivate class _StorageClass {
+    var _placed: Bool = false
+    var _winner: Junction_V1_Candidate? = nil
+    var _runnersUp: [Junction_V1_Candidate] = []
+    var _rejected: [Junction_V1_Rejection] = []
+    var _routingVersion: UInt64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _placed = source._placed
+      _winner = source._winner
+      _runnersUp = source._runnersUp
+      _rejected = source._rejected
+      _routingVersion = source._routingVersion
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularBoolField(value: &self.placed) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._winner) }()
-      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.runnersUp) }()
-      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.rejected) }()
-      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.routingVersion) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularBoolField(value: &_storage._placed) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._winner) }()
+        case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._runnersUp) }()
+        case 4: try { try decoder.decodeRepeatedMessageField(value: &_storage._rejected) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._routingVersion) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.placed != false {
-      try visitor.visitSingularBoolField(value: self.placed, fieldNumber: 1)
-    }
-    try { if let v = self._winner {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
-    if !self.runnersUp.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.runnersUp, fieldNumber: 3)
-    }
-    if !self.rejected.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.rejected, fieldNumber: 4)
-    }
-    if self.routingVersion != 0 {
-      try visitor.visitSingularUInt64Field(value: self.routingVersion, fieldNumber: 5)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._placed != false {
+        try visitor.visitSingularBoolField(value: _storage._placed, fieldNumber: 1)
+      }
+      try { if let v = _storage._winner {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if !_storage._runnersUp.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._runnersUp, fieldNumber: 3)
+      }
+      if !_storage._rejected.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._rejected, fieldNumber: 4)
+      }
+      if _storage._routingVersion != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._routingVersion, fieldNumber: 5)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_PlacementReply, rhs: Junction_V1_PlacementReply) -> Bool {
-    if lhs.placed != rhs.placed {return false}
-    if lhs._winner != rhs._winner {return false}
-    if lhs.runnersUp != rhs.runnersUp {return false}
-    if lhs.rejected != rhs.rejected {return false}
-    if lhs.routingVersion != rhs.routingVersion {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._placed != rhs_storage._placed {return false}
+        if _storage._winner != rhs_storage._winner {return false}
+        if _storage._runnersUp != rhs_storage._runnersUp {return false}
+        if _storage._rejected != rhs_storage._rejected {return false}
+        if _storage._routingVersion != rhs_storage._routingVersion {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1499,81 +1565,41 @@ nonisolated extension Junction_V1_SubmitReply: SwiftProtobuf.Message, SwiftProto
   public static let protoMessageName: String = _protobuf_package + ".SubmitReply"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}placement\0\u{3}lease_id\0")
 
-  fileprivate class _StorageClass {
-    var _jobID: String = String()
-    var _placement: Junction_V1_PlacementReply? = nil
-    var _leaseID: String = String()
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _jobID = source._jobID
-      _placement = source._placement
-      _leaseID = source._leaseID
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._jobID) }()
-        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._placement) }()
-        case 3: try { try decoder.decodeSingularStringField(value: &_storage._leaseID) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._placement) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.leaseID) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._jobID.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._jobID, fieldNumber: 1)
-      }
-      try { if let v = _storage._placement {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-      } }()
-      if !_storage._leaseID.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._leaseID, fieldNumber: 3)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.jobID.isEmpty {
+      try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 1)
+    }
+    try { if let v = self._placement {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.leaseID.isEmpty {
+      try visitor.visitSingularStringField(value: self.leaseID, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_SubmitReply, rhs: Junction_V1_SubmitReply) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._jobID != rhs_storage._jobID {return false}
-        if _storage._placement != rhs_storage._placement {return false}
-        if _storage._leaseID != rhs_storage._leaseID {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.jobID != rhs.jobID {return false}
+    if lhs._placement != rhs._placement {return false}
+    if lhs.leaseID != rhs.leaseID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1626,7 +1652,7 @@ nonisolated extension Junction_V1_JobTransition: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{1}pool\0\u{1}path\0\u{1}estimate\0\u{3}exit_code\0\u{1}usage\0\u{1}attempts\0\u{1}message\0\u{3}submitted_ms\0\u{3}updated_ms\0\u{1}spec\0\u{1}history\0\u{1}output\0\u{1}charge\0\u{3}dispatch_price\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{1}pool\0\u{1}path\0\u{1}estimate\0\u{3}exit_code\0\u{1}usage\0\u{1}attempts\0\u{1}message\0\u{3}submitted_ms\0\u{3}updated_ms\0\u{1}spec\0\u{1}history\0\u{1}output\0\u{1}charge\0\u{3}dispatch_price\0\u{3}planned_start_ms\0")
 
   fileprivate class _StorageClass {
     var _jobID: String = String()
@@ -1645,6 +1671,7 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
     var _output: String = String()
     var _charge: Junction_V1_Charge? = nil
     var _dispatchPrice: Junction_V1_Prices? = nil
+    var _plannedStartMs: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1671,6 +1698,7 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
       _output = source._output
       _charge = source._charge
       _dispatchPrice = source._dispatchPrice
+      _plannedStartMs = source._plannedStartMs
     }
   }
 
@@ -1705,6 +1733,7 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._output) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._charge) }()
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._dispatchPrice) }()
+        case 17: try { try decoder.decodeSingularInt64Field(value: &_storage._plannedStartMs) }()
         default: break
         }
       }
@@ -1765,6 +1794,9 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
       try { if let v = _storage._dispatchPrice {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
       } }()
+      if _storage._plannedStartMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._plannedStartMs, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1790,6 +1822,7 @@ nonisolated extension Junction_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._output != rhs_storage._output {return false}
         if _storage._charge != rhs_storage._charge {return false}
         if _storage._dispatchPrice != rhs_storage._dispatchPrice {return false}
+        if _storage._plannedStartMs != rhs_storage._plannedStartMs {return false}
         return true
       }
       if !storagesAreEqual {return false}

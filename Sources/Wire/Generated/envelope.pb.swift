@@ -22,263 +22,254 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-public nonisolated struct Junction_V1_Envelope: @unchecked Sendable {
+public nonisolated struct Junction_V1_Envelope: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// 1 for this protocol. A peer receiving another version answers ERROR_CODE_UNSUPPORTED_VERSION.
-  public var protocolVersion: UInt32 {
-    get {_storage._protocolVersion}
-    set {_uniqueStorage()._protocolVersion = newValue}
-  }
+  public var protocolVersion: UInt32 = 0
 
   /// Chosen by whoever sends a request; the reply carries the same value.
-  public var correlationID: UInt64 {
-    get {_storage._correlationID}
-    set {_uniqueStorage()._correlationID = newValue}
-  }
+  public var correlationID: UInt64 = 0
 
-  public var body: OneOf_Body? {
-    get {return _storage._body}
-    set {_uniqueStorage()._body = newValue}
-  }
+  public var body: Junction_V1_Envelope.OneOf_Body? = nil
 
   /// Pools endpoint.
   public var register: Junction_V1_Register {
     get {
-      if case .register(let v)? = _storage._body {return v}
+      if case .register(let v)? = body {return v}
       return Junction_V1_Register()
     }
-    set {_uniqueStorage()._body = .register(newValue)}
+    set {body = .register(newValue)}
   }
 
   public var welcome: Junction_V1_Welcome {
     get {
-      if case .welcome(let v)? = _storage._body {return v}
+      if case .welcome(let v)? = body {return v}
       return Junction_V1_Welcome()
     }
-    set {_uniqueStorage()._body = .welcome(newValue)}
+    set {body = .welcome(newValue)}
   }
 
   public var advertisement: Junction_V1_Advertisement {
     get {
-      if case .advertisement(let v)? = _storage._body {return v}
+      if case .advertisement(let v)? = body {return v}
       return Junction_V1_Advertisement()
     }
-    set {_uniqueStorage()._body = .advertisement(newValue)}
+    set {body = .advertisement(newValue)}
   }
 
   public var heartbeat: Junction_V1_Heartbeat {
     get {
-      if case .heartbeat(let v)? = _storage._body {return v}
+      if case .heartbeat(let v)? = body {return v}
       return Junction_V1_Heartbeat()
     }
-    set {_uniqueStorage()._body = .heartbeat(newValue)}
+    set {body = .heartbeat(newValue)}
   }
 
   public var dispatch: Junction_V1_Dispatch {
     get {
-      if case .dispatch(let v)? = _storage._body {return v}
+      if case .dispatch(let v)? = body {return v}
       return Junction_V1_Dispatch()
     }
-    set {_uniqueStorage()._body = .dispatch(newValue)}
+    set {body = .dispatch(newValue)}
   }
 
   public var dispatchAck: Junction_V1_DispatchAck {
     get {
-      if case .dispatchAck(let v)? = _storage._body {return v}
+      if case .dispatchAck(let v)? = body {return v}
       return Junction_V1_DispatchAck()
     }
-    set {_uniqueStorage()._body = .dispatchAck(newValue)}
+    set {body = .dispatchAck(newValue)}
   }
 
   public var jobUpdate: Junction_V1_JobUpdate {
     get {
-      if case .jobUpdate(let v)? = _storage._body {return v}
+      if case .jobUpdate(let v)? = body {return v}
       return Junction_V1_JobUpdate()
     }
-    set {_uniqueStorage()._body = .jobUpdate(newValue)}
+    set {body = .jobUpdate(newValue)}
   }
 
   public var cancelJob: Junction_V1_CancelJob {
     get {
-      if case .cancelJob(let v)? = _storage._body {return v}
+      if case .cancelJob(let v)? = body {return v}
       return Junction_V1_CancelJob()
     }
-    set {_uniqueStorage()._body = .cancelJob(newValue)}
+    set {body = .cancelJob(newValue)}
   }
 
   public var goodbye: Junction_V1_Goodbye {
     get {
-      if case .goodbye(let v)? = _storage._body {return v}
+      if case .goodbye(let v)? = body {return v}
       return Junction_V1_Goodbye()
     }
-    set {_uniqueStorage()._body = .goodbye(newValue)}
+    set {body = .goodbye(newValue)}
   }
 
   /// Clients endpoint: requests.
   public var place: Junction_V1_PlaceRequest {
     get {
-      if case .place(let v)? = _storage._body {return v}
+      if case .place(let v)? = body {return v}
       return Junction_V1_PlaceRequest()
     }
-    set {_uniqueStorage()._body = .place(newValue)}
+    set {body = .place(newValue)}
   }
 
   public var submit: Junction_V1_SubmitRequest {
     get {
-      if case .submit(let v)? = _storage._body {return v}
+      if case .submit(let v)? = body {return v}
       return Junction_V1_SubmitRequest()
     }
-    set {_uniqueStorage()._body = .submit(newValue)}
+    set {body = .submit(newValue)}
   }
 
   public var status: Junction_V1_StatusRequest {
     get {
-      if case .status(let v)? = _storage._body {return v}
+      if case .status(let v)? = body {return v}
       return Junction_V1_StatusRequest()
     }
-    set {_uniqueStorage()._body = .status(newValue)}
+    set {body = .status(newValue)}
   }
 
   public var cancel: Junction_V1_CancelRequest {
     get {
-      if case .cancel(let v)? = _storage._body {return v}
+      if case .cancel(let v)? = body {return v}
       return Junction_V1_CancelRequest()
     }
-    set {_uniqueStorage()._body = .cancel(newValue)}
+    set {body = .cancel(newValue)}
   }
 
   public var routes: Junction_V1_RoutesRequest {
     get {
-      if case .routes(let v)? = _storage._body {return v}
+      if case .routes(let v)? = body {return v}
       return Junction_V1_RoutesRequest()
     }
-    set {_uniqueStorage()._body = .routes(newValue)}
+    set {body = .routes(newValue)}
   }
 
   public var pools: Junction_V1_PoolsRequest {
     get {
-      if case .pools(let v)? = _storage._body {return v}
+      if case .pools(let v)? = body {return v}
       return Junction_V1_PoolsRequest()
     }
-    set {_uniqueStorage()._body = .pools(newValue)}
+    set {body = .pools(newValue)}
   }
 
   public var snapshot: Junction_V1_SnapshotRequest {
     get {
-      if case .snapshot(let v)? = _storage._body {return v}
+      if case .snapshot(let v)? = body {return v}
       return Junction_V1_SnapshotRequest()
     }
-    set {_uniqueStorage()._body = .snapshot(newValue)}
+    set {body = .snapshot(newValue)}
   }
 
   public var admin: Junction_V1_AdminRequest {
     get {
-      if case .admin(let v)? = _storage._body {return v}
+      if case .admin(let v)? = body {return v}
       return Junction_V1_AdminRequest()
     }
-    set {_uniqueStorage()._body = .admin(newValue)}
+    set {body = .admin(newValue)}
   }
 
   public var usage: Junction_V1_UsageRequest {
     get {
-      if case .usage(let v)? = _storage._body {return v}
+      if case .usage(let v)? = body {return v}
       return Junction_V1_UsageRequest()
     }
-    set {_uniqueStorage()._body = .usage(newValue)}
+    set {body = .usage(newValue)}
   }
 
   /// Clients endpoint: replies.
   public var placement: Junction_V1_PlacementReply {
     get {
-      if case .placement(let v)? = _storage._body {return v}
+      if case .placement(let v)? = body {return v}
       return Junction_V1_PlacementReply()
     }
-    set {_uniqueStorage()._body = .placement(newValue)}
+    set {body = .placement(newValue)}
   }
 
   public var submitted: Junction_V1_SubmitReply {
     get {
-      if case .submitted(let v)? = _storage._body {return v}
+      if case .submitted(let v)? = body {return v}
       return Junction_V1_SubmitReply()
     }
-    set {_uniqueStorage()._body = .submitted(newValue)}
+    set {body = .submitted(newValue)}
   }
 
   public var jobStatus: Junction_V1_StatusReply {
     get {
-      if case .jobStatus(let v)? = _storage._body {return v}
+      if case .jobStatus(let v)? = body {return v}
       return Junction_V1_StatusReply()
     }
-    set {_uniqueStorage()._body = .jobStatus(newValue)}
+    set {body = .jobStatus(newValue)}
   }
 
   public var cancelled: Junction_V1_CancelReply {
     get {
-      if case .cancelled(let v)? = _storage._body {return v}
+      if case .cancelled(let v)? = body {return v}
       return Junction_V1_CancelReply()
     }
-    set {_uniqueStorage()._body = .cancelled(newValue)}
+    set {body = .cancelled(newValue)}
   }
 
   public var routeTable: Junction_V1_RoutesReply {
     get {
-      if case .routeTable(let v)? = _storage._body {return v}
+      if case .routeTable(let v)? = body {return v}
       return Junction_V1_RoutesReply()
     }
-    set {_uniqueStorage()._body = .routeTable(newValue)}
+    set {body = .routeTable(newValue)}
   }
 
   public var poolTable: Junction_V1_PoolsReply {
     get {
-      if case .poolTable(let v)? = _storage._body {return v}
+      if case .poolTable(let v)? = body {return v}
       return Junction_V1_PoolsReply()
     }
-    set {_uniqueStorage()._body = .poolTable(newValue)}
+    set {body = .poolTable(newValue)}
   }
 
   public var snapshotReply: Junction_V1_SnapshotReply {
     get {
-      if case .snapshotReply(let v)? = _storage._body {return v}
+      if case .snapshotReply(let v)? = body {return v}
       return Junction_V1_SnapshotReply()
     }
-    set {_uniqueStorage()._body = .snapshotReply(newValue)}
+    set {body = .snapshotReply(newValue)}
   }
 
   public var adminReply: Junction_V1_AdminReply {
     get {
-      if case .adminReply(let v)? = _storage._body {return v}
+      if case .adminReply(let v)? = body {return v}
       return Junction_V1_AdminReply()
     }
-    set {_uniqueStorage()._body = .adminReply(newValue)}
+    set {body = .adminReply(newValue)}
   }
 
   public var usageReply: Junction_V1_UsageReply {
     get {
-      if case .usageReply(let v)? = _storage._body {return v}
+      if case .usageReply(let v)? = body {return v}
       return Junction_V1_UsageReply()
     }
-    set {_uniqueStorage()._body = .usageReply(newValue)}
+    set {body = .usageReply(newValue)}
   }
 
   /// Any endpoint.
   public var error: Junction_V1_ErrorReply {
     get {
-      if case .error(let v)? = _storage._body {return v}
+      if case .error(let v)? = body {return v}
       return Junction_V1_ErrorReply()
     }
-    set {_uniqueStorage()._body = .error(newValue)}
+    set {body = .error(newValue)}
   }
 
   /// Events endpoint.
   public var event: Junction_V1_Event {
     get {
-      if case .event(let v)? = _storage._body {return v}
+      if case .event(let v)? = body {return v}
       return Junction_V1_Event()
     }
-    set {_uniqueStorage()._body = .event(newValue)}
+    set {body = .event(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -322,8 +313,6 @@ public nonisolated struct Junction_V1_Envelope: @unchecked Sendable {
   }
 
   public init() {}
-
-  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -334,573 +323,533 @@ nonisolated extension Junction_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf
   public static let protoMessageName: String = _protobuf_package + ".Envelope"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}correlation_id\0\u{2}\u{8}register\0\u{1}welcome\0\u{1}advertisement\0\u{1}heartbeat\0\u{1}dispatch\0\u{3}dispatch_ack\0\u{3}job_update\0\u{3}cancel_job\0\u{1}goodbye\0\u{2}\u{c}place\0\u{1}submit\0\u{1}status\0\u{1}cancel\0\u{1}routes\0\u{1}pools\0\u{1}snapshot\0\u{1}admin\0\u{1}usage\0\u{2}\u{c}placement\0\u{1}submitted\0\u{3}job_status\0\u{1}cancelled\0\u{3}route_table\0\u{3}pool_table\0\u{3}snapshot_reply\0\u{3}admin_reply\0\u{3}usage_reply\0\u{2}\u{c}error\0\u{2}\u{a}event\0")
 
-  fileprivate class _StorageClass {
-    var _protocolVersion: UInt32 = 0
-    var _correlationID: UInt64 = 0
-    var _body: Junction_V1_Envelope.OneOf_Body?
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _protocolVersion = source._protocolVersion
-      _correlationID = source._correlationID
-      _body = source._body
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._protocolVersion) }()
-        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._correlationID) }()
-        case 10: try {
-          var v: Junction_V1_Register?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .register(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .register(v)
-          }
-        }()
-        case 11: try {
-          var v: Junction_V1_Welcome?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .welcome(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .welcome(v)
-          }
-        }()
-        case 12: try {
-          var v: Junction_V1_Advertisement?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .advertisement(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .advertisement(v)
-          }
-        }()
-        case 13: try {
-          var v: Junction_V1_Heartbeat?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .heartbeat(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .heartbeat(v)
-          }
-        }()
-        case 14: try {
-          var v: Junction_V1_Dispatch?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .dispatch(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .dispatch(v)
-          }
-        }()
-        case 15: try {
-          var v: Junction_V1_DispatchAck?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .dispatchAck(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .dispatchAck(v)
-          }
-        }()
-        case 16: try {
-          var v: Junction_V1_JobUpdate?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .jobUpdate(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .jobUpdate(v)
-          }
-        }()
-        case 17: try {
-          var v: Junction_V1_CancelJob?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .cancelJob(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .cancelJob(v)
-          }
-        }()
-        case 18: try {
-          var v: Junction_V1_Goodbye?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .goodbye(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .goodbye(v)
-          }
-        }()
-        case 30: try {
-          var v: Junction_V1_PlaceRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .place(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .place(v)
-          }
-        }()
-        case 31: try {
-          var v: Junction_V1_SubmitRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .submit(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .submit(v)
-          }
-        }()
-        case 32: try {
-          var v: Junction_V1_StatusRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .status(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .status(v)
-          }
-        }()
-        case 33: try {
-          var v: Junction_V1_CancelRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .cancel(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .cancel(v)
-          }
-        }()
-        case 34: try {
-          var v: Junction_V1_RoutesRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .routes(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .routes(v)
-          }
-        }()
-        case 35: try {
-          var v: Junction_V1_PoolsRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .pools(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .pools(v)
-          }
-        }()
-        case 36: try {
-          var v: Junction_V1_SnapshotRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .snapshot(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .snapshot(v)
-          }
-        }()
-        case 37: try {
-          var v: Junction_V1_AdminRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .admin(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .admin(v)
-          }
-        }()
-        case 38: try {
-          var v: Junction_V1_UsageRequest?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .usage(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .usage(v)
-          }
-        }()
-        case 50: try {
-          var v: Junction_V1_PlacementReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .placement(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .placement(v)
-          }
-        }()
-        case 51: try {
-          var v: Junction_V1_SubmitReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .submitted(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .submitted(v)
-          }
-        }()
-        case 52: try {
-          var v: Junction_V1_StatusReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .jobStatus(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .jobStatus(v)
-          }
-        }()
-        case 53: try {
-          var v: Junction_V1_CancelReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .cancelled(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .cancelled(v)
-          }
-        }()
-        case 54: try {
-          var v: Junction_V1_RoutesReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .routeTable(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .routeTable(v)
-          }
-        }()
-        case 55: try {
-          var v: Junction_V1_PoolsReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .poolTable(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .poolTable(v)
-          }
-        }()
-        case 56: try {
-          var v: Junction_V1_SnapshotReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .snapshotReply(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .snapshotReply(v)
-          }
-        }()
-        case 57: try {
-          var v: Junction_V1_AdminReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .adminReply(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .adminReply(v)
-          }
-        }()
-        case 58: try {
-          var v: Junction_V1_UsageReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .usageReply(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .usageReply(v)
-          }
-        }()
-        case 70: try {
-          var v: Junction_V1_ErrorReply?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .error(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .error(v)
-          }
-        }()
-        case 80: try {
-          var v: Junction_V1_Event?
-          var hadOneofValue = false
-          if let current = _storage._body {
-            hadOneofValue = true
-            if case .event(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._body = .event(v)
-          }
-        }()
-        default: break
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.correlationID) }()
+      case 10: try {
+        var v: Junction_V1_Register?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .register(let m) = current {v = m}
         }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .register(v)
+        }
+      }()
+      case 11: try {
+        var v: Junction_V1_Welcome?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .welcome(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .welcome(v)
+        }
+      }()
+      case 12: try {
+        var v: Junction_V1_Advertisement?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .advertisement(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .advertisement(v)
+        }
+      }()
+      case 13: try {
+        var v: Junction_V1_Heartbeat?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .heartbeat(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .heartbeat(v)
+        }
+      }()
+      case 14: try {
+        var v: Junction_V1_Dispatch?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .dispatch(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .dispatch(v)
+        }
+      }()
+      case 15: try {
+        var v: Junction_V1_DispatchAck?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .dispatchAck(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .dispatchAck(v)
+        }
+      }()
+      case 16: try {
+        var v: Junction_V1_JobUpdate?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .jobUpdate(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .jobUpdate(v)
+        }
+      }()
+      case 17: try {
+        var v: Junction_V1_CancelJob?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .cancelJob(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .cancelJob(v)
+        }
+      }()
+      case 18: try {
+        var v: Junction_V1_Goodbye?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .goodbye(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .goodbye(v)
+        }
+      }()
+      case 30: try {
+        var v: Junction_V1_PlaceRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .place(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .place(v)
+        }
+      }()
+      case 31: try {
+        var v: Junction_V1_SubmitRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .submit(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .submit(v)
+        }
+      }()
+      case 32: try {
+        var v: Junction_V1_StatusRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .status(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .status(v)
+        }
+      }()
+      case 33: try {
+        var v: Junction_V1_CancelRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .cancel(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .cancel(v)
+        }
+      }()
+      case 34: try {
+        var v: Junction_V1_RoutesRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .routes(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .routes(v)
+        }
+      }()
+      case 35: try {
+        var v: Junction_V1_PoolsRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .pools(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .pools(v)
+        }
+      }()
+      case 36: try {
+        var v: Junction_V1_SnapshotRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .snapshot(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .snapshot(v)
+        }
+      }()
+      case 37: try {
+        var v: Junction_V1_AdminRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .admin(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .admin(v)
+        }
+      }()
+      case 38: try {
+        var v: Junction_V1_UsageRequest?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .usage(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .usage(v)
+        }
+      }()
+      case 50: try {
+        var v: Junction_V1_PlacementReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .placement(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .placement(v)
+        }
+      }()
+      case 51: try {
+        var v: Junction_V1_SubmitReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .submitted(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .submitted(v)
+        }
+      }()
+      case 52: try {
+        var v: Junction_V1_StatusReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .jobStatus(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .jobStatus(v)
+        }
+      }()
+      case 53: try {
+        var v: Junction_V1_CancelReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .cancelled(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .cancelled(v)
+        }
+      }()
+      case 54: try {
+        var v: Junction_V1_RoutesReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .routeTable(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .routeTable(v)
+        }
+      }()
+      case 55: try {
+        var v: Junction_V1_PoolsReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .poolTable(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .poolTable(v)
+        }
+      }()
+      case 56: try {
+        var v: Junction_V1_SnapshotReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .snapshotReply(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .snapshotReply(v)
+        }
+      }()
+      case 57: try {
+        var v: Junction_V1_AdminReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .adminReply(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .adminReply(v)
+        }
+      }()
+      case 58: try {
+        var v: Junction_V1_UsageReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .usageReply(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .usageReply(v)
+        }
+      }()
+      case 70: try {
+        var v: Junction_V1_ErrorReply?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .error(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .error(v)
+        }
+      }()
+      case 80: try {
+        var v: Junction_V1_Event?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .event(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .event(v)
+        }
+      }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if _storage._protocolVersion != 0 {
-        try visitor.visitSingularUInt32Field(value: _storage._protocolVersion, fieldNumber: 1)
-      }
-      if _storage._correlationID != 0 {
-        try visitor.visitSingularUInt64Field(value: _storage._correlationID, fieldNumber: 2)
-      }
-      switch _storage._body {
-      case .register?: try {
-        guard case .register(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-      }()
-      case .welcome?: try {
-        guard case .welcome(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-      }()
-      case .advertisement?: try {
-        guard case .advertisement(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-      }()
-      case .heartbeat?: try {
-        guard case .heartbeat(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-      }()
-      case .dispatch?: try {
-        guard case .dispatch(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-      }()
-      case .dispatchAck?: try {
-        guard case .dispatchAck(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
-      }()
-      case .jobUpdate?: try {
-        guard case .jobUpdate(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
-      }()
-      case .cancelJob?: try {
-        guard case .cancelJob(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
-      }()
-      case .goodbye?: try {
-        guard case .goodbye(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
-      }()
-      case .place?: try {
-        guard case .place(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
-      }()
-      case .submit?: try {
-        guard case .submit(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
-      }()
-      case .status?: try {
-        guard case .status(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
-      }()
-      case .cancel?: try {
-        guard case .cancel(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
-      }()
-      case .routes?: try {
-        guard case .routes(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 34)
-      }()
-      case .pools?: try {
-        guard case .pools(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 35)
-      }()
-      case .snapshot?: try {
-        guard case .snapshot(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
-      }()
-      case .admin?: try {
-        guard case .admin(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
-      }()
-      case .usage?: try {
-        guard case .usage(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 38)
-      }()
-      case .placement?: try {
-        guard case .placement(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 50)
-      }()
-      case .submitted?: try {
-        guard case .submitted(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 51)
-      }()
-      case .jobStatus?: try {
-        guard case .jobStatus(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 52)
-      }()
-      case .cancelled?: try {
-        guard case .cancelled(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 53)
-      }()
-      case .routeTable?: try {
-        guard case .routeTable(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 54)
-      }()
-      case .poolTable?: try {
-        guard case .poolTable(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 55)
-      }()
-      case .snapshotReply?: try {
-        guard case .snapshotReply(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 56)
-      }()
-      case .adminReply?: try {
-        guard case .adminReply(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 57)
-      }()
-      case .usageReply?: try {
-        guard case .usageReply(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 58)
-      }()
-      case .error?: try {
-        guard case .error(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 70)
-      }()
-      case .event?: try {
-        guard case .event(let v)? = _storage._body else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 80)
-      }()
-      case nil: break
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.protocolVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 1)
+    }
+    if self.correlationID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.correlationID, fieldNumber: 2)
+    }
+    switch self.body {
+    case .register?: try {
+      guard case .register(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .welcome?: try {
+      guard case .welcome(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .advertisement?: try {
+      guard case .advertisement(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .heartbeat?: try {
+      guard case .heartbeat(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .dispatch?: try {
+      guard case .dispatch(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
+    case .dispatchAck?: try {
+      guard case .dispatchAck(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    case .jobUpdate?: try {
+      guard case .jobUpdate(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+    }()
+    case .cancelJob?: try {
+      guard case .cancelJob(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    }()
+    case .goodbye?: try {
+      guard case .goodbye(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+    }()
+    case .place?: try {
+      guard case .place(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+    }()
+    case .submit?: try {
+      guard case .submit(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
+    }()
+    case .status?: try {
+      guard case .status(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
+    }()
+    case .cancel?: try {
+      guard case .cancel(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
+    }()
+    case .routes?: try {
+      guard case .routes(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 34)
+    }()
+    case .pools?: try {
+      guard case .pools(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 35)
+    }()
+    case .snapshot?: try {
+      guard case .snapshot(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
+    }()
+    case .admin?: try {
+      guard case .admin(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
+    }()
+    case .usage?: try {
+      guard case .usage(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 38)
+    }()
+    case .placement?: try {
+      guard case .placement(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 50)
+    }()
+    case .submitted?: try {
+      guard case .submitted(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 51)
+    }()
+    case .jobStatus?: try {
+      guard case .jobStatus(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 52)
+    }()
+    case .cancelled?: try {
+      guard case .cancelled(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 53)
+    }()
+    case .routeTable?: try {
+      guard case .routeTable(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 54)
+    }()
+    case .poolTable?: try {
+      guard case .poolTable(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 55)
+    }()
+    case .snapshotReply?: try {
+      guard case .snapshotReply(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 56)
+    }()
+    case .adminReply?: try {
+      guard case .adminReply(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 57)
+    }()
+    case .usageReply?: try {
+      guard case .usageReply(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 58)
+    }()
+    case .error?: try {
+      guard case .error(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 70)
+    }()
+    case .event?: try {
+      guard case .event(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 80)
+    }()
+    case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_Envelope, rhs: Junction_V1_Envelope) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._protocolVersion != rhs_storage._protocolVersion {return false}
-        if _storage._correlationID != rhs_storage._correlationID {return false}
-        if _storage._body != rhs_storage._body {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.protocolVersion != rhs.protocolVersion {return false}
+    if lhs.correlationID != rhs.correlationID {return false}
+    if lhs.body != rhs.body {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
