@@ -73,6 +73,8 @@ extension PlacementEngine {
         try validate(request)
         let planning = request.planHorizonS > 0
         if planning { extendOverruns(now: now) }
+        // Decisions, not dry runs or the second search for reasons, make the expected mix.
+        if !request.explain { mix.record(request) }
         /// How long a job runs on a pool as plans count it: the default when it gives no runtime.
         func plannedRuntime(_ pool: Int) -> Double { runtime > 0 ? runtime / hot.speed[pool] : defaultRuntimeS }
         let explain = request.explain
@@ -104,7 +106,7 @@ extension PlacementEngine {
         var rejections: [Rejection] = []
         var nodeTarget = [Int32](repeating: -1, count: network.graph.nodeCount)
         var nextTarget: [Int32] = []
-        var top: [(value: Double, pool: Int, target: Int, estimate: Estimate)] = []
+        var top: [(value: Double, tie: Double, pool: Int, target: Int, estimate: Estimate)] = []
         var pruned = 0
 
         /// The checks that need no path, over the fast pool fields; a contender with its lower
@@ -234,21 +236,40 @@ extension PlacementEngine {
             // With plans, the one-sided baselines choose among the pools that can start it
             // soonest, each by its own side; the compute side also sees how soon it ends.
             let later = planning ? estimate.startS * 1e6 : 0
+            // Among equals, a GPU job takes the pool it packs best: the least growth of the
+            // fragmentation the expected mix of requests sees, then the tightest fit. Other ties
+            // break by pool id.
+            let model = Int(contender.model)
+            func packing() -> Double {
+                guard let growth = fragmentationGrowth(pool, model: model, request: request) else { return 0 }
+                return growth + fit(pool, model: model, request: request) * 1e-3
+            }
+            var tie = 0.0
             let value: Double
             switch (request.policy, request.objective) {
-            case (.joint, .completion): value = estimate.completionS
-            case (.joint, .cost): value = estimate.price
-            case (.joint, .latency): value = estimate.latencyMs + estimate.processingLatencyMs
+            case (.joint, .completion):
+                value = estimate.completionS
+                tie = packing()
+            case (.joint, .cost):
+                value = estimate.price
+                tie = packing()
+            case (.joint, .latency):
+                value = estimate.latencyMs + estimate.processingLatencyMs
+                tie = packing()
             case (.computeOnly, _):
-                let fit = fit(pool, model: Int(contender.model), request: request)
-                value = planning ? estimate.startS + estimate.queueS + estimate.runtimeS + fit * 1e-6 : fit
+                if planning {
+                    value = estimate.startS + estimate.queueS + estimate.runtimeS
+                    tie = packing()
+                } else {
+                    value = request.gpuCount > 0 ? packing() : fit(pool, model: model, request: request)
+                }
             case (.networkOnly, _): value = later + estimate.latencyMs
             case (.random(let seed), _): value = later + draw(seed, states[pool].id)
             }
             let id = states[pool].id
-            let position = top.firstIndex { ($0.value, states[$0.pool].id) > (value, id) } ?? top.count
+            let position = top.firstIndex { ($0.value, $0.tie, states[$0.pool].id) > (value, tie, id) } ?? top.count
             if position < keep {
-                top.insert((value, pool, Int(contender.target), estimate), at: position)
+                top.insert((value, tie, pool, Int(contender.target), estimate), at: position)
                 if top.count > keep { top.removeLast() }
             }
         }

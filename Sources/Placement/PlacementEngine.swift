@@ -137,6 +137,8 @@ public struct PlacementEngine: Sendable {
     /// Leases by expected end, so that finding the ones that overran takes only them; an entry
     /// whose lease has gone or moved its end is skipped.
     var expectedEnds = Heap<ExpectedEnd>()
+    /// The GPU requests decided so far, for packing that keeps room for the ones to come.
+    var mix = WorkloadMix()
     /// The runtime a plan assumes for a job that gives none.
     public var defaultRuntimeS: Double = 3_600
     /// The least an overrunning job's expected end moves at a time.

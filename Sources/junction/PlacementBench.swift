@@ -61,6 +61,8 @@ struct PlacementBench: ParsableCommand {
         var scenarios: [Scenario] = []
         progress("placing on \(cogent.name): \(cogent.nodes.count) nodes, \(cogent.pools.count) pools")
         scenarios.append(measure(cogent))
+        progress("placing on \(cogent.name) loaded with running and planned jobs, with and without plans")
+        scenarios += measureLoaded(cogent)
         progress("placing on \(large.name): \(large.nodes.count) nodes, \(large.links.count) links, \(large.pools.count) pools")
         var engine = PlacementEngine(topology: large, declaredLiveness: .up)
         scenarios.append(measure(large, engine: &engine))
@@ -114,8 +116,38 @@ struct PlacementBench: ParsableCommand {
         return measure(topology, engine: &engine)
     }
 
-    private func measure(_ topology: Topology, engine: inout PlacementEngine) -> Scenario {
-        let batch = requests(for: topology, count: decisions)
+    /// The same decisions on the same busy engine, first choosing only among pools with room
+    /// now, then with plans (a pool with no room may win a later start): what planning costs.
+    /// The engine is loaded by holding or planning requests until as many are planned as held.
+    private func measureLoaded(_ topology: Topology) -> [Scenario] {
+        var engine = PlacementEngine(topology: topology, declaredLiveness: .up)
+        var planned = 0
+        var held = 0
+        for var request in requests(for: topology, count: 200_000) {
+            request.planHorizonS = 7 * 86_400
+            guard let winner = (try? engine.place(request, now: 0))?.winner else { continue }
+            if winner.estimate.startS > 0 {
+                _ = engine.plan(winner, for: request, start: winner.estimate.startS)
+                planned += 1
+            } else if case .success = engine.hold(winner, for: request, now: 0, ttl: 1e9) {
+                held += 1
+            }
+            if planned >= held, planned >= 1_000 { break }
+        }
+        progress("loaded: \(held) jobs holding pools, \(planned) planned")
+        var withoutPlans = engine
+        let now = measure(topology, engine: &withoutPlans, label: "\(topology.name), loaded, room now only")
+        var withPlans = engine
+        let later = measure(topology, engine: &withPlans, label: "\(topology.name), loaded, with plans", planHorizonS: 86_400)
+        return [now, later]
+    }
+
+    private func measure(_ topology: Topology, engine: inout PlacementEngine, label: String? = nil, planHorizonS: Double = 0) -> Scenario {
+        let batch = requests(for: topology, count: decisions).map { request in
+            var request = request
+            request.planHorizonS = planHorizonS
+            return request
+        }
         // Warm the route caches the way a running controller has them warm.
         for request in batch.prefix(2_000) { _ = try? engine.place(request, now: 0) }
         var samples = [Double](repeating: 0, count: batch.count)
@@ -128,7 +160,7 @@ struct PlacementBench: ParsableCommand {
         }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return Scenario(
-            network: topology.name, nodes: topology.nodes.count, links: topology.links.count, pools: topology.pools.count,
+            network: label ?? topology.name, nodes: topology.nodes.count, links: topology.links.count, pools: topology.pools.count,
             decisions: batch.count, decisionsPerSecond: Double(batch.count) / elapsed,
             p50Microseconds: percentile(samples, 0.5), p99Microseconds: percentile(samples, 0.99),
             placedFraction: Double(placed) / Double(batch.count), routeSearches: engine.routeSearches

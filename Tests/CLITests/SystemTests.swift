@@ -135,7 +135,7 @@ struct SystemTests {
         // Two halves of the one GPU run at once; a third half finds no room and is planned to
         // start when they are expected to end (an hour each, as they give no runtime).
         for _ in 0..<2 {
-            let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--gpus", "A100:1", "--gpu-share", "0.5", "--", "/bin/sh", "-c", "echo $JUNCTION_GPU_MODEL $JUNCTION_GPU_SHARED_INDEX $JUNCTION_GPU_SHARE; sleep 2")
+            let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--gpus", "A100:1", "--gpu-share", "0.5", "--", "/bin/sh", "-c", "echo $JUNCTION_GPU_MODEL $JUNCTION_GPU_SHARED_INDEX $JUNCTION_GPU_SHARE; sleep 600")
             #expect(submit.status == 0, "\(submit.output) \(submit.errors)")
         }
         _ = try await controller.waitForJob("job-1", state: "running")
@@ -146,7 +146,8 @@ struct SystemTests {
         let queue = try await controller.client("queue")
         #expect(queue.output.contains("gpu-1: 1 planned") && queue.output.contains("job-3"), "\(queue.output)")
         for job in ["job-1", "job-2"] {
-            _ = try await controller.waitForJob(job, state: "succeeded", within: 20)
+            _ = try await controller.client("cancel", job)
+            _ = try await controller.waitForJob(job, state: "cancelled", within: 30)
             #expect(try String(contentsOfFile: "\(work)/gpu-1/\(job)/stdout", encoding: .utf8) == "A100 0 0.5\n")
         }
         // They ended long before the hour their plan counted: the plan moves up and job-3 runs.

@@ -150,3 +150,27 @@ struct PlanTests {
         }
     }
 }
+
+@Suite("Packing")
+struct PackingTests {
+    @Test func aJobGoesWhereItLeavesRoomForTheRequestsThatUsuallyCome() throws {
+        let nodes = [Topology.Node(id: "in")]
+        let pools = ["a", "b"].map { Topology.Pool(id: $0, node: 0, capacity: Resources(cpuCores: 64, memoryBytes: 256 << 30, gpus: ["A100": 4])) }
+        var engine = PlacementEngine(topology: Topology(name: "one-site", nodes: nodes, links: [], pools: pools), declaredLiveness: .up)
+        func request(_ gpus: Int, only pool: String? = nil) -> PlacementRequest {
+            var request = PlacementRequest(ingress: "in", cpuCores: 1, gpuCount: gpus, explain: false)
+            request.policy = .computeOnly
+            request.onlyPool = pool
+            return request
+        }
+        // a keeps 2 GPUs free, b 3; most requests ask for 2.
+        for (pool, gpus) in [("a", 2), ("b", 1)] {
+            let winner = try #require(try engine.place(request(gpus, only: pool), now: 0).winner)
+            _ = try engine.hold(winner, for: request(gpus, only: pool), now: 0, ttl: 60).get()
+        }
+        for _ in 0..<20 { _ = try engine.place(request(2), now: 0) }
+        // Best fit would take a (1 GPU left); that leaves a with a GPU no 2-GPU request can use.
+        // On b, 2 are left: what comes next still fits.
+        #expect(try engine.place(request(1), now: 0).winner?.pool == "b")
+    }
+}
