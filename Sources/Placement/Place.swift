@@ -106,7 +106,7 @@ extension PlacementEngine {
         var rejections: [Rejection] = []
         var nodeTarget = [Int32](repeating: -1, count: network.graph.nodeCount)
         var nextTarget: [Int32] = []
-        var top: [(value: Double, tie: Double, pool: Int, target: Int, estimate: Estimate)] = []
+        var top: [(value: Double, tie: Double?, pool: Int, model: Int, target: Int, estimate: Estimate)] = []
         var pruned = 0
 
         /// The checks that need no path, over the fast pool fields; a contender with its lower
@@ -177,8 +177,9 @@ extension PlacementEngine {
             let bound: Double
             switch joint ? request.objective : nil {
             case nil:
-                // The one-sided baselines are not pruned: every pool with room is scored.
-                bound = 0
+                // The one-sided baselines are not pruned: every pool with room is scored (a
+                // packing score may be below 0).
+                bound = -.infinity
             case .completion:
                 bound = start - now + hot.queue[pool] + runtime / hot.speed[pool] + away
             case .cost:
@@ -240,36 +241,43 @@ extension PlacementEngine {
             // fragmentation the expected mix of requests sees, then the tightest fit. Other ties
             // break by pool id.
             let model = Int(contender.model)
-            func packing() -> Double {
+            func packing(_ pool: Int, _ model: Int) -> Double {
                 guard let growth = fragmentationGrowth(pool, model: model, request: request) else { return 0 }
                 return growth + fit(pool, model: model, request: request) * 1e-3
             }
-            var tie = 0.0
+            var packs = request.gpuCount > 0
             let value: Double
             switch (request.policy, request.objective) {
-            case (.joint, .completion):
-                value = estimate.completionS
-                tie = packing()
-            case (.joint, .cost):
-                value = estimate.price
-                tie = packing()
-            case (.joint, .latency):
-                value = estimate.latencyMs + estimate.processingLatencyMs
-                tie = packing()
+            case (.joint, .completion): value = estimate.completionS
+            case (.joint, .cost): value = estimate.price
+            case (.joint, .latency): value = estimate.latencyMs + estimate.processingLatencyMs
             case (.computeOnly, _):
                 if planning {
                     value = estimate.startS + estimate.queueS + estimate.runtimeS
-                    tie = packing()
                 } else {
-                    value = request.gpuCount > 0 ? packing() : fit(pool, model: model, request: request)
+                    value = request.gpuCount > 0 ? packing(pool, model) : fit(pool, model: model, request: request)
+                    packs = false
                 }
-            case (.networkOnly, _): value = later + estimate.latencyMs
-            case (.random(let seed), _): value = later + draw(seed, states[pool].id)
+            case (.networkOnly, _):
+                value = later + estimate.latencyMs
+                packs = false
+            case (.random(let seed), _):
+                value = later + draw(seed, states[pool].id)
+                packs = false
+            }
+            // A packing score costs more than the rest of a decision: it is worked out only for
+            // values that meet.
+            var tie: Double?
+            if packs {
+                for index in top.indices where top[index].value == value {
+                    if top[index].tie == nil { top[index].tie = packing(top[index].pool, top[index].model) }
+                    if tie == nil { tie = packing(pool, model) }
+                }
             }
             let id = states[pool].id
-            let position = top.firstIndex { ($0.value, $0.tie, states[$0.pool].id) > (value, tie, id) } ?? top.count
+            let position = top.firstIndex { ($0.value, $0.tie ?? 0, states[$0.pool].id) > (value, tie ?? 0, id) } ?? top.count
             if position < keep {
-                top.insert((value, tie, pool, Int(contender.target), estimate), at: position)
+                top.insert((value, tie, pool, model, Int(contender.target), estimate), at: position)
                 if top.count > keep { top.removeLast() }
             }
         }
