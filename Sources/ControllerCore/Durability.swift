@@ -167,9 +167,12 @@ extension Job {
         request.explain = false
         self.init(id: info.id, spec: info.spec, request: request, submittedMs: info.submittedMs, updatedMs: info.updatedMs)
         state = info.state
-        pool = info.pool.isEmpty ? nil : info.pool
-        path = info.path
-        estimate = info.estimate
+        // A planned job is on no pool yet: its record names the pool of its plan, which is made
+        // again after a restart.
+        let planned = info.plannedStartMs > 0
+        pool = planned || info.pool.isEmpty ? nil : info.pool
+        path = planned ? [] : info.path
+        estimate = planned ? nil : info.estimate
         dispatchSequence = record.dispatchSequence
         dispatchedAt = .infinity
         attempts = info.attempts

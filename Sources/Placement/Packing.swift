@@ -59,12 +59,21 @@ struct WorkloadMix: Sendable {
 }
 
 extension PlacementEngine {
-    /// How much placing the request on a pool adds to the pool's expected fragmentation of the
-    /// model it would use (lower packs better); nil when the request asks for no GPU or no mix is
+    /// How much placing the request on a pool adds to the pool's expected fragmentation (lower
+    /// packs better): of the GPU model it would use, or for a job without GPUs, of every model
+    /// the pool has, as the cores it takes may leave GPUs no request can use. Nil when no mix is
     /// known yet.
     func fragmentationGrowth(_ pool: Int, model: Int, request: PlacementRequest) -> Double? {
-        guard request.gpuCount > 0, model >= 0, !mix.isEmpty else { return nil }
+        guard !mix.isEmpty else { return nil }
         let cores = hot.cpu[pool]
+        guard request.gpuCount > 0, model >= 0 else {
+            let owned = profiles[pool].models
+            return owned.reduce(0) { sum, model in
+                let whole = Double(hot.freeGPUs(pool, model))
+                let rooms = states[pool].sharedGPUs[models.names[model]]?.map(\.room) ?? []
+                return sum + mix.fragmentation(cores: cores - request.cpuCores, whole: whole, rooms: rooms) - mix.fragmentation(cores: cores, whole: whole, rooms: rooms)
+            }
+        }
         var whole = Double(hot.freeGPUs(pool, model))
         var rooms = states[pool].sharedGPUs[models.names[model]]?.map(\.room) ?? []
         let before = mix.fragmentation(cores: cores, whole: whole, rooms: rooms)

@@ -237,15 +237,14 @@ extension PlacementEngine {
             // With plans, the one-sided baselines choose among the pools that can start it
             // soonest, each by its own side; the compute side also sees how soon it ends.
             let later = planning ? estimate.startS * 1e6 : 0
-            // Among equals, a GPU job takes the pool it packs best: the least growth of the
-            // fragmentation the expected mix of requests sees, then the tightest fit. Other ties
-            // break by pool id.
+            // Among equals, a job takes the pool it packs best: the least growth of the GPU
+            // fragmentation the expected mix of requests sees, then the tightest fit; then the
+            // pool id.
             let model = Int(contender.model)
-            func packing(_ pool: Int, _ model: Int) -> Double {
-                guard let growth = fragmentationGrowth(pool, model: model, request: request) else { return 0 }
-                return growth + fit(pool, model: model, request: request) * 1e-3
+            func packing(_ pool: Int, _ model: Int) -> Double? {
+                fragmentationGrowth(pool, model: model, request: request).map { $0 + fit(pool, model: model, request: request) * 1e-3 }
             }
-            var packs = request.gpuCount > 0
+            var packs = true
             let value: Double
             switch (request.policy, request.objective) {
             case (.joint, .completion): value = estimate.completionS
@@ -255,7 +254,7 @@ extension PlacementEngine {
                 if planning {
                     value = estimate.startS + estimate.queueS + estimate.runtimeS
                 } else {
-                    value = request.gpuCount > 0 ? packing(pool, model) : fit(pool, model: model, request: request)
+                    value = packing(pool, model) ?? fit(pool, model: model, request: request)
                     packs = false
                 }
             case (.networkOnly, _):
@@ -270,8 +269,8 @@ extension PlacementEngine {
             var tie: Double?
             if packs {
                 for index in top.indices where top[index].value == value {
-                    if top[index].tie == nil { top[index].tie = packing(top[index].pool, top[index].model) }
-                    if tie == nil { tie = packing(pool, model) }
+                    if top[index].tie == nil { top[index].tie = packing(top[index].pool, top[index].model) ?? 0 }
+                    if tie == nil { tie = packing(pool, model) ?? 0 }
                 }
             }
             let id = states[pool].id

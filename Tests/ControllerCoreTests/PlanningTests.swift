@@ -101,6 +101,19 @@ final class PlanningTests {
         #expect(view.pool == "west-2" && view.state == .accepted && view.plannedStartMs > 0, "\(view.message)")
     }
 
+    @Test func aRestartedControllerPlansItsPlannedJobsAgain() throws {
+        var (first, running) = busyEast()
+        let planned = try #require(submitPlanned(&first))
+        var second = first.restarted(after: 1)
+        #expect(second.core.job(planned.id)?.state == .accepted, "the store keeps it as accepted")
+        second.register("east-agent", pool: "east-1", node: "east", running: [running])
+        advertise(&second, free: 0)
+        _ = second.send(.tick)
+        let view = try #require(second.status(planned.id))
+        #expect(view.pool == "east-1" && view.plannedStartMs > 0, "\(view.state) \(view.message) \(view.history.map(\.reason))")
+        #expect(second.core.job(running)?.state == .running)
+    }
+
     @Test func withoutAPlanHorizonASubmitThatFitsNowhereNowIsRefused() {
         var configuration = ControllerConfiguration()
         configuration.planHorizonS = 0
