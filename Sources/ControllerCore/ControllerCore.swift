@@ -268,6 +268,8 @@ public struct ControllerCore: Sendable {
     var planStarts = Heap<PlanStart>()
     /// Whether capacity came free sooner than planned: plans are looked at again on the next tick.
     var plansDirty = false
+    /// The submission number a revision pass cut short by its bound goes on after.
+    var revisedUpTo: UInt64 = 0
     /// Dispatches in the order they were sent, which is the order they time out in; an entry
     /// whose job has since answered or moved on is dropped when it reaches the front.
     var unanswered: Deque<(id: String, attempt: UInt32, at: Double)> = []

@@ -122,20 +122,22 @@ extension ControllerCore {
     /// Looks again at planned jobs, in submission order, after capacity came free sooner than
     /// planned: a job moves to an earlier completion when it gains at least a second and 1 %,
     /// and changes pool at most `maxPlanMoves` times. At most `plansRevisedPerTick` are looked
-    /// at per pass.
+    /// at per tick; the next tick goes on after the last one looked at.
     mutating func revisePlans() {
         plansDirty = false
         var looked = 0
         for id in activeOrder where activeJobs.contains(id) {
+            // Only planned jobs are copied out; the rest are skipped through the index.
+            guard let entry = jobs.index(forKey: id), jobs.values[entry].number > revisedUpTo,
+                  jobs.values[entry].pool == nil, jobs.values[entry].plan != nil else { continue }
             guard looked < configuration.plansRevisedPerTick else {
                 plansDirty = true
-                break
+                return
             }
-            // Only planned jobs are copied out; the rest are skipped through the index.
-            guard let entry = jobs.index(forKey: id), jobs.values[entry].pool == nil, jobs.values[entry].plan != nil else { continue }
             let job = jobs.values[entry]
             guard let old = job.plan else { continue }
             looked += 1
+            revisedUpTo = job.number
             engine.unplan(old.hold.id)
             let stay = job.moves >= configuration.maxPlanMoves ? old.hold.pool : nil
             let placement = try? engine.place(planningRequest(job, stayOn: stay), now: time.seconds)
@@ -147,6 +149,7 @@ extension ControllerCore {
                 engine.restorePlan(old.hold)
             }
         }
+        revisedUpTo = 0
     }
 
     /// Plans again every job planned on a pool that can no longer take work.

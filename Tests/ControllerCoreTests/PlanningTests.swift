@@ -60,6 +60,27 @@ final class PlanningTests {
         #expect(harness.dispatches(to: "east-agent", in: tick).map(\.jobID) == [planned.id], "90 s sooner than planned")
     }
 
+    @Test func aLongPlanIsRevisedAFewJobsATickWithoutStartingOverEachTick() throws {
+        var configuration = ControllerConfiguration()
+        configuration.plansRevisedPerTick = 1
+        var (harness, _) = busyEast(configuration)
+        harness.register("west-agent", pool: "west-1", node: "west", cores: 8)
+        func job(_ cores: Double, _ runtime: Double) -> Submission {
+            Submission(request: PlacementRequest(ingress: "in", cpuCores: cores, runtimeS: runtime), spec: JobSpec(command: "/bin/true"))
+        }
+        let submitted = [harness.submit(job(8, 1_000)), harness.submit(job(16, 50)), harness.submit(job(8, 50))]
+        let west = try #require(submitted[0]), whole = try #require(submitted[1]), half = try #require(submitted[2])
+        harness.report("west-agent", west, .running)
+        #expect(harness.status(whole)?.pool == "east-1" && harness.status(half)?.pool == "east-1", "both planned on east, one after the other")
+        // West frees early. The first planned job cannot use it (8 cores); the second can.
+        harness.seconds = 10
+        harness.report("west-agent", west, .succeeded)
+        _ = harness.pool("west-agent", .advertisement(PoolAdvertisement(poolID: "west-1", sequence: 5, free: Resources(cpuCores: 8, memoryBytes: 64 << 30), dispatchSequenceApplied: 1)))
+        harness.heartbeat("east-agent")
+        #expect(harness.dispatches(to: "west-agent", in: harness.send(.tick)).isEmpty, "one job looked at: the one that stays")
+        #expect(harness.dispatches(to: "west-agent", in: harness.send(.tick)).map(\.jobID) == [half], "the next tick goes on after it")
+    }
+
     @Test func aJobThatOverrunsDelaysThePlanAndIsNotStopped() throws {
         var (harness, _) = busyEast()
         let planned = try #require(submitPlanned(&harness))
