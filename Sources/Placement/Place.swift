@@ -60,9 +60,11 @@ private struct ContenderHeap {
 extension PlacementEngine {
     /// Chooses a pool and a path for a request, reserving nothing: the feasibility checks in
     /// order (`Check`), then an estimate on each feasible pool's best path, then the best by the
-    /// objective with ties broken by pool id. The best path is the quickest for the data within
-    /// the latency budget (the lowest-latency one under the latency objective; under the cost
-    /// objective transfer prices are added along the quickest path).
+    /// objective with ties broken by packing (`fragmentationGrowth`), then pool id. The best path
+    /// is the quickest for the data within the latency budget (the lowest-latency one under the
+    /// latency objective; under the cost objective transfer prices are added along the quickest
+    /// path). With a plan horizon, a pool with no room now, or with jobs planned on it, offers the
+    /// earliest start its plan allows (`Estimate.startS`), which the completion counts.
     ///
     /// Pools are estimated in order of a lower bound on their objective value (compute time for
     /// completion, resource price for cost, processing latency for latency); once the bound
