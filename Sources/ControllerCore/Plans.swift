@@ -58,14 +58,6 @@ extension ControllerCore {
         transition(id, to: .accepted, reason: moved ? "moved: \(reason)" : reason)
     }
 
-    /// Takes a job's hold out of its pool's plan; the job keeps the record of where it was.
-    mutating func dropPlan(_ id: String) -> JobPlan? {
-        guard let plan = jobs[id]?.plan else { return nil }
-        engine.unplan(plan.hold.id)
-        jobs[id]?.plan = nil
-        return plan
-    }
-
     /// The earliest time a planned job is due to start (monotonic seconds), if any is planned;
     /// entries of jobs that have since moved on are dropped on the way.
     public mutating func nextPlannedStart() -> Double? {
@@ -82,9 +74,9 @@ extension ControllerCore {
     mutating func startDuePlans() {
         while let first = planStarts.min, first.at <= time.seconds {
             _ = planStarts.removeMin()
-            guard jobs[first.id]?.plan?.hold.id == first.plan else { continue }
-            guard let old = dropPlan(first.id) else { continue }
-            jobs[first.id]?.plan = old
+            // The job keeps the record of its plan while it is placed again, to count a move.
+            guard let old = jobs[first.id]?.plan, old.hold.id == first.plan else { continue }
+            engine.unplan(old.hold.id)
             placePlanned(first.id, leaving: old)
         }
     }
@@ -156,17 +148,9 @@ extension ControllerCore {
     mutating func replanJobs(on pool: String) {
         let planned = activeInOrder.filter { jobs[$0]?.plan?.hold.pool == pool && jobs[$0]?.pool == nil }
         for id in planned {
-            guard let old = dropPlan(id) else { continue }
-            jobs[id]?.plan = old
+            guard let old = jobs[id]?.plan else { continue }
+            engine.unplan(old.hold.id)
             placePlanned(id, leaving: old)
         }
-    }
-
-    /// Jobs planned on a pool (any pool when nil), by planned start, as clients see them.
-    public func plannedJobs(on pool: String? = nil) -> [JobView] {
-        activeJobs.compactMap { jobs[$0] }
-            .filter { job in job.pool == nil && job.plan.map { pool == nil || $0.hold.pool == pool } ?? false }
-            .sorted { ($0.plan!.hold.start, $0.number) < ($1.plan!.hold.start, $1.number) }
-            .map(\.view)
     }
 }

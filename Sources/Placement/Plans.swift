@@ -39,8 +39,6 @@ struct CapacityProfile: Sendable {
         models.firstIndex(of: model)
     }
 
-    var stepCount: Int { times.count }
-
     /// The step in force at `time`.
     func step(at time: Double) -> Int {
         var low = 0
@@ -139,12 +137,6 @@ struct CapacityProfile: Sendable {
         }
         return nil
     }
-
-    /// The levels at `time`, for views.
-    func levels(at time: Double) -> ArraySlice<Double> {
-        let index = step(at: time)
-        return levels[(index * width)..<((index + 1) * width)]
-    }
 }
 
 /// A job planned on a pool: what it will hold there, and when.
@@ -240,8 +232,6 @@ extension PlacementEngine {
         if let index = poolIndex[hold.pool] { takePlan(hold, on: index, sign: -1) }
         return hold
     }
-
-    public func plannedHold(_ id: UInt64) -> PlannedHold? { plans[id] }
 
     /// Planned jobs on a pool, by start.
     public func plans(on pool: String) -> [PlannedHold] {
