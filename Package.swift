@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -72,7 +75,11 @@ let package = Package(
         .target(name: "CSpawn"),
         .target(name: "Simulation", dependencies: ["ControllerCore", "Placement", "Topology", .product(name: "HeapModule", package: "swift-collections")]),
         .target(name: "JunctionClient", dependencies: ["Wire", "ZeroMQ"]),
-        .target(name: "Store", dependencies: ["ControllerCore", "ControllerWire", "Placement", "Wire", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Store", dependencies: [
+            "ControllerCore", "ControllerWire", "Placement", "Wire", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .target(
             name: "Services",
             dependencies: [

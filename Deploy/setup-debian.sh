@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Junction needs to build and run, when they are missing.
 # With --tests, also the real services the tests drive: Prometheus (its server and promtool)
-# and Chromium, for the admin endpoint's scrape and dashboard tests.
+# and Chromium, for the admin endpoint's scrape and dashboard tests, and PostgreSQL, for the
+# high-availability store (Tests/Postgres/postgres.sh runs throwaway servers of it).
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 
@@ -19,7 +20,7 @@ if [ "${JUNCTION_SETUP_PROTOC:-0}" = 1 ]; then
   packages+=(protobuf-compiler)
 fi
 if [ "$tests" = 1 ]; then
-  packages+=(prometheus chromium)
+  packages+=(prometheus chromium postgresql)
 fi
 
 missing=()

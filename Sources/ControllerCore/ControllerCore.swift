@@ -276,6 +276,9 @@ public struct ControllerCore: Sendable {
     /// Recovered jobs their pool has not reported yet, with when they are placed again if it has not.
     var awaitingReport: [String: Double] = [:]
     var nextJobNumber: UInt64 = 1
+    /// Until when, after a start on a store, pools may still be on their way back: a submit
+    /// that fits nowhere meanwhile waits for them instead of being refused.
+    var rejoinUntil = -Double.infinity
     var nextSessionID: UInt64 = 1
     var dispatchSequences: [String: UInt64] = [:]
     /// Pools whose dispatch sequence changed since the store last took the counters.

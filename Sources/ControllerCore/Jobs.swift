@@ -80,7 +80,7 @@ extension ControllerCore {
             return .error(ControllerError(.invalidRequest, error.description))
         }
         let winner = placement.winner
-        guard winner != nil || configuration.queueUnplaceable else {
+        guard winner != nil || configuration.queueUnplaceable || time.seconds < rejoinUntil else {
             metrics.submitNoPool.increment()
             return .error(ControllerError(.noPlacement, noPlacementMessage(placement)))
         }

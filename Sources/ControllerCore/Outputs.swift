@@ -61,6 +61,8 @@ public struct ControllerError: Error, Sendable, Hashable, CustomStringConvertibl
     public enum Code: Sendable, Hashable {
         case unsupportedVersion, malformed, unknownMessage, tooLarge, invalidRequest, notFound
         case noPlacement, unknownPool, notRegistered, conflict, unauthorized, `internal`, rateLimited
+        /// This controller stands by; another leads.
+        case notLeader
     }
 
     public var code: Code

@@ -141,7 +141,7 @@ extension ControllerError.Code {
         (.unsupportedVersion, .unsupportedVersion), (.malformed, .malformed), (.unknownMessage, .unknownMessage),
         (.tooLarge, .tooLarge), (.invalidRequest, .invalidRequest), (.notFound, .notFound), (.noPlacement, .noPlacement),
         (.unknownPool, .unknownPool), (.notRegistered, .notRegistered), (.conflict, .conflict),
-        (.unauthorized, .unauthorized), (.internal, .internal), (.rateLimited, .rateLimited),
+        (.unauthorized, .unauthorized), (.internal, .internal), (.rateLimited, .rateLimited), (.notLeader, .notLeader),
     ]
 
     init(_ wire: Junction_V1_ErrorCode) {

@@ -33,39 +33,57 @@ private func compact(_ value: Double) -> String {
     value == value.rounded() ? String(Int(value)) : String(value)
 }
 
-/// A connection to a controller's clients endpoint: async requests matched to their replies by
+/// A connection to a controller's clients endpoint, or to several controllers sharing a store
+/// (one leads, the others answer NOT_LEADER): async requests matched to their replies by
 /// correlation id, each bounded by a timeout.
 public final class JunctionClient: Sendable {
-    public let endpoint: String
+    /// The clients endpoints, in the order tried.
+    public let endpoints: [String]
     public let timeout: Double
+    /// With several endpoints, how much longer than `timeout` a request keeps looking for the
+    /// leader: long enough for a standby to take over (a lease, then a campaign).
+    public let failoverS: Double
     private let context: Context
-    private let loop: SocketLoop
-    private let pending = PendingReplies()
+    private let curve: CurveClientKeys?
+    private let connections = Mutex<[Int: Connection]>([:])
     private let nextID = Mutex<UInt64>(1)
-    private let reader: Task<Void, Never>
 
     /// Connects to `endpoint`; with `curve`, as a CURVE client of a controller that uses keys.
-    public init(endpoint: String, timeout: Double = 5, curve: CurveClientKeys? = nil) throws {
-        self.endpoint = endpoint
+    public convenience init(endpoint: String, timeout: Double = 5, curve: CurveClientKeys? = nil) throws {
+        try self.init(endpoints: [endpoint], timeout: timeout, curve: curve)
+    }
+
+    /// Connects to the first of `endpoints` (each controller's clients endpoint), and to the
+    /// others when a request needs them.
+    public init(endpoints: [String], timeout: Double = 5, failoverS: Double = 15, curve: CurveClientKeys? = nil) throws {
+        precondition(!endpoints.isEmpty, "a client needs an endpoint")
+        self.endpoints = endpoints
         self.timeout = timeout
+        self.failoverS = failoverS
+        self.curve = curve
         context = try Context()
         do {
-            loop = try SocketLoop(context: context, sockets: [SocketSpec(.dealer, options: curve?.socketOptions ?? [], connect: [endpoint], lingerMilliseconds: 0)], name: "junction-client")
+            _ = try connection(0)
         } catch {
             context.terminate()
             throw error
         }
-        reader = Task { [loop, pending] in
-            while let batch = await loop.incoming.next() {
-                for delivery in batch {
-                    guard let payload = delivery.message.frames.last, let message = try? WireMessage(bytes: payload) else { continue }
-                    pending.resume(message.correlationID, with: message)
-                }
-            }
+    }
+
+    /// The connection to endpoint `index`, opened on first use.
+    private func connection(_ index: Int) throws -> Connection {
+        try connections.withLock { connections in
+            if let open = connections[index] { return open }
+            let opened = try Connection(context: context, endpoint: endpoints[index], curve: curve)
+            connections[index] = opened
+            return opened
         }
     }
 
-    /// Sends a request and waits for its reply; an error reply is thrown as `refused`.
+    /// Sends a request and waits for its reply; an error reply is thrown as `refused`. With
+    /// several controllers, each round asks all of them at once (a standby only turns a request
+    /// away, so at most the leader acts on it) and takes the leader's answer; rounds go on while
+    /// none leads, until `failoverS` beyond the timeout.
     public func request(_ body: WireBody) async throws(ClientError) -> WireMessage {
         let id = nextID.withLock { id in
             defer { id += 1 }
@@ -77,29 +95,139 @@ public final class JunctionClient: Sendable {
         } catch {
             throw .transport("cannot encode the request: \(error)")
         }
-        let timer = Task { [pending, timeout] in
-            try? await Task.sleep(for: .seconds(timeout))
-            pending.resume(id, with: nil)
+        let clock = ContinuousClock()
+        let several = endpoints.count > 1
+        let deadline = clock.now + .seconds(timeout + (several ? failoverS : 0))
+        var turnedAway: Junction_V1_ErrorReply?
+        while true {
+            let left = clock.now.duration(to: deadline)
+            let wait = min(timeout, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
+            guard wait > 0 else { break }
+            let round: Round
+            do {
+                round = try await ask(bytes, id: id, wait: wait)
+            } catch {
+                throw .transport("cannot connect: \(error)")
+            }
+            switch round {
+            case .served(let reply):
+                if case .error(let error) = reply.body { throw .refused(code: error.code, message: error.message) }
+                return reply
+            case .turnedAway(let error):
+                turnedAway = error
+                guard several else { throw .refused(code: error.code, message: error.message) }
+                // Every controller answered and none leads: a takeover is under way.
+                try? await Task.sleep(for: .milliseconds(250))
+            case .silent:
+                guard several else { break }
+            }
+            if !several { break }
         }
-        defer { timer.cancel() }
-        let reply: WireMessage? = await withCheckedContinuation { continuation in
-            pending.add(id, continuation)
-            loop.send(Message([bytes]))
-        }
-        guard let reply else { throw .timeout(endpoint: endpoint, seconds: timeout) }
-        if case .error(let error) = reply.body { throw .refused(code: error.code, message: error.message) }
-        return reply
+        if let turnedAway { throw .refused(code: turnedAway.code, message: turnedAway.message) }
+        throw .timeout(endpoint: endpoints.joined(separator: ", "), seconds: timeout)
     }
 
-    /// Closes the connection; requests still waiting end with a timeout.
+    /// How one round of a request ended.
+    private enum Round: Sendable {
+        /// A controller that leads (or the only one) answered.
+        case served(WireMessage)
+        /// Controllers answered, each NOT_LEADER; the others stayed silent.
+        case turnedAway(Junction_V1_ErrorReply)
+        /// No controller answered within the wait.
+        case silent
+    }
+
+    /// Sends the request to every controller at once and waits for the first answer that is not
+    /// NOT_LEADER. Once one has turned it away, the silent ones get at most a second more.
+    private func ask(_ bytes: [UInt8], id: UInt64, wait: Double) async throws -> Round {
+        let open = try endpoints.indices.map { try connection($0) }
+        return await withTaskGroup(of: (index: Int, reply: WireMessage?).self) { group in
+            for (index, connection) in open.enumerated() {
+                group.addTask { (index, await connection.send(bytes, id: id, timeout: wait)) }
+            }
+            var turnedAway: Junction_V1_ErrorReply?
+            var cutOff = false
+            defer { group.cancelAll() }
+            while let (index, reply) = await group.next() {
+                // The cut-off's own marker: the silent ones had their second.
+                if index < 0 { break }
+                guard let reply else { continue }
+                if case .error(let error) = reply.body, error.code == .notLeader {
+                    turnedAway = error
+                    if !cutOff {
+                        cutOff = true
+                        group.addTask {
+                            try? await Task.sleep(for: .seconds(min(1, wait)))
+                            return (-1, nil)
+                        }
+                    }
+                    continue
+                }
+                return .served(reply)
+            }
+            return turnedAway.map { .turnedAway($0) } ?? .silent
+        }
+    }
+
+    /// Closes the connections; requests still waiting end with a timeout.
     public func close() {
-        reader.cancel()
-        loop.shutdown()
-        pending.failAll()
+        let open = connections.withLock { connections in
+            defer { connections = [:] }
+            return Array(connections.values)
+        }
+        for connection in open { connection.close() }
         context.terminate()
     }
 
     deinit { close() }
+}
+
+/// One DEALER to one controller, with its requests waiting for replies.
+private final class Connection: Sendable {
+    private let loop: SocketLoop
+    private let pending = PendingReplies()
+    private let reader: Task<Void, Never>
+
+    init(context: Context, endpoint: String, curve: CurveClientKeys?) throws {
+        loop = try SocketLoop(context: context, sockets: [SocketSpec(.dealer, options: curve?.socketOptions ?? [], connect: [endpoint], lingerMilliseconds: 0)], name: "junction-client")
+        reader = Task { [loop, pending] in
+            while let batch = await loop.incoming.next() {
+                for delivery in batch {
+                    guard let payload = delivery.message.frames.last, let message = try? WireMessage(bytes: payload) else { continue }
+                    pending.resume(message.correlationID, with: message)
+                }
+            }
+        }
+    }
+
+    /// Sends one request and waits for its reply; nil after `timeout` seconds without one, or
+    /// when the waiting task is cancelled.
+    func send(_ bytes: [UInt8], id: UInt64, timeout: Double) async -> WireMessage? {
+        let timer = Task { [pending] in
+            try? await Task.sleep(for: .seconds(timeout))
+            pending.resume(id, with: nil)
+        }
+        defer { timer.cancel() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                pending.add(id, continuation)
+                // Cancelled before the request was waiting: the handler found nothing to end.
+                if Task.isCancelled {
+                    pending.resume(id, with: nil)
+                    return
+                }
+                loop.send(Message([bytes]))
+            }
+        } onCancel: { [pending] in
+            pending.resume(id, with: nil)
+        }
+    }
+
+    func close() {
+        reader.cancel()
+        loop.shutdown()
+        pending.failAll()
+    }
 }
 
 /// Requests waiting for their replies, by correlation id.
@@ -138,8 +266,12 @@ extension JunctionClient {
         try await ask(.place(request)) { if case .placement(let reply) = $0 { reply } else { nil } }
     }
 
+    /// Submits a job. A submit without an idempotency key gets a fresh one, so that sending it
+    /// again (after a timeout, or to a new leader) never makes a second job.
     public func submit(_ request: Junction_V1_SubmitRequest) async throws(ClientError) -> Junction_V1_SubmitReply {
-        try await ask(.submit(request)) { if case .submitted(let reply) = $0 { reply } else { nil } }
+        var request = request
+        if request.idempotencyKey.isEmpty { request.idempotencyKey = UUID().uuidString }
+        return try await ask(.submit(request)) { if case .submitted(let reply) = $0 { reply } else { nil } }
     }
 
     public func status(_ request: Junction_V1_StatusRequest) async throws(ClientError) -> Junction_V1_StatusReply {

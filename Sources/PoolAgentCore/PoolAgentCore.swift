@@ -136,6 +136,9 @@ public struct PoolAgentCore: Sendable {
     var failedAttempts = 0
     /// The epoch of the controller that last welcomed this agent.
     public internal(set) var controllerEpoch: UInt64 = 0
+    /// The pools endpoint of the controller a standby named as the leader when it turned this
+    /// agent away; empty when the last session ended otherwise. The next connection goes there.
+    public internal(set) var leaderHint = ""
     var now = 0.0
     var unixMs: Int64 = 0
     var actions: [AgentAction] = []
@@ -252,12 +255,14 @@ public struct PoolAgentCore: Sendable {
         log("info", "registering", ["pool": configuration.poolID, "running": "\(jobs.count)"])
     }
 
-    /// Drops the connection and schedules a new one after the back-off.
-    private mutating func backOff(_ reason: String) {
+    /// Drops the connection and schedules a new one after the back-off, which doubles with each
+    /// failure unless the controller answered (a standby turning the agent away: it is there).
+    private mutating func backOff(_ reason: String, leader: String = "", answered: Bool = false) {
+        leaderHint = leader
         metrics.sessionsLost.increment()
         sessionLost()
-        let delay = min(configuration.backoffMaxS, configuration.backoffInitialS * pow2(failedAttempts))
-        failedAttempts += 1
+        let delay = min(configuration.backoffMaxS, configuration.backoffInitialS * pow2(answered ? 0 : failedAttempts))
+        if !answered { failedAttempts += 1 }
         phase = .backingOff(until: now + delay)
         log("warning", "\(reason); reconnecting in \(compactNumber(delay)) s", ["pool": configuration.poolID])
     }
@@ -336,6 +341,9 @@ public struct PoolAgentCore: Sendable {
                     sessionLost()
                     register()
                 }
+            } else if error.code == .notLeader {
+                // A standby: go to the leader it names (or try another controller), jobs untouched.
+                backOff("the controller stands by (\(error.message))", leader: error.leader.pools, answered: true)
             } else if !isRegistered, [.unauthorized, .unknownPool, .invalidRequest].contains(error.code) {
                 actions.append(.giveUp(reason: "the controller refuses pool \(configuration.poolID): \(error.message)"))
             } else {

@@ -70,13 +70,62 @@ public struct ControllerSecurity: Sendable {
     }
 }
 
+/// How a controller shares its store with other controllers: one leads, under a lease with a
+/// fencing token; the others stand by, answer NOT_LEADER naming the leader, and take over when
+/// its lease runs out.
+public struct LeadershipSettings: Sendable {
+    public var election: any LeaderElection
+    /// This controller's name in the lease, in logs and in NOT_LEADER answers.
+    public var name: String
+    /// The endpoints agents and clients should use to reach this controller; nil takes the
+    /// endpoints as bound.
+    public var advertised: ControllerEndpoints?
+    /// How long the lease lasts unrenewed: a standby takes over at most this long after the
+    /// leader's last renewal. The leader renews every third of it.
+    public var leaseMs: Int64
+    /// How often a standby asks for the lead.
+    public var campaignEveryMs: Int64
+
+    public init(election: any LeaderElection, name: String, advertised: ControllerEndpoints? = nil, leaseMs: Int64 = 6_000, campaignEveryMs: Int64 = 1_000) {
+        self.election = election
+        self.name = name
+        self.advertised = advertised
+        self.leaseMs = leaseMs
+        self.campaignEveryMs = campaignEveryMs
+    }
+}
+
+/// Whether this controller serves, and on what terms.
+enum ControllerRole {
+    /// The only controller on its store: it serves for its whole life.
+    case alone
+    /// It holds the lease, last renewed at `renewedAt` (when the renewal was asked, so the
+    /// store's expiry is never earlier than `renewedAt` plus the lease).
+    case leading(epoch: UInt64, renewedAt: ContinuousClock.Instant)
+    /// Another controller leads, or none does yet; the last campaign was at `campaignedAt`.
+    case standby(campaignedAt: ContinuousClock.Instant?, leader: ControllerAdvert?)
+}
+
 /// The controller core and its store, owned by the socket loop's thread: the loop wakes it with
 /// a batch of messages, injected inputs or a due tick; it applies all of them, commits every state
 /// change of the batch in one store transaction, and only then hands back what to send.
 final class ControllerOwner: @unchecked Sendable {
-    // @unchecked: `core`, `topologyPath`, `stopped` and `committed` are touched only on the
-    // loop's thread (and by `init`, before the loop exists); the rest are constants or Sendable.
+    // @unchecked: `core`, `topology`, `topologyPath`, `stopped`, `committed`, `role` and the
+    // renewal state are touched only on the loop's thread (and by `init`, before the loop
+    // exists); the rest are constants or Sendable.
     private var core: ControllerCore
+    /// A fresh core on a topology: a standby's, and a deposed leader's from then on.
+    private let makeCore: @Sendable (Topology) -> ControllerCore
+    /// The topology last loaded, which a fresh core starts from.
+    private var topology: Topology
+    private let leadership: LeadershipSettings?
+    private var role: ControllerRole
+    /// When a failed renewal may be tried again, so a store that is down is not asked on every wake.
+    private var renewalRetryAt: ContinuousClock.Instant?
+    /// Whether the store could not be reached on the last campaign, so the failure is logged once.
+    private var campaignFailing = false
+    /// How this controller advertises itself in the lease, once its endpoints are bound.
+    let advert = Mutex<ControllerAdvert?>(nil)
     private let store: any ControllerStore
     let logger: Logger
     private var topologyPath: String
@@ -105,16 +154,27 @@ final class ControllerOwner: @unchecked Sendable {
     /// Whether the store failed and the controller stopped serving.
     let failed = Atomic<Bool>(false)
 
-    init(core: ControllerCore, store: any ControllerStore, logger: Logger, topologyPath: String, security: ControllerSecurity?, maximumTopologyBytes: Int, metrics: ServiceMetrics, fatal: AsyncStream<any Error>.Continuation) throws {
+    init(topology: Topology, makeCore: @escaping @Sendable (Topology) -> ControllerCore, store: any ControllerStore, leadership: LeadershipSettings?, logger: Logger, topologyPath: String, security: ControllerSecurity?, maximumTopologyBytes: Int, metrics: ServiceMetrics, fatal: AsyncStream<any Error>.Continuation) throws {
         self.metrics = metrics
         self.security = security
         self.maximumTopologyBytes = maximumTopologyBytes
-        self.core = core
+        self.topology = topology
+        self.makeCore = makeCore
+        core = makeCore(topology)
         self.store = store
+        self.leadership = leadership
         self.logger = logger
         self.topologyPath = topologyPath
         self.fatal = fatal
         started = clock.now
+        // With a shared store, the first tick asks for the lead; until then this one stands by.
+        guard leadership == nil else {
+            role = .standby(campaignedAt: nil, leader: nil)
+            metrics.leading.record(0)
+            return
+        }
+        role = .alone
+        metrics.leading.record(1)
         let time = now()
         let recovered: RecoveredState
         do {
@@ -147,6 +207,11 @@ final class ControllerOwner: @unchecked Sendable {
             }
             return []
         }
+        var leadershipOutput: [(socket: Int, message: Message)] = []
+        if leadership != nil {
+            leadershipOutput = keepLeadership(tickDue: wake.tickDue)
+            if case .standby = role { return leadershipOutput + standBy(wake) }
+        }
         let time = now()
         var actions: [ControllerAction] = []
         actions.reserveCapacity(wake.batch.count * 8)
@@ -171,7 +236,9 @@ final class ControllerOwner: @unchecked Sendable {
         }
         for input in wake.injected {
             switch input as? ControllerInput {
-            case .event(let event): core.handle(event, now: time, into: &actions)
+            case .event(let event):
+                if case .topologyLoaded(let loaded, _, _, _) = event { topology = loaded }
+                core.handle(event, now: time, into: &actions)
             case .reload: load(path: "", replyTo: nil, correlationID: 0)
             case .inspect(let body): body(core)
             case .observe(let request, let reply):
@@ -184,7 +251,7 @@ final class ControllerOwner: @unchecked Sendable {
         }
         if wake.tickDue { core.handle(.tick, now: time, into: &actions) }
         // A handshake's answer promises nothing durable: it need not wait for the commit.
-        return handshakes + carryOut(actions)
+        return leadershipOutput + handshakes + carryOut(actions)
     }
 
     /// Commits the actions' state changes in one transaction, then turns the rest into messages.
@@ -205,10 +272,20 @@ final class ControllerOwner: @unchecked Sendable {
             // A tick that changed nothing durable costs no transaction.
             if !records.isEmpty || counters != committed {
                 let start = clock.now
-                try store.commit(jobs: records, counters: counters)
+                try commitDurably(records, counters)
                 metrics.storeCommit.recordNanoseconds(Int64((clock.now - start) / .nanoseconds(1)))
                 committed = counters
                 committed.dispatchSequences = [:]
+            }
+        } catch where leadership != nil {
+            // Nothing of this batch was kept: its callers hear where to go, pools re-register there.
+            stepDown("\(error)")
+            return actions.compactMap { action in
+                switch action {
+                case .reply(let address, let correlationID, _) where !address.frames.isEmpty: notLeader(to: address.frames, correlationID: correlationID, on: ControllerSocket.clients)
+                case .query(_, let address, let correlationID) where !address.frames.isEmpty: notLeader(to: address.frames, correlationID: correlationID, on: ControllerSocket.clients)
+                default: nil
+                }
             }
         } catch {
             stopped = true
@@ -272,6 +349,189 @@ final class ControllerOwner: @unchecked Sendable {
             }
         }
         return out
+    }
+
+    // MARK: Leadership
+
+    /// Renews the lease when due (stepping down when it cannot), or, standing by, asks for the
+    /// lead when due; returns what taking the lead has to send.
+    private func keepLeadership(tickDue: Bool) -> [(socket: Int, message: Message)] {
+        guard let leadership else { return [] }
+        let instant = clock.now
+        let lease = Duration.milliseconds(leadership.leaseMs)
+        switch role {
+        case .alone:
+            return []
+        case .leading(let epoch, let renewedAt):
+            // Past the lease nothing is served before a renewal succeeds, however recent the last try.
+            let expired = instant - renewedAt >= lease
+            guard expired || (instant - renewedAt >= lease / 3 && renewalRetryAt.map({ instant >= $0 }) ?? true) else { return [] }
+            do {
+                try leadership.election.renew(leaseMs: leadership.leaseMs)
+                if renewalRetryAt != nil { logger.notice("the lease is renewed again", metadata: ["epoch": "\(epoch)"]) }
+                renewalRetryAt = nil
+                role = .leading(epoch: epoch, renewedAt: instant)
+            } catch let error as StoreError where error.deposed {
+                stepDown("\(error)")
+            } catch {
+                if expired {
+                    stepDown("the lease ran out: the store could not be reached to renew it (\(error))")
+                } else {
+                    if renewalRetryAt == nil { logger.warning("cannot renew the lease; serving on until it runs out", metadata: ["error": "\(error)"]) }
+                    renewalRetryAt = instant + .milliseconds(250)
+                }
+            }
+            return []
+        case .standby(let campaignedAt, let known):
+            guard tickDue, campaignedAt.map({ instant - $0 >= .milliseconds(leadership.campaignEveryMs) }) ?? true,
+                  let advert = advert.withLock({ $0 }) else { return [] }
+            do {
+                let outcome = try leadership.election.campaign(as: advert, leaseMs: leadership.leaseMs)
+                if campaignFailing { logger.notice("the store answers again") }
+                campaignFailing = false
+                switch outcome {
+                case .won(let epoch):
+                    return lead(epoch: epoch, since: instant)
+                case .lost(let leader):
+                    if leader != known {
+                        logger.notice("standing by", metadata: [
+                            "leader": "\(leader?.name ?? "none")", "epoch": "\(leader?.epoch ?? 0)", "leader_clients": "\(leader?.clients ?? "")",
+                        ])
+                    }
+                    role = .standby(campaignedAt: instant, leader: leader)
+                }
+            } catch {
+                if !campaignFailing { logger.warning("cannot reach the store to ask for the lead; standing by", metadata: ["error": "\(error)"]) }
+                campaignFailing = true
+                role = .standby(campaignedAt: instant, leader: known)
+            }
+            return []
+        }
+    }
+
+    /// Takes the lead: reads the store as of the takeover and serves from it.
+    private func lead(epoch: UInt64, since instant: ContinuousClock.Instant) -> [(socket: Int, message: Message)] {
+        role = .leading(epoch: epoch, renewedAt: instant)
+        renewalRetryAt = nil
+        let time = now()
+        let recovered: RecoveredState
+        do {
+            recovered = try store.recover(nowMs: time.unixMs, idempotencyWindowS: core.configuration.idempotencyWindowS)
+        } catch {
+            logger.error("took the lead but cannot read the store; standing by again", metadata: ["error": "\(error)"])
+            leadership?.election.resign()
+            role = .standby(campaignedAt: instant, leader: nil)
+            return []
+        }
+        metrics.leading.record(1)
+        metrics.epoch.record(Int64(epoch))
+        metrics.leadershipChanges.increment()
+        logger.notice("leading", metadata: ["epoch": "\(epoch)", "active_jobs": "\(recovered.jobs.count)"])
+        committed = DurableCounters(epoch: 0)
+        return carryOut(core.restore(recovered, now: time))
+    }
+
+    /// Stops serving: a fresh core waits for the next campaign, and every caller still waiting
+    /// on this one is told to go to the leader.
+    private func stepDown(_ reason: String) {
+        guard case .leading(let epoch, _) = role else { return }
+        logger.error("stepping down: nothing more is served or dispatched from this controller", metadata: ["reason": "\(reason)", "epoch": "\(epoch)"])
+        role = .standby(campaignedAt: clock.now, leader: nil)
+        renewalRetryAt = nil
+        core = makeCore(topology)
+        committed = DurableCounters(epoch: 0)
+        metrics.leading.record(0)
+        metrics.epoch.record(0)
+        metrics.leadershipChanges.increment()
+        for (_, reply) in observers { reply(.error(ControllerError(.notLeader, notLeaderText))) }
+        observers = [:]
+    }
+
+    /// A standby's wake: handshakes are answered as the leader would, requests with NOT_LEADER;
+    /// a reload changes the topology it will lead with.
+    private func standBy(_ wake: LoopWake) -> [(socket: Int, message: Message)] {
+        var out: [(socket: Int, message: Message)] = []
+        let time = now()
+        for delivery in wake.batch {
+            switch delivery.socket {
+            case ControllerSocket.zap:
+                if let answer = authenticate(delivery.message, now: time.seconds) { out.append((ControllerSocket.zap, answer)) }
+            case ControllerSocket.pools, ControllerSocket.clients:
+                let frames = delivery.message.frames
+                guard frames.count >= 2, let message = try? WireMessage(bytes: frames[frames.count - 1]) else { continue }
+                if let reply = notLeader(to: Array(frames.dropLast()), correlationID: message.correlationID, on: delivery.socket) { out.append(reply) }
+            default:
+                continue
+            }
+        }
+        for input in wake.injected {
+            switch input as? ControllerInput {
+            case .inspect(let body): body(core)
+            case .observe(_, let reply): reply(.error(ControllerError(.notLeader, notLeaderText)))
+            case .reload: load(path: "", replyTo: nil, correlationID: 0)
+            case .event(.topologyLoaded(let loaded, _, _, _)):
+                topology = loaded
+                core = makeCore(loaded)
+            case .event(.topologyRejected(let problems, let path, _, _)):
+                logger.error("the topology file was not reloaded", metadata: ["path": "\(path)", "problems": "\(problems.joined(separator: "; "))"])
+            case .event: break
+            case nil: logger.error("the controller's loop was handed an unknown input: \(type(of: input))")
+            }
+        }
+        return out
+    }
+
+    /// Gives the lease up, once the loop has stopped: nothing is served from here any more.
+    func resign() {
+        leadership?.election.resign()
+    }
+
+    /// What a standby says instead of serving.
+    private var notLeaderText: String {
+        let name = leadership?.name ?? ""
+        guard case .standby(_, let leader?) = role, leader.name != name else {
+            return "controller \(name) stands by and no other controller leads now; retry in a few seconds"
+        }
+        return "controller \(name) stands by: \(leader.name) leads (epoch \(leader.epoch)) at clients \(leader.clients), pools \(leader.pools)"
+    }
+
+    /// A NOT_LEADER answer, naming the leader when one is known.
+    private func notLeader(to address: [[UInt8]], correlationID: UInt64, on socket: Int) -> (socket: Int, message: Message)? {
+        var error = Junction_V1_ErrorReply()
+        error.code = .notLeader
+        error.message = notLeaderText
+        if case .standby(_, let leader?) = role, leader.name != leadership?.name {
+            error.leader.name = leader.name
+            error.leader.pools = leader.pools
+            error.leader.clients = leader.clients
+            error.leader.events = leader.events
+            error.leader.epoch = leader.epoch
+        }
+        guard let bytes = try? WireMessage(.error(error), correlationID: correlationID).serialized() else { return nil }
+        return (socket, Message(address + [bytes]))
+    }
+
+    /// Commits a batch. Sharing the store, a failure to reach it is retried (a commit writes
+    /// final states, so writing it twice is harmless) until the lease runs out; deposition is not.
+    private func commitDurably(_ records: [StoredJob], _ counters: DurableCounters) throws {
+        guard let leadership, case .leading(_, let renewedAt) = role else {
+            try store.commit(jobs: records, counters: counters)
+            return
+        }
+        var attempt = 0
+        while true {
+            do {
+                try store.commit(jobs: records, counters: counters)
+                return
+            } catch let error as StoreError where error.deposed {
+                throw error
+            } catch {
+                guard clock.now - renewedAt < .milliseconds(leadership.leaseMs) else { throw error }
+                if attempt == 0 { logger.warning("a commit failed; trying again until the lease runs out", metadata: ["error": "\(error)"]) }
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+        }
     }
 
     /// A client's question answered from the store.
@@ -382,7 +642,7 @@ public final class ControllerService: Service, Sendable {
 
     /// Recovers from the store, then binds the endpoints at once, so that a bad address fails
     /// here, before `run`.
-    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, security: ControllerSecurity? = nil, maximumTopologyBytes: Int = Topology.defaultMaximumBytes, metrics: PrometheusExport? = nil, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
+    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, leadership: LeadershipSettings? = nil, security: ControllerSecurity? = nil, maximumTopologyBytes: Int = Topology.defaultMaximumBytes, metrics: PrometheusExport? = nil, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
         let (failures, fatal) = AsyncStream.makeStream(of: (any Error).self)
         self.failures = failures
         var configuration = configuration
@@ -394,10 +654,12 @@ public final class ControllerService: Service, Sendable {
         case .error, .critical: .error
         }
         if let security { configuration.access = security.policy }
-        let core = ControllerCore(topology: topology, configuration: configuration, metrics: ControllerMetrics(factory: metrics ?? NOOPMetricsHandler.instance))
+        let coreMetrics = ControllerMetrics(factory: metrics ?? NOOPMetricsHandler.instance)
+        let coreConfiguration = configuration
         let owner = try ControllerOwner(
-            core: core, store: store, logger: logger, topologyPath: topologyPath, security: security, maximumTopologyBytes: maximumTopologyBytes,
-            metrics: ServiceMetrics(factory: metrics), fatal: fatal
+            topology: topology, makeCore: { ControllerCore(topology: $0, configuration: coreConfiguration, metrics: coreMetrics) },
+            store: store, leadership: leadership, logger: logger, topologyPath: topologyPath, security: security,
+            maximumTopologyBytes: maximumTopologyBytes, metrics: ServiceMetrics(factory: metrics), fatal: fatal
         )
         self.owner = owner
         context = try Context()
@@ -431,6 +693,12 @@ public final class ControllerService: Service, Sendable {
             events: socketLoop.boundEndpoints[ControllerSocket.events][0]
         )
         owner.loop.withLock { $0 = socketLoop }
+        if let leadership {
+            let advertised = leadership.advertised ?? ControllerEndpoints(
+                pools: reachable(self.endpoints.pools), clients: reachable(self.endpoints.clients), events: reachable(self.endpoints.events)
+            )
+            owner.advert.withLock { $0 = ControllerAdvert(name: leadership.name, pools: advertised.pools, clients: advertised.clients, events: advertised.events) }
+        }
     }
 
     /// Reads the topology file again (SIGHUP or an admin request): a bad file changes nothing.
@@ -483,10 +751,12 @@ public final class ControllerService: Service, Sendable {
         if let failure { throw failure }
     }
 
-    /// Closes the sockets and the context; safe to call more than once.
+    /// Closes the sockets and the context, and gives up the lead so that a standby takes over
+    /// at once; safe to call more than once.
     public func shutdown() {
         loop.shutdown()
         owner.loop.withLock { $0 = nil }
+        owner.resign()
         context.terminate()
     }
 
@@ -502,6 +772,21 @@ public final class ControllerService: Service, Sendable {
         done.wait()
         return result.withLock { $0! }
     }
+}
+
+/// An endpoint as others can reach it: a wildcard host becomes this machine's name.
+public func reachable(_ endpoint: String) -> String {
+    for wildcard in ["tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"] where endpoint.hasPrefix(wildcard) {
+        return "tcp://\(hostName()):" + endpoint.dropFirst(wildcard.count)
+    }
+    return endpoint
+}
+
+/// This machine's name (gethostname: no name service asked).
+public func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// Waits for the loop to call back, or for `timeout`, whichever comes first; the loop's late

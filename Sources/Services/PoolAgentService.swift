@@ -43,29 +43,31 @@ final class AgentOwner: @unchecked Sendable {
     /// Ticks mean nothing until the first connection is open.
     private var running = false
     private let context: Context
-    private let controller: String
+    /// The controllers' pools endpoints: one, or several sharing a store, of which one leads.
+    private let controllers: [String]
+    /// The one the connection goes to now.
+    private var current = 0
+    /// Controllers that went silent on this agent, and when: a standby still names a leader
+    /// that died until its lease runs out, and that word is not taken for a while.
+    private var silentAt: [Int: ContinuousClock.Instant] = [:]
     private let curve: CurveClientKeys?
     private let refused: AsyncStream<String>.Continuation
     let logger: Logger
     let executor: ProcessExecutor
     private let executorErrors: CoreMetrics.Counter
     /// This machine's name, for where a job's files are (gethostname: no name service asked).
-    private let hostName: String = {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }()
+    private let hostName = Services.hostName()
     private let clock = ContinuousClock()
     private let started: ContinuousClock.Instant
     /// The loop that owns this, set once it exists: connections hand their messages to it.
     let loop = LoopReference()
 
-    init(core: PoolAgentCore, context: Context, controller: String, curve: CurveClientKeys?, executor: ProcessExecutor, logger: Logger, metrics: any MetricsFactory, refused: AsyncStream<String>.Continuation) {
+    init(core: PoolAgentCore, context: Context, controllers: [String], curve: CurveClientKeys?, executor: ProcessExecutor, logger: Logger, metrics: any MetricsFactory, refused: AsyncStream<String>.Continuation) {
         executorErrors = CoreMetrics.Counter(label: "junction_agent_executor_errors_total", factory: metrics)
         self.refused = refused
         self.core = core
         self.context = context
-        self.controller = controller
+        self.controllers = controllers
         self.curve = curve
         self.executor = executor
         self.logger = logger
@@ -117,6 +119,7 @@ final class AgentOwner: @unchecked Sendable {
         }
         generation += 1
         let generation = self.generation
+        let controller = controllers[current]
         // The connection's thread only hands batches over; the core stays on this loop.
         let connection = try SocketLoop(context: context, sockets: [SocketSpec(.dealer, options: options, connect: [controller], lingerMilliseconds: 200)], name: "pool-agent-connection", handler: { [self] batch in
             loop.inject(AgentInput.received(batch, generation: generation))
@@ -142,10 +145,23 @@ final class AgentOwner: @unchecked Sendable {
                     logger.error("could not encode a \(message.kind): \(error)")
                 }
             case .reconnect:
+                // To the leader a standby named, if it is one of ours; else, with several, the next one.
+                let previous = current
+                let now = clock.now
+                if core.leaderHint.isEmpty { silentAt[current] = now }
+                let answering = { (index: Int) in self.silentAt[index].map { now - $0 > .seconds(10) } ?? true }
+                if let named = controllers.firstIndex(of: core.leaderHint), answering(named) {
+                    current = named
+                } else {
+                    // The next that has not gone silent lately; a standby that answered stays next.
+                    let order = (1...controllers.count).map { (current + $0) % controllers.count }
+                    current = order.first(where: answering) ?? (current + 1) % controllers.count
+                }
+                if current != previous { logger.notice("connecting to another controller", metadata: ["controller": "\(controllers[current])"]) }
                 do {
                     try connect()
                 } catch {
-                    logger.error("cannot open a connection to \(controller): \(error)")
+                    logger.error("cannot open a connection to \(controllers[current]): \(error)")
                 }
             case .log(let level, let message, let metadata):
                 logger.log(level: Logger.Level(rawValue: level) ?? .info, "\(message)", metadata: metadata.mapValues { .string($0) })
@@ -203,10 +219,13 @@ public final class PoolAgentService: Service, Sendable {
     private let refusals: AsyncStream<String>
     private let refused: AsyncStream<String>.Continuation
     private let context: Context
-    private let controller: String
+    private let controllers: [String]
 
-    public init(configuration: AgentConfiguration, controller: String, workDirectory: URL, logger: Logger, curve: CurveClientKeys? = nil, metrics: PrometheusExport? = nil, tickInterval: Duration = .milliseconds(100)) throws {
-        self.controller = controller
+    /// An agent of one controller, or of several sharing a store (`controllers`, in the order
+    /// tried), of which it follows the one that leads.
+    public init(configuration: AgentConfiguration, controllers: [String], workDirectory: URL, logger: Logger, curve: CurveClientKeys? = nil, metrics: PrometheusExport? = nil, tickInterval: Duration = .milliseconds(100)) throws {
+        precondition(!controllers.isEmpty, "an agent needs a controller")
+        self.controllers = controllers
         context = try Context()
         let exits = LoopReference()
         let executor = try ProcessExecutor(directory: workDirectory) { exit in
@@ -220,7 +239,7 @@ public final class PoolAgentService: Service, Sendable {
         self.refused = refused
         let factory: any MetricsFactory = metrics ?? NOOPMetricsHandler.instance
         let owner = AgentOwner(
-            core: PoolAgentCore(configuration: configuration, metrics: AgentMetrics(factory: factory)), context: context, controller: controller, curve: curve,
+            core: PoolAgentCore(configuration: configuration, metrics: AgentMetrics(factory: factory)), context: context, controllers: controllers, curve: curve,
             executor: executor, logger: logger, metrics: factory, refused: refused
         )
         self.owner = owner
@@ -241,9 +260,9 @@ public final class PoolAgentService: Service, Sendable {
         }
         if case .failure(let error) = opened {
             finish()
-            throw ExecutorError(message: "cannot open a connection to \(controller): \(error)")
+            throw ExecutorError(message: "cannot open a connection to \(controllers[0]): \(error)")
         }
-        owner.logger.notice("pool agent connecting", metadata: ["controller": "\(controller)"])
+        owner.logger.notice("pool agent connecting", metadata: ["controller": "\(controllers.joined(separator: ","))"])
         // Either a graceful shutdown ends the wait, or the controller's permanent refusal does.
         let refusal: String? = await withGracefulShutdownHandler {
             var iterator = refusals.makeAsyncIterator()

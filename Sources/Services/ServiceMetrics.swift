@@ -13,6 +13,9 @@ struct ServiceMetrics: Sendable {
     let storeCommit: CoreMetrics.Timer
     let refusedKeys: CoreMetrics.Counter
     let refusedWithoutCurve: CoreMetrics.Counter
+    let leading: CoreMetrics.Gauge
+    let epoch: CoreMetrics.Gauge
+    let leadershipChanges: CoreMetrics.Counter
 
     init(factory: (any MetricsFactory)?) {
         enabled = factory != nil
@@ -21,6 +24,9 @@ struct ServiceMetrics: Sendable {
         storeCommit = Timer(label: "junction_store_commit_duration_seconds", factory: factory)
         refusedKeys = Counter(label: "junction_peers_refused_total", dimensions: [("reason", "key_not_allowed")], factory: factory)
         refusedWithoutCurve = Counter(label: "junction_peers_refused_total", dimensions: [("reason", "no_curve")], factory: factory)
+        leading = Gauge(label: "junction_controller_leading", factory: factory)
+        epoch = Gauge(label: "junction_controller_epoch", factory: factory)
+        leadershipChanges = Counter(label: "junction_controller_leadership_changes_total", factory: factory)
     }
 }
 

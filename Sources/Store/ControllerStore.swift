@@ -28,10 +28,13 @@ public enum StoreAnswer: Sendable {
 /// A failure of the store: what it could not do, and why.
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public var message: String
+    /// Another controller took the lead: nothing this one writes is kept any more.
+    public var deposed: Bool
     public var description: String { message }
 
-    public init(_ message: String) {
+    public init(_ message: String, deposed: Bool = false) {
         self.message = message
+        self.deposed = deposed
     }
 }
 
@@ -41,6 +44,18 @@ public enum StoreSync: String, Sendable, CaseIterable {
     case normal
     /// It also survives a power loss: each commit waits for the disk (synchronous=FULL).
     case full
+}
+
+extension StoreQuery {
+    /// The jobs a lookup by id names, with the owner it is limited to: listing them and
+    /// cancelling a finished one read the same rows.
+    var lookup: (ids: [String], owner: String?)? {
+        switch self {
+        case .jobs(let ids, let owner): (ids, owner)
+        case .cancelFinished(let id, let owner): ([id], owner)
+        case .page, .usage: nil
+        }
+    }
 }
 
 extension StoredJob {

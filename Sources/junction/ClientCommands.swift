@@ -10,7 +10,7 @@ import ZeroMQ
 
 /// Where the controller's clients endpoint is, and how long to wait for it.
 struct ControllerOptions: ParsableArguments {
-    @Option(name: .customLong("controller"), help: ArgumentHelp("The controller's clients endpoint (default: $JUNCTION_CONTROLLER, else \(ControllerEndpoints.defaults.clients)).", valueName: "endpoint"))
+    @Option(name: .customLong("controller"), help: ArgumentHelp("The controller's clients endpoint; several, comma-separated, for controllers sharing a store: requests go to the one that leads (default: $JUNCTION_CONTROLLER, else \(ControllerEndpoints.defaults.clients)).", valueName: "endpoint[,endpoint]"))
     var given: String?
 
     /// The clients endpoint: as given, else from the environment, else the default.
@@ -25,22 +25,22 @@ struct ControllerOptions: ParsableArguments {
 
     func connect() throws -> JunctionClient {
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0") }
-        if let problem = endpointProblem(endpoint) {
-            throw ValidationError("\(given == nil ? "$JUNCTION_CONTROLLER" : "--controller"): \(problem) (the controller's clients endpoint)")
-        }
-        return try JunctionClient(endpoint: endpoint, timeout: timeout, curve: keys.curve())
+        let endpoints = endpointList(endpoint)
+        try checkEndpointList(endpoints, option: given == nil ? "$JUNCTION_CONTROLLER" : "--controller", role: "the controller's clients endpoint")
+        return try JunctionClient(endpoints: endpoints, timeout: timeout, curve: keys.curve())
     }
 
-    /// The events endpoint: as given, else from the environment, else next to the clients
+    /// The events endpoints: as given, else from the environment, else next to each clients
     /// endpoint (the port after it, as 7411 and 7412 are).
-    func eventsEndpoint(_ given: String?) -> String {
-        if let given { return given }
-        if let events = ProcessInfo.processInfo.environment["JUNCTION_EVENTS"], !events.isEmpty { return events }
-        let endpoint = self.endpoint
-        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
-            return ControllerEndpoints.defaults.events
+    func eventsEndpoints(_ given: String?) -> [String] {
+        if let given { return endpointList(given) }
+        if let events = ProcessInfo.processInfo.environment["JUNCTION_EVENTS"], !events.isEmpty { return endpointList(events) }
+        return endpointList(endpoint).map { endpoint in
+            guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) else {
+                return ControllerEndpoints.defaults.events
+            }
+            return "\(endpoint[..<colon]):\(port + 1)"
         }
-        return "\(endpoint[..<colon]):\(port + 1)"
     }
 
     /// Connects, makes one request with `body`, and closes, turning client errors into
@@ -185,7 +185,7 @@ struct Submit: AsyncParsableCommand {
         let client = try controller.connect()
         defer { client.close() }
         // Subscribed before the submit, so the job's first events find the subscription in place.
-        let follower = wait ? try JobFollower(events: eventsEndpoint, keys: controller.keys) : nil
+        let follower = wait ? try JobFollower(events: eventsEndpoints, keys: controller.keys) : nil
         defer { follower?.close() }
         let reply: Junction_V1_SubmitReply
         do throws(ClientError) {
@@ -251,7 +251,7 @@ struct Submit: AsyncParsableCommand {
         }
     }
 
-    private var eventsEndpoint: String { controller.eventsEndpoint(events) }
+    private var eventsEndpoints: [String] { controller.eventsEndpoints(events) }
 }
 
 /// A subscription to the controller's job events, for following one job.
@@ -259,11 +259,11 @@ final class JobFollower {
     private let context: Context
     private let subscriber: SocketLoop
 
-    init(events: String, keys: KeyOptions) throws {
-        if let problem = endpointProblem(events) { throw ValidationError("--events: \(problem)") }
+    init(events: [String], keys: KeyOptions) throws {
+        try checkEndpointList(events, option: "--events", role: "the controller's events endpoint")
         context = try Context()
         do {
-            subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: (try keys.curve()?.socketOptions ?? []) + [.subscribe(Array("job/".utf8))], connect: [events], lingerMilliseconds: 0)], name: "submit-wait")
+            subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: (try keys.curve()?.socketOptions ?? []) + [.subscribe(Array("job/".utf8))], connect: events, lingerMilliseconds: 0)], name: "submit-wait")
         } catch {
             context.terminate()
             throw error

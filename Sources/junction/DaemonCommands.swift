@@ -59,6 +59,24 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "normal: everything acknowledged survives kill -9 of the controller; full: it also survives a power loss, at a cost per commit.")
     var sync: StoreSync = .normal
 
+    @Option(help: ArgumentHelp("Keep the jobs in PostgreSQL instead of --state, shared with other controllers given the same URL: one leads, the others stand by and take over when its lease runs out. postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]; the password may come from $PGPASSWORD.", valueName: "url"))
+    var store: String?
+
+    @Option(help: ArgumentHelp("This controller's name among those sharing --store, in the lease, logs and the answers standbys give (default: the host name).", valueName: "name"))
+    var name: String?
+
+    @Option(help: ArgumentHelp("How long, in ms, the leader's lease on --store lasts unrenewed: a standby takes over at most this long after the leader dies. The leader renews every third of it.", valueName: "ms"))
+    var leaseMs: Int64 = 6_000
+
+    @Option(help: ArgumentHelp("The pools endpoint agents should use to reach this controller, when --pools binds a wildcard or an address they do not see (with --store).", valueName: "endpoint"))
+    var advertisePools: String?
+
+    @Option(help: ArgumentHelp("The clients endpoint clients should use to reach this controller (with --store).", valueName: "endpoint"))
+    var advertiseClients: String?
+
+    @Option(help: ArgumentHelp("The events endpoint observers should use to reach this controller (with --store).", valueName: "endpoint"))
+    var advertiseEvents: String?
+
     @Option(help: "Seconds a job may wait for a pool before it fails, unless its submit says.")
     var placementDeadlineS: Double = 3_600
 
@@ -100,7 +118,21 @@ struct ControllerCommand: AsyncParsableCommand {
             ("--client-rate", clientRate, 0, 1e9), ("--client-burst", clientBurst, 1, 1e9),
             ("--plan-horizon-s", planHorizonS, 0, 365 * 86_400), ("--default-runtime-s", defaultRuntimeS, 1, 3.2e8),
             ("--max-plan-moves", Double(maxPlanMoves), 0, 100), ("--liveness-ms", Double(livenessMs), 100, 86_400_000),
+            ("--lease-ms", Double(leaseMs), 1_000, 600_000),
         ])
+        if let store {
+            do {
+                _ = try PostgresLocation(url: store)
+            } catch {
+                throw ValidationError("--store: \(error)")
+            }
+            if state != nil { throw ValidationError("give --state (SQLite, one controller) or --store (PostgreSQL, shared), not both") }
+        } else if let shared = [("--name", name), ("--advertise-pools", advertisePools), ("--advertise-clients", advertiseClients), ("--advertise-events", advertiseEvents)].first(where: { $0.1 != nil }) {
+            throw ValidationError("\(shared.0) names this controller among others sharing a store: give --store too")
+        }
+        for (option, endpoint) in [("--advertise-pools", advertisePools), ("--advertise-clients", advertiseClients), ("--advertise-events", advertiseEvents)] {
+            if let endpoint, let problem = endpointProblem(endpoint) { throw ValidationError("\(option): \(problem)") }
+        }
         guard placementDeadlineS.isFinite, placementDeadlineS > 0, placementDeadlineS <= 365 * 86_400 else {
             throw ValidationError("--placement-deadline-s must be above 0 and at most 31536000, not \(placementDeadlineS)")
         }
@@ -143,13 +175,7 @@ struct ControllerCommand: AsyncParsableCommand {
         configuration.reloadablePaths = Set([topology] + reloadable)
         configuration.clientRequestsPerSecond = clientRate
         configuration.clientRequestBurst = clientBurst
-        let directory = state ?? defaultStateDirectory()
-        let store: SQLiteStore
-        do {
-            store = try SQLiteStore(directory: directory, sync: sync)
-        } catch {
-            throw CommandFailure("\(error)")
-        }
+        let (store, leadership, storeText) = try openStore(logger: logger)
         let adminAddress = try admin.address()
         let export = adminAddress.map { _ in PrometheusExport(help: ControllerMetrics.help, durationBuckets: ControllerMetrics.durationBuckets) }
         let service: ControllerService
@@ -157,7 +183,8 @@ struct ControllerCommand: AsyncParsableCommand {
             service = try ControllerService(
                 topology: loaded, topologyPath: topology,
                 endpoints: ControllerEndpoints(pools: pools, clients: clients, events: events),
-                configuration: configuration, store: store, security: security, maximumTopologyBytes: maxTopologyMib << 20, metrics: export, logger: logger
+                configuration: configuration, store: store, leadership: leadership, security: security, maximumTopologyBytes: maxTopologyMib << 20,
+                metrics: export, logger: logger
             )
         } catch let error as StoreError {
             throw CommandFailure("\(error)")
@@ -165,7 +192,7 @@ struct ControllerCommand: AsyncParsableCommand {
             throw CommandFailure("cannot listen: \(error); is another controller running on these ports? Pick others with --pools, --clients and --events")
         }
         print("controller: \(loaded.name), \(loaded.nodes.count) nodes, \(loaded.links.count) links, \(loaded.pools.count) declared pools")
-        print("  store   \(store.path) (sync \(sync.rawValue))")
+        print("  store   \(storeText)")
         print("  pools   \(service.endpoints.pools)")
         print("  clients \(service.endpoints.clients)")
         print("  events  \(service.endpoints.events)")
@@ -186,6 +213,38 @@ struct ControllerCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         hangup.cancel()
+    }
+}
+
+extension ControllerCommand {
+    /// The store the options name: SQLite under --state, or PostgreSQL shared with other
+    /// controllers (with the lease that picks the leader); and how to describe it.
+    func openStore(logger: Logger) throws -> (any ControllerStore, LeadershipSettings?, String) {
+        guard let url = store else {
+            let directory = state ?? defaultStateDirectory()
+            do {
+                let store = try SQLiteStore(directory: directory, sync: sync)
+                return (store, nil, "\(store.path) (sync \(sync.rawValue))")
+            } catch {
+                throw CommandFailure("\(error)")
+            }
+        }
+        var location = try PostgresLocation(url: url)
+        if location.password == nil, let password = ProcessInfo.processInfo.environment["PGPASSWORD"], !password.isEmpty { location.password = password }
+        let shared: PostgresStore
+        do {
+            // A call to the store never blocks the loop past a third of the lease.
+            shared = try PostgresStore(location: location, timeout: .milliseconds(max(500, leaseMs / 3)), logger: logger)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        let advertised = ControllerEndpoints(
+            pools: advertisePools ?? reachable(pools), clients: advertiseClients ?? reachable(clients), events: advertiseEvents ?? reachable(events)
+        )
+        // Ephemeral ports are only known once bound: then the service advertises what it bound.
+        let fixed = [advertised.pools, advertised.clients, advertised.events].allSatisfy { !$0.hasSuffix(":0") && !$0.hasSuffix(":*") }
+        let leadership = LeadershipSettings(election: shared, name: name ?? hostName(), advertised: fixed ? advertised : nil, leaseMs: leaseMs)
+        return (shared, leadership, "\(location.description), shared: \(leadership.name) leads or stands by (lease \(leaseMs) ms)")
     }
 }
 
@@ -292,7 +351,7 @@ struct PoolCommand: AsyncParsableCommand {
     @Option(help: "The node the pool attaches to (not needed when the topology declares the pool).")
     var node: String = ""
 
-    @Option(name: .customLong("pools"), help: ArgumentHelp("The controller's pools endpoint, as its --pools names it (default: $JUNCTION_POOLS, else \(ControllerEndpoints.defaults.pools)).", valueName: "endpoint"))
+    @Option(name: .customLong("pools"), help: ArgumentHelp("The controller's pools endpoint, as its --pools names it; several, comma-separated, for controllers sharing a store: the agent follows the one that leads (default: $JUNCTION_POOLS, else \(ControllerEndpoints.defaults.pools)).", valueName: "endpoint[,endpoint]"))
     var givenPools: String?
 
     /// The name this option had before the controller's endpoints got one name each.
@@ -303,6 +362,9 @@ struct PoolCommand: AsyncParsableCommand {
     var controller: String {
         givenPools ?? formerControllerOption ?? ProcessInfo.processInfo.environment["JUNCTION_POOLS"].flatMap { $0.isEmpty ? nil : $0 } ?? ControllerEndpoints.defaults.pools
     }
+
+    /// Each controller's pools endpoint, in the order tried.
+    var controllers: [String] { endpointList(controller) }
 
     @Option(help: "CPU cores to offer.")
     var cpu: Double?
@@ -342,10 +404,8 @@ struct PoolCommand: AsyncParsableCommand {
         if givenPools != nil, formerControllerOption != nil {
             throw ValidationError("give the controller's pools endpoint once, with --pools")
         }
-        if let problem = endpointProblem(controller) {
-            let option = givenPools != nil ? "--pools" : formerControllerOption != nil ? "--controller" : "$JUNCTION_POOLS"
-            throw ValidationError("\(option): \(problem) (the controller's pools endpoint)")
-        }
+        let option = givenPools != nil ? "--pools" : formerControllerOption != nil ? "--controller" : "$JUNCTION_POOLS"
+        try checkEndpointList(controllers, option: option, role: "the controller's pools endpoint")
     }
 
     func agentConfiguration() throws -> AgentConfiguration {
@@ -390,10 +450,10 @@ struct PoolCommand: AsyncParsableCommand {
         let adminAddress = try admin.address()
         let export = adminAddress.map { _ in PrometheusExport(help: AgentMetrics.help, durationBuckets: AgentMetrics.durationBuckets) }
         let service = try PoolAgentService(
-            configuration: configuration, controller: controller, workDirectory: URL(fileURLWithPath: workDir).appendingPathComponent(id), logger: logger,
+            configuration: configuration, controllers: controllers, workDirectory: URL(fileURLWithPath: workDir).appendingPathComponent(id), logger: logger,
             curve: keys.curve(), metrics: export
         )
-        print("pool \(id): \(decimal(configuration.capacity.cpuCores)) cores, \(decimal(configuration.capacity.memoryGiB)) GiB\(gpuText(configuration.capacity.gpus)); controller \(controller)")
+        print("pool \(id): \(decimal(configuration.capacity.cpuCores)) cores, \(decimal(configuration.capacity.memoryGiB)) GiB\(gpuText(configuration.capacity.gpus)); controller \(controllers.joined(separator: ", "))")
         fflush(nil)
         var services: [any Service] = [service]
         if let adminAddress, let export {
@@ -404,6 +464,20 @@ struct PoolCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
+}
+
+/// Endpoints given as one comma-separated list (an endpoint holds no comma).
+func endpointList(_ text: String) -> [String] {
+    text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+}
+
+/// Checks each endpoint of a list, naming the option it came from.
+func checkEndpointList(_ endpoints: [String], option: String, role: String) throws {
+    guard !endpoints.isEmpty else { throw ValidationError("\(option): name at least one endpoint (\(role))") }
+    for endpoint in endpoints {
+        if let problem = endpointProblem(endpoint) { throw ValidationError("\(option): \(problem) (\(role))") }
+    }
+    if Set(endpoints).count < endpoints.count { throw ValidationError("\(option): an endpoint is named twice") }
 }
 
 /// Parses MODEL:COUNT[,MODEL:COUNT].

@@ -72,7 +72,7 @@ struct Demo: AsyncParsableCommand {
                 poolID: pool.id, capacity: pool.capacity, labels: pool.labels, price: pool.price,
                 speed: pool.speed, processingLatencyMs: pool.processingLatencyMs
             )
-            services.append(try PoolAgentService(configuration: agent, controller: controller.endpoints.pools, workDirectory: work.appendingPathComponent(pool.id), logger: logger))
+            services.append(try PoolAgentService(configuration: agent, controllers: [controller.endpoints.pools], workDirectory: work.appendingPathComponent(pool.id), logger: logger))
         }
         print("Junction demo on \(network.name): \(network.nodes.count) nodes, \(network.links.count) links, \(network.pools.count) pools")
         print("controller listening: pools \(controller.endpoints.pools), clients \(controller.endpoints.clients), events \(controller.endpoints.events)\n")

@@ -13,10 +13,10 @@ struct Watch: AsyncParsableCommand {
         discussion: "Subscribes to the events endpoint, takes a snapshot from the clients endpoint, and prints the events after it in sequence. A gap in the sequence (events a slow subscriber lost) is reported. With --routes INGRESS it holds that ingress's routing table, taken whole and then kept current by the controller's route deltas, and prints each change."
     )
 
-    @Option(name: .customLong("events"), help: ArgumentHelp("The controller's events endpoint (default: $JUNCTION_EVENTS, else the clients endpoint's port + 1, as 7411 and 7412 are).", valueName: "endpoint"))
+    @Option(name: .customLong("events"), help: ArgumentHelp("The controller's events endpoint; several, comma-separated, for controllers sharing a store (default: $JUNCTION_EVENTS, else each clients endpoint's port + 1, as 7411 and 7412 are).", valueName: "endpoint[,endpoint]"))
     var givenEvents: String?
 
-    private var events: String { controller.eventsEndpoint(givenEvents) }
+    private var events: [String] { controller.eventsEndpoints(givenEvents) }
 
     @OptionGroup var controller: ControllerOptions
 
@@ -33,7 +33,7 @@ struct Watch: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        if let problem = endpointProblem(events) { throw ValidationError("--events: \(problem)") }
+        try checkEndpointList(events, option: "--events", role: "the controller's events endpoint")
     }
 
     struct EventJSON: Encodable {
@@ -50,7 +50,7 @@ struct Watch: AsyncParsableCommand {
         let context = try Context()
         defer { context.terminate() }
         let topic = routes.map { "route/\($0)" } ?? self.topic
-        let subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: (try controller.keys.curve()?.socketOptions ?? []) + [.subscribe(Array(topic.utf8))], connect: [events], lingerMilliseconds: 0)], name: "watch")
+        let subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: (try controller.keys.curve()?.socketOptions ?? []) + [.subscribe(Array(topic.utf8))], connect: events, lingerMilliseconds: 0)], name: "watch")
         defer { subscriber.shutdown() }
         if let routes {
             try await follow(ingress: routes, subscriber: subscriber)
@@ -58,32 +58,36 @@ struct Watch: AsyncParsableCommand {
         }
         // Subscribe first, then snapshot: nothing between the two is missed.
         try await Task.sleep(for: .milliseconds(100))
-        let snapshot = try await controller.ask { client throws(ClientError) in try await client.snapshot() }
-        // Jobs come in pages; the first page fixes the sequence the snapshot stands for.
-        var jobs = snapshot.jobs.count
-        var request = Junction_V1_SnapshotRequest()
-        request.cursor = snapshot.nextCursor
-        while !request.cursor.isEmpty {
-            let page = try await controller.ask { [request] client throws(ClientError) in try await client.snapshot(request) }
-            jobs += page.jobs.count
-            request.cursor = page.nextCursor
+        func takeSnapshot() async throws -> (sequence: UInt64, epoch: UInt64) {
+            let snapshot = try await controller.ask { client throws(ClientError) in try await client.snapshot() }
+            // Jobs come in pages; the first page fixes the sequence the snapshot stands for.
+            var jobs = snapshot.jobs.count
+            var request = Junction_V1_SnapshotRequest()
+            request.cursor = snapshot.nextCursor
+            while !request.cursor.isEmpty {
+                let page = try await controller.ask { [request] client throws(ClientError) in try await client.snapshot(request) }
+                jobs += page.jobs.count
+                request.cursor = page.nextCursor
+            }
+            if !json {
+                print("snapshot at event \(snapshot.sequence) (controller epoch \(snapshot.epoch)): \(jobs) active jobs, \(snapshot.pools.count) pools; following \(topic.isEmpty ? "everything" : topic)")
+            }
+            return (snapshot.sequence, snapshot.epoch)
         }
-        if !json {
-            print("snapshot at event \(snapshot.sequence) (controller epoch \(snapshot.epoch)): \(jobs) active jobs, \(snapshot.pools.count) pools; following \(topic.isEmpty ? "everything" : topic)")
-        }
-        var last = snapshot.sequence
+        var (last, epoch) = try await takeSnapshot()
         var seen = 0
-        var restartSeen = false
         while count.map({ seen < $0 }) ?? true {
             guard let batch = await subscriber.incoming.next() else { break }
             for delivery in batch {
                 let frames = delivery.message.frames
                 guard frames.count == 2, let message = try? WireMessage(bytes: frames[1]), case .event(let event) = message.body else { continue }
-                if event.epoch != 0, event.epoch != snapshot.epoch, !restartSeen {
-                    restartSeen = true
-                    if !json { print("(the controller restarted: epoch \(event.epoch); run watch again for a fresh snapshot)") }
+                if event.epoch > epoch {
+                    // A controller restarted or another took the lead: its sequence starts afresh.
+                    if !json { print("(a new controller epoch \(event.epoch): taking a fresh snapshot)") }
+                    (last, epoch) = try await takeSnapshot()
+                    if epoch < event.epoch { (last, epoch) = (0, event.epoch) }
                 }
-                guard event.sequence > last else { continue }
+                guard event.epoch == epoch || event.epoch == 0, event.sequence > last else { continue }
                 if topic.isEmpty, event.sequence > last + 1, !json {
                     print("(missed events \(last + 1)–\(event.sequence - 1); run watch again for a fresh snapshot)")
                 }

@@ -197,6 +197,9 @@ public nonisolated enum Junction_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
 
   /// The connection sent requests faster than the controller takes from one connection; retry later.
   case rateLimited // = 13
+
+  /// This controller is a standby: ErrorReply.leader names the one that leads, when it knows.
+  case notLeader // = 14
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -219,6 +222,7 @@ public nonisolated enum Junction_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case 11: self = .unauthorized
     case 12: self = .internal
     case 13: self = .rateLimited
+    case 14: self = .notLeader
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -239,6 +243,7 @@ public nonisolated enum Junction_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     case .unauthorized: return 11
     case .internal: return 12
     case .rateLimited: return 13
+    case .notLeader: return 14
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -259,6 +264,7 @@ public nonisolated enum Junction_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIte
     .unauthorized,
     .internal,
     .rateLimited,
+    .notLeader,
   ]
 
 }
@@ -432,6 +438,40 @@ public nonisolated struct Junction_V1_ErrorReply: Sendable {
   /// For people: what went wrong and what to do next.
   public var message: String = String()
 
+  /// With NOT_LEADER: the controller that leads now, as it advertised itself.
+  public var leader: Junction_V1_Leader {
+    get {_leader ?? Junction_V1_Leader()}
+    set {_leader = newValue}
+  }
+  /// Returns true if `leader` has been explicitly set.
+  public var hasLeader: Bool {self._leader != nil}
+  /// Clears the value of `leader`. Subsequent reads from it will return its default value.
+  public mutating func clearLeader() {self._leader = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _leader: Junction_V1_Leader? = nil
+}
+
+/// A controller that leads a group sharing one store: its name, the endpoints it advertises,
+/// and its epoch (the fencing token of its lease).
+public nonisolated struct Junction_V1_Leader: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var pools: String = String()
+
+  public var clients: String = String()
+
+  public var events: String = String()
+
+  public var epoch: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -454,7 +494,7 @@ nonisolated extension Junction_V1_PoolState: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension Junction_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}ERROR_CODE_MALFORMED\0\u{1}ERROR_CODE_UNKNOWN_MESSAGE\0\u{1}ERROR_CODE_TOO_LARGE\0\u{1}ERROR_CODE_INVALID_REQUEST\0\u{1}ERROR_CODE_NOT_FOUND\0\u{1}ERROR_CODE_NO_PLACEMENT\0\u{1}ERROR_CODE_UNKNOWN_POOL\0\u{1}ERROR_CODE_NOT_REGISTERED\0\u{1}ERROR_CODE_CONFLICT\0\u{1}ERROR_CODE_UNAUTHORIZED\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_RATE_LIMITED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}ERROR_CODE_MALFORMED\0\u{1}ERROR_CODE_UNKNOWN_MESSAGE\0\u{1}ERROR_CODE_TOO_LARGE\0\u{1}ERROR_CODE_INVALID_REQUEST\0\u{1}ERROR_CODE_NOT_FOUND\0\u{1}ERROR_CODE_NO_PLACEMENT\0\u{1}ERROR_CODE_UNKNOWN_POOL\0\u{1}ERROR_CODE_NOT_REGISTERED\0\u{1}ERROR_CODE_CONFLICT\0\u{1}ERROR_CODE_UNAUTHORIZED\0\u{1}ERROR_CODE_INTERNAL\0\u{1}ERROR_CODE_RATE_LIMITED\0\u{1}ERROR_CODE_NOT_LEADER\0")
 }
 
 nonisolated extension Junction_V1_Resources: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -753,7 +793,7 @@ nonisolated extension Junction_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Junction_V1_ErrorReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ErrorReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0\u{1}leader\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -763,24 +803,83 @@ nonisolated extension Junction_V1_ErrorReply: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.code) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._leader) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.code != .unspecified {
       try visitor.visitSingularEnumField(value: self.code, fieldNumber: 1)
     }
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
     }
+    try { if let v = self._leader {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Junction_V1_ErrorReply, rhs: Junction_V1_ErrorReply) -> Bool {
     if lhs.code != rhs.code {return false}
     if lhs.message != rhs.message {return false}
+    if lhs._leader != rhs._leader {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Junction_V1_Leader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Leader"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}pools\0\u{1}clients\0\u{1}events\0\u{1}epoch\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.pools) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.clients) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.events) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.pools.isEmpty {
+      try visitor.visitSingularStringField(value: self.pools, fieldNumber: 2)
+    }
+    if !self.clients.isEmpty {
+      try visitor.visitSingularStringField(value: self.clients, fieldNumber: 3)
+    }
+    if !self.events.isEmpty {
+      try visitor.visitSingularStringField(value: self.events, fieldNumber: 4)
+    }
+    if self.epoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epoch, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Junction_V1_Leader, rhs: Junction_V1_Leader) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.pools != rhs.pools {return false}
+    if lhs.clients != rhs.clients {return false}
+    if lhs.events != rhs.events {return false}
+    if lhs.epoch != rhs.epoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
