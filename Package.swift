@@ -125,8 +125,9 @@ let package = Package(
         .testTarget(name: "PoolAgentCoreTests", dependencies: ["PoolAgentCore", "Topology", "Wire"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),
-        .testTarget(name: "CLITests", dependencies: ["junction", "ControllerCore", "JunctionClient", "PoolAgentCore", "Wire", "ZeroMQ", "Yams"]),
+        .testTarget(name: "CLITests", dependencies: ["junction", "ControllerCore", "JunctionClient", "PoolAgentCore", "Wire", "ZeroMQ", "Yams", "TestSupport"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology"]),
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology", "TestSupport"]),
     ]
 )

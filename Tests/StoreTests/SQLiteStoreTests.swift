@@ -2,6 +2,7 @@ import ControllerCore
 import Foundation
 import Placement
 import Store
+import TestSupport
 import Testing
 
 func stateDirectory() throws -> String {
@@ -17,6 +18,23 @@ func record(_ number: UInt64, _ state: JobState, key: String = "", submittedMs: 
     )
     let request = PlacementRequest(ingress: "in", cpuCores: 2, explain: false)
     return StoredJob(job: job, request: request, number: number, dispatchSequence: number, exclusions: ["west-1": 99_000], idempotencyKey: key)
+}
+
+/// A store of each kind, empty and ready for a controller: a PostgreSQL one on a server of its
+/// own, whose lease it holds. `close` ends what the store needed.
+func emptyStore(_ kind: String) throws -> (store: any ControllerStore, close: () -> Void) {
+    switch kind {
+    case "sqlite":
+        let directory = try stateDirectory()
+        return (try SQLiteStore(directory: directory), { try? FileManager.default.removeItem(atPath: directory) })
+    case "postgres":
+        let server = try PostgresServer.start()
+        let store = try PostgresStore(location: try PostgresLocation(url: server.url))
+        _ = try store.campaign(as: ControllerAdvert(name: "a", pools: "", clients: "", events: ""), leaseMs: 60_000)
+        return (store, { store.close(); server.stop() })
+    default:
+        return (InMemoryStore(), {})
+    }
 }
 
 @Suite("SQLite job store")
@@ -58,10 +76,9 @@ struct SQLiteStoreTests {
         #expect(notADirectory?.message.contains("is not a directory") == true)
     }
 
-    @Test func finishedJobsAreServedInPagesAndByID() throws {
-        let directory = try stateDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try SQLiteStore(directory: directory)
+    @Test(arguments: ["sqlite", "postgres"]) func finishedJobsAreServedInPagesAndByID(kind: String) throws {
+        let (store, close) = try emptyStore(kind)
+        defer { close() }
         _ = try store.recover(nowMs: 0, idempotencyWindowS: 60)
         try store.commit(jobs: (1...7).map { record($0, $0 % 2 == 0 ? .running : .succeeded) }, counters: DurableCounters(nextJobNumber: 8))
         var seen: [String] = []
@@ -90,10 +107,9 @@ struct SQLiteStoreTests {
         #expect(found.first?.state == .succeeded)
     }
 
-    @Test(arguments: ["sqlite", "memory"]) func aQueryLimitedToAnOwnerAnswersWithItsJobsAlone(kind: String) throws {
-        let directory = try stateDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store: any ControllerStore = kind == "sqlite" ? try SQLiteStore(directory: directory) : InMemoryStore()
+    @Test(arguments: ["sqlite", "memory", "postgres"]) func aQueryLimitedToAnOwnerAnswersWithItsJobsAlone(kind: String) throws {
+        let (store, close) = try emptyStore(kind)
+        defer { close() }
         _ = try store.recover(nowMs: 0, idempotencyWindowS: 60)
         try store.commit(jobs: (1...9).map { record($0, $0 < 5 ? .running : .succeeded, owner: $0 % 3 == 0 ? "bob" : "alice") }, counters: DurableCounters(nextJobNumber: 10))
         var seen: [String] = []
@@ -123,10 +139,9 @@ struct SQLiteStoreTests {
         #expect(own.map(\.spec.owner) == ["bob"])
     }
 
-    @Test(arguments: ["sqlite", "memory"]) func usageSumsTheChargesOfJobsThatEndedInThePeriod(kind: String) throws {
-        let directory = try stateDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store: any ControllerStore = kind == "sqlite" ? try SQLiteStore(directory: directory) : InMemoryStore()
+    @Test(arguments: ["sqlite", "memory", "postgres"]) func usageSumsTheChargesOfJobsThatEndedInThePeriod(kind: String) throws {
+        let (store, close) = try emptyStore(kind)
+        defer { close() }
         _ = try store.recover(nowMs: 0, idempotencyWindowS: 60)
         // Jobs 1-6 end at 1,000 ms apart from 10,000 ms; job 7 still runs.
         let jobs = (UInt64(1)...7).map { number -> StoredJob in
