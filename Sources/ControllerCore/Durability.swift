@@ -114,8 +114,8 @@ extension ControllerCore {
         dispatchSequences.merge(state.counters.dispatchSequences) { max($0, $1) }
         idempotency.merge(state.idempotencyKeys) { current, _ in current }
         let liveness = Double(configuration.livenessMs) / 1_000
-        // A store that has taken jobs before had pools: give them time to come back.
-        if state.counters.nextJobNumber > 1 { rejoinUntil = now.seconds + liveness + configuration.recoveryGraceS }
+        // A store some controller served from before may have had pools: give them time to come back.
+        if state.counters.epoch > 1 { rejoinUntil = now.seconds + liveness + configuration.recoveryGraceS }
         var recovered = 0, waiting = 0
         jobs.reserveCapacity(jobs.count + state.jobs.count)
         activeJobs.reserveCapacity(activeJobs.count + state.jobs.count)

@@ -436,7 +436,8 @@ final class ControllerOwner: @unchecked Sendable {
     private func stepDown(_ reason: String) {
         guard case .leading(let epoch, _) = role else { return }
         logger.error("stepping down: nothing more is served or dispatched from this controller", metadata: ["reason": "\(reason)", "epoch": "\(epoch)"])
-        role = .standby(campaignedAt: clock.now, leader: nil)
+        // Whoever took over, so that the callers turned away from here are told where to go.
+        role = .standby(campaignedAt: clock.now, leader: try? leadership?.election.leader())
         renewalRetryAt = nil
         core = makeCore(topology)
         committed = DurableCounters(epoch: 0)

@@ -41,4 +41,6 @@ public protocol LeaderElection: AnyObject, Sendable {
     func renew(leaseMs: Int64) throws
     /// Gives the lease up at once, so that a standby need not wait for it to run out.
     func resign()
+    /// The controller whose lease is unexpired, if any.
+    func leader() throws -> ControllerAdvert?
 }

@@ -294,7 +294,6 @@ public final class PostgresStore: ControllerStore, LeaderElection {
         }
     }
 
-    /// The controller that leads now, if any lease is unexpired.
     public func leader() throws -> ControllerAdvert? {
         let rows = try run(["SELECT epoch, holder, pools, clients, events FROM leader WHERE id = 1 AND expires_at >= clock_timestamp()"])[0].rows
         guard let row = rows.first else { return nil }

@@ -14,10 +14,12 @@ struct RunningController {
 
     /// Starts a controller on ephemeral ports (or the given ones) with its store in `state`, a
     /// new temporary directory unless given.
-    static func start(topology: String, extra: [String] = [], state: String? = nil, ports: (pools: String, clients: String, events: String)? = nil, descriptorLimit: Int? = nil) async throws -> RunningController {
+    /// With `store`, a PostgreSQL URL, the controller shares that store instead (and `state` is unused).
+    static func start(topology: String, extra: [String] = [], state: String? = nil, store: String? = nil, ports: (pools: String, clients: String, events: String)? = nil, descriptorLimit: Int? = nil) async throws -> RunningController {
         let state = try state ?? temporaryDirectory()
         let endpoints = ports ?? ("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", "tcp://127.0.0.1:*")
-        let process = try JunctionProcess(["controller", "--topology", topology, "--pools", endpoints.pools, "--clients", endpoints.clients, "--events", endpoints.events, "--heartbeat-ms", "250", "--liveness-ms", "4000", "--state", state] + extra, descriptorLimit: descriptorLimit)
+        let storeOptions = store.map { ["--store", $0] } ?? ["--state", state]
+        let process = try JunctionProcess(["controller", "--topology", topology, "--pools", endpoints.pools, "--clients", endpoints.clients, "--events", endpoints.events, "--heartbeat-ms", "250", "--liveness-ms", "4000"] + storeOptions + extra, descriptorLimit: descriptorLimit)
         let output = try await process.waitForOutput("events ")
         func endpoint(_ name: String) throws -> String {
             let line = try #require(output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(name + " ") })
