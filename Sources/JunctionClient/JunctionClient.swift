@@ -113,11 +113,12 @@ public final class JunctionClient: Sendable {
             case .served(let reply):
                 if case .error(let error) = reply.body { throw .refused(code: error.code, message: error.message) }
                 return reply
-            case .turnedAway(let error):
+            case .turnedAway(let error, let allAnswered):
                 turnedAway = error
                 guard several else { throw .refused(code: error.code, message: error.message) }
-                // Every controller answered and none leads: a takeover is under way.
-                try? await Task.sleep(for: .milliseconds(250))
+                // None leads: a takeover is under way. Those that answered are asked again soon
+                // (the silent ones already had their second).
+                if allAnswered { try? await Task.sleep(for: .milliseconds(250)) }
             case .silent:
                 guard several else { break }
             }
@@ -131,8 +132,8 @@ public final class JunctionClient: Sendable {
     private enum Round: Sendable {
         /// A controller that leads (or the only one) answered.
         case served(WireMessage)
-        /// Controllers answered, each NOT_LEADER; the others stayed silent.
-        case turnedAway(Junction_V1_ErrorReply)
+        /// Controllers answered, each NOT_LEADER (all of them, or some while the rest stayed silent).
+        case turnedAway(Junction_V1_ErrorReply, allAnswered: Bool)
         /// No controller answered within the wait.
         case silent
     }
@@ -146,6 +147,7 @@ public final class JunctionClient: Sendable {
                 group.addTask { (index, await connection.send(bytes, id: id, timeout: wait)) }
             }
             var turnedAway: Junction_V1_ErrorReply?
+            var answered = 0
             var cutOff = false
             defer { group.cancelAll() }
             while let (index, reply) = await group.next() {
@@ -154,6 +156,8 @@ public final class JunctionClient: Sendable {
                 guard let reply else { continue }
                 if case .error(let error) = reply.body, error.code == .notLeader {
                     turnedAway = error
+                    answered += 1
+                    if answered == open.count { break }
                     if !cutOff {
                         cutOff = true
                         group.addTask {
@@ -165,7 +169,7 @@ public final class JunctionClient: Sendable {
                 }
                 return .served(reply)
             }
-            return turnedAway.map { .turnedAway($0) } ?? .silent
+            return turnedAway.map { .turnedAway($0, allAnswered: answered == open.count) } ?? .silent
         }
     }
 

@@ -43,11 +43,14 @@ struct ControllerBench: ParsableCommand {
     @Option(help: "Submits to send with 64 in flight, for the submit rate.")
     var pipelinedSubmits = 20_000
 
-    @Option(help: "The controller's job store: sqlite (durable, in a temporary directory) or memory.")
+    @Option(help: "The controller's job store: sqlite (durable, in a temporary directory), memory, or postgres (--postgres-url, an empty database; Tests/Postgres/postgres.sh starts one).")
     var store: BenchStore = .sqlite
 
+    @Option(help: ArgumentHelp("With --store postgres: the database, which must hold no jobs yet.", valueName: "url"))
+    var postgresURL: String?
+
     enum BenchStore: String, ExpressibleByArgument, CaseIterable {
-        case sqlite, memory
+        case sqlite, memory, postgres
     }
 
     @Flag(help: "Then measure intake and submit round trips again against a controller whose endpoints run CURVE, in the same run.")
@@ -116,7 +119,7 @@ struct ControllerBench: ParsableCommand {
         let bare = try bareDecodeRate(messages)
 
         progress("starting the controller (\(store.rawValue) store)")
-        let plain = try BenchController(network: network, topology: topology, store: store, keys: nil)
+        let plain = try BenchController(network: network, topology: topology, store: store, postgresURL: postgresURL, keys: nil)
         defer { plain.close() }
 
         progress("controller intake: the same advertisements")
@@ -140,7 +143,7 @@ struct ControllerBench: ParsableCommand {
         if curve {
             progress("the same intake and round trips through a controller running CURVE")
             let keys = try BenchKeys(pools: network.pools.map(\.id))
-            let secured = try BenchController(network: network, topology: topology, store: store, keys: keys)
+            let secured = try BenchController(network: network, topology: topology, store: store, postgresURL: postgresURL, keys: keys)
             defer { secured.close() }
             curved = (try secured.intake(messages), try secured.agents.submitRoundTrips(client: secured.client, network: network, count: submits))
         }
@@ -209,7 +212,7 @@ struct ControllerBench: ParsableCommand {
         let rounds = 2 * pairs + 1
         let messages = try encodedAdvertisements(network, count: advertisements * rounds)
         let export = PrometheusExport(help: ControllerMetrics.help, durationBuckets: ControllerMetrics.durationBuckets)
-        let controller = try BenchController(network: network, topology: topology, store: store, keys: nil, metrics: export)
+        let controller = try BenchController(network: network, topology: topology, store: store, postgresURL: postgresURL, keys: nil, metrics: export)
         defer { controller.close() }
         let server = AdminServer(address: AdminAddress(host: "127.0.0.1", port: 0), source: ControllerAdmin(service: controller.service, export: export), logger: quietLogger())
         let serving = Task { try await server.run() }
@@ -368,9 +371,18 @@ final class BenchController {
     private let stateDirectory: String
     private var closed = false
 
-    init(network: Topology, topology: String, store: ControllerBench.BenchStore, keys: BenchKeys?, metrics: PrometheusExport? = nil) throws {
+    init(network: Topology, topology: String, store: ControllerBench.BenchStore, postgresURL: String? = nil, keys: BenchKeys?, metrics: PrometheusExport? = nil) throws {
         stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("junction-bench-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)").path
-        let jobStore: any ControllerStore = store == .sqlite ? try SQLiteStore(directory: stateDirectory) : InMemoryStore()
+        let jobStore: any ControllerStore
+        var shared: PostgresStore?
+        switch store {
+        case .sqlite: jobStore = try SQLiteStore(directory: stateDirectory)
+        case .memory: jobStore = InMemoryStore()
+        case .postgres:
+            guard let postgresURL else { throw CommandFailure("--store postgres needs --postgres-url: an empty database (Tests/Postgres/postgres.sh start DIR prints one)") }
+            shared = try PostgresStore(location: try PostgresLocation(url: postgresURL))
+            jobStore = shared!
+        }
         // The bench's pools read their dispatches only when timed and never answer the rest: no
         // dispatch times out during the run.
         var configuration = ControllerConfiguration()
@@ -384,9 +396,21 @@ final class BenchController {
         service = try ControllerService(
             topology: network, topologyPath: topology,
             endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),
-            configuration: configuration, store: jobStore, security: keys?.security, metrics: metrics, logger: Logger(label: "junction.bench")
+            configuration: configuration, store: jobStore, leadership: shared.map { LeadershipSettings(election: $0, name: "bench") },
+            security: keys?.security, metrics: metrics, logger: Logger(label: "junction.bench")
         )
         running = Task { [service] in try await service.run() }
+        if let shared {
+            // A shared store is served once the lease is taken; the bench compares empty stores.
+            let deadline = Date().addingTimeInterval(30)
+            while try shared.leader()?.name != "bench" {
+                guard Date() < deadline else { throw CommandFailure("the bench controller did not take the lead of \(shared.location.description) within 30 s") }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            service.inspectWaiting { _ in }
+            let held = try shared.jobCount()
+            guard held == 0 else { throw CommandFailure("\(shared.location.description) already holds \(held) jobs; give the bench an empty database") }
+        }
         context = try Context()
         agents = try PoolConnections(context: context, endpoint: service.endpoints.pools, pools: network.pools.map(\.id), curve: keys?.pool)
         try agents.registerAll()

@@ -57,6 +57,34 @@ struct RecoveryTests {
         #expect(second.core.engine.pool("east-1")?.reserved.cpuCores == 4, "only the new job holds the pool")
     }
 
+    @Test func aSubmitBeforeThePoolsComeBackWaitsForThemOnlyRightAfterATakeover() throws {
+        var first = Harness()
+        first.register("peer-e", pool: "east-1", node: "east")
+        #expect(first.submit() != nil)
+        var second = first.restarted()
+        // No pool has registered with the new controller yet: the submit waits instead of failing.
+        let accepted = second.submit()
+        let waiting = try #require(accepted, "accepted while the pools rejoin")
+        #expect(second.core.job(waiting)?.state == .accepted)
+        second.register("peer-e2", pool: "east-1", node: "east")
+        second.seconds += 1
+        _ = second.send(.tick)
+        #expect(second.core.job(waiting)?.pool == "east-1", "placed once its pool is back")
+        // Once the rejoin window (liveness and grace) has passed, a submit that fits nowhere is refused again.
+        second.seconds += 30
+        second.heartbeat("peer-e2")
+        guard case .error(let refusal)? = second.client(.submit(Submission(request: PlacementRequest(ingress: "in", cpuCores: 64), spec: JobSpec(command: "true")))) else {
+            Issue.record("a job larger than every pool is refused after the window")
+            return
+        }
+        #expect(refusal.code == .noPlacement)
+        // A first start on an empty store has no pools to wait for.
+        var fresh = Harness()
+        _ = fresh.core.restore(RecoveredState(counters: DurableCounters(epoch: 1), jobs: []), now: ControllerTime(seconds: 0, unixMs: 0))
+        let refused = fresh.submit()
+        #expect(refused == nil, "refused at once")
+    }
+
     @Test func aJobItsPoolDoesNotReportAfterARestartIsPlacedAgain() throws {
         var first = Harness()
         first.register("peer-e", pool: "east-1", node: "east")

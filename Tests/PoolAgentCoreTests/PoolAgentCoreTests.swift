@@ -123,6 +123,40 @@ struct PoolAgentCoreTests {
         #expect(agent.handle(.tick).contains(.reconnect))
     }
 
+    @Test func aStandbyTurningTheAgentAwaySendsItToTheLeaderWithItsJobsRunning() {
+        var agent = Agent()
+        _ = agent.handle(.connected)
+        _ = agent.welcome()
+        _ = agent.dispatch("job-1", cores: 2, sequence: 3)
+        _ = agent.handle(.jobStarted("job-1"))
+        var notLeader = Junction_V1_ErrorReply()
+        notLeader.code = .notLeader
+        notLeader.message = "controller b stands by: a leads"
+        notLeader.leader.pools = "tcp://a:7410"
+        // Twice in a row: a standby answered, so the wait does not grow.
+        for round in 0..<2 {
+            agent.now += 1
+            let turned = agent.controller(.error(notLeader))
+            #expect(!turned.contains { if case .stop = $0 { true } else { false } }, "round \(round): no job is stopped")
+            #expect(!turned.contains { if case .giveUp = $0 { true } else { false } })
+            #expect(agent.core.leaderHint == "tcp://a:7410")
+            #expect(!agent.core.isRegistered)
+            agent.now += 0.6
+            let retry = agent.handle(.tick)
+            #expect(retry.first == .reconnect, "round \(round): back after the first back-off step")
+            guard case .register(let register)? = sent(retry).first else {
+                Issue.record("a reconnect registers again")
+                return
+            }
+            #expect(register.runningJobs.map(\.jobID) == ["job-1"])
+        }
+        #expect(agent.core.runningJobIDs == ["job-1"])
+        // Silence afterwards is no standby's word: the hint is dropped.
+        agent.now += 10
+        _ = agent.handle(.tick)
+        #expect(agent.core.leaderHint.isEmpty)
+    }
+
     @Test func anEndingMissedWhileDisconnectedIsToldAfterTheNextWelcome() {
         var agent = Agent()
         _ = agent.handle(.connected)

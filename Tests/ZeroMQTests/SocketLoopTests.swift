@@ -85,7 +85,7 @@ struct SocketLoopTests {
         #expect(pulled.map(\.message) == [Message(bytes("into pull"))])
 
         // Publish until the subscription has reached the publisher, within a bound.
-        let event = try await within(5, "a published event") {
+        let event = try await within(30, "a published event") {
             while true {
                 server.send(Message(bytes("event")), on: 1)
                 // A miss is expected until the subscription arrives: try again, never fail here.
