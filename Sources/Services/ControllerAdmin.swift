@@ -120,6 +120,8 @@ public actor ControllerAdmin: AdminSource {
         let status = switch reply {
         case .error(let error) where error.code == .notFound: 404
         case .error(let error) where error.code == .invalidRequest: 400
+        // A standby: the answer names the leader, whose admin endpoint serves this.
+        case .error(let error) where error.code == .notLeader: 503
         case .error: 500
         default: 200
         }

@@ -124,6 +124,9 @@ final class ControllerOwner: @unchecked Sendable {
     private var renewalRetryAt: ContinuousClock.Instant?
     /// Whether the store could not be reached on the last campaign, so the failure is logged once.
     private var campaignFailing = false
+    /// Event topics with subscribers, as the events socket reported them: a core that takes over
+    /// later is told of those made before it.
+    private var subscribedTopics: Set<String> = []
     /// How this controller advertises itself in the lease, once its endpoints are bound.
     let advert = Mutex<ControllerAdvert?>(nil)
     private let store: any ControllerStore
@@ -220,9 +223,8 @@ final class ControllerOwner: @unchecked Sendable {
             if delivery.socket == ControllerSocket.zap {
                 if let answer = authenticate(delivery.message, now: time.seconds) { handshakes.append((ControllerSocket.zap, answer)) }
             } else if delivery.socket == ControllerSocket.events {
-                // XPUB: a topic's first subscriber (1) or its last one leaving (0), then the topic.
-                guard let frame = delivery.message.frames.first, let kind = frame.first, kind <= 1 else { continue }
-                core.handle(.subscription(topic: String(decoding: frame.dropFirst(), as: UTF8.self), subscribed: kind == 1), now: time, into: &actions)
+                guard let (topic, subscribed) = subscription(delivery) else { continue }
+                core.handle(.subscription(topic: topic, subscribed: subscribed), now: time, into: &actions)
             } else {
                 let event = event(for: delivery)
                 if metrics.enabled, case .fromClient(_, _, let request, _) = event, request.isPlacement {
@@ -428,7 +430,18 @@ final class ControllerOwner: @unchecked Sendable {
         metrics.leadershipChanges.increment()
         logger.notice("leading", metadata: ["epoch": "\(epoch)", "active_jobs": "\(recovered.jobs.count)"])
         committed = DurableCounters(epoch: 0)
-        return carryOut(core.restore(recovered, now: time))
+        var actions = core.restore(recovered, now: time)
+        for topic in subscribedTopics.sorted() { core.handle(.subscription(topic: topic, subscribed: true), now: time, into: &actions) }
+        return carryOut(actions)
+    }
+
+    /// A subscription notice from the events socket (XPUB: 1 for a topic's first subscriber, 0
+    /// when its last one leaves, then the topic), noted in `subscribedTopics`.
+    private func subscription(_ delivery: Delivery) -> (topic: String, subscribed: Bool)? {
+        guard let frame = delivery.message.frames.first, let kind = frame.first, kind <= 1 else { return nil }
+        let topic = String(decoding: frame.dropFirst(), as: UTF8.self)
+        if kind == 1 { subscribedTopics.insert(topic) } else { subscribedTopics.remove(topic) }
+        return (topic, kind == 1)
     }
 
     /// Stops serving: a fresh core waits for the next campaign, and every caller still waiting
@@ -457,6 +470,8 @@ final class ControllerOwner: @unchecked Sendable {
             switch delivery.socket {
             case ControllerSocket.zap:
                 if let answer = authenticate(delivery.message, now: time.seconds) { out.append((ControllerSocket.zap, answer)) }
+            case ControllerSocket.events:
+                _ = subscription(delivery)
             case ControllerSocket.pools, ControllerSocket.clients:
                 let frames = delivery.message.frames
                 guard frames.count >= 2, let message = try? WireMessage(bytes: frames[frames.count - 1]) else { continue }

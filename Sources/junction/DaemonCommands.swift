@@ -130,6 +130,9 @@ struct ControllerCommand: AsyncParsableCommand {
         } else if let shared = [("--name", name), ("--advertise-pools", advertisePools), ("--advertise-clients", advertiseClients), ("--advertise-events", advertiseEvents)].first(where: { $0.1 != nil }) {
             throw ValidationError("\(shared.0) names this controller among others sharing a store: give --store too")
         }
+        if let name, name.isEmpty || name.count > 128 || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ValidationError("--name must be 1 to 128 printable characters")
+        }
         for (option, endpoint) in [("--advertise-pools", advertisePools), ("--advertise-clients", advertiseClients), ("--advertise-events", advertiseEvents)] {
             if let endpoint, let problem = endpointProblem(endpoint) { throw ValidationError("\(option): \(problem)") }
         }

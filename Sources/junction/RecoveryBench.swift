@@ -26,6 +26,9 @@ struct RecoveryBench: AsyncParsableCommand {
     @Option(help: "Of those, jobs not finished (running on pools), which a start loads.")
     var active = 10_000
 
+    @Option(help: ArgumentHelp("Fill this PostgreSQL database instead (an empty one; Tests/Postgres/postgres.sh starts one), and time a controller taking the lead of it until it answers.", valueName: "url"))
+    var postgresURL: String?
+
     func validate() throws {
         guard jobs > 0, active >= 0, active <= jobs else { throw ValidationError("--active must be 0 to --jobs, and --jobs above 0") }
     }
@@ -36,8 +39,20 @@ struct RecoveryBench: AsyncParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("junction-recovery-\(ProcessInfo.processInfo.processIdentifier)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         printError("filling a store with \(jobs) jobs, \(active) of them running")
+        // The controller before: it fills the store, then gives the lead up (PostgreSQL) or goes away.
+        func openStore() throws -> any ControllerStore {
+            guard let postgresURL else { return try SQLiteStore(directory: directory) }
+            return try PostgresStore(location: try PostgresLocation(url: postgresURL))
+        }
         do {
-            let store = try SQLiteStore(directory: directory)
+            let store = try openStore()
+            if let shared = store as? PostgresStore {
+                guard case .won = try shared.campaign(as: ControllerAdvert(name: "filler", pools: "", clients: "", events: ""), leaseMs: 600_000) else {
+                    throw CommandFailure("another controller leads \(shared.location.description)")
+                }
+                guard try shared.jobCount() == 0 else { throw CommandFailure("\(shared.location.description) already holds jobs; give the bench an empty database") }
+            }
+            defer { (store as? PostgresStore)?.resign() }
             _ = try store.recover(nowMs: 0, idempotencyWindowS: 60)
             var batch: [StoredJob] = []
             for number in 1...UInt64(jobs) {
@@ -58,22 +73,37 @@ struct RecoveryBench: AsyncParsableCommand {
             try store.commit(jobs: batch, counters: DurableCounters(nextJobNumber: UInt64(jobs) + 1))
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let store = try SQLiteStore(directory: directory)
+        let store = try openStore()
         let service = try ControllerService(
             topology: network, topologyPath: topology,
             endpoints: ControllerEndpoints(pools: "tcp://127.0.0.1:*", clients: "tcp://127.0.0.1:*", events: "tcp://127.0.0.1:*"),
-            store: store, logger: Logger(label: "junction.bench")
+            store: store, leadership: (store as? PostgresStore).map { LeadershipSettings(election: $0, name: "bench") }, logger: Logger(label: "junction.bench")
         )
         defer { service.shutdown() }
         let client = try JunctionClient(endpoint: service.endpoints.clients, timeout: 30)
         defer { client.close() }
         var status = Junction_V1_StatusRequest()
         status.jobIds = ["job-\(jobs)"]
-        guard try await client.status(status).jobs.first?.state == (active > 0 ? .running : .succeeded) else {
+        // A controller on a shared store stands by until its first campaign takes the free lease.
+        var answer: Junction_V1_StatusReply?
+        while answer == nil {
+            let outcome: Result<Junction_V1_StatusReply, ClientError>
+            do {
+                outcome = .success(try await client.status(status))
+            } catch {
+                outcome = .failure(error)
+            }
+            switch outcome {
+            case .success(let reply): answer = reply
+            case .failure(.refused(.notLeader, _)): try await Task.sleep(for: .milliseconds(5))
+            case .failure(let error): throw error
+            }
+        }
+        guard answer?.jobs.first?.state == (active > 0 ? .running : .succeeded) else {
             throw CommandFailure("the restarted controller did not report job-\(jobs) as the store has it")
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let loaded = await service.inspect { $0.jobsInMemory }
-        print(String(format: "restart over %d stored jobs (%d running, %d loaded): serving again after %.3f s", jobs, active, loaded, seconds))
+        print(String(format: "%@ over %d stored jobs (%d running, %d loaded): serving again after %.3f s", postgresURL == nil ? "restart" : "takeover", jobs, active, loaded, seconds))
     }
 }

@@ -71,6 +71,7 @@ struct Watch: AsyncParsableCommand {
             }
             if !json {
                 print("snapshot at event \(snapshot.sequence) (controller epoch \(snapshot.epoch)): \(jobs) active jobs, \(snapshot.pools.count) pools; following \(topic.isEmpty ? "everything" : topic)")
+                fflush(nil)
             }
             return (snapshot.sequence, snapshot.epoch)
         }

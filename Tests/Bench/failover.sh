@@ -33,6 +33,8 @@ start_controller() {
         --pools "tcp://127.0.0.1:$p" --clients "tcp://127.0.0.1:$((p + 1))" --events "tcp://127.0.0.1:$((p + 2))" \
         --log-level notice >>"$work/$name.out" 2>>"$work/$name.err" &
     pids[$name]=$!
+    # Killed on purpose: no job-control notice for it.
+    disown "${pids[$name]}"
 }
 start_controller a
 for _ in $(seq 100); do grep -q leading "$work/a.err" 2>/dev/null && break; sleep 0.1; done

@@ -102,6 +102,32 @@ private func runCounts(_ path: String) -> [String: Int] {
 
 @Suite("Controllers sharing a PostgreSQL store", .serialized)
 struct HighAvailabilityTests {
+    @Test func sharedStoreOptionsAreCheckedBeforeAnythingStarts() async throws {
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        for (arguments, words) in [
+            (["--store", "postgres://junction@127.0.0.1/db", "--state", "/tmp/x"], "not both"),
+            (["--store", "mysql://junction@127.0.0.1/db"], "not a PostgreSQL URL"),
+            (["--store", "postgres://junction:hunter2@127.0.0.1/db?sslmode=sometimes"], "sslmode must be"),
+            (["--name", "a"], "give --store too"),
+            (["--store", "postgres://junction@127.0.0.1/db", "--lease-ms", "50"], "--lease-ms"),
+            (["--store", "postgres://junction@127.0.0.1/db", "--advertise-pools", "ftp://x"], "--advertise-pools"),
+        ] {
+            let result = try await JunctionProcess(["controller", "--topology", topology] + arguments).finish(within: 30)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.errors.contains(words), "\(arguments): \(result.errors)")
+            #expect(!result.errors.contains("hunter2"), "a password is never printed")
+        }
+        // A database nobody serves: the controller says where it looked, and stops.
+        let unreachable = try await JunctionProcess(["controller", "--topology", topology, "--store", "postgres://junction@127.0.0.1:9/junction?sslmode=disable"]).finish(within: 60)
+        #expect(unreachable.status != 0)
+        #expect(unreachable.errors.contains("cannot reach the store at postgres://junction@127.0.0.1:9/junction"), "\(unreachable.errors)")
+        // An agent's and a client's lists are checked one endpoint at a time.
+        let pool = try await JunctionProcess(["pool", "--id", "p", "--node", "near", "--pools", "tcp://127.0.0.1:7410,nonsense"]).finish(within: 30)
+        #expect(pool.status != 0 && pool.errors.contains("--pools"), "\(pool.errors)")
+        let client = try await JunctionProcess(["status", "--controller", "tcp://127.0.0.1:7411,tcp://127.0.0.1:7411"]).finish(within: 30)
+        #expect(client.status != 0 && client.errors.contains("named twice"), "\(client.errors)")
+    }
+
     @Test func everyAcknowledgedJobRunsOnceAcrossLeaderKills() async throws {
         let database = try PostgresServer.start()
         defer { database.stop() }
@@ -179,6 +205,29 @@ struct HighAvailabilityTests {
         let listed = try await shared.client("status", "--json")
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]])
         #expect(rows.compactMap { $0["job"] as? String } == [id], "the store holds the new leader's job alone: \(listed.output)")
+    }
+
+    @Test func anObserverFollowsTheNewLeaderWithAFreshSnapshot() async throws {
+        let database = try PostgresServer.start()
+        defer { database.stop() }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let shared = try await SharedControllers.start(["a", "b"], topology: topology, store: database.url)
+        defer { shared.killAll() }
+        let events = shared.controllers.map(\.events).joined(separator: ",")
+        let watch = try JunctionProcess(["watch", "--controller", shared.clients, "--events", events])
+        defer { watch.signal(SIGKILL) }
+        _ = try await watch.waitForOutput("(controller epoch 1)")
+        shared.controllers[0].process.signal(SIGKILL)
+        // Accepted by the new leader: it waits for a pool, and its event goes out under epoch 2.
+        let submit = try await shared.client("submit", "--from", "users", "--cpu", "1", "--", "true")
+        #expect(submit.status == 0, "\(submit.errors)")
+        let fresh = try await watch.waitForOutput("(controller epoch 2)", within: 60)
+        #expect(fresh.contains("a new controller epoch 2: taking a fresh snapshot"), "\(fresh)")
+        // Events after the new snapshot are followed as before.
+        let next = try await shared.client("submit", "--from", "users", "--cpu", "1", "--", "true")
+        let id = next.output.split(separator: " ").first.map(String.init) ?? ""
+        #expect(next.status == 0 && id.hasPrefix("job-"), "\(next.errors)")
+        _ = try await watch.waitForOutput("\(id) accepted", within: 60)
     }
 
     @Test func aDatabaseRestartUnderTheLeaderLosesNoJob() async throws {

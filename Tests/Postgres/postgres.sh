@@ -6,7 +6,8 @@
 #                                            the database `junction`; prints its URL
 #   Tests/Postgres/postgres.sh stop DIR      stop at once (immediate shutdown) and remove DIR
 #   Tests/Postgres/postgres.sh restart DIR   stop at once and start again on the same port
-#   Tests/Postgres/postgres.sh check         exit 0 when the server programs are installed
+#   Tests/Postgres/postgres.sh check         start a server and stop it again: exit 0 when the
+#                                            tests that need PostgreSQL can run here
 #
 # Needs Debian's postgresql-15 (Deploy/setup-debian.sh --tests installs it). As root, the server
 # runs as the `postgres` user, since PostgreSQL refuses to run as root.
@@ -34,7 +35,17 @@ start_server() {
 
 case "${1:-}" in
   check)
-    exit 0
+    dir=$(mktemp -d)
+    chmod 755 "$dir"
+    if url=$("$0" start "$dir/pg"); then
+      psql "$url" -Atc 'SELECT version()' || { "$0" stop "$dir/pg"; rm -rf "$dir"; exit 1; }
+      "$0" stop "$dir/pg"
+      rm -rf "$dir"
+    else
+      rm -rf "$dir"
+      echo "PostgreSQL cannot run here: the high-availability tests will fail" >&2
+      exit 1
+    fi
     ;;
   start)
     dir=${2:?usage: $0 start DIR}
