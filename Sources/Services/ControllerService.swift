@@ -656,8 +656,8 @@ public final class ControllerService: Service, Sendable {
     /// The endpoints bound, wildcard ports resolved: pools, clients, events.
     public let endpoints: ControllerEndpoints
 
-    /// Recovers from the store, then binds the endpoints at once, so that a bad address fails
-    /// here, before `run`.
+    /// Recovers from the store (with `leadership`, once its first campaign takes the lead),
+    /// then binds the endpoints at once, so that a bad address fails here, before `run`.
     public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, leadership: LeadershipSettings? = nil, security: ControllerSecurity? = nil, maximumTopologyBytes: Int = Topology.defaultMaximumBytes, metrics: PrometheusExport? = nil, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
         let (failures, fatal) = AsyncStream.makeStream(of: (any Error).self)
         self.failures = failures

@@ -251,6 +251,33 @@ public final class PostgresStore: ControllerStore, LeaderElection {
             END IF;
         END $$
         """,
+        // A whole batch in one statement, so a commit costs one round trip to the server
+        // whatever the number of jobs: fenced, then arrays of rows upserted (an empty key or
+        // owner, and an end of -1, stand for none).
+        """
+        CREATE FUNCTION junction_commit(
+            expected BIGINT, numbers BIGINT[], ids TEXT[], states INTEGER[], finished BOOLEAN[], submitted BIGINT[],
+            keys TEXT[], infos BYTEA[], requests BYTEA[], sequences BIGINT[], cancels BOOLEAN[], exclusions TEXT[],
+            deadlines BIGINT[], owners TEXT[], ended BIGINT[], next_job BIGINT, next_event BIGINT,
+            pools TEXT[], pool_sequences BIGINT[]
+        ) RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM junction_fence(expected);
+            INSERT INTO jobs(number, id, state, finished, submitted_ms, idempotency_key, info, request,
+                             dispatch_sequence, cancel_requested, exclusions, placement_deadline_ms, owner, ended_ms)
+            SELECT n, i, st, f, sub, NULLIF(k, ''), inf, req, seq, c, e, d, NULLIF(o, ''), NULLIF(en, -1)
+            FROM unnest(numbers, ids, states, finished, submitted, keys, infos, requests, sequences, cancels, exclusions,
+                        deadlines, owners, ended) AS t(n, i, st, f, sub, k, inf, req, seq, c, e, d, o, en)
+            ON CONFLICT(number) DO UPDATE SET state = excluded.state, finished = excluded.finished,
+                info = excluded.info, request = excluded.request, dispatch_sequence = excluded.dispatch_sequence,
+                cancel_requested = excluded.cancel_requested, exclusions = excluded.exclusions,
+                placement_deadline_ms = excluded.placement_deadline_ms, ended_ms = excluded.ended_ms;
+            INSERT INTO meta(key, value) VALUES ('next_job_number', next_job), ('event_sequence', next_event)
+            ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+            INSERT INTO dispatch_sequences(pool, sequence) SELECT p, q FROM unnest(pools, pool_sequences) AS t(p, q)
+            ON CONFLICT(pool) DO UPDATE SET sequence = excluded.sequence WHERE excluded.sequence > dispatch_sequences.sequence;
+        END $$
+        """,
     ]
 
     // MARK: LeaderElection
@@ -348,34 +375,33 @@ public final class PostgresStore: ControllerStore, LeaderElection {
 
     public func commit(jobs: [StoredJob], counters: DurableCounters) throws {
         let epoch = try heldEpoch()
-        var statements: [PostgresQuery] = ["SELECT junction_fence(\(epoch))"]
-        statements.reserveCapacity(jobs.count + counters.dispatchSequences.count + 3)
+        var numbers: [Int64] = [], ids: [String] = [], states: [Int32] = [], finished: [Bool] = [], submitted: [Int64] = []
+        var keys: [String] = [], infos: [ByteBuffer] = [], requests: [ByteBuffer] = [], sequences: [Int64] = [], cancels: [Bool] = []
+        var exclusions: [String] = [], deadlines: [Int64] = [], owners: [String] = [], ended: [Int64] = []
         for job in jobs {
-            let owner = job.job.spec.owner
-            statements.append(try """
-                INSERT INTO jobs(number, id, state, finished, submitted_ms, idempotency_key, info, request,
-                                 dispatch_sequence, cancel_requested, exclusions, placement_deadline_ms, owner, ended_ms)
-                VALUES (\(Int64(job.number)), \(job.job.id), \(Int32(job.job.state.wire.rawValue)), \(job.isFinished),
-                        \(job.job.submittedMs), \(job.idempotencyKey.isEmpty ? nil : job.idempotencyKey),
-                        \(try job.job.wire.serializedData()), \(try job.request.wire.serializedData()),
-                        \(Int64(job.dispatchSequence)), \(job.cancelRequested), \(job.exclusionsText), \(job.placementDeadlineMs),
-                        \(owner.isEmpty ? nil : owner), \(job.isFinished ? job.job.updatedMs : nil))
-                ON CONFLICT(number) DO UPDATE SET state = excluded.state, finished = excluded.finished,
-                    info = excluded.info, request = excluded.request, dispatch_sequence = excluded.dispatch_sequence,
-                    cancel_requested = excluded.cancel_requested, exclusions = excluded.exclusions,
-                    placement_deadline_ms = excluded.placement_deadline_ms, ended_ms = excluded.ended_ms
-                """)
+            numbers.append(Int64(job.number))
+            ids.append(job.job.id)
+            states.append(Int32(job.job.state.wire.rawValue))
+            finished.append(job.isFinished)
+            submitted.append(job.job.submittedMs)
+            keys.append(job.idempotencyKey)
+            infos.append(ByteBuffer(bytes: try job.job.wire.serializedBytes() as [UInt8]))
+            requests.append(ByteBuffer(bytes: try job.request.wire.serializedBytes() as [UInt8]))
+            sequences.append(Int64(job.dispatchSequence))
+            cancels.append(job.cancelRequested)
+            exclusions.append(job.exclusionsText)
+            deadlines.append(job.placementDeadlineMs)
+            owners.append(job.job.spec.owner)
+            ended.append(job.isFinished ? job.job.updatedMs : -1)
         }
-        for (key, value) in [("next_job_number", counters.nextJobNumber), ("event_sequence", counters.eventSequence)] {
-            statements.append("INSERT INTO meta(key, value) VALUES (\(key), \(Int64(value))) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-        }
-        for (pool, sequence) in counters.dispatchSequences.sorted(by: { $0.key < $1.key }) {
-            statements.append("""
-                INSERT INTO dispatch_sequences(pool, sequence) VALUES (\(pool), \(Int64(sequence)))
-                ON CONFLICT(pool) DO UPDATE SET sequence = excluded.sequence WHERE excluded.sequence > dispatch_sequences.sequence
-                """)
-        }
-        try transaction(statements)
+        let changed = counters.dispatchSequences.sorted { $0.key < $1.key }
+        let pools = changed.map(\.key)
+        let poolSequences = changed.map { Int64($0.value) }
+        try run(["""
+            SELECT junction_commit(\(epoch), \(numbers), \(ids), \(states), \(finished), \(submitted), \(keys), \(infos), \(requests),
+                \(sequences), \(cancels), \(exclusions), \(deadlines), \(owners), \(ended), \(Int64(counters.nextJobNumber)),
+                \(Int64(counters.eventSequence)), \(pools), \(poolSequences))
+            """])
     }
 
     public func answer(_ query: StoreQuery) throws -> StoreAnswer {
