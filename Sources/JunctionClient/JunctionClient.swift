@@ -120,8 +120,9 @@ public final class JunctionClient: Sendable {
                 // (the silent ones already had their second).
                 if allAnswered { try? await Task.sleep(for: .milliseconds(250)) }
             case .silent:
-                guard several else { break }
+                break
             }
+            // One controller: one round, bounded by the timeout.
             if !several { break }
         }
         if let turnedAway { throw .refused(code: turnedAway.code, message: turnedAway.message) }
