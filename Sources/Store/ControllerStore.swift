@@ -46,18 +46,6 @@ public enum StoreSync: String, Sendable, CaseIterable {
     case full
 }
 
-extension StoreQuery {
-    /// The jobs a lookup by id names, with the owner it is limited to: listing them and
-    /// cancelling a finished one read the same rows.
-    var lookup: (ids: [String], owner: String?)? {
-        switch self {
-        case .jobs(let ids, let owner): (ids, owner)
-        case .cancelFinished(let id, let owner): ([id], owner)
-        case .page, .usage: nil
-        }
-    }
-}
-
 extension StoredJob {
     /// Exclusions as stored: `pool=unixMs` pairs joined by commas (pool ids hold no `=` or `,`).
     var exclusionsText: String {

@@ -53,11 +53,11 @@ public final class InMemoryStore: ControllerStore {
                 }
                 return .jobs(infos, nextCursor: "")
             }
-            if let (ids, owner) = query.lookup { return lookUp(ids, owner: owner) }
             switch query {
-            case .jobs, .cancelFinished:
-                // Answered by the lookup above.
-                return .jobs([], nextCursor: "")
+            case .jobs(let ids, let owner):
+                return lookUp(ids, owner: owner)
+            case .cancelFinished(let id, let owner):
+                return lookUp([id], owner: owner)
             case .usage(let query, let owner):
                 let ended = contents.jobs.values.lazy.map(\.job).filter { job in
                     job.state.isFinished && (query.sinceMs..<query.untilMs).contains(job.updatedMs) && (owner == nil || job.spec.owner == owner)

@@ -416,11 +416,11 @@ public final class PostgresStore: ControllerStore, LeaderElection {
             }
             return .jobs(infos, nextCursor: "")
         }
-        if let (ids, owner) = query.lookup { return try lookUp(ids, owner: owner) }
         switch query {
-        case .jobs, .cancelFinished:
-            // Answered by the lookup above.
-            return .jobs([], nextCursor: "")
+        case .jobs(let ids, let owner):
+            return try lookUp(ids, owner: owner)
+        case .cancelFinished(let id, let owner):
+            return try lookUp([id], owner: owner)
         case .usage(let query, let owner):
             let rows = try run([owner.map { owner in
                 "SELECT info FROM jobs WHERE ended_ms >= \(query.sinceMs) AND ended_ms < \(query.untilMs) AND owner = \(owner)"

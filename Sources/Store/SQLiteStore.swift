@@ -154,11 +154,11 @@ public final class SQLiteStore: ControllerStore {
                 }
                 return .jobs(infos, nextCursor: "")
             }
-            if let (ids, owner) = query.lookup { return try lookUp(ids, owner: owner) }
             switch query {
-            case .jobs, .cancelFinished:
-                // Answered by the lookup above.
-                return .jobs([], nextCursor: "")
+            case .jobs(let ids, let owner):
+                return try lookUp(ids, owner: owner)
+            case .cancelFinished(let id, let owner):
+                return try lookUp([id], owner: owner)
             case .usage(let query, let owner):
                 var sql = "SELECT info FROM jobs WHERE ended_ms >= ? AND ended_ms < ?"
                 var arguments: StatementArguments = [query.sinceMs, query.untilMs]

@@ -19,6 +19,12 @@ func waitUntil(_ what: String, within seconds: Double = 20, _ condition: () thro
     throw ProcessWaitError(description: "\(what) did not happen within \(seconds) s")
 }
 
+/// How many times each job id appears in a log its jobs append to.
+func runCounts(_ path: String) -> [String: Int] {
+    let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    return Dictionary(lines.map { ($0, 1) }, uniquingKeysWith: +)
+}
+
 /// Reads a pid a job wrote to a file, once the file holds one.
 func readPID(_ path: String) async throws -> pid_t {
     var pid: pid_t = 0
@@ -66,8 +72,7 @@ struct DurabilityTests {
             let done = try await controller.waitForJob(id, state: "succeeded", within: 60)
             #expect(done["attempts"] as? Int == 1, "\(id) kept its first run: \(done)")
         }
-        let lines = try String(contentsOfFile: runs, encoding: .utf8).split(separator: "\n").map(String.init)
-        let counts = Dictionary(lines.map { ($0, 1) }, uniquingKeysWith: +)
+        let counts = runCounts(runs)
         #expect(counts.filter { $0.value > 1 }.isEmpty, "jobs that ran twice: \(counts.filter { $0.value > 1 })")
         for id in acknowledged { #expect(counts[id] == 1, "\(id) ran \(counts[id] ?? 0) times") }
         controller.process.signal(SIGTERM)

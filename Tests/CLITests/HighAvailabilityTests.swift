@@ -89,15 +89,35 @@ private struct SharedControllers {
     }
 }
 
+/// A PostgreSQL server, controllers a and b sharing it (a leads), and pool near-1 up at the
+/// leader, with a work folder whose `runs` log the tests' jobs append to. `stop` ends all of it.
+private final class Cluster {
+    let database: PostgresServer
+    let work: String
+    var shared: SharedControllers
+    let pool: JunctionProcess
+    var runs: String { "\(work)/runs.log" }
+
+    init(cores: Int, extra: [String] = ["--lease-ms", "2000"]) async throws {
+        database = try PostgresServer.start()
+        work = try temporaryDirectory()
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        shared = try await SharedControllers.start(["a", "b"], topology: topology, store: database.url, extra: extra)
+        pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", shared.pools, "--cpu", "\(cores)", "--memory-gib", "\(cores)", "--work-dir", "\(work)/pool"])
+        try await shared.waitForPools(["near-1"])
+    }
+
+    func stop() {
+        pool.signal(SIGKILL)
+        shared.killAll()
+        try? FileManager.default.removeItem(atPath: work)
+        database.stop()
+    }
+}
+
 /// Waits until a controller's log says it leads.
 private func waitUntilLeading(_ controller: RunningController, within seconds: Double = 30) async throws {
     try await waitUntil("\(controller.clients) leading", within: seconds) { controller.process.errorsSoFar.contains("leading") }
-}
-
-/// How many times each job id appears in a log its jobs append to.
-private func runCounts(_ path: String) -> [String: Int] {
-    let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-    return Dictionary(lines.map { ($0, 1) }, uniquingKeysWith: +)
 }
 
 @Suite("Controllers sharing a PostgreSQL store", .serialized)
@@ -129,40 +149,32 @@ struct HighAvailabilityTests {
     }
 
     @Test func everyAcknowledgedJobRunsOnceAcrossLeaderKills() async throws {
-        let database = try PostgresServer.start()
-        defer { database.stop() }
-        let work = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let runs = "\(work)/runs.log"
-        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
-        var shared = try await SharedControllers.start(["a", "b"], topology: topology, store: database.url)
-        defer { shared.killAll() }
-        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", shared.pools, "--cpu", "64", "--memory-gib", "64", "--work-dir", "\(work)/pool"])
-        defer { pool.signal(SIGKILL) }
-        try await shared.waitForPools(["near-1"])
+        let cluster = try await Cluster(cores: 64)
+        defer { cluster.stop() }
+        let runs = cluster.runs
 
         var acknowledged: [String] = []
         for round in 0..<3 {
             for _ in 0..<3 {
                 // Each run appends its job id: a job that ran twice shows up twice.
-                let submit = try await shared.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "echo $JUNCTION_JOB_ID >> \(runs); sleep 2")
+                let submit = try await cluster.shared.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "echo $JUNCTION_JOB_ID >> \(runs); sleep 2")
                 let id = submit.output.split(separator: " ").first.map(String.init) ?? ""
                 #expect(submit.status == 0 && id.hasPrefix("job-"), "round \(round): \(submit.output) \(submit.errors)")
                 acknowledged.append(id)
             }
-            let leader = try await shared.waitForLeader()
+            let leader = try await cluster.shared.waitForLeader()
             // One more in flight as the leader dies: acknowledged by either leader or by none, it runs at most once.
-            let inFlight = try JunctionProcess(["submit", "--controller", shared.clients, "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "echo $JUNCTION_JOB_ID >> \(runs)"])
-            shared.controllers[leader].process.signal(SIGKILL)
-            _ = try await shared.controllers[leader].process.finish(within: 10)
+            let inFlight = try JunctionProcess(["submit", "--controller", cluster.shared.clients, "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "echo $JUNCTION_JOB_ID >> \(runs)"])
+            cluster.shared.controllers[leader].process.signal(SIGKILL)
+            _ = try await cluster.shared.controllers[leader].process.finish(within: 10)
             let late = try await inFlight.finish(within: 60)
             if late.status == 0, let id = late.output.split(separator: " ").first { acknowledged.append(String(id)) }
-            #expect(try await shared.waitForLeader() != leader, "round \(round): the standby took over")
-            try await shared.restart(leader)
+            #expect(try await cluster.shared.waitForLeader() != leader, "round \(round): the standby took over")
+            try await cluster.shared.restart(leader)
         }
         #expect(Set(acknowledged).count == acknowledged.count, "no job id is handed out twice: \(acknowledged)")
         for id in acknowledged {
-            let done = try await shared.waitForJob(id, state: "succeeded")
+            let done = try await cluster.shared.waitForJob(id, state: "succeeded")
             #expect(done["attempts"] as? Int == 1, "\(id) kept its first run through the takeovers: \(done)")
         }
         let counts = runCounts(runs)
@@ -171,18 +183,10 @@ struct HighAvailabilityTests {
     }
 
     @Test func aLeaderPausedPastItsLeaseServesNothingWhenItWakes() async throws {
-        let database = try PostgresServer.start()
-        defer { database.stop() }
-        let work = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let runs = "\(work)/runs.log"
-        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
-        let shared = try await SharedControllers.start(["a", "b"], topology: topology, store: database.url)
-        defer { shared.killAll() }
+        let cluster = try await Cluster(cores: 8)
+        defer { cluster.stop() }
+        let (runs, shared) = (cluster.runs, cluster.shared)
         let (paused, standby) = (shared.controllers[0], shared.controllers[1])
-        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", shared.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", "\(work)/pool"])
-        defer { pool.signal(SIGKILL) }
-        try await shared.waitForPools(["near-1"])
 
         paused.process.signal(SIGSTOP)
         // A submit that reaches the paused leader waits in its socket until it wakes.
@@ -231,17 +235,9 @@ struct HighAvailabilityTests {
     }
 
     @Test func aDatabaseRestartUnderTheLeaderLosesNoJob() async throws {
-        let database = try PostgresServer.start()
-        defer { database.stop() }
-        let work = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let runs = "\(work)/runs.log"
-        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
-        let shared = try await SharedControllers.start(["a", "b"], topology: topology, store: database.url, extra: [])
-        defer { shared.killAll() }
-        let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", shared.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", "\(work)/pool"])
-        defer { pool.signal(SIGKILL) }
-        try await shared.waitForPools(["near-1"])
+        let cluster = try await Cluster(cores: 8, extra: [])
+        defer { cluster.stop() }
+        let (runs, shared, database) = (cluster.runs, cluster.shared, cluster.database)
         var ids: [String] = []
         for round in 0..<2 {
             let submit = try await shared.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/sh", "-c", "echo $JUNCTION_JOB_ID >> \(runs); sleep 3")

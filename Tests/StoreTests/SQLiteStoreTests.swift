@@ -20,6 +20,30 @@ func record(_ number: UInt64, _ state: JobState, key: String = "", submittedMs: 
     return StoredJob(job: job, request: request, number: number, dispatchSequence: number, exclusions: ["west-1": 99_000], idempotencyKey: key)
 }
 
+/// Commits what both stores' recovery tests recover: three jobs, then a later state of one of
+/// them, with the counters as they stood after each batch.
+func commitSampleBatches(to store: any ControllerStore) throws {
+    try store.commit(jobs: [record(1, .running, key: "k1"), record(2, .succeeded), record(3, .accepted)],
+                     counters: DurableCounters(nextJobNumber: 4, eventSequence: 17, epoch: 1, dispatchSequences: ["east-1": 3]))
+    // A later state of the same job replaces the earlier one.
+    try store.commit(jobs: [record(3, .dispatched)], counters: DurableCounters(nextJobNumber: 4, eventSequence: 18, epoch: 1, dispatchSequences: ["east-1": 2]))
+}
+
+/// Checks that the next controller on `store` recovers what `commitSampleBatches` committed.
+func expectSampleBatchesRecovered(by store: any ControllerStore, epoch: UInt64) throws {
+    let recovered = try store.recover(nowMs: 2_000, idempotencyWindowS: 60)
+    #expect(recovered.counters.epoch == epoch)
+    #expect(recovered.counters.nextJobNumber == 4)
+    #expect(recovered.counters.eventSequence == 18)
+    #expect(recovered.counters.dispatchSequences == ["east-1": 3], "a dispatch sequence never goes back")
+    #expect(recovered.jobs.map(\.job.id) == ["job-1", "job-3"], "finished jobs stay in the store, not in memory")
+    #expect(recovered.jobs.last?.job.state == .dispatched)
+    #expect(recovered.jobs.first?.exclusions == ["west-1": 99_000])
+    #expect(recovered.jobs.first?.request.cpuCores == 2)
+    #expect(recovered.idempotencyKeys == ["k1": "job-1"])
+    #expect(try store.recover(nowMs: 1_000_000, idempotencyWindowS: 60).idempotencyKeys.isEmpty, "keys expire")
+}
+
 /// A store of each kind, empty and ready for a controller: a PostgreSQL one on a server of its
 /// own, whose lease it holds. `close` ends what the store needed.
 func emptyStore(_ kind: String) throws -> (store: any ControllerStore, close: () -> Void) {
@@ -46,23 +70,10 @@ struct SQLiteStoreTests {
             let store = try SQLiteStore(directory: directory)
             let first = try store.recover(nowMs: 1_000, idempotencyWindowS: 60)
             #expect(first.counters.epoch == 1 && first.counters.nextJobNumber == 1 && first.jobs.isEmpty)
-            try store.commit(jobs: [record(1, .running, key: "k1"), record(2, .succeeded), record(3, .accepted)],
-                             counters: DurableCounters(nextJobNumber: 4, eventSequence: 17, epoch: 1, dispatchSequences: ["east-1": 3]))
-            // A later state of the same job replaces the earlier one.
-            try store.commit(jobs: [record(3, .dispatched)], counters: DurableCounters(nextJobNumber: 4, eventSequence: 18, epoch: 1, dispatchSequences: ["east-1": 2]))
+            try commitSampleBatches(to: store)
         }
         let store = try SQLiteStore(directory: directory)
-        let recovered = try store.recover(nowMs: 2_000, idempotencyWindowS: 60)
-        #expect(recovered.counters.epoch == 2)
-        #expect(recovered.counters.nextJobNumber == 4)
-        #expect(recovered.counters.eventSequence == 18)
-        #expect(recovered.counters.dispatchSequences == ["east-1": 3], "a dispatch sequence never goes back")
-        #expect(recovered.jobs.map(\.job.id) == ["job-1", "job-3"], "finished jobs stay in the store, not in memory")
-        #expect(recovered.jobs.last?.job.state == .dispatched)
-        #expect(recovered.jobs.first?.exclusions == ["west-1": 99_000])
-        #expect(recovered.jobs.first?.request.cpuCores == 2)
-        #expect(recovered.idempotencyKeys == ["k1": "job-1"])
-        #expect(try store.recover(nowMs: 1_000_000, idempotencyWindowS: 60).idempotencyKeys.isEmpty, "keys expire")
+        try expectSampleBatchesRecovered(by: store, epoch: 2)
     }
 
     @Test func aSecondControllerCannotTakeTheSameDirectory() throws {
