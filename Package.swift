@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "PoolAgentCoreTests", dependencies: ["PoolAgentCore", "Topology", "Wire"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),
-        .testTarget(name: "CLITests", dependencies: ["junction", "ControllerCore", "JunctionClient", "PoolAgentCore", "Wire", "ZeroMQ", "Yams", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["junction", "ControllerCore", "JunctionClient", "PoolAgentCore", "Services", "Wire", "ZeroMQ", "Yams", "TestSupport"], exclude: ["Slurm"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"]),
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology", "TestSupport"]),

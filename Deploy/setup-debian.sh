@@ -2,7 +2,8 @@
 # Installs the Debian packages Junction needs to build and run, when they are missing.
 # With --tests, also the real services the tests drive: Prometheus (its server and promtool)
 # and Chromium, for the admin endpoint's scrape and dashboard tests, and PostgreSQL, for the
-# high-availability store (Tests/Postgres/postgres.sh runs throwaway servers of it).
+# high-availability store (Tests/Postgres/postgres.sh runs throwaway servers of it), and Slurm
+# with munge, for the Slurm executor (Tests/Slurm/slurm.sh runs throwaway clusters of it).
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ if [ "${JUNCTION_SETUP_PROTOC:-0}" = 1 ]; then
   packages+=(protobuf-compiler)
 fi
 if [ "$tests" = 1 ]; then
-  packages+=(prometheus chromium postgresql)
+  packages+=(prometheus chromium postgresql slurmctld slurmd slurm-client munge)
 fi
 
 missing=()

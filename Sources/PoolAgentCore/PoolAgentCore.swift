@@ -52,6 +52,43 @@ public struct AgentConfiguration: Sendable, Hashable {
     }
 }
 
+/// What a pool's batch system (Slurm) says of itself: what it has, what is free now, each
+/// node's size (a job runs on one node) and how long its own queue makes a job wait.
+public struct PoolObservation: Sendable, Hashable {
+    public var total: Resources
+    public var free: Resources
+    /// The size of every node that takes jobs.
+    public var nodes: [Resources]
+    public var queueWaitS: Double
+
+    public init(total: Resources, free: Resources, nodes: [Resources], queueWaitS: Double) {
+        self.total = total
+        self.free = free
+        self.nodes = nodes
+        self.queueWaitS = queueWaitS
+    }
+}
+
+/// A job a batch system still holds from an earlier agent of this pool, followed again.
+public struct AdoptedJob: Sendable, Hashable {
+    public var jobID: String
+    public var spec: Junction_V1_JobSpec
+    public var dispatchSequence: UInt64
+    public var attempt: UInt32
+    /// Whether it had started running, as far as the earlier agent knew.
+    public var started: Bool
+    public var output: String
+
+    public init(jobID: String, spec: Junction_V1_JobSpec, dispatchSequence: UInt64, attempt: UInt32, started: Bool, output: String) {
+        self.jobID = jobID
+        self.spec = spec
+        self.dispatchSequence = dispatchSequence
+        self.attempt = attempt
+        self.started = started
+        self.output = output
+    }
+}
+
 /// The GPU devices a job was given: whole GPUs, or the device of its shared GPU.
 public struct GPUAssignment: Sendable, Hashable {
     /// Device indices the job holds whole, in order.
@@ -81,6 +118,8 @@ public enum AgentEvent: Sendable {
     case jobStartFailed(String, reason: String)
     /// A job ended; `stderrTail` is the last line it wrote to its stderr.
     case jobExited(String, exitCode: Int32, usage: Junction_V1_Usage, stderrTail: String = "")
+    /// The pool's batch system reported its capacity and queue.
+    case observed(PoolObservation)
     case tick
 }
 
@@ -139,6 +178,11 @@ public struct PoolAgentCore: Sendable {
     /// The pools endpoint of the controller a standby named as the leader when it turned this
     /// agent away; empty when the last session ended otherwise. The next connection goes there.
     public internal(set) var leaderHint = ""
+    /// Whether the next connection goes to the same controller: it answered and leads.
+    public internal(set) var staysWithController = false
+    /// What the pool's batch system last reported; nil for a pool whose capacity is configured.
+    /// With one, jobs queue in the batch system: a dispatch is taken when it fits some node.
+    public internal(set) var observation: PoolObservation?
     var now = 0.0
     var unixMs: Int64 = 0
     var actions: [AgentAction] = []
@@ -160,10 +204,24 @@ public struct PoolAgentCore: Sendable {
     /// Jobs the agent runs now.
     public var runningJobIDs: [String] { jobs.keys.sorted() }
 
-    /// Capacity minus what running jobs hold; a GPU that jobs share is taken as a whole.
+    /// A job's attempt and dispatch sequence, as its dispatch numbered them.
+    public func dispatchNumbers(of jobID: String) -> (attempt: UInt32, sequence: UInt64)? {
+        jobs[jobID].map { ($0.attempt, $0.dispatchSequence) }
+    }
+
+    /// What the pool has: as its batch system reports it, else as configured.
+    public var total: Resources { observation?.total ?? configuration.capacity }
+
+    /// Capacity minus what running jobs hold; a GPU that jobs share is taken as a whole. With a
+    /// batch system, what it reports free less what jobs still queued there will take.
     public var free: Resources {
         var free = configuration.capacity
-        for job in jobs.values {
+        var holding = Array(jobs.values)
+        if let observation {
+            free = observation.free
+            holding = holding.filter { !$0.started }
+        }
+        for job in holding {
             free.cpuCores = max(0, free.cpuCores - job.spec.resources.cpuCores)
             free.memoryBytes = free.memoryBytes > job.spec.resources.memoryBytes ? free.memoryBytes - job.spec.resources.memoryBytes : 0
             for (model, count) in job.spec.resources.gpus { free.gpus[model] = max(0, (free.gpus[model] ?? 0) - Int(count)) }
@@ -216,8 +274,21 @@ public struct PoolAgentCore: Sendable {
             advertise()
         case .tick:
             tick()
+        case .observed(let observation):
+            let before = (free, self.observation?.queueWaitS)
+            self.observation = observation
+            if before != (free, observation.queueWaitS) { advertise() }
         }
         return actions
+    }
+
+    /// Follows jobs an earlier agent of this pool left in its batch system, before registering:
+    /// the registration names them, so the controller keeps them here instead of running them again.
+    public mutating func adopt(_ adopted: [AdoptedJob]) {
+        for job in adopted {
+            jobs[job.jobID] = Job(spec: job.spec, dispatchSequence: job.dispatchSequence, attempt: job.attempt, started: job.started, stopping: false, output: job.output)
+            dispatchSequenceApplied = max(dispatchSequenceApplied, job.dispatchSequence)
+        }
     }
 
     // MARK: Session
@@ -236,7 +307,7 @@ public struct PoolAgentCore: Sendable {
         register.poolID = configuration.poolID
         register.node = configuration.node
         register.agentVersion = "1"
-        register.total = configuration.capacity.wire
+        register.total = total.wire
         register.labels = configuration.labels
         if let price = configuration.price { register.price = price.wire }
         register.speed = configuration.speed ?? 0
@@ -257,8 +328,9 @@ public struct PoolAgentCore: Sendable {
 
     /// Drops the connection and schedules a new one after the back-off, which doubles with each
     /// failure unless the controller answered (a standby turning the agent away: it is there).
-    private mutating func backOff(_ reason: String, leader: String = "", answered: Bool = false) {
+    private mutating func backOff(_ reason: String, leader: String = "", answered: Bool = false, stay: Bool = false) {
         leaderHint = leader
+        staysWithController = stay
         metrics.sessionsLost.increment()
         sessionLost()
         let delay = min(configuration.backoffMaxS, configuration.backoffInitialS * pow2(answered ? 0 : failedAttempts))
@@ -341,6 +413,10 @@ public struct PoolAgentCore: Sendable {
                     sessionLost()
                     register()
                 }
+            } else if error.code == .conflict, !isRegistered {
+                // The controller still hears this pool's previous session (this agent restarted
+                // within its liveness window): try again soon rather than after a welcome timeout.
+                backOff("the controller still has this pool's previous session (\(error.message))", answered: true, stay: true)
             } else if error.code == .notLeader {
                 // A standby: go to the leader it names (or try another controller), jobs untouched.
                 backOff("the controller stands by (\(error.message))", leader: error.leader.pools, answered: true)
@@ -371,27 +447,16 @@ public struct PoolAgentCore: Sendable {
             cpuCores: dispatch.spec.resources.cpuCores, memoryBytes: dispatch.spec.resources.memoryBytes,
             gpus: dispatch.spec.resources.gpus.mapValues { Int($0) }
         )
-        let available = free
         var shortage: String?
-        if asked.cpuCores > available.cpuCores + 1e-9 {
-            shortage = "\(compactNumber(available.cpuCores)) cores free, \(compactNumber(asked.cpuCores)) asked"
-        } else if asked.memoryBytes > available.memoryBytes {
-            shortage = "\(available.memoryBytes >> 20) MiB free, \(asked.memoryBytes >> 20) MiB asked"
-        } else if let model = asked.gpus.first(where: { $0.value > (available.gpus[$0.key] ?? 0) }) {
-            shortage = "\(available.gpus[model.key] ?? 0) \(model.key) free, \(model.value) asked"
-        } else if dispatch.spec.hasGpuShare {
-            let share = dispatch.spec.gpuShare
-            if !(share.share > 0 && share.share < 1) {
-                shortage = "a GPU share must be above 0 and below 1, not \(share.share)"
-            } else if let used = sharedGPUs[share.model]?[share.gpu] {
-                if used + share.share > 1 + 1e-9 { shortage = "shared \(share.model) \(share.gpu) has \(compactNumber(1 - used)) free, \(compactNumber(share.share)) asked" }
-            } else if (available.gpus[share.model] ?? 0) < 1 {
-                shortage = "no \(share.model) free to share"
-            }
+        if let observation {
+            shortage = batchShortage(dispatch.spec, asked: asked, nodes: observation.nodes)
+        } else {
+            shortage = shortageNow(dispatch.spec, asked: asked)
         }
         if dispatch.spec.command.isEmpty { shortage = "the job has no command" }
         var gpus = GPUAssignment()
-        if shortage == nil {
+        if shortage == nil, observation == nil {
+            // A batch system gives devices itself; here the agent does.
             switch assignDevices(dispatch.spec) {
             case .success(let assigned): gpus = assigned
             case .failure(let failure): shortage = failure.reason
@@ -410,6 +475,43 @@ public struct PoolAgentCore: Sendable {
         send(.dispatchAck(ack))
         actions.append(.run(jobID: dispatch.jobID, spec: dispatch.spec, gpus: gpus))
         log("info", "running a job along \(dispatch.path.joined(separator: " → "))", ["job": dispatch.jobID, "attempt": "\(dispatch.attempt)"])
+    }
+
+    /// What keeps a job from running here now; nil when it fits what is free.
+    private func shortageNow(_ spec: Junction_V1_JobSpec, asked: Resources) -> String? {
+        let available = free
+        var shortage: String?
+        if asked.cpuCores > available.cpuCores + 1e-9 {
+            shortage = "\(compactNumber(available.cpuCores)) cores free, \(compactNumber(asked.cpuCores)) asked"
+        } else if asked.memoryBytes > available.memoryBytes {
+            shortage = "\(available.memoryBytes >> 20) MiB free, \(asked.memoryBytes >> 20) MiB asked"
+        } else if let model = asked.gpus.first(where: { $0.value > (available.gpus[$0.key] ?? 0) }) {
+            shortage = "\(available.gpus[model.key] ?? 0) \(model.key) free, \(model.value) asked"
+        } else if spec.hasGpuShare {
+            let share = spec.gpuShare
+            if !(share.share > 0 && share.share < 1) {
+                shortage = "a GPU share must be above 0 and below 1, not \(share.share)"
+            } else if let used = sharedGPUs[share.model]?[share.gpu] {
+                if used + share.share > 1 + 1e-9 { shortage = "shared \(share.model) \(share.gpu) has \(compactNumber(1 - used)) free, \(compactNumber(share.share)) asked" }
+            } else if (available.gpus[share.model] ?? 0) < 1 {
+                shortage = "no \(share.model) free to share"
+            }
+        }
+        return shortage
+    }
+
+    /// What keeps a job from ever running in the batch system; nil when some node can take it
+    /// (it may wait in the batch system's queue for room there).
+    private func batchShortage(_ spec: Junction_V1_JobSpec, asked: Resources, nodes: [Resources]) -> String? {
+        if spec.hasGpuShare { return "this pool's batch system gives whole GPUs only, not a share of one" }
+        guard !nodes.contains(where: { asked.fits(in: $0) }) else { return nil }
+        guard let largest = nodes.max(by: { ($0.cpuCores, $0.memoryBytes) < ($1.cpuCores, $1.memoryBytes) }) else {
+            return "the batch system has no node that takes jobs"
+        }
+        let gpus = asked.gpus.filter { $0.value > 0 }.map { "\($0.value) \($0.key)" }.sorted()
+        let wanted = (["\(compactNumber(asked.cpuCores)) cores", "\(asked.memoryBytes >> 20) MiB"] + gpus).joined(separator: ", ")
+        let had = (["\(compactNumber(largest.cpuCores)) cores", "\(largest.memoryBytes >> 20) MiB"] + largest.gpus.map { "\($0.value) \($0.key)" }.sorted()).joined(separator: ", ")
+        return "no node of the batch system has \(wanted) (the largest has \(had))"
     }
 
     private mutating func report(_ id: String, _ state: Junction_V1_JobState, exitCode: Int32, usage: Junction_V1_Usage, message: String, attempt: UInt32? = nil, output: String = "") {
@@ -441,7 +543,8 @@ public struct PoolAgentCore: Sendable {
         advertisement.sequence = advertisementSequence
         advertisement.timestampMs = unixMs
         advertisement.free = free.wire
-        advertisement.total = configuration.capacity.wire
+        advertisement.total = total.wire
+        advertisement.queueWaitS = observation?.queueWaitS ?? 0
         advertisement.processingLatencyMs = configuration.processingLatencyMs
         advertisement.speed = configuration.speed ?? 0
         advertisement.labels = configuration.labels

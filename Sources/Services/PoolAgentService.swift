@@ -5,6 +5,7 @@ import Observability
 import PoolAgentCore
 import ServiceLifecycle
 import Synchronization
+import Topology
 import Wire
 import ZeroMQ
 
@@ -12,7 +13,8 @@ import ZeroMQ
 enum AgentInput: Sendable {
     /// Messages from the controller on the connection of the given generation.
     case received([Delivery], generation: Int)
-    case jobExited(ProcessExecutor.Exit)
+    /// What the executor reports: a job started, could not start or ended; the pool's capacity.
+    case executor(ExecutorEvent)
     /// Stop the jobs, say goodbye, close the connection; then resume the waiter.
     case shutdown(@Sendable () -> Void)
     /// Open the first connection and register; the result goes to the closure.
@@ -21,12 +23,27 @@ enum AgentInput: Sendable {
     case inspect(@Sendable (PoolAgentCore) -> Void)
 }
 
-/// Where a loop will be, for code created before it (the executor's exit callback).
+/// Where a loop will be, for code created before it (the executor's callbacks): what is
+/// injected before the loop exists waits for it.
 final class LoopReference: Sendable {
-    let loop = Mutex<SocketLoop?>(nil)
+    private let state = Mutex<(loop: SocketLoop?, early: [any Sendable])>((nil, []))
 
     func inject(_ value: any Sendable) {
-        loop.withLock { $0 }?.inject(value)
+        let loop = state.withLock { state in
+            if state.loop == nil { state.early.append(value) }
+            return state.loop
+        }
+        loop?.inject(value)
+    }
+
+    /// Sets the loop and hands it what came before.
+    func attach(_ loop: SocketLoop) {
+        let early = state.withLock { state in
+            state.loop = loop
+            defer { state.early = [] }
+            return state.early
+        }
+        for value in early { loop.inject(value) }
     }
 }
 
@@ -53,7 +70,7 @@ final class AgentOwner: @unchecked Sendable {
     private let curve: CurveClientKeys?
     private let refused: AsyncStream<String>.Continuation
     let logger: Logger
-    let executor: ProcessExecutor
+    let executor: any JobExecutor
     private let executorErrors: CoreMetrics.Counter
     /// This machine's name, for where a job's files are (gethostname: no name service asked).
     private let hostName = Services.hostName()
@@ -62,7 +79,7 @@ final class AgentOwner: @unchecked Sendable {
     /// The loop that owns this, set once it exists: connections hand their messages to it.
     let loop = LoopReference()
 
-    init(core: PoolAgentCore, context: Context, controllers: [String], curve: CurveClientKeys?, executor: ProcessExecutor, logger: Logger, metrics: any MetricsFactory, refused: AsyncStream<String>.Continuation) {
+    init(core: PoolAgentCore, context: Context, controllers: [String], curve: CurveClientKeys?, executor: any JobExecutor, logger: Logger, metrics: any MetricsFactory, refused: AsyncStream<String>.Continuation) {
         executorErrors = CoreMetrics.Counter(label: "junction_agent_executor_errors_total", factory: metrics)
         self.refused = refused
         self.core = core
@@ -88,8 +105,15 @@ final class AgentOwner: @unchecked Sendable {
                         logger.warning("dropped an undecodable message from the controller: \(error)")
                     }
                 }
-            case .jobExited(let exit):
+            case .executor(.exited(let exit)):
                 handle(.jobExited(exit.jobID, exitCode: exit.exitCode, usage: exit.usage, stderrTail: exit.exitCode == 0 ? "" : executor.stderrTail(of: exit.jobID)))
+            case .executor(.started(let jobID)):
+                handle(.jobStarted(jobID, output: output(of: jobID)))
+            case .executor(.startFailed(let jobID, let reason)):
+                executorErrors.increment()
+                handle(.jobStartFailed(jobID, reason: reason))
+            case .executor(.observed(let observation)):
+                handle(.observed(observation))
             case .shutdown(let done):
                 shutdown()
                 done()
@@ -148,9 +172,11 @@ final class AgentOwner: @unchecked Sendable {
                 // To the leader a standby named, if it is one of ours; else, with several, the next one.
                 let previous = current
                 let now = clock.now
-                if core.leaderHint.isEmpty { silentAt[current] = now }
+                if core.leaderHint.isEmpty, !core.staysWithController { silentAt[current] = now }
                 let answering = { (index: Int) in self.silentAt[index].map { now - $0 > .seconds(10) } ?? true }
-                if let named = controllers.firstIndex(of: core.leaderHint), answering(named) {
+                if core.staysWithController {
+                    // The same one again.
+                } else if let named = controllers.firstIndex(of: core.leaderHint), answering(named) {
                     current = named
                 } else {
                     // The next that has not gone silent lately; a standby that answered stays next.
@@ -179,8 +205,12 @@ final class AgentOwner: @unchecked Sendable {
             switch action {
             case .run(let jobID, let spec, let gpus):
                 do {
-                    try executor.start(jobID: jobID, spec: spec, gpus: gpus, poolHasGPUs: !core.configuration.capacity.gpus.isEmpty)
-                    handle(.jobStarted(jobID, output: "\(hostName):\(executor.workingDirectory(of: jobID).path)"))
+                    let numbers = core.dispatchNumbers(of: jobID) ?? (0, 0)
+                    let start = try executor.start(
+                        jobID: jobID, spec: spec, gpus: gpus, poolHasGPUs: !core.configuration.capacity.gpus.isEmpty,
+                        dispatch: DispatchNumbers(attempt: numbers.attempt, sequence: numbers.sequence)
+                    )
+                    if case .running = start { handle(.jobStarted(jobID, output: output(of: jobID))) }
                 } catch {
                     executorErrors.increment()
                     handle(.jobStartFailed(jobID, reason: "\(error)"))
@@ -193,13 +223,27 @@ final class AgentOwner: @unchecked Sendable {
         }
     }
 
+    /// Where a job's files are, as this machine names them.
+    private func output(of jobID: String) -> String {
+        "\(hostName):\(executor.workingDirectory(of: jobID).path)"
+    }
+
     /// Stops the jobs and says goodbye before the connection closes, so the controller places
     /// the jobs elsewhere at once instead of waiting out the liveness window; none may go on
-    /// running here.
+    /// running here. Jobs a batch system holds run on instead, and no goodbye is said: an agent
+    /// started again within the controller's liveness window takes them up.
     private func shutdown() {
         guard !stopped else { return }
         stopped = true
-        executor.stopAll(graceS: 5)
+        guard executor.shutdown(graceS: 5) else {
+            let jobs = core.runningJobIDs
+            if !jobs.isEmpty {
+                logger.notice("jobs run on in the batch system; an agent started again on this work directory follows them", metadata: ["jobs": "\(jobs.joined(separator: ","))"])
+            }
+            connection?.shutdown()
+            connection = nil
+            return
+        }
         var goodbye = Junction_V1_Goodbye()
         goodbye.reason = "agent shutting down"
         if let bytes = try? WireMessage(.goodbye(goodbye)).serialized() { connection?.send(Message([bytes])) }
@@ -221,25 +265,48 @@ public final class PoolAgentService: Service, Sendable {
     private let context: Context
     private let controllers: [String]
 
+    /// What the pool offered when the agent started: as configured, or as the batch system said.
+    public let capacity: Resources
+
     /// An agent of one controller, or of several sharing a store (`controllers`, in the order
-    /// tried), of which it follows the one that leads.
-    public init(configuration: AgentConfiguration, controllers: [String], workDirectory: URL, logger: Logger, curve: CurveClientKeys? = nil, metrics: PrometheusExport? = nil, tickInterval: Duration = .milliseconds(100)) throws {
+    /// tried), of which it follows the one that leads. Jobs run as local processes under
+    /// `workDirectory`, or in Slurm when `slurm` is given.
+    public init(configuration: AgentConfiguration, controllers: [String], workDirectory: URL, logger: Logger, curve: CurveClientKeys? = nil, metrics: PrometheusExport? = nil, slurm: SlurmSettings? = nil, tickInterval: Duration = .milliseconds(100)) throws {
         precondition(!controllers.isEmpty, "an agent needs a controller")
         self.controllers = controllers
+        let events = LoopReference()
+        var core = PoolAgentCore(configuration: configuration, metrics: AgentMetrics(factory: metrics ?? NOOPMetricsHandler.instance))
+        let executor: any JobExecutor
+        if let slurm {
+            let slurmExecutor = try SlurmExecutor(directory: workDirectory, settings: slurm) { event in
+                events.inject(AgentInput.executor(event))
+            }
+            for note in slurmExecutor.startNotes { logger.notice("\(note)") }
+            let host = Services.hostName()
+            core.adopt(slurmExecutor.adopted.map { job in
+                var job = job
+                job.output = "\(host):\(slurmExecutor.workingDirectory(of: job.jobID).path)"
+                return job
+            })
+            _ = core.handle(.observed(slurmExecutor.firstObservation), now: 0, unixMs: 0)
+            executor = slurmExecutor
+        } else {
+            let processExecutor = try ProcessExecutor(directory: workDirectory) { exit in
+                events.inject(AgentInput.executor(.exited(exit)))
+            }
+            if !processExecutor.leftovers.isEmpty {
+                logger.warning("stopped jobs an earlier agent on this work directory left running", metadata: ["jobs": "\(processExecutor.leftovers.joined(separator: ","))"])
+            }
+            executor = processExecutor
+        }
+        capacity = core.total
         context = try Context()
-        let exits = LoopReference()
-        let executor = try ProcessExecutor(directory: workDirectory) { exit in
-            exits.inject(AgentInput.jobExited(exit))
-        }
-        if !executor.leftovers.isEmpty {
-            logger.warning("stopped jobs an earlier agent on this work directory left running", metadata: ["jobs": "\(executor.leftovers.joined(separator: ","))"])
-        }
         let (refusals, refused) = AsyncStream.makeStream(of: String.self)
         self.refusals = refusals
         self.refused = refused
         let factory: any MetricsFactory = metrics ?? NOOPMetricsHandler.instance
         let owner = AgentOwner(
-            core: PoolAgentCore(configuration: configuration, metrics: AgentMetrics(factory: factory)), context: context, controllers: controllers, curve: curve,
+            core: core, context: context, controllers: controllers, curve: curve,
             executor: executor, logger: logger, metrics: factory, refused: refused
         )
         self.owner = owner
@@ -250,8 +317,8 @@ public final class PoolAgentService: Service, Sendable {
             context.terminate()
             throw error
         }
-        owner.loop.loop.withLock { $0 = loop }
-        exits.loop.withLock { $0 = loop }
+        owner.loop.attach(loop)
+        events.attach(loop)
     }
 
     public func run() async throws {

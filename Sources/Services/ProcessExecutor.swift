@@ -7,25 +7,17 @@ import Wire
 /// Runs jobs as local processes: the command with its arguments and environment, in a working
 /// directory of its own, stdout and stderr to files there. A thread per job waits for the exit
 /// and reads the process's CPU time from the kernel.
-public final class ProcessExecutor: Sendable {
-    /// How a job ended.
-    public struct Exit: Sendable {
-        public var jobID: String
-        /// The exit code, or minus the signal number that killed it.
-        public var exitCode: Int32
-        public var usage: Junction_V1_Usage
-    }
-
+final class ProcessExecutor: JobExecutor {
     private let directory: URL
     private let running = Mutex<[String: pid_t]>([:])
-    private let onExit: @Sendable (Exit) -> Void
+    private let onExit: @Sendable (JobExit) -> Void
     private let spawner = SpawnThread()
     /// Jobs a previous agent on this directory left running, stopped when this one started.
-    public let leftovers: [String]
+    let leftovers: [String]
 
     /// Jobs run under `directory`/`job-id`/; `onExit` is called from the waiting thread. Jobs an
     /// earlier agent left running under `directory` are killed first.
-    public init(directory: URL, onExit: @escaping @Sendable (Exit) -> Void) throws {
+    init(directory: URL, onExit: @escaping @Sendable (JobExit) -> Void) throws {
         self.directory = directory
         self.onExit = onExit
         try FileManager.default.createDirectory(at: directory.appendingPathComponent(".running"), withIntermediateDirectories: true)
@@ -54,23 +46,8 @@ public final class ProcessExecutor: Sendable {
         return stopped
     }
 
-    /// The last line a job wrote to its stderr, at most 200 characters of it; empty when none.
-    public func stderrTail(of jobID: String) -> String {
-        let path = workingDirectory(of: jobID).appendingPathComponent("stderr").path
-        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? handle.close() }
-        // The end of the file is enough: a job may write gigabytes to stderr.
-        let size = (try? handle.seekToEnd()) ?? 0
-        try? handle.seek(toOffset: size > 4_096 ? size - 4_096 : 0)
-        let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-        let last = text.split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) } ?? ""
-        let line = last.trimmingCharacters(in: .whitespaces)
-        return line.count > 200 ? "…" + line.suffix(199) : line
-    }
-
-    /// The folder a job runs in.
-    public func workingDirectory(of jobID: String) -> URL {
-        directory.appendingPathComponent(jobID.replacingOccurrences(of: "/", with: "_"))
+    func workingDirectory(of jobID: String) -> URL {
+        jobFolder(directory, jobID)
     }
 
     /// Starts a job; throws when it cannot be started (no such command, no working directory).
@@ -79,7 +56,7 @@ public final class ProcessExecutor: Sendable {
     /// SIGKILL if the agent dies, so a killed agent leaves no job running that the controller
     /// then places again. Its process group is written down until it ends, so an agent that
     /// starts again on this directory stops whatever its previous incarnation left behind.
-    public func start(jobID: String, spec: Junction_V1_JobSpec, gpus: GPUAssignment = GPUAssignment(), poolHasGPUs: Bool = false) throws {
+    func start(jobID: String, spec: Junction_V1_JobSpec, gpus: GPUAssignment, poolHasGPUs: Bool, dispatch: DispatchNumbers) throws -> JobStart {
         let folder = workingDirectory(of: jobID)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var environment = ProcessInfo.processInfo.environment
@@ -142,14 +119,15 @@ public final class ProcessExecutor: Sendable {
             report.gpuSeconds = wall * gpus
             let exited = status & 0x7F == 0
             let code = exited ? (status >> 8) & 0xFF : -(status & 0x7F)
-            onExit(Exit(jobID: jobID, exitCode: code, usage: report))
+            onExit(JobExit(jobID: jobID, exitCode: code, usage: report))
         }
         thread.name = "job-\(jobID)"
         thread.start()
+        return .running
     }
 
     /// SIGTERM to the job's process group now, SIGKILL after `graceS` if it is still there.
-    public func stop(jobID: String, graceS: Double) {
+    func stop(jobID: String, graceS: Double) {
         guard let pid = running.withLock({ $0[jobID] }) else { return }
         kill(-pid, SIGTERM)
         DispatchQueue.global().asyncAfter(deadline: .now() + graceS) { [self] in
@@ -157,12 +135,11 @@ public final class ProcessExecutor: Sendable {
         }
     }
 
-    /// Kills every job still running (used on shutdown when asked to).
-    public func stopAll(graceS: Double) {
+    /// Stops every job still running: none may run on without an agent that reports it.
+    func shutdown(graceS: Double) -> Bool {
         for jobID in running.withLock({ Array($0.keys) }) { stop(jobID: jobID, graceS: graceS) }
+        return true
     }
-
-    public var runningJobs: [String] { running.withLock { $0.keys.sorted() } }
 }
 
 /// A job that could not be started.

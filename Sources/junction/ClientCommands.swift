@@ -450,6 +450,8 @@ struct Pools: AsyncParsableCommand {
         var gpus_held: [String: UInt32]
         var gpu_share_held: Double
         var gpus_free: [String: UInt32]
+        /// How long the pool's own batch queue makes a job wait, as it reports.
+        var queue_wait_s: Double
         var running_jobs: UInt32
         var last_advertisement_ms: Int64
         /// The price list and speed in force: the agent's own, else the topology's.
@@ -468,12 +470,12 @@ struct Pools: AsyncParsableCommand {
         } while !request.cursor.isEmpty
         if json {
             print(try jsonText(reply.pools.map {
-                PoolJSON(pool: $0.poolID, node: $0.node, state: $0.state.name, cpu_free: $0.free.cpuCores, cpu_total: $0.total.cpuCores, cpu_reserved: $0.reserved.cpuCores, cpu_held: $0.held.cpuCores, gpus_held: $0.held.gpus, gpu_share_held: $0.heldGpuShare, gpus_free: $0.free.gpus, running_jobs: $0.runningJobs, last_advertisement_ms: $0.lastAdvertisementMs, price_core_hour: $0.price.cpuCoreHour, price_gpu_hour: $0.price.gpuHour, speed: $0.speed)
+                PoolJSON(pool: $0.poolID, node: $0.node, state: $0.state.name, cpu_free: $0.free.cpuCores, cpu_total: $0.total.cpuCores, cpu_reserved: $0.reserved.cpuCores, cpu_held: $0.held.cpuCores, gpus_held: $0.held.gpus, gpu_share_held: $0.heldGpuShare, gpus_free: $0.free.gpus, queue_wait_s: $0.queueWaitS, running_jobs: $0.runningJobs, last_advertisement_ms: $0.lastAdvertisementMs, price_core_hour: $0.price.cpuCoreHour, price_gpu_hour: $0.price.gpuHour, speed: $0.speed)
             }))
             return
         }
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
-        print(table(header: ["pool", "node", "state", "cores free", "cores held", "GPUs free", "GPUs held", "jobs", "price/core-h", "speed", "advertised"], rows: reply.pools.map {
+        print(table(header: ["pool", "node", "state", "cores free", "cores held", "GPUs free", "GPUs held", "jobs", "queue wait", "price/core-h", "speed", "advertised"], rows: reply.pools.map {
             // A declared pool no agent has joined has no known free capacity: only its declared total.
             let joined = $0.state != .declared
             // Whole GPUs by model, and the fraction of a GPU that jobs sharing one hold.
@@ -482,6 +484,7 @@ struct Pools: AsyncParsableCommand {
             return [$0.poolID, $0.node, joined ? $0.state.name : "declared, no agent",
                     "\(joined ? decimal($0.free.cpuCores) : "-")/\(decimal($0.total.cpuCores))", decimal($0.held.cpuCores),
                     joined ? gpuText($0.free.gpus.mapValues { Int($0) }, leading: false) : "-", heldGPUs, "\($0.runningJobs)",
+                    $0.queueWaitS > 0 ? "\(decimal($0.queueWaitS)) s" : "-",
                     decimal($0.price.cpuCoreHour), decimal($0.speed),
                     $0.lastAdvertisementMs > 0 ? "\(decimal(Double(now - $0.lastAdvertisementMs) / 1_000)) s ago" : "never"]
         }))

@@ -345,7 +345,11 @@ struct PoolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pool",
         abstract: "Run a pool agent: advertise capacity to the controller and run the jobs it sends.",
-        discussion: "Without --cpu and --memory-gib, capacity is read from /proc, and GPUs from nvidia-smi where present."
+        discussion: """
+        Without --cpu and --memory-gib, capacity is read from /proc, and GPUs from nvidia-smi where present.
+
+        With --executor slurm, the pool is a Slurm cluster's partition: capacity and queue wait come from sinfo and squeue, jobs go to sbatch, and an agent started again on the same --work-dir follows the jobs its predecessor left in Slurm. The work directory must be on a file system the cluster's nodes share.
+        """
     )
 
     @Option(help: "The pool's id.")
@@ -390,6 +394,18 @@ struct PoolCommand: AsyncParsableCommand {
     @Option(help: "Speed relative to a reference pool. Without it, the topology's speed for the pool stands (none: 1).")
     var speed: Double?
 
+    @Option(help: ArgumentHelp("Where jobs run: local processes on this machine, or slurm: batch jobs in a Slurm cluster.", valueName: "local|slurm"))
+    var executor: ExecutorKind = .local
+
+    @Option(help: ArgumentHelp("The Slurm partition the pool is made of and jobs go to (default: every node; jobs to the default partition).", valueName: "name"))
+    var partition: String?
+
+    @Option(help: ArgumentHelp("The Slurm account jobs are charged to.", valueName: "name"))
+    var account: String?
+
+    @Option(help: ArgumentHelp("How often, in ms, Slurm's queue and nodes are read.", valueName: "ms"))
+    var slurmPollMs: Int = 2_000
+
     @Option(help: "Where jobs run: one folder per job with its stdout and stderr.")
     var workDir: String = FileManager.default.temporaryDirectory.appendingPathComponent("junction-jobs").path
 
@@ -409,6 +425,22 @@ struct PoolCommand: AsyncParsableCommand {
         }
         let option = givenPools != nil ? "--pools" : formerControllerOption != nil ? "--controller" : "$JUNCTION_POOLS"
         try checkEndpointList(controllers, option: option, role: "the controller's pools endpoint")
+        if executor == .slurm {
+            let configured = [("--cpu", cpu != nil), ("--memory-gib", memoryGib != nil), ("--gpus", gpus != nil)].filter(\.1).map(\.0)
+            if !configured.isEmpty {
+                throw ValidationError("\(configured.joined(separator: ", ")): with --executor slurm the pool's capacity is what Slurm reports (sinfo); leave \(configured.count == 1 ? "it" : "them") out")
+            }
+        } else if partition != nil || account != nil {
+            throw ValidationError("--partition and --account are for --executor slurm")
+        }
+        guard (100...600_000).contains(slurmPollMs) else {
+            throw ValidationError("--slurm-poll-ms must be from 100 to 600000, not \(slurmPollMs)")
+        }
+    }
+
+    /// Slurm's settings, with --executor slurm.
+    var slurm: SlurmSettings? {
+        executor == .slurm ? SlurmSettings(partition: partition, account: account, pollIntervalS: Double(slurmPollMs) / 1_000) : nil
     }
 
     func agentConfiguration() throws -> AgentConfiguration {
@@ -419,7 +451,7 @@ struct PoolCommand: AsyncParsableCommand {
         var devices: [String: [UInt32]] = [:]
         if let gpus {
             capacity.gpus = try parseCounts(gpus, flag: "--gpus")
-        } else {
+        } else if executor == .local {
             devices = detectGPUs()
             capacity.gpus = devices.mapValues(\.count)
         }
@@ -454,9 +486,10 @@ struct PoolCommand: AsyncParsableCommand {
         let export = adminAddress.map { _ in PrometheusExport(help: AgentMetrics.help, durationBuckets: AgentMetrics.durationBuckets) }
         let service = try PoolAgentService(
             configuration: configuration, controllers: controllers, workDirectory: URL(fileURLWithPath: workDir).appendingPathComponent(id), logger: logger,
-            curve: keys.curve(), metrics: export
+            curve: keys.curve(), metrics: export, slurm: slurm
         )
-        print("pool \(id): \(decimal(configuration.capacity.cpuCores)) cores, \(decimal(configuration.capacity.memoryGiB)) GiB\(gpuText(configuration.capacity.gpus)); controller \(controllers.joined(separator: ", "))")
+        let source = executor == .slurm ? " in Slurm\(partition.map { " partition \($0)" } ?? "")" : ""
+        print("pool \(id): \(decimal(service.capacity.cpuCores)) cores, \(decimal(service.capacity.memoryGiB)) GiB\(gpuText(service.capacity.gpus))\(source); controller \(controllers.joined(separator: ", "))")
         fflush(nil)
         var services: [any Service] = [service]
         if let adminAddress, let export {
@@ -467,6 +500,12 @@ struct PoolCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
+}
+
+/// Where a pool agent runs its jobs.
+enum ExecutorKind: String, ExpressibleByArgument, CaseIterable {
+    case local
+    case slurm
 }
 
 /// Endpoints given as one comma-separated list (an endpoint holds no comma).

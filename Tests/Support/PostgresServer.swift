@@ -44,35 +44,13 @@ public final class PostgresServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Runs the script and returns what it printed. Spawned and reaped here rather than with
-    /// Foundation's Process, whose exit watch missed this short-lived child inside the test process.
     @discardableResult
     private static func run(_ arguments: [String]) throws -> String {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("junction-pg-run-\(UUID().uuidString)").path
-        defer {
-            unlink(scratch + ".out")
-            unlink(scratch + ".err")
+        do {
+            return try runScript(script, arguments)
+        } catch {
+            throw PostgresServerError(description: "\(error)")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, scratch + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, scratch + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = (["/bin/bash", script] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/bin/bash", &actions, nil, argv, environ)
-        guard spawned == 0 else { throw PostgresServerError(description: "cannot run \(script): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        let printed = (try? String(contentsOfFile: scratch + ".out", encoding: .utf8)) ?? ""
-        let complaints = (try? String(contentsOfFile: scratch + ".err", encoding: .utf8)) ?? ""
-        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
-        guard exitCode == 0 else {
-            throw PostgresServerError(description: "Tests/Postgres/postgres.sh \(arguments.first ?? "") failed (\(exitCode)): \(complaints)")
-        }
-        return printed.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
