@@ -3,7 +3,8 @@
 # With --tests, also the real services the tests drive: Prometheus (its server and promtool)
 # and Chromium, for the admin endpoint's scrape and dashboard tests, and PostgreSQL, for the
 # high-availability store (Tests/Postgres/postgres.sh runs throwaway servers of it), and Slurm
-# with munge, for the Slurm executor (Tests/Slurm/slurm.sh runs throwaway clusters of it).
+# with munge, for the Slurm executor (Tests/Slurm/slurm.sh runs throwaway clusters of it); and
+# make, gcc and libprotobuf-c-dev, to build the C advertiser (Sources/junction-advertiser).
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 
@@ -18,10 +19,10 @@ done
 # libxml2 backs FoundationXML, which reads GraphML; libsqlite3-dev backs the job store (GRDB).
 packages=(libzmq3-dev libsqlite3-dev libxml2 pkg-config)
 if [ "${JUNCTION_SETUP_PROTOC:-0}" = 1 ]; then
-  packages+=(protobuf-compiler)
+  packages+=(protobuf-compiler protobuf-c-compiler)
 fi
 if [ "$tests" = 1 ]; then
-  packages+=(prometheus chromium postgresql slurmctld slurmd slurm-client munge)
+  packages+=(prometheus chromium postgresql slurmctld slurmd slurm-client munge make gcc libprotobuf-c-dev)
 fi
 
 missing=()

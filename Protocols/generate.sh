@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Generates the Swift code for the wire protocol from Protocols/junction/v1/*.proto into
-# Sources/Wire/Generated, and records what it generated from in Sources/Wire/Generated/SOURCES.sha256.
+# Generates the code for the wire protocol from Protocols/junction/v1/*.proto: Swift into
+# Sources/Wire/Generated, and C (protoc-c, for the C advertiser) into
+# Sources/junction-advertiser/generated; records what it generated from in
+# Sources/Wire/Generated/SOURCES.sha256.
 #
 #   Protocols/generate.sh           regenerate (builds protoc-gen-swift from the swift-protobuf
-#                                   package once, in release mode, into .build-protoc)
+#                                   package once, in release mode, into .build-protoc; needs
+#                                   protoc and protoc-c: protobuf-compiler, protobuf-c-compiler)
 #   Protocols/generate.sh --check   fail when the committed code is stale: a .proto or a generated
 #                                   file changed since the last generation. Needs no plugin build.
 #   Protocols/generate.sh --full-check
@@ -14,13 +17,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 protos_dir=Protocols
 out=Sources/Wire/Generated
+out_c=Sources/junction-advertiser/generated
 stamp=$out/SOURCES.sha256
 scratch=.build-protoc
 
 fingerprint() {
   # One line per input and output file: its digest and path, in a stable order.
   (cd "$root" && sha256sum $(find "$protos_dir/junction" -name '*.proto' | LC_ALL=C sort) \
-                           $(find "$1" -name '*.pb.swift' | LC_ALL=C sort) | sed "s#$1/#$out/#")
+                           $(find "$1" -name '*.pb.swift' | LC_ALL=C sort) | sed "s#$1/#$out/#"
+   cd "$root" && sha256sum $(find "$2" -name '*.pb-c.[ch]' | LC_ALL=C sort) | sed "s#$2/#$out_c/#")
 }
 
 build_plugin() {
@@ -39,15 +44,21 @@ build_plugin() {
 }
 
 generate_into() {
-  local target=$1
-  mkdir -p "$target"
+  local target=$1 target_c=$2
+  if ! command -v protoc-c >/dev/null; then
+    echo "protoc-c is missing: apt-get install -y protobuf-c-compiler" >&2
+    exit 1
+  fi
+  mkdir -p "$target" "$target_c"
   rm -f "$target"/*.pb.swift
+  rm -rf "$target_c/junction"
   protoc --plugin=protoc-gen-swift="$plugin" \
     --proto_path="$protos_dir" \
     --swift_opt=Visibility=Public \
     --swift_opt=FileNaming=DropPath \
     --swift_out="$target" \
     $(find "$protos_dir/junction" -name '*.proto' | LC_ALL=C sort)
+  (cd "$protos_dir" && protoc-c --c_out="$target_c" $(find junction -name '*.proto' | LC_ALL=C sort))
 }
 
 case "${1:-}" in
@@ -56,9 +67,9 @@ case "${1:-}" in
       echo "stale: $stamp is missing; run Protocols/generate.sh" >&2
       exit 1
     fi
-    if ! diff <(fingerprint "$out") "$stamp" >/dev/null; then
+    if ! diff <(fingerprint "$out" "$out_c") "$stamp" >/dev/null; then
       echo "stale: the .proto files or the generated code changed since the last generation:" >&2
-      diff <(fingerprint "$out") "$stamp" >&2 || true
+      diff <(fingerprint "$out" "$out_c") "$stamp" >&2 || true
       echo "run Protocols/generate.sh and commit the result" >&2
       exit 1
     fi
@@ -68,8 +79,8 @@ case "${1:-}" in
     build_plugin
     temporary=$(mktemp -d)
     trap 'rm -rf "$temporary"' EXIT
-    generate_into "$temporary"
-    if ! diff -r -x SOURCES.sha256 "$temporary" "$out"; then
+    generate_into "$temporary/swift" "$temporary/c"
+    if ! diff -r -x SOURCES.sha256 "$temporary/swift" "$out" || ! diff -r "$temporary/c" "$out_c"; then
       echo "stale: regenerated code differs; run Protocols/generate.sh and commit the result" >&2
       exit 1
     fi
@@ -77,9 +88,9 @@ case "${1:-}" in
     ;;
   "")
     build_plugin
-    generate_into "$out"
-    fingerprint "$out" > "$stamp"
-    echo "generated $(ls "$out"/*.pb.swift | wc -l) files in $out"
+    generate_into "$out" "$root/$out_c"
+    fingerprint "$out" "$out_c" > "$stamp"
+    echo "generated $(ls "$out"/*.pb.swift | wc -l) files in $out and $(ls "$out_c"/junction/v1/*.pb-c.c | wc -l) in $out_c"
     ;;
   *)
     echo "usage: $0 [--check | --full-check]" >&2
