@@ -144,7 +144,8 @@ extension ControllerCore {
         let unreported = awaitingReport.filter { now > $0.value }.keys.sorted { (jobs[$0]?.number ?? 0) < (jobs[$1]?.number ?? 0) }
         for id in unreported {
             awaitingReport[id] = nil
-            replace(id, because: "\(jobs[id]?.pool ?? "its pool") did not report it after the controller restarted")
+            let reason = awaitingBecause.removeValue(forKey: id) ?? "\(jobs[id]?.pool ?? "its pool") did not report it after the controller restarted"
+            replace(id, because: reason)
         }
         while let head = unanswered.first, now - head.at > configuration.dispatchTimeoutS {
             unanswered.removeFirst()
@@ -219,6 +220,7 @@ extension ControllerCore {
         next.waitingDirty = true
         next.unanswered = unanswered
         next.awaitingReport = awaitingReport
+        next.awaitingBecause = awaitingBecause
         next.idempotency = idempotency
         next.idempotencyExpiry = idempotencyExpiry
         next.finishedOrder = finishedOrder

@@ -45,6 +45,10 @@ public struct ControllerConfiguration: Sendable, Hashable {
     /// Extra time, beyond the liveness window, that a restarted controller gives pools to come
     /// back and report the jobs the store says they run.
     public var recoveryGraceS: Double = 5
+    /// How long a batch pool's jobs (its agent registered with `jobs_outlive_agent`) stay on it
+    /// after its session is lost, for an agent to come back and report them; 0 places them again
+    /// at once, as for any pool.
+    public var batchGraceS: Double = 600
     /// Jobs per page of a status, snapshot, pools or routes reply when the request names no limit.
     public var pageLimit = 500
     /// Log lines below this level are dropped in the core: a busy controller logs every transition.
@@ -185,6 +189,8 @@ struct Session: Sendable {
     var id: UInt64
     var lastHeard: Double
     var lastSent: Double
+    /// A batch pool's: its jobs run on when the agent is gone.
+    var jobsOutliveAgent = false
 }
 
 /// A job as the controller tracks it.
@@ -275,6 +281,9 @@ public struct ControllerCore: Sendable {
     var unanswered: Deque<(id: String, attempt: UInt32, at: Double)> = []
     /// Recovered jobs their pool has not reported yet, with when they are placed again if it has not.
     var awaitingReport: [String: Double] = [:]
+    /// Why a job there is placed again if its report does not come (when not said: its pool
+    /// did not report it after the controller restarted).
+    var awaitingBecause: [String: String] = [:]
     var nextJobNumber: UInt64 = 1
     /// Until when, after a start on a store, pools may still be on their way back: a submit
     /// that fits nowhere meanwhile waits for them instead of being refused.

@@ -26,8 +26,10 @@ public struct PoolRegistration: Sendable, Hashable {
     public var runningJobs: [RunningJob]
     /// The highest dispatch sequence the agent has applied.
     public var dispatchSequenceApplied: UInt64
+    /// Whether the pool's jobs run on when its agent is gone (a batch system holds them).
+    public var jobsOutliveAgent: Bool
 
-    public init(poolID: String, node: String = "", total: Resources = Resources(), labels: [String: String] = [:], price: Price? = nil, speed: Double = 0, runningJobs: [RunningJob] = [], dispatchSequenceApplied: UInt64 = 0) {
+    public init(poolID: String, node: String = "", total: Resources = Resources(), labels: [String: String] = [:], price: Price? = nil, speed: Double = 0, runningJobs: [RunningJob] = [], dispatchSequenceApplied: UInt64 = 0, jobsOutliveAgent: Bool = false) {
         self.poolID = poolID
         self.node = node
         self.total = total
@@ -36,6 +38,7 @@ public struct PoolRegistration: Sendable, Hashable {
         self.speed = speed
         self.runningJobs = runningJobs
         self.dispatchSequenceApplied = dispatchSequenceApplied
+        self.jobsOutliveAgent = jobsOutliveAgent
     }
 }
 

@@ -178,6 +178,7 @@ extension ControllerCore {
         job.pool = nil
         job.path = []
         awaitingReport[id] = nil
+        awaitingBecause[id] = nil
         jobs[id] = job
         if job.cancelRequested {
             transition(id, to: .cancelled, reason: "cancelled; \(reason)")
@@ -293,6 +294,7 @@ extension ControllerCore {
         }
         job.dispatchedAt = .infinity
         awaitingReport[job.id] = nil
+        awaitingBecause[job.id] = nil
         job.exitCode = update.exitCode
         if let usage = update.usage { job.usage = usage }
         if !update.output.isEmpty { job.output = update.output }

@@ -32,7 +32,7 @@ extension ControllerCore {
             handleJobReport(pool, report)
         case .goodbye(let reason):
             log(.notice, "pool said goodbye: \(reason)", ["pool": pool])
-            poolLost(pool, reason: "said goodbye: \(reason)")
+            poolLost(pool, reason: "said goodbye: \(reason)", saidGoodbye: true)
         case .unexpected(let kind):
             count("pools.unknown_message")
             actions.append(.toPool(peer: peer, correlationID: correlationID, .error(ControllerError(.unknownMessage, "\(kind) is not a pool message"))))
@@ -109,7 +109,7 @@ extension ControllerCore {
             forgetAdvertisements(of: id)
             log(.info, "pool registered again on a new connection; the old session ends", ["pool": id])
         }
-        let session = Session(peer: peer, id: nextSessionID, lastHeard: time.seconds, lastSent: time.seconds)
+        let session = Session(peer: peer, id: nextSessionID, lastHeard: time.seconds, lastSent: time.seconds, jobsOutliveAgent: register.jobsOutliveAgent)
         nextSessionID += 1
         sessions[id] = session
         poolOfPeer[peer] = id
@@ -127,6 +127,12 @@ extension ControllerCore {
                 stop.append(running.jobID)
                 continue
             }
+            if job.cancelRequested {
+                // Cancelled while its pool was away: stopped now; its report ends it.
+                stop.append(running.jobID)
+                awaitingBecause[job.id] = nil
+                continue
+            }
             keepRunning(job.id, on: id)
         }
         // Recovered jobs it did not list may still have outcomes on the way (sent right after the
@@ -134,6 +140,7 @@ extension ControllerCore {
         let liveness = Double(configuration.livenessMs) / 1_000
         for jobID in awaitingReport.keys where jobs[jobID]?.pool == id {
             awaitingReport[jobID] = time.seconds + liveness
+            awaitingBecause[jobID] = "\(id) registered again and did not report it"
         }
         let welcome = PoolWelcome(
             poolID: id, node: topology.nodes[state.node].id, heartbeatIntervalMs: configuration.heartbeatIntervalMs,
@@ -194,6 +201,7 @@ extension ControllerCore {
     mutating func keepRunning(_ id: String, on pool: String) {
         guard var job = jobs[id] else { return }
         awaitingReport[id] = nil
+        awaitingBecause[id] = nil
         job.dispatchedAt = .infinity
         if job.lease == nil, let estimate = job.estimate {
             let sharedGPU = job.spec.gpuShare?.gpu
@@ -211,17 +219,36 @@ extension ControllerCore {
 
     /// A pool went away (missed liveness, or said goodbye): its leases are released and its
     /// jobs placed again.
-    mutating func poolLost(_ pool: String, reason: String) {
-        if let session = sessions.removeValue(forKey: pool) { poolOfPeer[session.peer] = nil }
+    mutating func poolLost(_ pool: String, reason: String, saidGoodbye: Bool = false) {
+        let session = sessions.removeValue(forKey: pool)
+        if let session { poolOfPeer[session.peer] = nil }
         penalizeFlap(pool)
         forgetAdvertisements(of: pool)
         engine.setLiveness(pool, .down, now: time.seconds)
         publishPool(pool, reason: reason)
         let held = (onPool[pool] ?? []).sorted { (jobs[$0]?.number ?? 0) < (jobs[$1]?.number ?? 0) }
-        for id in held {
-            replace(id, because: "pool \(pool) \(reason)")
+        if session?.jobsOutliveAgent == true, !saidGoodbye, configuration.batchGraceS > 0 {
+            // Its batch system still runs them: they wait for an agent to report them.
+            for id in held { holdForBatchPool(id, pool) }
+            if !held.isEmpty {
+                log(.notice, "the pool's jobs run on in its batch system; they stay there while an agent may come back", ["pool": pool, "jobs": "\(held.count)", "grace_s": format(configuration.batchGraceS)])
+            }
+        } else {
+            for id in held {
+                replace(id, because: "pool \(pool) \(reason)")
+            }
         }
         replanJobs(on: pool)
+    }
+
+    /// Keeps a job on its batch pool, without a lease, until an agent lists it or the grace ends.
+    private mutating func holdForBatchPool(_ id: String, _ pool: String) {
+        guard var job = jobs[id], !job.isFinished else { return }
+        if let lease = job.lease { engine.release(lease) }
+        job.lease = nil
+        jobs[id] = job
+        awaitingReport[id] = time.seconds + configuration.batchGraceS
+        awaitingBecause[id] = "no agent of batch pool \(pool) reported it within \(format(configuration.batchGraceS)) s of losing its session"
     }
 }
 

@@ -58,7 +58,7 @@ extension PoolMessage {
                 poolID: register.poolID, node: register.node, total: Resources(register.total), labels: register.labels,
                 price: register.hasPrice ? Price(register.price) : nil, speed: register.speed,
                 runningJobs: register.runningJobs.map { RunningJob(jobID: $0.jobID, attempt: $0.attempt) },
-                dispatchSequenceApplied: register.dispatchSequenceApplied
+                dispatchSequenceApplied: register.dispatchSequenceApplied, jobsOutliveAgent: register.jobsOutliveAgent
             ))
         case .heartbeat:
             self = .heartbeat

@@ -16,6 +16,9 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// The device index of each GPU, by model, as `nvidia-smi` numbers them. A model the
     /// capacity names and this does not gets indices after the known ones, in model order.
     public var gpuDevices: [String: [UInt32]] = [:]
+    /// Whether the pool's jobs run on without this agent (a batch system holds them): said on
+    /// registering, so the controller keeps them through the agent's absence.
+    public var jobsOutliveAgent = false
     /// Advertise at least this often, besides when jobs start and end.
     public var advertiseEveryS: Double = 5
     public var backoffInitialS: Double = 0.5
@@ -320,6 +323,7 @@ public struct PoolAgentCore: Sendable {
             return running
         }
         register.dispatchSequenceApplied = dispatchSequenceApplied
+        register.jobsOutliveAgent = configuration.jobsOutliveAgent
         phase = .waitingForWelcome(sentAt: now)
         lastHeard = now
         send(.register(register))

@@ -275,6 +275,8 @@ public final class PoolAgentService: Service, Sendable {
         precondition(!controllers.isEmpty, "an agent needs a controller")
         self.controllers = controllers
         let events = LoopReference()
+        var configuration = configuration
+        configuration.jobsOutliveAgent = slurm != nil
         var core = PoolAgentCore(configuration: configuration, metrics: AgentMetrics(factory: metrics ?? NOOPMetricsHandler.instance))
         let executor: any JobExecutor
         if let slurm {

@@ -89,6 +89,9 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "How many times a planned job may move to another pool for an earlier completion.")
     var maxPlanMoves: UInt32 = 3
 
+    @Option(help: ArgumentHelp("How long, in seconds, a batch pool's jobs (a Slurm pool's: they run on without its agent) stay on it after its agent goes silent, for an agent to come back and report them, before they are placed again; 0 places them again at once.", valueName: "s"))
+    var batchGraceS: Double = 600
+
     @Option(help: ArgumentHelp("The access file (YAML): the controller's key pair and the pool and client keys it lets in, each with what it may do. Every endpoint then runs CURVE.", valueName: "file"))
     var access: String?
 
@@ -117,7 +120,7 @@ struct ControllerCommand: AsyncParsableCommand {
         try checkRanges([
             ("--client-rate", clientRate, 0, 1e9), ("--client-burst", clientBurst, 1, 1e9),
             ("--plan-horizon-s", planHorizonS, 0, 365 * 86_400), ("--default-runtime-s", defaultRuntimeS, 1, 3.2e8),
-            ("--max-plan-moves", Double(maxPlanMoves), 0, 100), ("--liveness-ms", Double(livenessMs), 100, 86_400_000),
+            ("--max-plan-moves", Double(maxPlanMoves), 0, 100), ("--batch-grace-s", batchGraceS, 0, 7 * 86_400), ("--liveness-ms", Double(livenessMs), 100, 86_400_000),
             ("--lease-ms", Double(leaseMs), 1_000, 600_000),
         ])
         if let store {
@@ -175,6 +178,7 @@ struct ControllerCommand: AsyncParsableCommand {
         configuration.planHorizonS = planHorizonS
         configuration.defaultRuntimeS = defaultRuntimeS
         configuration.maxPlanMoves = maxPlanMoves
+        configuration.batchGraceS = batchGraceS
         configuration.reloadablePaths = Set([topology] + reloadable)
         configuration.clientRequestsPerSecond = clientRate
         configuration.clientRequestBurst = clientBurst

@@ -181,10 +181,19 @@ struct SlurmPoolTests {
         let site = try await SlurmSite.start()
         let first = try site.agent()
         try await site.controller.waitForPools(["hpc"])
-        _ = try await site.controller.client("submit", "--from", "users", "--cpu", "1", "--memory-gib", "0.1", "--", "/bin/sh", "-c", "sleep 8; echo done")
+        _ = try await site.controller.client("submit", "--from", "users", "--cpu", "1", "--memory-gib", "0.1", "--", "/bin/sh", "-c", "sleep 15; echo done")
         _ = try await site.controller.waitForJob("job-1", state: "running", within: 60)
         first.signal(SIGKILL)
         _ = try await first.finish(within: 10)
+        // Away for longer than the controller's liveness window (4 s here): the pool goes down,
+        // and its job stays, since Slurm still runs it.
+        let deadline = Date().addingTimeInterval(30)
+        while !site.controller.process.errorsSoFar.contains("the pool's jobs run on in its batch system"), Date() < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(site.controller.process.errorsSoFar.contains("the pool's jobs run on in its batch system"), "\(site.controller.process.errorsSoFar.suffix(2_000))")
+        let held = try await site.controller.job("job-1")
+        #expect(held["state"] as? String == "running" && held["pool"] as? String == "hpc", "\(held)")
         let second = try site.agent()
         defer { site.stop([second]) }
         _ = try await second.waitForOutput("pool hpc", within: 30)

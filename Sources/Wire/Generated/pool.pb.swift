@@ -83,6 +83,11 @@ public nonisolated struct Junction_V1_Register: Sendable {
   /// The highest dispatch sequence this agent has applied, across sessions.
   public var dispatchSequenceApplied: UInt64 = 0
 
+  /// The pool's jobs run on without its agent (a batch system such as Slurm holds them): when
+  /// the session is lost without a Goodbye, the controller keeps them on the pool for its batch
+  /// grace period, waiting for an agent to register and list them, before placing them again.
+  public var jobsOutliveAgent: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -422,7 +427,7 @@ nonisolated extension Junction_V1_RunningJob: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Junction_V1_Register: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Register"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}pool_id\0\u{1}node\0\u{3}agent_version\0\u{1}total\0\u{1}labels\0\u{1}price\0\u{1}speed\0\u{3}running_jobs\0\u{3}dispatch_sequence_applied\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}pool_id\0\u{1}node\0\u{3}agent_version\0\u{1}total\0\u{1}labels\0\u{1}price\0\u{1}speed\0\u{3}running_jobs\0\u{3}dispatch_sequence_applied\0\u{3}jobs_outlive_agent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -439,6 +444,7 @@ nonisolated extension Junction_V1_Register: SwiftProtobuf.Message, SwiftProtobuf
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.speed) }()
       case 8: try { try decoder.decodeRepeatedMessageField(value: &self.runningJobs) }()
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.dispatchSequenceApplied) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.jobsOutliveAgent) }()
       default: break
       }
     }
@@ -476,6 +482,9 @@ nonisolated extension Junction_V1_Register: SwiftProtobuf.Message, SwiftProtobuf
     if self.dispatchSequenceApplied != 0 {
       try visitor.visitSingularUInt64Field(value: self.dispatchSequenceApplied, fieldNumber: 9)
     }
+    if self.jobsOutliveAgent != false {
+      try visitor.visitSingularBoolField(value: self.jobsOutliveAgent, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -489,6 +498,7 @@ nonisolated extension Junction_V1_Register: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.speed != rhs.speed {return false}
     if lhs.runningJobs != rhs.runningJobs {return false}
     if lhs.dispatchSequenceApplied != rhs.dispatchSequenceApplied {return false}
+    if lhs.jobsOutliveAgent != rhs.jobsOutliveAgent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

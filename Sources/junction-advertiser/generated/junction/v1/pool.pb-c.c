@@ -597,7 +597,7 @@ const ProtobufCMessageDescriptor junction__v1__register__labels_entry__descripto
   (ProtobufCMessageInit) junction__v1__register__labels_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor junction__v1__register__field_descriptors[9] =
+static const ProtobufCFieldDescriptor junction__v1__register__field_descriptors[10] =
 {
   {
     "pool_id",
@@ -707,10 +707,23 @@ static const ProtobufCFieldDescriptor junction__v1__register__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "jobs_outlive_agent",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Junction__V1__Register, jobs_outlive_agent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned junction__v1__register__field_indices_by_name[] = {
   2,   /* field[2] = agent_version */
   8,   /* field[8] = dispatch_sequence_applied */
+  9,   /* field[9] = jobs_outlive_agent */
   4,   /* field[4] = labels */
   1,   /* field[1] = node */
   0,   /* field[0] = pool_id */
@@ -722,7 +735,7 @@ static const unsigned junction__v1__register__field_indices_by_name[] = {
 static const ProtobufCIntRange junction__v1__register__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor junction__v1__register__descriptor =
 {
@@ -732,7 +745,7 @@ const ProtobufCMessageDescriptor junction__v1__register__descriptor =
   "Junction__V1__Register",
   "junction.v1",
   sizeof(Junction__V1__Register),
-  9,
+  10,
   junction__v1__register__field_descriptors,
   junction__v1__register__field_indices_by_name,
   1,  junction__v1__register__number_ranges,

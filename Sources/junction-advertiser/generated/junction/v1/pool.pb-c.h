@@ -91,10 +91,16 @@ struct  Junction__V1__Register
    * The highest dispatch sequence this agent has applied, across sessions.
    */
   uint64_t dispatch_sequence_applied;
+  /*
+   * The pool's jobs run on without its agent (a batch system such as Slurm holds them): when
+   * the session is lost without a Goodbye, the controller keeps them on the pool for its batch
+   * grace period, waiting for an agent to register and list them, before placing them again.
+   */
+  protobuf_c_boolean jobs_outlive_agent;
 };
 #define JUNCTION__V1__REGISTER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&junction__v1__register__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, NULL, 0, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0,NULL, NULL, 0, 0,NULL, 0, 0 }
 
 
 /*
