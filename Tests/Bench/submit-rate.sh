@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sequential submits of a trivial job per second: `junction submit` against a local controller
-# and one pool agent, and, where a Slurm cluster answers here, `sbatch` of the same job in the
-# same run. What a user waiting on each submit in a shell loop sees.
+# and one pool agent, and `sbatch` of the same job in the same run where a Slurm cluster answers
+# here (or, as root with Slurm installed, on a one-node cluster Tests/Slurm/slurm.sh starts for
+# the run). What a user waiting on each submit in a shell loop sees.
 #
 #   Tests/Bench/submit-rate.sh [COUNT] [JUNCTION]     defaults: 300, .build/release/junction
 set -euo pipefail
@@ -12,9 +13,11 @@ junction=${2:-.build/release/junction}
 
 work=$(mktemp -d)
 pids=()
+slurm_dir=""
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    if [[ -n "$slurm_dir" ]]; then Tests/Slurm/slurm.sh stop "$slurm_dir" || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -40,6 +43,13 @@ done
 seconds=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
 echo "junction submit: $count in $(printf %.2f "$seconds") s, $(rate "$count" "$seconds")/s"
 
+if command -v sbatch >/dev/null && ! sinfo >/dev/null 2>&1 && [[ "$(id -u)" -eq 0 ]]; then
+    slurm_dir="$work/slurm"
+    if conf=$(Tests/Slurm/slurm.sh start "$slurm_dir" 2>/dev/null); then
+        export SLURM_CONF=$conf
+        echo "sbatch against a one-node cluster started for this run (Tests/Slurm/slurm.sh)"
+    fi
+fi
 if command -v sbatch >/dev/null && sinfo >/dev/null 2>&1; then
     start=$(date +%s.%N)
     for _ in $(seq "$count"); do sbatch --wrap=true --output=/dev/null >/dev/null; done
