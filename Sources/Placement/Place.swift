@@ -105,6 +105,9 @@ extension PlacementEngine {
             transferFloor = widest.isFinite && widest > 0 ? request.dataBytes * 8 / (widest * 1e9) : 0
         }
 
+        // The route cache changes while the network is read: one reference to the network for
+        // the whole decision, instead of a copy each time a path is resolved.
+        let frozenNetwork = network
         var rejections: [Rejection] = []
         var nodeTarget = [Int32](repeating: -1, count: network.graph.nodeCount)
         var nextTarget: [Int32] = []
@@ -209,7 +212,7 @@ extension PlacementEngine {
         func evaluate(_ contender: Contender) {
             let pool = Int(contender.pool)
             let route: Route
-            switch routes.resolve(&selection, Int(contender.target), in: network) {
+            switch routes.resolve(&selection, Int(contender.target), in: frozenNetwork) {
             case .found(let found):
                 route = found
             case .overLimit(let lowest):
@@ -222,7 +225,7 @@ extension PlacementEngine {
                 if explain { rejections.append(pathRejection(pool, request: request, ingress: ingress)) }
                 return
             }
-            var estimate = self.estimate(pool, model: Int(contender.model), route: route, request: request)
+            var estimate = Self.estimate(pool, model: Int(contender.model), route: route, request: request, hot: hot, modelNames: models.names)
             guard estimate.transferS.isFinite else {
                 if explain { rejections.append(pathRejection(pool, request: request, ingress: ingress)) }
                 return
@@ -453,7 +456,9 @@ extension PlacementEngine {
         return Rejection(pool: id, check: .bandwidth, reason: "no path with enough bandwidth: link \(linkName(narrowest)) has \(number(network.availableGbps[narrowest])) Gbps free, \(wanted)")
     }
 
-    private func estimate(_ pool: Int, model: Int, route: Route, request: PlacementRequest) -> Estimate {
+    /// A static function of the fields it reads: called from inside `place`, a method of the
+    /// engine would copy the whole engine for every pool estimated.
+    private static func estimate(_ pool: Int, model: Int, route: Route, request: PlacementRequest, hot: HotPools, modelNames: [String]) -> Estimate {
         let gbps = request.minBandwidthGbps > 0 ? request.minBandwidthGbps : route.bottleneckGbps
         let transfer = route.hops == 0 || request.dataBytes == 0 ? 0 : (gbps > 0 ? request.dataBytes * 8 / (gbps * 1e9) : .infinity)
         let runtime = request.runtimeS / hot.speed[pool]
@@ -465,7 +470,7 @@ extension PlacementEngine {
             transferS: transfer, queueS: hot.queue[pool], runtimeS: runtime,
             completionS: route.latencyMs / 1_000 + transfer + hot.queue[pool] + runtime,
             price: price, processingLatencyMs: hot.processing[pool],
-            gpuModel: model >= 0 ? models.names[model] : nil
+            gpuModel: model >= 0 ? modelNames[model] : nil
         )
     }
 }
