@@ -100,25 +100,6 @@ func jobTable(_ jobs: [Junction_V1_JobInfo], nowMs: Int64 = unixNowMs()) -> Stri
     })
 }
 
-/// The wall clock in Unix milliseconds.
-func unixNowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded()) }
-
-/// When a planned start comes, from now: "in 2 min", or "due" once it has passed.
-func startsIn(_ startMs: Int64, nowMs: Int64) -> String {
-    let seconds = Double(startMs - nowMs) / 1_000
-    return seconds <= 0 ? "due" : "in \(duration(seconds))"
-}
-
-/// A span of seconds for people: 45 s, 12 min, 3.5 h, 2.1 d.
-func duration(_ seconds: Double) -> String {
-    switch seconds {
-    case ..<120: "\(decimal(seconds)) s"
-    case ..<3_600: "\(decimal((seconds / 60 * 10).rounded() / 10)) min"
-    case ..<172_800: "\(decimal((seconds / 3_600 * 10).rounded() / 10)) h"
-    default: "\(decimal((seconds / 86_400 * 10).rounded() / 10)) d"
-    }
-}
-
 /// A line for a job's progress: its message already starts with the state's own word when it
 /// reads "failed on ...", so the state is not said twice.
 func progressLine(_ info: Junction_V1_JobInfo) -> String {

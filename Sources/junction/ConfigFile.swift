@@ -240,9 +240,3 @@ struct CheckConfig: ParsableCommand {
         return known.max { $0.count < $1.count }!.daemon
     }
 }
-
-/// A word as a shell would need it written.
-func shellQuoted(_ word: String) -> String {
-    let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./:=@,+".contains($0) }
-    return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-}

@@ -449,14 +449,14 @@ struct PoolCommand: AsyncParsableCommand {
 
     func agentConfiguration() throws -> AgentConfiguration {
         var capacity = Resources(
-            cpuCores: cpu ?? Double(ProcessInfo.processInfo.activeProcessorCount),
-            memoryBytes: memoryGib.map { UInt64($0 * Double(1 << 30)) } ?? ProcessInfo.processInfo.physicalMemory
+            cpuCores: cpu ?? PoolHardware.cores,
+            memoryBytes: memoryGib.map { UInt64($0 * Double(1 << 30)) } ?? PoolHardware.memoryBytes
         )
         var devices: [String: [UInt32]] = [:]
         if let gpus {
             capacity.gpus = try parseCounts(gpus, flag: "--gpus")
         } else if executor == .local {
-            devices = detectGPUs()
+            devices = PoolHardware.gpus()
             capacity.gpus = devices.mapValues(\.count)
         }
         var labelMap: [String: String] = [:]
@@ -537,29 +537,6 @@ func parseCounts(_ text: String, flag: String) throws -> [String: Int] {
         counts[String(pieces[0])] = count
     }
     return counts
-}
-
-/// GPUs by model from nvidia-smi, when it is installed; none otherwise.
-func detectGPUs() -> [String: [UInt32]] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["nvidia-smi", "--query-gpu=index,name", "--format=csv,noheader"]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return [:] }
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return [:] }
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    var devices: [String: [UInt32]] = [:]
-    for line in text.split(whereSeparator: \.isNewline) {
-        // "0, NVIDIA H100 80GB HBM3" is device 0, an H100.
-        let fields = line.split(separator: ",", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard fields.count == 2, let index = UInt32(fields[0]) else { continue }
-        let words = fields[1].split(separator: " ").filter { $0 != "NVIDIA" && $0 != "Tesla" && $0 != "GeForce" }
-        if let model = words.first { devices[String(model), default: []].append(index) }
-    }
-    return devices
 }
 
 /// Whether an endpoint is reachable only from this machine.

@@ -137,11 +137,6 @@ struct PlacementJSON: Encodable {
     }
 }
 
-/// "A → B → C", or the node alone when the pool sits at the ingress.
-func arrowPath(_ nodes: [String]) -> String {
-    nodes.joined(separator: " → ")
-}
-
 /// A placement for people: the winner, its path, why it won, and why the others lost.
 func describePlacement(_ reply: Junction_V1_PlacementReply, objective: Objective, explain: Bool) -> String {
     var lines: [String] = []

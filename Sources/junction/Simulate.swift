@@ -31,60 +31,19 @@ enum PolicyChoice: String, ExpressibleByArgument, CaseIterable {
     }
 }
 
-/// Reads a trace file whole, with a clear error when it cannot. Compressed files (.gz, .xz, .zst,
-/// as the Parallel Workloads Archive ships them) are read through the system's decompressor.
+/// A trace file's text; see `TraceFiles.readText`.
 func readTraceText(_ path: String) throws -> String {
-    let decompressors = [".gz": "gzip", ".xz": "xz", ".zst": "zstd"]
-    guard let (_, tool) = decompressors.first(where: { path.hasSuffix($0.key) }) else {
-        do {
-            return try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw CommandFailure("cannot read \(path): \(error.localizedDescription)")
-        }
-    }
-    guard FileManager.default.isReadableFile(atPath: path) else { throw CommandFailure("cannot read \(path): no such readable file") }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool, "-dc", path]
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    do {
-        try process.run()
-    } catch {
-        throw CommandFailure("cannot start \(tool) to read \(path): \(error.localizedDescription)")
-    }
-    // Read before waiting, so a large file cannot fill the pipe and stall the decompressor.
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        let detail = complaint.trimmingCharacters(in: .whitespacesAndNewlines)
-        throw CommandFailure("\(tool) could not decompress \(path)\(detail.isEmpty ? "" : ": " + detail) (is \(tool) installed?)")
-    }
-    return String(decoding: data, as: UTF8.self)
+    do { return try TraceFiles.readText(path) } catch { throw CommandFailure(error.description) }
 }
 
-/// Reads a trace file and parses it, naming the file in a parse error.
+/// A trace file parsed, a parse error naming the file.
 func readTrace<Value>(_ path: String, _ parse: (String) throws(TraceError) -> Value) throws -> Value {
-    let text = try readTraceText(path)
-    do {
-        return try parse(text)
-    } catch {
-        throw CommandFailure("\(path): \(error)")
-    }
+    do { return try TraceFiles.read(path, parse) } catch { throw CommandFailure(error.description) }
 }
 
 /// Writes a report file, creating its folder.
 func writeFile(_ path: String, _ text: String) throws {
-    let url = URL(fileURLWithPath: path)
-    do {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-    } catch {
-        throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
-    }
+    do { try TraceFiles.write(path, text) } catch { throw CommandFailure(error.description) }
 }
 
 /// A progress bar on standard error: redrawn in place on a terminal, a line per tenth otherwise.

@@ -13,18 +13,6 @@ struct TopologyCommand: ParsableCommand {
     )
 }
 
-/// Prints a line to standard error.
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}
-
-/// Encodes a value as key-sorted JSON text: pretty, or on one line for streams of objects.
-func jsonText(_ value: some Encodable, oneLine: Bool = false) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = oneLine ? [.sortedKeys, .withoutEscapingSlashes] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
-}
-
 /// A topology problem as JSON.
 struct ProblemJSON: Encodable {
     var severity: String
@@ -198,32 +186,4 @@ struct ShowTopology: ParsableCommand {
             print(table(header: ["pool", "node", "cores", "GiB", "GPUs", "speed"], rows: rows, indent: "    "))
         }
     }
-}
-
-func gpuText(_ gpus: [String: Int], leading: Bool = true) -> String {
-    guard !gpus.isEmpty else { return leading ? "" : "-" }
-    let text = gpus.sorted { $0.key < $1.key }.map { "\($0.value)×\($0.key)" }.joined(separator: " ")
-    return leading ? ", GPUs \(text)" : text
-}
-
-/// A number for people: up to three decimals, no trailing zeros.
-func decimal(_ value: Double) -> String { compactNumber(value) }
-
-/// A CSV field, quoted when it holds a comma, a quote or a line break.
-func csvField(_ text: String) -> String {
-    text.contains(where: { ",\"\n".contains($0) }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-}
-
-/// Left-aligned columns with a header row.
-func table(header: [String], rows: [[String]], indent: String = "") -> String {
-    var widths = header.map(\.count)
-    for row in rows {
-        for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
-    }
-    func line(_ cells: [String]) -> String {
-        indent + cells.enumerated().map { index, cell in
-            index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-        }.joined(separator: "  ")
-    }
-    return ([line(header)] + rows.map(line)).joined(separator: "\n")
 }

@@ -106,15 +106,3 @@ struct Usage: AsyncParsableCommand {
         }
     }
 }
-
-/// A byte count for people.
-func bytesText(_ bytes: UInt64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1_024, unit < units.count - 1 {
-        value /= 1_024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : "\(decimal(value)) \(units[unit])"
-}
