@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Topology
-import Yams
 
 struct ImportTopology: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -138,32 +137,16 @@ struct ImportTopology: ParsableCommand {
 
     /// Adds the pools of a `pools:` file, resolving `near: {lat, lon}` to the nearest node.
     private func attachPools(from file: String, to topology: Topology) throws -> (Topology, [String: String]) {
-        let text = try String(contentsOfFile: file, encoding: .utf8)
-        guard case .mapping(let root)? = try Yams.compose(yaml: text), case .sequence(let items)? = root["pools"] else {
-            throw CommandFailure("\(file) must hold a `pools:` list")
-        }
-        var notes: [String: String] = [:]
-        var resolved: [Yams.Node] = []
-        for item in items {
-            guard case .mapping(var mapping) = item else { throw CommandFailure("\(file): every pool must be a mapping") }
-            if let near = mapping["near"], mapping["node"] == nil {
-                guard let lat = near["lat"]?.float, let lon = near["lon"]?.float,
-                      let nearest = topology.nearestNode(to: GeoLocation(latitude: lat, longitude: lon)) else {
-                    throw CommandFailure("\(file):\(near.mark?.line ?? 0): `near` needs numeric lat and lon, and the topology needs nodes with coordinates")
-                }
-                let id = topology.nodes[nearest.node].id
-                mapping = Yams.Node.Mapping(mapping.filter { $0.key != "near" } + [(Yams.Node("node"), Yams.Node(id))])
-                let poolID = mapping["id"]?.string ?? "?"
-                notes[poolID] = "at (\(lat), \(lon)); attached to the nearest node, \(id), \(Int(nearest.distanceKm.rounded())) km away (an assumption)"
-            }
-            resolved.append(.mapping(mapping))
-        }
-        let poolsText = try Yams.serialize(node: .mapping(Yams.Node.Mapping([(Yams.Node("pools"), .sequence(Yams.Node.Sequence(resolved)))])))
-        let combined = topology.yaml() + poolsText
+        let text: String
         do {
-            return (try Topology.load(yaml: combined, file: file).topology, notes)
+            text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            for problem in error.problems { printError("in the pools of \(file): \(problem.message)") }
+            throw CommandFailure("cannot read \(file): \(error.localizedDescription)")
+        }
+        do {
+            return try topology.attachingPools(yaml: text, file: file)
+        } catch {
+            for problem in error.problems { printError("in the pools of \(file): \(problem.description)") }
             throw CommandFailure("the pools in \(file) do not validate against the imported network")
         }
     }
