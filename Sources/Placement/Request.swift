@@ -224,3 +224,29 @@ public enum PlacementError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+/// The GPUs a request asks for, as a command line writes them: `MODEL[,MODEL...]:COUNT` (any of
+/// those models), or `COUNT` (any model).
+public struct GPUAsk: Sendable, Hashable {
+    public var count: Int
+    /// The models that will do; empty for any.
+    public var models: [String]
+
+    /// Nil when the text is neither form, or the count is not 0 to 1,000,000.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        let countText: Substring
+        if parts.count == 1 {
+            countText = parts[0]
+            models = []
+        } else if parts.count == 2, !parts[0].isEmpty {
+            countText = parts[1]
+            models = parts[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard !models.isEmpty, models.allSatisfy({ !$0.isEmpty }) else { return nil }
+        } else {
+            return nil
+        }
+        guard let count = Int(countText), (0...1_000_000).contains(count) else { return nil }
+        self.count = count
+    }
+}

@@ -48,15 +48,10 @@ struct PlacementOptions: ParsableArguments {
         var gpuCount = 0
         var gpuModels: [String] = []
         if let gpus {
-            let parts = gpus.split(separator: ":", omittingEmptySubsequences: false)
-            if parts.count == 1, let count = Int(parts[0]) {
-                gpuCount = count
-            } else if parts.count == 2, let count = Int(parts[1]), !parts[0].isEmpty {
-                gpuCount = count
-                gpuModels = parts[0].split(separator: ",").map(String.init)
-            } else {
-                throw ValidationError("--gpus takes MODEL[,MODEL...]:COUNT or COUNT, such as H100:2 or A100,H100:4; got \(gpus)")
+            guard let ask = GPUAsk(parsing: gpus) else {
+                throw ValidationError("--gpus takes MODEL[,MODEL...]:COUNT or COUNT (0 to 1000000), such as H100:2 or A100,H100:4; got \(gpus)")
             }
+            (gpuCount, gpuModels) = (ask.count, ask.models)
         }
         let constraints = try labels.map { text -> LabelConstraint in
             guard let constraint = LabelConstraint(parsing: text) else {
