@@ -130,7 +130,6 @@ extension ControllerCore {
             if job.cancelRequested {
                 // Cancelled while its pool was away: stopped now; its report ends it.
                 stop.append(running.jobID)
-                awaitingBecause[job.id] = nil
                 continue
             }
             keepRunning(job.id, on: id)
@@ -218,7 +217,8 @@ extension ControllerCore {
     }
 
     /// A pool went away (missed liveness, or said goodbye): its leases are released and its
-    /// jobs placed again.
+    /// jobs placed again; a batch pool's jobs that its agent took wait out the batch grace
+    /// instead, unless it said goodbye.
     mutating func poolLost(_ pool: String, reason: String, saidGoodbye: Bool = false) {
         let session = sessions.removeValue(forKey: pool)
         if let session { poolOfPeer[session.peer] = nil }
@@ -227,16 +227,20 @@ extension ControllerCore {
         engine.setLiveness(pool, .down, now: time.seconds)
         publishPool(pool, reason: reason)
         let held = (onPool[pool] ?? []).sorted { (jobs[$0]?.number ?? 0) < (jobs[$1]?.number ?? 0) }
-        if session?.jobsOutliveAgent == true, !saidGoodbye, configuration.batchGraceS > 0 {
-            // Its batch system still runs them: they wait for an agent to report them.
-            for id in held { holdForBatchPool(id, pool) }
-            if !held.isEmpty {
-                log(.notice, "the pool's jobs run on in its batch system; they stay there while an agent may come back", ["pool": pool, "jobs": "\(held.count)", "grace_s": format(configuration.batchGraceS)])
-            }
-        } else {
-            for id in held {
+        let keeps = session?.jobsOutliveAgent == true && !saidGoodbye && configuration.batchGraceS > 0
+        var kept = 0
+        for id in held {
+            // Only what the agent acknowledged is in the batch system; a dispatch it never
+            // answered may not have reached it.
+            if keeps, let job = jobs[id], job.state == .running || job.dispatchedAt == .infinity {
+                holdForBatchPool(id, pool)
+                kept += 1
+            } else {
                 replace(id, because: "pool \(pool) \(reason)")
             }
+        }
+        if kept > 0 {
+            log(.notice, "the pool's jobs run on in its batch system; they stay there while an agent may come back", ["pool": pool, "jobs": "\(kept)", "grace_s": format(configuration.batchGraceS)])
         }
         replanJobs(on: pool)
     }

@@ -101,6 +101,20 @@ struct BatchPoolTests {
         #expect(harness.status(job)?.state == .cancelled)
     }
 
+    @Test func aDispatchItsAgentNeverAnsweredIsPlacedAgainAtOnce() throws {
+        var harness = Harness()
+        var configuration = ControllerConfiguration()
+        configuration.dispatchTimeoutS = 60
+        harness.core = ControllerCore(topology: twoSites(), configuration: configuration)
+        harness.registerBatchPool("slurm-agent", pool: "hpc", node: "east")
+        harness.register("peer-w", pool: "west-1", node: "west")
+        let submitted = harness.submit()
+        let job = try #require(submitted)
+        #expect(harness.status(job)?.state == .dispatched)
+        harness.wait(7, hearing: ["peer-w"])
+        #expect(harness.status(job)?.pool == "west-1", "it may never have reached the batch system")
+    }
+
     @Test func noGraceMeansTheJobsArePlacedAgainAsForAnyPool() throws {
         var (harness, job) = try runningOnABatchPool(graceS: 0)
         harness.wait(10, hearing: ["peer-w"])
