@@ -218,13 +218,8 @@ public struct PoolAgentCore: Sendable {
     /// Capacity minus what running jobs hold; a GPU that jobs share is taken as a whole. With a
     /// batch system, what it reports free less what jobs still queued there will take.
     public var free: Resources {
-        var free = configuration.capacity
-        var holding = Array(jobs.values)
-        if let observation {
-            free = observation.free
-            holding = holding.filter { !$0.started }
-        }
-        for job in holding {
+        var free = observation?.free ?? configuration.capacity
+        for job in jobs.values where observation == nil || !job.started {
             free.cpuCores = max(0, free.cpuCores - job.spec.resources.cpuCores)
             free.memoryBytes = free.memoryBytes > job.spec.resources.memoryBytes ? free.memoryBytes - job.spec.resources.memoryBytes : 0
             for (model, count) in job.spec.resources.gpus { free.gpus[model] = max(0, (free.gpus[model] ?? 0) - Int(count)) }

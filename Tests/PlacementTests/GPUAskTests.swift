@@ -4,7 +4,6 @@ import Testing
 @Suite("GPU asks as written")
 struct GPUAskTests {
     @Test func modelsAndCountsOrACountAlone() {
-        #expect(GPUAsk(parsing: "H100:2") == GPUAsk(parsing: "H100:2"))
         #expect(GPUAsk(parsing: "H100:2")?.count == 2 && GPUAsk(parsing: "H100:2")?.models == ["H100"])
         #expect(GPUAsk(parsing: "A100,H100:4")?.models == ["A100", "H100"])
         #expect(GPUAsk(parsing: "3")?.count == 3 && GPUAsk(parsing: "3")?.models == [])
