@@ -6,10 +6,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "junction", targets: ["junction"]),
+        .executable(name: "junction-full", targets: ["junction-full"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // Without its Foundation streams, SwiftProtobuf needs only FoundationEssentials: the quick
+        // junction executable starts without loading Foundation.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -35,9 +38,12 @@ let package = Package(
             name: "CZeroMQBaseline",
             dependencies: ["CZeroMQ"]
         ),
+        .target(name: "Wording"),
+        // Topology's values as the wire carries them, for the controller and the pool agent.
+        .target(name: "TopologyWire", dependencies: ["Topology", "Wire"]),
         .target(
             name: "Topology",
-            dependencies: ["Yams"]
+            dependencies: ["Wording", "Yams"]
         ),
         .target(
             name: "Routing",
@@ -66,24 +72,27 @@ let package = Package(
         ),
         .target(
             name: "ControllerWire",
-            dependencies: ["ControllerCore", "Placement", "Routing", "Topology", "Wire"]
+            dependencies: ["ControllerCore", "Placement", "Routing", "Topology", "TopologyWire", "Wire"]
         ),
         .target(
             name: "PoolAgentCore",
-            dependencies: ["Topology", "Wire", .product(name: "CoreMetrics", package: "swift-metrics")]
+            dependencies: ["Topology", "TopologyWire", "Wire", .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         .target(name: "CSpawn"),
         .target(name: "Simulation", dependencies: ["ControllerCore", "Placement", "Topology", .product(name: "HeapModule", package: "swift-collections")]),
         .target(name: "JunctionClient", dependencies: ["Wire", "ZeroMQ"]),
+        .target(name: "ClientCommands", dependencies: [
+            "JunctionClient", "Wording", "Wire", "ZeroMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .target(name: "Store", dependencies: [
-            "ControllerCore", "ControllerWire", "Placement", "Wire", .product(name: "GRDB", package: "GRDB.swift"),
+            "ControllerCore", "ControllerWire", "Placement", "TopologyWire", "Wire", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(
             name: "Services",
             dependencies: [
-                "CSpawn", "ControllerCore", "ControllerWire", "Observability", "PoolAgentCore", "Store", "Topology", "Wire", "ZeroMQ", "Yams",
+                "CSpawn", "ControllerCore", "ControllerWire", "Observability", "PoolAgentCore", "Store", "Topology", "TopologyWire", "Wire", "ZeroMQ", "Yams",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -91,12 +100,24 @@ let package = Package(
         ),
         .target(
             name: "Wire",
-            dependencies: ["Topology", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Generated/SOURCES.sha256"]
         ),
+        // The commands that make one request of a controller, in a small executable that starts
+        // in a few milliseconds (no Foundation, the Swift libraries linked in); it hands every
+        // other command to junction-full, the whole command set, installed beside it.
         .executableTarget(
             name: "junction",
+            dependencies: ["ClientCommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // FoundationEssentials's archive leaves out the collections it is built on.
+            linkerSettings: [.unsafeFlags(["-static-stdlib"]), .linkedLibrary("_FoundationCollections"), .linkedLibrary("_FoundationCShims")]
+        ),
+        .executableTarget(
+            name: "junction-full",
             dependencies: [
+                "ClientCommands",
+                "TopologyWire",
+                "Wording",
                 "ZeroMQ",
                 "Wire",
                 "CZeroMQBaseline",
@@ -119,13 +140,13 @@ let package = Package(
         .target(name: "FuzzTargets", dependencies: ["ControllerCore", "ControllerWire", "Simulation", "Topology", "Wire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(name: "junction-fuzz", dependencies: ["FuzzTargets"]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ", "Topology", "ControllerCore", "ControllerWire", "Placement"]),
+        .testTarget(name: "WireTests", dependencies: ["JunctionClient", "Wire", "ZeroMQ", "Topology", "ControllerCore", "ControllerWire", "Placement"]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "Placement", "Topology"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Placement", "Topology"]),
         .testTarget(name: "PoolAgentCoreTests", dependencies: ["PoolAgentCore", "Topology", "Wire"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "Routing", "Topology"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "Routing"], exclude: ["Broken"]),
-        .testTarget(name: "CLITests", dependencies: ["junction", "ControllerCore", "JunctionClient", "PoolAgentCore", "Services", "Wire", "ZeroMQ", "Yams", "TestSupport"], exclude: ["Slurm"]),
+        .testTarget(name: "CLITests", dependencies: ["ControllerCore", "JunctionClient", "PoolAgentCore", "Services", "Wire", "ZeroMQ", "Yams", "TestSupport"], exclude: ["Slurm"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"]),
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology", "TestSupport"]),

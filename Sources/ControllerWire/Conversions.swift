@@ -2,6 +2,7 @@ import ControllerCore
 import Placement
 import Routing
 import Topology
+import TopologyWire
 import Wire
 
 /// Conversions between wire messages and the engine's values.

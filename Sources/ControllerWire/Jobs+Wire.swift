@@ -1,6 +1,7 @@
 import ControllerCore
 import Placement
 import Topology
+import TopologyWire
 import Wire
 
 extension JobState {

@@ -2,6 +2,7 @@ import ControllerCore
 import Placement
 import Routing
 import Topology
+import TopologyWire
 import Wire
 
 /// The protobuf side of the controller core: the one place where wire messages become the core's

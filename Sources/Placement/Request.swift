@@ -40,22 +40,6 @@ public struct LabelConstraint: Sendable, Hashable, CustomStringConvertible {
         self.values = values
     }
 
-    /// Parses `KEY=VALUE`, `KEY=A|B` (one of), `KEY!=A|B` (none of).
-    public init?(parsing text: String) {
-        if let range = text.range(of: "!=") {
-            key = String(text[..<range.lowerBound])
-            op = .notIn
-            values = text[range.upperBound...].split(separator: "|").map(String.init)
-        } else if let range = text.range(of: "=") {
-            key = String(text[..<range.lowerBound])
-            values = text[range.upperBound...].split(separator: "|").map(String.init)
-            op = values.count > 1 ? .in : .equals
-        } else {
-            return nil
-        }
-        if key.isEmpty || values.isEmpty { return nil }
-    }
-
     public func accepts(_ labels: [String: String]) -> Bool {
         let value = labels[key]
         switch op {
@@ -222,31 +206,5 @@ public enum PlacementError: Error, Sendable, Hashable, CustomStringConvertible {
         case .unknownIngress(let node): "ingress \"\(node)\" is not a node of the topology"
         case .invalid(let reason): reason
         }
-    }
-}
-
-/// The GPUs a request asks for, as a command line writes them: `MODEL[,MODEL...]:COUNT` (any of
-/// those models), or `COUNT` (any model).
-public struct GPUAsk: Sendable, Hashable {
-    public var count: Int
-    /// The models that will do; empty for any.
-    public var models: [String]
-
-    /// Nil when the text is neither form, or the count is not 0 to 1,000,000.
-    public init?(parsing text: String) {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        let countText: Substring
-        if parts.count == 1 {
-            countText = parts[0]
-            models = []
-        } else if parts.count == 2, !parts[0].isEmpty {
-            countText = parts[1]
-            models = parts[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard !models.isEmpty, models.allSatisfy({ !$0.isEmpty }) else { return nil }
-        } else {
-            return nil
-        }
-        guard let count = Int(countText), (0...1_000_000).contains(count) else { return nil }
-        self.count = count
     }
 }

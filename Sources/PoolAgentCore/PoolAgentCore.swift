@@ -1,4 +1,5 @@
 import Topology
+import TopologyWire
 import Wire
 
 /// What a pool agent advertises and how it paces its session.

@@ -1,5 +1,7 @@
 import Foundation
 import Yams
+// Numbers and near misses are worded the same by every Junction module and command.
+@_exported import Wording
 
 /// Reads values out of a composed YAML tree, collecting a problem (with its line and column) for
 /// everything that is not what the format asks for, instead of stopping at the first. Topology
@@ -205,33 +207,4 @@ public struct Fields {
     public subscript(key: String) -> Yams.Node? { values[key]?.value }
 }
 
-/// A number as people write it: no trailing zeros or ".0"; `decimals` places, or more for small
-/// values so that they do not round to 0 (a 9.6 kbit/s link is 0.0000096 Gbps).
-public func compactNumber(_ value: Double, decimals: Int = 3) -> String {
-    if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-    guard value.isFinite else { return value > 0 ? "inf" : value < 0 ? "-inf" : "nan" }
-    // Only values that would round to 0 get more places: three significant digits.
-    let places = abs(value) < pow(10, -Double(decimals)) ? 2 - Int(log10(abs(value)).rounded(.down)) : decimals
-    var text = fixedPoint(value, places: places) ?? String(format: "%.*f", places, value)
-    while text.hasSuffix("0") { text.removeLast() }
-    if text.hasSuffix(".") { text.removeLast() }
-    return text
-}
-
 func format(_ value: Double) -> String { compactNumber(value) }
-
-/// `value` with `places` decimals, in integer arithmetic: `String(format:)` goes through
-/// CoreFoundation and costs more than a placement decision. Nil when it does not fit 64 bits.
-private func fixedPoint(_ value: Double, places: Int) -> String? {
-    guard places >= 0, places <= 15 else { return nil }
-    var scale: Int64 = 1
-    for _ in 0..<places { scale *= 10 }
-    let scaled = (abs(value) * Double(scale)).rounded()
-    guard scaled < 9e18 else { return nil }
-    let units = Int64(scaled)
-    let whole = String(units / scale)
-    let sign = value < 0 && units != 0 ? "-" : ""
-    guard places > 0 else { return sign + whole }
-    let fraction = String(units % scale)
-    return sign + whole + "." + String(repeating: "0", count: places - fraction.count) + fraction
-}

@@ -1,5 +1,6 @@
 internal import CZeroMQ
-import Foundation
+import Glibc
+import Synchronization
 
 /// What a socket loop reports about its own health, for its owner's log.
 public enum LoopNotice: Sendable, Hashable, CustomStringConvertible {
@@ -24,7 +25,8 @@ public enum LoopNotice: Sendable, Hashable, CustomStringConvertible {
 }
 
 private func compact(_ seconds: Double) -> String {
-    seconds == seconds.rounded() ? String(Int(seconds)) : String(format: "%.1f", seconds)
+    let tenths = Int((seconds * 10).rounded())
+    return tenths % 10 == 0 ? String(tenths / 10) : "\(tenths / 10).\(tenths % 10)"
 }
 
 /// Watches one bound socket's accepts. libzmq keeps a listening socket in its poller when accept
@@ -53,7 +55,7 @@ final class AcceptGuard {
         socketIndex = index
         self.endpoints = endpoints
         listeningSince = now
-        let address = "inproc://junction-accepts-\(UUID().uuidString)"
+        let address = "inproc://junction-accepts-\(AcceptGuardMonitors.next.wrappingAdd(1, ordering: .relaxed).oldValue)"
         try socket.monitorAccepts(on: address)
         monitor = try Socket(context, type: .pair)
         do {
@@ -120,4 +122,9 @@ final class AcceptGuard {
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
+}
+
+/// Numbers the monitors' in-process addresses, unique within the process.
+private enum AcceptGuardMonitors {
+    static let next = Atomic<Int>(0)
 }

@@ -1,5 +1,10 @@
 internal import CZeroMQ
+import Glibc
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A CURVE key pair, both keys Z85-encoded (40 characters each).
 public struct CurveKeyPair: Sendable, Hashable {
@@ -42,11 +47,11 @@ extension CurveKeyPair {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw KeyFileError("cannot read the key file \(path): \(error.localizedDescription)")
+            throw KeyFileError("cannot read the key file \(path): \(systemReason(error))")
         }
         var fields: [String: String] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = line.split(separator: ":", maxSplits: 1).map(trimmed)
             if parts.count == 2 { fields[parts[0]] = parts[1] }
         }
         guard let secret = fields["secret-key"] else {
@@ -73,13 +78,13 @@ extension CurveKeyPair {
         guard descriptor >= 0 else {
             throw KeyFileError("cannot create \(secretFile): \(String(cString: strerror(errno)))\(errno == EEXIST ? "; it exists, and a key is never overwritten" : "")")
         }
-        let written = secretText.utf8CString.withUnsafeBufferPointer { Foundation.write(descriptor, $0.baseAddress, $0.count - 1) }
+        let written = secretText.utf8CString.withUnsafeBufferPointer { Glibc.write(descriptor, $0.baseAddress, $0.count - 1) }
         close(descriptor)
         guard written == secretText.utf8.count else { throw KeyFileError("cannot write \(secretFile)") }
         do {
             try "public-key: \(publicKey)\n".write(toFile: publicFile, atomically: true, encoding: .utf8)
         } catch {
-            throw KeyFileError("cannot write \(publicFile): \(error.localizedDescription)")
+            throw KeyFileError("cannot write \(publicFile): \(systemReason(error))")
         }
     }
 
@@ -87,12 +92,12 @@ extension CurveKeyPair {
     /// `.pub` or a `.key`); `relativeTo` is the folder a relative path is read from.
     public static func publicKey(from text: String, relativeTo folder: String? = nil) throws(KeyFileError) -> String {
         if text.count == 40, Z85.decode(text)?.count == 32 { return text }
-        let path = text.hasPrefix("/") || folder == nil ? text : (folder! as NSString).appendingPathComponent(text)
+        let path = text.hasPrefix("/") || folder == nil ? text : (folder!.hasSuffix("/") ? folder! : folder! + "/") + text
         guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw KeyFileError("\(text) is neither a 40-character Z85 public key nor a readable key file")
         }
         for line in contents.split(separator: "\n") {
-            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = line.split(separator: ":", maxSplits: 1).map(trimmed)
             if parts.count == 2, parts[0] == "public-key", Z85.decode(parts[1])?.count == 32 { return parts[1] }
         }
         throw KeyFileError("\(path) holds no public-key line")
@@ -143,4 +148,16 @@ public enum Z85 {
         guard zmq_z85_decode(&bytes, text) != nil else { return nil }
         return bytes
     }
+}
+
+/// A line's field without the blanks around it.
+private func trimmed(_ text: Substring) -> String {
+    String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
+}
+
+/// What the system said about a file that could not be read or written: the errno text when there
+/// is one ("No such file or directory"), else the error itself.
+private func systemReason(_ error: any Error) -> String {
+    if let code = (error as? CocoaError)?.underlying as? POSIXError { return String(cString: strerror(code.code.rawValue)) }
+    return "\(error)"
 }

@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import Synchronization
 internal import CZeroMQ
 
@@ -100,18 +99,12 @@ public final class SocketLoop: Sendable {
 
         let setup = SetupResult()
         let finished = self.finished
-        let thread = Thread {
-            // Foundation keeps a thread's name to itself on Linux: the system's name is what
-            // `top -H`, `ps -L` and /proc show (cut to 15 bytes).
-            junction_name_thread(name)
+        // A handler may run deep code on this thread; give it a main-thread-sized stack.
+        try startThread(name: name, stackSize: 8 << 20) {
             SocketLoop.run(context: context, specs: specs, shared: shared, setup: setup, owner: owner, tick: tick, notices: notices)
             shared.finish()
             finished.signal()
         }
-        thread.name = name
-        // A handler may run deep code on this thread; give it a main-thread-sized stack.
-        thread.stackSize = 8 << 20
-        thread.start()
         setup.ready.wait()
         switch setup.outcome.withLock({ $0 }) {
         case .success(let endpoints):

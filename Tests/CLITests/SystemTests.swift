@@ -434,7 +434,7 @@ struct SystemTests {
 
     @Test func theEmbeddedDemoNetworkIsTheShippedFile() throws {
         let shipped = try String(contentsOf: topologies.appendingPathComponent("abilene.yaml"), encoding: .utf8)
-        let source = try String(contentsOf: topologies.deletingLastPathComponent().appendingPathComponent("Sources/junction/EmbeddedTopology.swift"), encoding: .utf8)
+        let source = try String(contentsOf: topologies.deletingLastPathComponent().appendingPathComponent("Sources/junction-full/EmbeddedTopology.swift"), encoding: .utf8)
         #expect(source.contains(shipped))
     }
 }

@@ -1,0 +1,455 @@
+import ArgumentParser
+import ClientCommands
+import Foundation
+import Placement
+import Simulation
+import Topology
+
+/// `junction simulate`: what-if runs of workloads over networks and clusters.
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Replay workload traces and compare placement policies.",
+        subcommands: [SimulateTrace.self, SimulateAllocation.self],
+        defaultSubcommand: SimulateTrace.self
+    )
+}
+
+extension TraceFormat: ExpressibleByArgument {}
+
+/// The policies a simulation can compare.
+enum PolicyChoice: String, ExpressibleByArgument, CaseIterable {
+    case all, junction, computeOnly = "compute-only", networkOnly = "network-only", random
+
+    func policies(seed: UInt64) -> [Policy] {
+        switch self {
+        case .all: [.joint, .computeOnly, .networkOnly, .random(seed: seed)]
+        case .junction: [.joint]
+        case .computeOnly: [.computeOnly]
+        case .networkOnly: [.networkOnly]
+        case .random: [.random(seed: seed)]
+        }
+    }
+}
+
+/// A trace file's text; see `TraceFiles.readText`.
+func readTraceText(_ path: String) throws -> String {
+    do { return try TraceFiles.readText(path) } catch { throw CommandFailure(error.description) }
+}
+
+/// A trace file parsed, a parse error naming the file.
+func readTrace<Value>(_ path: String, _ parse: (String) throws(TraceError) -> Value) throws -> Value {
+    do { return try TraceFiles.read(path, parse) } catch { throw CommandFailure(error.description) }
+}
+
+/// Writes a report file, creating its folder.
+func writeFile(_ path: String, _ text: String) throws {
+    do { try TraceFiles.write(path, text) } catch { throw CommandFailure(error.description) }
+}
+
+/// A progress bar on standard error: redrawn in place on a terminal, a line per tenth otherwise.
+struct ProgressBar {
+    let label: String
+    private let terminal = isatty(STDERR_FILENO) == 1
+    private var shownTenths = 0
+    private let started = Date()
+    let quiet: Bool
+
+    init(_ label: String, quiet: Bool) {
+        self.label = label
+        self.quiet = quiet
+    }
+
+    mutating func update(_ done: Double) {
+        guard !quiet else { return }
+        let share = min(1, max(0, done))
+        if terminal {
+            let filled = Int(share * 30)
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
+            FileHandle.standardError.write(Data(String(format: "\r  %@ %@ %3.0f%% %5.1f s", label, bar, share * 100, Date().timeIntervalSince(started)).utf8))
+        } else if Int(share * 10) > shownTenths {
+            shownTenths = Int(share * 10)
+            printError(String(format: "  %@ %3.0f%%", label, share * 100))
+        }
+    }
+
+    func finish(_ summary: String) {
+        guard !quiet else { return }
+        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        printError(String(format: "  %@ %@ in %.1f s", label, summary, Date().timeIntervalSince(started)))
+    }
+}
+
+/// `junction simulate trace`: a trace over a topology, per policy.
+struct SimulateTrace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Replay a workload trace over a topology and compare placement policies.",
+        discussion: """
+        The simulation drives the controller core itself on a virtual clock: the topology's pools \
+        register, jobs are submitted at their arrival, a dispatch moves the job's input over its \
+        leased path (holding --transfer-gbps on every link while it moves), then the job runs and \
+        its end frees pool and path. A job with no room now is planned by the controller on a pool \
+        to start when its plan frees room there (conservative backfill: a job starts before one \
+        planned earlier only if it delays none); planned jobs move when a failure or an early end \
+        opens a better place, at most --max-plan-moves times. Failures reach the controller as a \
+        pool leaving or a link going down, so its jobs are placed again or re-routed. Every policy \
+        plans: junction (joint) chooses pool, path and start for the earliest completion; \
+        compute-only the earliest end by compute alone (planned start, queue, runtime on the pool's \
+        speed), ties by best fit; network-only the nearest pool among those that start it soonest; \
+        random any of those. Compute-only and random are not told latency budgets, and the report \
+        counts the jobs whose path broke them.
+
+        Trace formats: openb (Alibaba GPU v2023 pod list), philly (Microsoft Philly CSV), swf \
+        (Standard Workload Format), csv (id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,\
+        gpu_models,data_gb,ingress with gpu_models separated by |).
+
+        Examples:
+          junction simulate --topology Topologies/geant2012.yaml --trace philly_trace.csv --format philly --time-scale 0.3 --plots out/
+          junction simulate --topology Topologies/chinanet-edwc.yaml --trace openb_pod_list_default.csv --format openb \\
+            --pool-capacity openb_node_list_all_node.csv --ingress east=3 --ingress west=1 --fail pool:qingyang@86400+43200
+        """
+    )
+
+    @Option(help: "The topology file; its declared pools are the capacity.")
+    var topology: String
+
+    @Option(help: "The workload trace; .gz, .xz and .zst files are decompressed on the way in.")
+    var trace: String
+
+    @Option(help: "The trace's format: openb, philly, swf or csv.")
+    var format: TraceFormat
+
+    @Option(help: "Policy to run: all, junction, compute-only, network-only or random.")
+    var policy: PolicyChoice = .all
+
+    @Option(help: "Divide arrival times by this: 2 doubles the arrival rate.")
+    var timeScale: Double = 1
+
+    @Option(help: "Scale the number of jobs: 1.5 adds half as many again, drawn from the trace and arriving at its times.")
+    var demand: Double = 1
+
+    @Option(help: ArgumentHelp("Input data per job when the trace gives none, in GB: a size or fixed:N, uniform:A-B, exp:MEAN, lognormal:MEDIAN,SIGMA.", valueName: "size"))
+    var data = "0"
+
+    @Option(help: "Bandwidth each transfer reserves on its path while its input moves, in Gbps (0: reserve none, move at the free bandwidth).")
+    var transferGbps: Double = 1
+
+    @Option(name: .customLong("ingress"), help: ArgumentHelp("A node or region where jobs enter, with an optional weight (name=weight). Repeatable; default every node equally.", valueName: "name[=weight]"))
+    var ingresses: [String] = []
+
+    @Option(help: "A latency budget in ms, ingress to pool, for --budget-share of the jobs.")
+    var latencyBudgetMs: Double?
+
+    @Option(help: "The share of jobs with the latency budget, 0 to 1.")
+    var budgetShare: Double = 1
+
+    @Option(name: .customLong("fail"), help: ArgumentHelp("A failure: pool:ID@SECONDS or link:A-B@SECONDS, with +DURATION to recover. Repeatable.", valueName: "failure"))
+    var failures: [String] = []
+
+    @Option(help: "How many times a planned job may move to another pool for an earlier completion.")
+    var maxPlanMoves: UInt32 = 3
+
+    @Option(help: "An openb node list whose machines replace the pools' capacity, shared out by their declared GPUs.")
+    var poolCapacity: String?
+
+    @Flag(help: "Ignore the trace's GPU model constraints (when the network's models differ).")
+    var ignoreGpuModels = false
+
+    @Option(help: "Simulate only the first N jobs.")
+    var limit: Int?
+
+    @Option(help: "Seed for ingresses, data sizes, budgets, demand scaling and the random policy.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Write the reports to this file: .json (everything, with the utilisation series) or .csv (one row per policy).")
+    var output: String?
+
+    @Option(help: "Write completion-cdf.svg and utilisation.svg into this folder.")
+    var plots: String?
+
+    @Option(help: "Write every job's course to this CSV file: policy, job, ingress, times, pool, transfer, placements.")
+    var jobsOutput: String?
+
+    @Flag(help: "Print the reports as JSON instead of the table.")
+    var json = false
+
+    func validate() throws {
+        guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be above 0") }
+        guard demand > 0, demand.isFinite else { throw ValidationError("--demand must be above 0") }
+        guard transferGbps >= 0, transferGbps.isFinite else { throw ValidationError("--transfer-gbps must be at least 0") }
+        guard (0...1).contains(budgetShare) else { throw ValidationError("--budget-share must be between 0 and 1") }
+        if let latencyBudgetMs { guard latencyBudgetMs > 0, latencyBudgetMs.isFinite else { throw ValidationError("--latency-budget-ms must be above 0") } }
+        if let limit { guard limit > 0 else { throw ValidationError("--limit must be above 0") } }
+        if let output { guard output.hasSuffix(".json") || output.hasSuffix(".csv") else { throw ValidationError("--output must end in .json or .csv") } }
+        if let jobsOutput { guard jobsOutput.hasSuffix(".csv") else { throw ValidationError("--jobs-output must end in .csv") } }
+    }
+
+    func run() throws {
+        var network = try loadTopology(topology, quiet: json)
+        guard !network.pools.isEmpty else { throw CommandFailure("\(topology) declares no pools to simulate on") }
+        let dataSize: DataSize
+        let entries: IngressWeights
+        let scheduled: [Failure]
+        do {
+            dataSize = try DataSize.parse(data)
+            entries = ingresses.isEmpty ? IngressWeights(uniformOver: network.nodes.map(\.id)) : try IngressWeights.parse(ingresses, in: network)
+            scheduled = try failures.map { text throws(ScenarioError) in try Failure.parse(text, in: network) }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if let poolCapacity {
+            let machines = try readTrace(poolCapacity, TraceReader.openbNodes)
+            network = Workload.spread(machines, over: network)
+            if !json { printError("\(poolCapacity): \(machines.count) machines shared out over \(network.pools.count) pools") }
+        }
+        var report = try readTrace(trace, format.read)
+        if let limit { report.jobs = Array(report.jobs.prefix(limit)) }
+        let strangers = Set(report.jobs.compactMap(\.ingress)).filter { network.node($0) == nil }.sorted()
+        if !strangers.isEmpty {
+            throw CommandFailure("\(trace) names ingresses that are not nodes of \(network.name): \(strangers.prefix(5).joined(separator: ", "))\(strangers.count > 5 ? ", and \(strangers.count - 5) more" : "")")
+        }
+        if let first = report.jobs.first?.arrivalS {
+            for index in report.jobs.indices { report.jobs[index].arrivalS -= first }
+        }
+        let jobs = Workload.inflate(report.jobs, by: demand, seed: seed)
+        if !json {
+            var notes = report.notes
+            if demand != 1 { notes.append("demand × \(decimal(demand)): \(jobs.count) jobs") }
+            printError("\(trace): \(notes.joined(separator: ", ")); simulating on \(network.pools.count) pools of \(network.name)")
+        }
+
+        var reports: [SimulationReport] = []
+        var jobLines = ["policy,job,ingress,data_gb,arrival_s,start_s,end_s,pool,transfer_s,path_latency_ms,placements,budget_broken"]
+        for choice in policy.policies(seed: seed) {
+            var setup = SimulationSetup(topology: network, jobs: jobs, policy: choice, ingress: entries)
+            setup.dataSize = dataSize
+            setup.transferGbps = transferGbps
+            setup.timeScale = timeScale
+            setup.useGPUModels = !ignoreGpuModels
+            setup.latencyBudgetMs = latencyBudgetMs
+            setup.budgetShare = budgetShare
+            setup.failures = scheduled
+            setup.maxPlanMoves = maxPlanMoves
+            setup.seed = seed
+            var simulator = Simulator(setup)
+            var bar = ProgressBar(choice.name, quiet: json)
+            let started = Date()
+            let result = simulator.run { bar.update($0) }
+            let seconds = Date().timeIntervalSince(started)
+            bar.finish(String(format: "%d events, %.0f events/s,", result.events, Double(result.events) / max(seconds, 1e-9)))
+            reports.append(result)
+            if jobsOutput != nil {
+                func field(_ value: Double?) -> String { value.map { "\($0)" } ?? "" }
+                for job in simulator.jobRecords {
+                    jobLines.append([choice.name, csvField(job.id), csvField(job.ingress), "\(job.dataBytes / 1e9)", "\(job.arrivalS)", field(job.startS), field(job.endS),
+                                     csvField(job.pool ?? ""), "\(job.transferS)", "\(job.pathLatencyMs)", "\(job.placements)", job.budgetBroken ? "true" : "false"].joined(separator: ","))
+                }
+            }
+        }
+        if let jobsOutput {
+            try writeFile(jobsOutput, jobLines.joined(separator: "\n") + "\n")
+            if !json { printError("jobs: \(jobsOutput)") }
+        }
+        if let output {
+            try writeFile(output, output.hasSuffix(".csv") ? csvText(reports) : jsonText(reports))
+            if !json { printError("report: \(output)") }
+        }
+        if let plots {
+            try writeFile(plots + "/completion-cdf.svg", reports.completionChart.svg())
+            try writeFile(plots + "/utilisation.svg", reports.utilisationChart.svg())
+            if !json { printError("plots: \(plots)/completion-cdf.svg, \(plots)/utilisation.svg") }
+        }
+        if json {
+            print(try jsonText(reports))
+            return
+        }
+        print(table(header: ["policy", "done", "never fit", "failed", "waiting", "mean s", "p50 s", "p95 s", "p99 s", "queue s", "transfer s", "budget missed", "re-placed", "GPU alloc", "CPU alloc", "GB·km"], rows: reports.map {
+            [$0.policy, "\($0.completed)/\($0.jobs)", "\($0.neverFit)", "\($0.failed)", "\($0.stillWaiting)", decimal($0.meanCompletionS), decimal($0.p50CompletionS), decimal($0.p95CompletionS), decimal($0.p99CompletionS),
+             decimal($0.meanQueueS), decimal($0.meanTransferS), $0.budgetJobs > 0 ? "\($0.budgetViolations)/\($0.budgetJobs)" : "-",
+             "\($0.replacements)", percent($0.meanGPUAllocation), percent($0.meanCPUAllocation), decimal($0.gigabyteKilometres)]
+        }))
+        if let joint = reports.first(where: { $0.policy == "junction" }),
+           let best = reports.filter({ $0.policy == "compute-only" || $0.policy == "network-only" }).min(by: { $0.meanCompletionS < $1.meanCompletionS }),
+           best.meanCompletionS > 0 {
+            let change = (1 - joint.meanCompletionS / best.meanCompletionS) * 100
+            print(String(format: "junction's mean completion is %.0f%% %@ than the best one-sided policy (%@)", abs(change), change >= 0 ? "lower" : "higher", best.policy))
+        }
+    }
+
+    private func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }
+
+    private func csvText(_ reports: [SimulationReport]) -> String {
+        var lines = ["policy,jobs,completed,never_fit,failed,still_waiting,mean_completion_s,p50_completion_s,p95_completion_s,p99_completion_s,mean_queue_s,mean_transfer_s,budget_jobs,budget_violations,replacements,reroutes,mean_gpu_allocation,mean_cpu_allocation,gigabyte_km,simulated_s,events"]
+        for r in reports {
+            let values: [Any] = [r.policy, r.jobs, r.completed, r.neverFit, r.failed, r.stillWaiting, r.meanCompletionS, r.p50CompletionS, r.p95CompletionS, r.p99CompletionS, r.meanQueueS, r.meanTransferS,
+                                 r.budgetJobs, r.budgetViolations, r.replacements, r.reroutes, r.meanGPUAllocation, r.meanCPUAllocation, r.gigabyteKilometres, r.simulatedSeconds, r.events]
+            lines.append(values.map { "\($0)" }.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// `junction simulate allocation`: how full a cluster gets as pods arrive, against published curves.
+struct SimulateAllocation: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "allocation",
+        abstract: "Fill one cluster with openb pods and report the GPU allocation curve per policy.",
+        discussion: """
+        Every machine of the node list becomes a pool at one network node; pods arrive in a \
+        seeded random order (the list reshuffled whenever it runs out) until their GPU demand \
+        reaches --up-to % of the cluster's GPUs, never leave, and are dropped when no machine fits. \
+        The controller core places each one. The curve is the allocated share of the GPUs at each \
+        whole % of arrived demand, as in the published openb policy comparisons; with --published \
+        their mean curves for the same workload are shown beside Junction's. A pod asking for part \
+        of a GPU shares one with others: the engine puts it on the fullest shared GPU with room, \
+        or shares a free one.
+
+        Example:
+          junction simulate allocation --nodes openb_node_list_all_node.csv --pods openb_pod_list_default.csv \\
+            --published analysis_allo_discrete.csv --plots out/
+        """
+    )
+
+    @Option(help: "The openb node list (sn,cpu_milli,memory_mib,gpu,model).")
+    var nodes: String
+
+    @Option(help: "The openb pod list.")
+    var pods: String
+
+    @Option(help: "Policy to run: all, junction, compute-only, network-only or random.")
+    var policy: PolicyChoice = .all
+
+    @Option(help: "Stop when the arrived GPU demand reaches this % of the cluster's GPUs.")
+    var upTo = 130
+
+    @Option(help: "First seed of the arrival order.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Runs per policy, with seeds counting up from --seed; the curves are averaged.")
+    var seeds = 1
+
+    @Option(help: "Published curves (analysis_allo_discrete.csv) to compare against.")
+    var published: String?
+
+    @Option(help: "The published workload to compare with (default: the pod list's file name).")
+    var workload: String?
+
+    @Flag(help: "Ignore the pods' GPU model constraints.")
+    var ignoreGpuModels = false
+
+    @Option(help: "Write the curves to this file: .json or .csv (one row per curve, as the published file).")
+    var output: String?
+
+    @Option(help: "Write allocation.svg into this folder.")
+    var plots: String?
+
+    @Flag(help: "Print the curves as JSON instead of the table.")
+    var json = false
+
+    func validate() throws {
+        guard (1...400).contains(upTo) else { throw ValidationError("--up-to must be between 1 and 400") }
+        guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be between 1 and 100") }
+        if let output { guard output.hasSuffix(".json") || output.hasSuffix(".csv") else { throw ValidationError("--output must end in .json or .csv") } }
+    }
+
+    /// A policy's curve averaged over its seeds.
+    struct Averaged: Encodable {
+        var policy: String
+        var seeds: [UInt64]
+        var allocatedPercent: [Double]
+        var heldPercent: [Double]
+        var placed: Double
+        var dropped: Double
+
+        /// How the curve is named beside the published ones.
+        var label: String { "Junction " + (policy == "junction" ? "joint" : policy) }
+    }
+
+    /// What `--json` and `--output x.json` carry.
+    struct Result: Encodable {
+        var workload: String
+        var totalGPUs: Int
+        var junction: [Averaged]
+        var published: [PublishedCurves.Mean]
+    }
+
+    func run() throws {
+        let machines = try readTrace(nodes, TraceReader.openbNodes)
+        let podList = try readTrace(pods, TraceFormat.openb.read)
+        let totalGPUs = machines.reduce(0) { $0 + $1.gpus }
+        guard totalGPUs > 0 else { throw CommandFailure("\(nodes) lists no GPUs") }
+        let name = workload ?? URL(fileURLWithPath: pods).deletingPathExtension().lastPathComponent
+        var reference: [PublishedCurves.Mean] = []
+        if let published {
+            let all = try readTrace(published) { (text) throws(TraceError) in try PublishedCurves(csv: text) }
+            reference = all.curves.filter { $0.workload == name }
+            if reference.isEmpty {
+                throw CommandFailure("\(published) has no curves for \(name); it has \(all.workloads.joined(separator: ", ")) (choose with --workload)")
+            }
+        }
+        if !json { printError("\(machines.count) machines with \(totalGPUs) GPUs; \(podList.jobs.count) pods; filling to \(upTo) % of the GPUs, \(seeds) seed\(seeds == 1 ? "" : "s") per policy") }
+
+        var averaged: [Averaged] = []
+        for choice in policy.policies(seed: seed) {
+            var curves: [AllocationReplay.Curve] = []
+            var bar = ProgressBar(choice.name, quiet: json)
+            for run in 0..<seeds {
+                var replay = AllocationReplay(nodes: machines, pods: podList.jobs, policy: choice)
+                replay.maximumPercent = upTo
+                replay.useGPUModels = !ignoreGpuModels
+                replay.seed = seed + UInt64(run)
+                curves.append(replay.run { bar.update((Double(run) + $0) / Double(seeds)) })
+            }
+            func mean(_ pick: (AllocationReplay.Curve) -> [Double]) -> [Double] {
+                let length = curves.map { pick($0).count }.min() ?? 0
+                return (0..<length).map { index in curves.reduce(0) { $0 + pick($1)[index] } / Double(curves.count) }
+            }
+            let result = Averaged(
+                policy: choice.name, seeds: curves.map(\.seed), allocatedPercent: mean(\.allocatedPercent), heldPercent: mean(\.heldPercent),
+                placed: Double(curves.reduce(0) { $0 + $1.placed }) / Double(curves.count), dropped: Double(curves.reduce(0) { $0 + $1.dropped }) / Double(curves.count)
+            )
+            bar.finish(String(format: "%.0f pods placed, %.0f dropped,", result.placed, result.dropped))
+            averaged.append(result)
+        }
+        let result = Result(workload: name, totalGPUs: totalGPUs, junction: averaged, published: reference)
+        if let output {
+            if output.hasSuffix(".json") {
+                try writeFile(output, try jsonText(result))
+            } else {
+                let columns = (0...upTo).map(String.init).joined(separator: ",")
+                var lines = ["workload,policy,seeds,total_gpus,\(columns)"]
+                for curve in averaged { lines.append("\(name),junction-\(curve.policy),\(curve.seeds.count),\(totalGPUs),\(curve.allocatedPercent.map { String(format: "%.2f", $0) }.joined(separator: ","))") }
+                for curve in reference { lines.append("\(name),\(curve.policy),\(curve.seeds),\(totalGPUs),\(curve.percent.prefix(upTo + 1).map { String(format: "%.2f", $0) }.joined(separator: ","))") }
+                try writeFile(output, lines.joined(separator: "\n") + "\n")
+            }
+        }
+        if let plots {
+            var lines = averaged.map { curve in
+                LineChart.Line(name: curve.label, points: curve.allocatedPercent.enumerated().map { (x: Double($0.offset), y: $0.element) })
+            }
+            lines += reference.map { curve in
+                LineChart.Line(name: curve.policy, points: curve.percent.prefix(upTo + 1).enumerated().map { (x: Double($0.offset), y: $0.element) }, dashed: true)
+            }
+            let chart = LineChart(title: "GPU allocation as \(name) arrives (\(totalGPUs) GPUs)", xLabel: "arrived GPU demand, % of the cluster's GPUs", yLabel: "GPUs allocated, %", lines: lines, yRange: 0...100)
+            try writeFile(plots + "/allocation.svg", chart.svg())
+            if !json { printError("plot: \(plots)/allocation.svg") }
+        }
+        if json {
+            print(try jsonText(result))
+            return
+        }
+        let steps = Array(stride(from: 10, through: upTo, by: 10))
+        var rows = averaged.map { curve in [curve.label] + steps.map { $0 < curve.allocatedPercent.count ? String(format: "%.1f", curve.allocatedPercent[$0]) : "-" } }
+        rows += reference.map { curve in ["\(curve.policy) (published)"] + steps.map { $0 < curve.percent.count ? String(format: "%.1f", curve.percent[$0]) : "-" } }
+        print("GPUs allocated (%) as the arrived GPU demand reaches each % of the cluster's \(totalGPUs) GPUs:")
+        print(table(header: ["policy"] + steps.map { "\($0)%" }, rows: rows))
+        if !reference.isEmpty, let last = steps.last {
+            let best = reference.max { ($0.percent.count > last ? $0.percent[last] : 0) < ($1.percent.count > last ? $1.percent[last] : 0) }!
+            for curve in averaged where curve.allocatedPercent.count > last {
+                let below = reference.filter { $0.percent.count > last && $0.percent[last] < curve.allocatedPercent[last] }.map(\.policy)
+                print(String(format: "%@ reaches %.1f%% at %d%% demand (holding %.1f%%); best published %@ %.1f%%; above: %@", curve.label, curve.allocatedPercent[last], last, curve.heldPercent[last], best.policy, best.percent[last], below.isEmpty ? "none" : below.joined(separator: ", ")))
+            }
+        }
+    }
+}
