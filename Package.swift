@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "junction", targets: ["junction"]),
         .executable(name: "junction-full", targets: ["junction-full"]),
+        .executable(name: "junction-bench", targets: ["junction-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -84,6 +85,7 @@ let package = Package(
         .target(name: "ClientCommands", dependencies: [
             "JunctionClient", "Wording", "Wire", "ZeroMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .target(name: "CommandLineSupport", dependencies: ["ClientCommands", "Topology"]),
         .target(name: "Store", dependencies: [
             "ControllerCore", "ControllerWire", "Placement", "TopologyWire", "Wire", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
@@ -116,11 +118,11 @@ let package = Package(
             name: "junction-full",
             dependencies: [
                 "ClientCommands",
+                "CommandLineSupport",
                 "TopologyWire",
                 "Wording",
                 "ZeroMQ",
                 "Wire",
-                "CZeroMQBaseline",
                 "Topology",
                 "Routing",
                 "Placement",
@@ -135,6 +137,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The benchmarks with their C baseline, out of the product; `junction bench` runs this.
+        .executableTarget(
+            name: "junction-bench",
+            dependencies: [
+                "ClientCommands", "CommandLineSupport", "CZeroMQBaseline", "ControllerCore", "ControllerWire", "JunctionClient", "Observability", "Placement",
+                "Routing", "Services", "Simulation", "Store", "Topology", "TopologyWire", "Wire", "ZeroMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "FuzzTargets", dependencies: ["ControllerCore", "ControllerWire", "Simulation", "Topology", "Wire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

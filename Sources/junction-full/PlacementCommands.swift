@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClientCommands
+import CommandLineSupport
 import ControllerWire
 import JunctionClient
 import Placement

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClientCommands
+import CommandLineSupport
 import Foundation
 import Placement
 import Simulation
@@ -45,39 +46,6 @@ func readTrace<Value>(_ path: String, _ parse: (String) throws(TraceError) -> Va
 /// Writes a report file, creating its folder.
 func writeFile(_ path: String, _ text: String) throws {
     do { try TraceFiles.write(path, text) } catch { throw CommandFailure(error.description) }
-}
-
-/// A progress bar on standard error: redrawn in place on a terminal, a line per tenth otherwise.
-struct ProgressBar {
-    let label: String
-    private let terminal = isatty(STDERR_FILENO) == 1
-    private var shownTenths = 0
-    private let started = Date()
-    let quiet: Bool
-
-    init(_ label: String, quiet: Bool) {
-        self.label = label
-        self.quiet = quiet
-    }
-
-    mutating func update(_ done: Double) {
-        guard !quiet else { return }
-        let share = min(1, max(0, done))
-        if terminal {
-            let filled = Int(share * 30)
-            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 30 - filled)
-            FileHandle.standardError.write(Data(String(format: "\r  %@ %@ %3.0f%% %5.1f s", label, bar, share * 100, Date().timeIntervalSince(started)).utf8))
-        } else if Int(share * 10) > shownTenths {
-            shownTenths = Int(share * 10)
-            printError(String(format: "  %@ %3.0f%%", label, share * 100))
-        }
-    }
-
-    func finish(_ summary: String) {
-        guard !quiet else { return }
-        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        printError(String(format: "  %@ %@ in %.1f s", label, summary, Date().timeIntervalSince(started)))
-    }
 }
 
 /// `junction simulate trace`: a trace over a topology, per policy.

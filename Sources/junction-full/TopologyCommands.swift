@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClientCommands
+import CommandLineSupport
 import Foundation
 import Routing
 import Topology
@@ -76,18 +77,6 @@ struct ValidateTopology: ParsableCommand {
         }
         if json { print(try jsonText(results)) }
         if results.contains(where: { !$0.valid }) { throw ExitCode(1) }
-    }
-}
-
-/// Loads a topology for a command, printing every problem and failing when there are errors.
-func loadTopology(_ file: String, quiet: Bool = false, maximumBytes: Int = Topology.defaultMaximumBytes) throws -> Topology {
-    do {
-        let loaded = try Topology.load(contentsOf: file, maximumBytes: maximumBytes)
-        if !quiet { for warning in loaded.warnings { printError(warning.description) } }
-        return loaded.topology
-    } catch {
-        for problem in error.problems { printError(problem.description) }
-        throw CommandFailure("\(file) is not a valid topology (\(error.errors.count) \(error.errors.count == 1 ? "error" : "errors")); `junction topology validate \(file)` lists them")
     }
 }
 

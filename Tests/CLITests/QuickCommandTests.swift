@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `junction` runs the controller client commands itself, linked without Foundation, and hands
-/// the rest to `junction-full` beside it.
+/// the rest to `junction-full` (and `bench` to `junction-bench`) beside it.
 @Suite("The quick junction executable")
 struct QuickCommandTests {
     @Test func itHoldsNoFoundation() async throws {
@@ -31,6 +31,12 @@ struct QuickCommandTests {
         #expect(demo.status == 127)
         #expect(demo.errors.contains("cannot run \(folder.path)/junction-full"), "\(demo.errors)")
         #expect(demo.errors.contains("install it beside junction"), "\(demo.errors)")
+
+        // The benchmarks are a program of their own.
+        let bench = try await JunctionProcess(["bench", "zmq"], program: alone).finish(within: 30)
+        #expect(bench.status == 127)
+        #expect(bench.errors.contains("cannot run \(folder.path)/junction-bench"), "\(bench.errors)")
+        #expect(bench.errors.contains("`junction bench` is run by junction-bench"), "\(bench.errors)")
     }
 
     @Test func otherCommandsAreHandedToTheFullCommandSet() async throws {
@@ -42,6 +48,9 @@ struct QuickCommandTests {
         let submitHelp = try await junction("submit", "--help")
         #expect(submitHelp.status == 0)
         #expect(submitHelp.output.contains("USAGE: junction submit"), "\(submitHelp.output)")
+        let benchHelp = try await junction("bench", "--help")
+        #expect(benchHelp.status == 0)
+        #expect(benchHelp.output.contains("USAGE: junction bench <subcommand>"), "\(benchHelp.output)")
     }
 }
 

@@ -7,13 +7,20 @@ import Foundation
 import ZeroMQ
 
 /// `junction bench`: measures Junction on this machine against baselines run in the same process.
+/// A program of its own, so that the benchmarks and their C baseline stay out of the product;
+/// `junction bench` runs it.
+@main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
+        commandName: "junction bench",
         abstract: "Measure Junction against baselines in the same run.",
         subcommands: [BenchAll.self, ZeroMQBench.self, TopologyBench.self, PlacementBench.self, ControllerBench.self, RecoveryBench.self, MemoryBench.self, SimulationBench.self, DashboardBench.self],
         defaultSubcommand: BenchAll.self
     )
+
+    static func main() async {
+        await runAsRoot(Array(CommandLine.arguments.dropFirst()))
+    }
 }
 
 /// `junction bench` on its own: every benchmark with its defaults, one after another.

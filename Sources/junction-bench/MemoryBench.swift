@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClientCommands
+import CommandLineSupport
 import ControllerCore
 import Foundation
 import Placement

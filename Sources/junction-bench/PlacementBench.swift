@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClientCommands
+import CommandLineSupport
 import Dispatch
 import Foundation
 import Placement

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClientCommands
+import CommandLineSupport
 import Foundation
 import Placement
 import Simulation
