@@ -82,12 +82,9 @@ extension PlacementEngine {
         let explain = request.explain
         let keep = max(0, request.alternatives) + 1
         let need = Int32(request.gpuCount)
-        let sharing = request.isGPUShare
-        let allowedModels = gpuModelOrder(for: request)
+        let screening = Screening(request, states: states, hot: hot, models: models, staleAfterS: staleAfterS, now: now)
+        let allowedModels = screening.allowedModels
         let runtime = request.runtimeS
-        let cpuAsked = request.cpuCores - 1e-9
-        let memoryAsked = request.memoryBytes
-        let stale = now - staleAfterS
 
         // The latency objective wants the lowest-latency path whatever the data; the others the
         // quickest path for the data.
@@ -114,38 +111,18 @@ extension PlacementEngine {
         var top: [(value: Double, tie: Double?, pool: Int, model: Int, target: Int, estimate: Estimate)] = []
         var pruned = 0
 
-        /// The checks that need no path, over the fast pool fields; a contender with its lower
-        /// bound, or nil (with the reason kept when explaining).
+        /// The pool checks (`Screening.verdict`); a contender with its lower bound, or nil
+        /// (with the reason kept when explaining).
         func screen(_ pool: Int) -> Contender? {
-            var failed: Check?
-            if !request.excludedPools.isEmpty, request.excludedPools.contains(states[pool].id) {
-                failed = .excluded
-            } else if let only = request.onlyPool, states[pool].id != only {
-                failed = .excluded
-            } else if !hot.up[pool] {
-                failed = .poolDown
-            } else if hot.lastAdvertisement[pool] < stale {
-                failed = .stale
-            } else if !request.labels.isEmpty, !request.labels.allSatisfy({ $0.accepts(states[pool].labels) }) {
-                failed = .labels
-            } else if need > 0, !allowedModels.contains(where: { hot.totalGPUs(pool, $0) >= need }) {
-                failed = .gpuModel
-            } else if !planning, hot.cpu[pool] < cpuAsked || hot.memory[pool] < memoryAsked {
-                failed = .resources
-            }
-            var model = -1
-            var fitsNow = true
-            if failed == nil {
-                fitsNow = hot.cpu[pool] >= cpuAsked && hot.memory[pool] >= memoryAsked
-                if need > 0 {
-                    model = allowedModels.first { hot.freeGPUs(pool, $0) >= need || (sharing && hot.shareRoom(pool, $0) >= request.gpuShare - 1e-9) } ?? -1
-                    if model < 0 { fitsNow = false }
-                }
-                if !fitsNow, !planning { failed = .resources }
-            }
-            if let failed {
-                if explain { rejections.append(rejection(pool, failed, request: request, allowedModels: allowedModels, now: now)) }
+            var model: Int
+            let fitsNow: Bool
+            switch screening.verdict(pool) {
+            case .failed(let check):
+                if explain { rejections.append(screening.rejection(pool, check)) }
                 return nil
+            case .admitted(let fits, let first):
+                fitsNow = fits
+                model = first
             }
             let node = Int(hot.node[pool])
             let lowest = selection.lowestLatencyMs(to: node)
@@ -157,23 +134,19 @@ extension PlacementEngine {
             // A pool with no room now, or with jobs planned on it, gives the earliest start its
             // plan allows for the shortest the job could hold it: a bound on the real start.
             var start = now
-            let planned = planning && (!fitsNow || hasPlans(pool))
+            // A pool with jobs planned on it: even a job that fits now must not delay them.
+            let planned = planning && (!fitsNow || plannedOnPool[pool] > 0)
             if planned {
                 let shortest = (node == ingress ? 0 : lowest / 1_000) + hot.queue[pool] + plannedRuntime(pool)
                 let choices = need > 0 ? allowedModels.filter { hot.totalGPUs(pool, $0) >= need } : [-1]
                 var earliest: (start: Double, model: Int)?
                 for choice in choices {
-                    guard let at = plannedStart(request, model: choice, on: pool, now: now, duration: shortest, horizon: request.planHorizonS) else { continue }
+                    guard let at = Self.plannedStart(request, model: choice, on: pool, now: now, duration: shortest, horizon: request.planHorizonS,
+                                                     profile: profiles[pool], held: leaseTotals[pool], hot: hot, state: states[pool], modelNames: models.names) else { continue }
                     if earliest.map({ at < $0.start }) ?? true { earliest = (at, choice) }
                 }
                 guard let earliest else {
-                    if explain {
-                        // A job larger than the pool is told what the pool lacks, not when.
-                        let total = states[pool].total
-                        let never = request.cpuCores > total.cpuCores + 1e-9 || request.memoryBytes > total.memoryBytes
-                        rejections.append(never ? rejection(pool, .resources, request: request, allowedModels: allowedModels, now: now)
-                            : Rejection(pool: states[pool].id, check: .resources, reason: "no room for it within the \(number(request.planHorizonS)) s plan horizon"))
-                    }
+                    if explain { rejections.append(screening.noStartWithinHorizon(pool)) }
                     return nil
                 }
                 start = earliest.start
@@ -216,10 +189,7 @@ extension PlacementEngine {
             case .found(let found):
                 route = found
             case .overLimit(let lowest):
-                if explain {
-                    let processing = hot.processing[pool]
-                    rejections.append(Rejection(pool: states[pool].id, check: .latencyBudget, reason: "the lowest-latency path takes \(number(lowest)) ms + processing \(number(processing)) ms = \(number(lowest + processing)) ms, over the \(number(request.maxLatencyMs ?? 0)) ms budget"))
-                }
+                if explain { rejections.append(screening.overBudget(pool, lowestMs: lowest)) }
                 return
             case .none:
                 if explain { rejections.append(pathRejection(pool, request: request, ingress: ingress)) }
@@ -232,8 +202,9 @@ extension PlacementEngine {
             }
             if contender.planned {
                 let holding = estimate.latencyMs / 1_000 + estimate.transferS + estimate.queueS + plannedRuntime(pool)
-                guard let start = plannedStart(request, model: Int(contender.model), on: pool, now: now, duration: holding, horizon: request.planHorizonS) else {
-                    if explain { rejections.append(Rejection(pool: states[pool].id, check: .resources, reason: "no room for \(number(holding)) s within the \(number(request.planHorizonS)) s plan horizon")) }
+                guard let start = Self.plannedStart(request, model: Int(contender.model), on: pool, now: now, duration: holding, horizon: request.planHorizonS,
+                                                    profile: profiles[pool], held: leaseTotals[pool], hot: hot, state: states[pool], modelNames: models.names) else {
+                    if explain { rejections.append(screening.noStartWithinHorizon(pool, holdingS: holding)) }
                     return
                 }
                 estimate.startS = start - now
@@ -390,70 +361,6 @@ extension PlacementEngine {
         guard request.gpuCount > 0 || request.gpuModels.isEmpty else { throw .invalid("GPU models are named but no GPUs are asked") }
         guard request.gpuShare > 0, request.gpuShare <= 1 else { throw .invalid("gpu_share must be above 0 and at most 1, not \(request.gpuShare)") }
         guard request.gpuShare == 1 || request.gpuCount == 1 else { throw .invalid("a GPU share is part of one GPU: ask for 1 GPU, not \(request.gpuCount)") }
-    }
-
-    /// The allowed GPU models' ids in the order a pool's choice goes: by name.
-    private func gpuModelOrder(for request: PlacementRequest) -> [Int] {
-        guard request.gpuCount > 0 else { return [] }
-        let names = request.gpuModels.isEmpty ? models.names : request.gpuModels
-        return names.sorted().compactMap { models.existingID($0) }
-    }
-
-    private func rejection(_ pool: Int, _ check: Check, request: PlacementRequest, allowedModels: [Int], now: Double) -> Rejection {
-        let state = states[pool]
-        let reason: String
-        switch check {
-        case .excluded:
-            reason = "excluded: this job already failed or was refused here"
-        case .poolDown:
-            if state.liveness == .declared {
-                reason = "no agent has registered for this pool"
-            } else if let last = state.lastAdvertisement {
-                reason = "down: last heard from \(number(now - last)) s ago"
-            } else {
-                reason = "down"
-            }
-        case .stale:
-            reason = "stale: last advertisement \(number(now - (state.lastAdvertisement ?? now))) s ago, limit \(number(staleAfterS)) s"
-        case .labels:
-            let failed = request.labels.first { !$0.accepts(state.labels) }!
-            reason = state.labels[failed.key].map { "label \(failed.key) is \($0); \(failed) asked" } ?? "no label \(failed.key); \(failed) asked"
-        case .gpuModel:
-            let wanted = request.gpuModels.isEmpty ? "GPUs" : request.gpuModels.sorted().joined(separator: " or ")
-            let has = state.total.gpus.isEmpty ? "no GPUs" : state.total.gpus.sorted { $0.key < $1.key }.map { "\($0.value)×\($0.key)" }.joined(separator: ", ")
-            reason = "not \(request.gpuCount) \(wanted) in the pool (it has \(has))"
-        case .resources:
-            if request.cpuCores > hot.cpu[pool] + 1e-9 {
-                reason = "\(number(hot.cpu[pool])) of \(number(state.total.cpuCores)) cores free after leases, \(number(request.cpuCores)) asked"
-            } else if request.memoryBytes > hot.memory[pool] {
-                reason = "\(number(Double(hot.memory[pool]) / Double(1 << 30))) GiB of memory free after leases, \(number(Double(request.memoryBytes) / Double(1 << 30))) GiB asked"
-            } else {
-                let free = allowedModels.map { "\(hot.freeGPUs(pool, $0)) \(models.names[$0])" }.joined(separator: ", ")
-                if request.isGPUShare {
-                    let room = allowedModels.map { "\(number(hot.shareRoom(pool, $0))) of a shared \(models.names[$0])" }.joined(separator: ", ")
-                    reason = "no GPU with \(number(request.gpuShare)) of it free: \(free.isEmpty ? "none" : free) whole after leases, at most \(room.isEmpty ? "none" : room)"
-                } else {
-                    reason = "not enough GPUs free: \(free.isEmpty ? "none" : free) after leases, \(request.gpuCount) asked"
-                }
-            }
-        case .unreachable, .bandwidth, .latencyBudget:
-            reason = check.rawValue
-        }
-        return Rejection(pool: state.id, check: check, reason: reason)
-    }
-
-    /// Why no usable path reaches a pool: nothing at all, or not enough bandwidth on the way.
-    private mutating func pathRejection(_ pool: Int, request: PlacementRequest, ingress: Int) -> Rejection {
-        let id = states[pool].id
-        let node = states[pool].node
-        let tree = routes.latencyTree(network, from: ingress)
-        guard let path = network.path(in: tree, to: node),
-              let narrowest = path.slots.min(by: { network.availableGbps[$0] < network.availableGbps[$1] }) else {
-            return Rejection(pool: id, check: .unreachable, reason: "no path from \(request.ingress) to \(topology.nodes[node].id) over links that are up")
-        }
-        let asked = request.minBandwidthGbps
-        let wanted = asked > 0 ? "\(number(asked)) Gbps asked" : "the data cannot move"
-        return Rejection(pool: id, check: .bandwidth, reason: "no path with enough bandwidth: link \(linkName(narrowest)) has \(number(network.availableGbps[narrowest])) Gbps free, \(wanted)")
     }
 
     /// A static function of the fields it reads: called from inside `place`, a method of the

@@ -165,41 +165,37 @@ extension PlacementEngine {
         return demand
     }
 
-    /// A request's demand on a pool for a GPU model id (-1 for none).
-    func demand(of request: PlacementRequest, model: Int, on pool: Int) -> Demand {
-        var demand = Demand(cpu: request.cpuCores, memory: Double(request.memoryBytes), gpuSlot: -1, gpus: 0)
-        if model >= 0, let slot = profiles[pool].slot(of: model) {
-            demand.gpuSlot = slot
-            demand.gpus = request.gpuUnits
-        }
-        return demand
-    }
-
     /// How far a pool's reports fall below its profile now: capacity taken by work the leases
     /// do not account for (or not yet reported free). Never positive, so the plan stays cautious.
-    func reportOffset(_ pool: Int) -> [Double] {
-        let profile = profiles[pool]
+    /// A static function of the fields it reads: called from inside `place`, a method of the
+    /// engine would copy the whole engine for every pool with a plan.
+    static func reportOffset(_ pool: Int, profile: CapacityProfile, held: LeaseTotals, hot: HotPools, state: PoolState, modelNames: [String]) -> [Double] {
         var offset = [Double](repeating: 0, count: profile.width)
-        let held = leaseTotals[pool]
         offset[0] = min(0, hot.cpu[pool] - (profile.total.cpuCores - held.cpu))
         offset[1] = min(0, Double(hot.memory[pool]) - (Double(profile.total.memoryBytes) - held.memory))
         for (slot, model) in profile.models.enumerated() {
             let total = Double(hot.totalGPUs(pool, model))
-            let room = states[pool].sharedGPUs[models.names[model]]?.reduce(0) { $0 + $1.room } ?? 0
+            let room = state.sharedGPUs[modelNames[model]]?.reduce(0) { $0 + $1.room } ?? 0
             offset[2 + slot] = min(0, Double(hot.freeGPUs(pool, model)) + room - (total - (held.gpus[model] ?? 0)))
         }
         return offset
     }
 
-    /// Whether a pool has jobs planned on it: then even a job that fits now must not delay them.
-    func hasPlans(_ pool: Int) -> Bool { plannedOnPool[pool] > 0 }
-
     /// The earliest dispatch time from `now` at which a request fits on a pool for `duration`
-    /// seconds without delaying any planned job; nil when not within `horizon`.
-    func plannedStart(_ request: PlacementRequest, model: Int, on pool: Int, now: Double, duration: Double, horizon: Double) -> Double? {
-        let demand = demand(of: request, model: model, on: pool)
+    /// seconds without delaying any planned job; nil when not within `horizon`. A static
+    /// function of the fields it reads, for the reason `reportOffset` gives.
+    static func plannedStart(
+        _ request: PlacementRequest, model: Int, on pool: Int, now: Double, duration: Double, horizon: Double,
+        profile: CapacityProfile, held: LeaseTotals, hot: HotPools, state: PoolState, modelNames: [String]
+    ) -> Double? {
+        var demand = Demand(cpu: request.cpuCores, memory: Double(request.memoryBytes), gpuSlot: -1, gpus: 0)
+        if model >= 0, let slot = profile.slot(of: model) {
+            demand.gpuSlot = slot
+            demand.gpus = request.gpuUnits
+        }
         if request.gpuCount > 0, demand.gpuSlot < 0 { return nil }
-        return profiles[pool].earliestStart(demand, from: now, duration: duration, latest: now + horizon, offset: reportOffset(pool))
+        let offset = reportOffset(pool, profile: profile, held: held, hot: hot, state: state, modelNames: modelNames)
+        return profile.earliestStart(demand, from: now, duration: duration, latest: now + horizon, offset: offset)
     }
 
     /// Plans a job on a candidate's pool from `start` until it is expected to end there; the

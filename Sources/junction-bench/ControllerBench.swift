@@ -28,7 +28,7 @@ struct ControllerBench: ParsableCommand {
         """
     )
 
-    @Option(help: "A topology file for the controller (default: Topologies/cogentco.yaml).")
+    @Option(help: "A topology file for the controller.")
     var topology = "Topologies/cogentco.yaml"
 
     @Option(help: "Pools to connect.")

@@ -26,7 +26,7 @@ struct DashboardBench: ParsableCommand {
         """
     )
 
-    @Option(help: "A topology file for the controller (default: Topologies/cogentco.yaml).")
+    @Option(help: "A topology file for the controller.")
     var topology = "Topologies/cogentco.yaml"
 
     @Option(help: "Pools to connect.")

@@ -14,7 +14,7 @@ struct MemoryBench: ParsableCommand {
         abstract: "Submit and finish jobs through the controller core and its SQLite store on a virtual clock; report resident memory as they accumulate."
     )
 
-    @Option(help: "A topology file for the controller (default: Topologies/cogentco.yaml).")
+    @Option(help: "A topology file for the controller.")
     var topology = "Topologies/cogentco.yaml"
 
     @Option(help: "Pools to attach.")

@@ -21,7 +21,7 @@ struct PlacementBench: ParsableCommand {
         """
     )
 
-    @Option(help: "A 197-node topology file (default: Topologies/cogentco.yaml).")
+    @Option(help: "A 197-node topology file.")
     var topology = "Topologies/cogentco.yaml"
 
     @Option(help: "Decisions per network.")

@@ -19,7 +19,7 @@ struct RecoveryBench: AsyncParsableCommand {
         abstract: "Fill a job store, then time a controller's start on it until it answers a status request."
     )
 
-    @Option(help: "A topology file for the controller (default: Topologies/cogentco.yaml).")
+    @Option(help: "A topology file for the controller.")
     var topology = "Topologies/cogentco.yaml"
 
     @Option(help: "Jobs in the store.")

@@ -19,7 +19,7 @@ struct SimulationBench: ParsableCommand {
         """
     )
 
-    @Option(help: "A topology file (default: Topologies/cogentco.yaml).")
+    @Option(help: "A topology file.")
     var topology = "Topologies/cogentco.yaml"
 
     @Option(help: "Jobs to simulate.")
