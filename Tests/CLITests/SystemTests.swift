@@ -163,9 +163,7 @@ struct SystemTests {
         // can only have come from it.
         let tools = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tools) }
-        try "#!/bin/sh\nprintf '3, NVIDIA H100 80GB HBM3\\n5, NVIDIA H100 80GB HBM3\\n7, NVIDIA H100 80GB HBM3\\n'\n"
-            .write(toFile: tools + "/nvidia-smi", atomically: true, encoding: .utf8)
-        chmod(tools + "/nvidia-smi", 0o755)
+        try writeExecutable("#!/bin/sh\nprintf '3, NVIDIA H100 80GB HBM3\\n5, NVIDIA H100 80GB HBM3\\n7, NVIDIA H100 80GB HBM3\\n'\n", to: tools + "/nvidia-smi")
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
         defer { controller.process.signal(SIGKILL) }
@@ -437,4 +435,15 @@ struct SystemTests {
         let source = try String(contentsOf: topologies.deletingLastPathComponent().appendingPathComponent("Sources/junction-full/EmbeddedTopology.swift"), encoding: .utf8)
         #expect(source.contains(shipped))
     }
+}
+
+/// Writes a script through a close-on-exec descriptor. A process another test spawns while the
+/// file is open for writing would otherwise inherit the descriptor, and running the script
+/// would then fail with "text file busy" for as long as that process lives.
+private func writeExecutable(_ text: String, to path: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+    guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    guard write(fd, bytes, bytes.count) == bytes.count else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
 }
