@@ -49,7 +49,7 @@ public struct ControllerOptions: ParsableArguments {
     /// command failures.
     public func ask<Reply>(_ body: (JunctionClient) async throws(ClientError) -> Reply) async throws -> Reply {
         let client = try connect()
-        defer { client.close() }
+        defer { ProcessLifetime.release(client) }
         do throws(ClientError) {
             return try await body(client)
         } catch {
@@ -165,7 +165,7 @@ struct Submit: AsyncParsableCommand {
             submit.spec.environment[String(parts[0])] = String(parts[1])
         }
         let client = try controller.connect()
-        defer { client.close() }
+        defer { ProcessLifetime.release(client) }
         // Subscribed before the submit, so the job's first events find the subscription in place.
         let follower = wait ? try JobFollower(events: eventsEndpoints, keys: controller.keys) : nil
         defer { follower?.close() }
@@ -298,7 +298,7 @@ struct Status: AsyncParsableCommand {
         request.jobIds = jobs
         request.activeOnly = active
         let client = try controller.connect()
-        defer { client.close() }
+        defer { ProcessLifetime.release(client) }
         let found = try await allJobs(request, from: client)
         print(json ? try jsonText(found.map(JobJSON.init)) : jobTable(found))
         // Jobs asked for by name also say where their output is.
@@ -352,7 +352,7 @@ struct Queue: AsyncParsableCommand {
         var request = Junction_V1_StatusRequest()
         request.activeOnly = true
         let client = try controller.connect()
-        defer { client.close() }
+        defer { ProcessLifetime.release(client) }
         let waiting = try await allJobs(request, from: client).filter { $0.state == .accepted && (pool == nil || $0.pool == pool) }
         let planned = waiting.filter { $0.plannedStartMs > 0 }.sorted { ($0.pool, $0.plannedStartMs, $0.jobID) < ($1.pool, $1.plannedStartMs, $1.jobID) }
         let unplanned = waiting.filter { $0.plannedStartMs == 0 }

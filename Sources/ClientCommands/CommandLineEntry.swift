@@ -10,7 +10,7 @@ extension AsyncParsableCommand {
     public static func runAsRoot(_ arguments: [String]) async -> Never {
         if let typo = unknownSubcommand(in: arguments) {
             printError(typo)
-            Glibc.exit(64)
+            ProcessLifetime.end(64)
         }
         let command: ParsableCommand
         do {
@@ -22,9 +22,9 @@ extension AsyncParsableCommand {
                 let path = commandPath(to: subcommand).joined(separator: " ")
                 let hint = nearest.map { ". Did you mean '\($0)'?" } ?? ""
                 printError("Error: Unknown option '\(option)'\(hint)\nUsage: \(usageString(for: subcommand))\n  See '\(path) --help' for more information.")
-                Glibc.exit(64)
+                ProcessLifetime.end(64)
             }
-            exit(withError: error)
+            end(withError: error)
         }
         do {
             if var asynchronous = command as? AsyncParsableCommand {
@@ -37,11 +37,21 @@ extension AsyncParsableCommand {
             let subcommand = Swift.type(of: command)
             let path = commandPath(to: subcommand).joined(separator: " ")
             printError("Error: \(error.message)\nUsage: \(usageString(for: subcommand))\n  See '\(path) --help' for more information.")
-            Glibc.exit(64)
+            ProcessLifetime.end(64)
         } catch {
-            exit(withError: error)
+            end(withError: error)
         }
-        Glibc.exit(0)
+        ProcessLifetime.end(0)
+    }
+
+    /// ArgumentParser's `exit(withError:)`, ending the way `ProcessLifetime` says.
+    private static func end(withError error: Error) -> Never {
+        let message = fullMessage(for: error)
+        let status = exitCode(for: error).rawValue
+        if !message.isEmpty {
+            if status == 0 { print(message) } else { printError(message) }
+        }
+        ProcessLifetime.end(status)
     }
 
     /// A message for the first word that should name a subcommand and names none, or nil.

@@ -78,7 +78,7 @@ struct Usage: AsyncParsableCommand {
         request.untilMs = end
         request.by = by
         let client = try controller.connect()
-        defer { client.close() }
+        defer { ProcessLifetime.release(client) }
         let reply: Junction_V1_UsageReply
         do {
             reply = try await client.usage(request)

@@ -16,6 +16,7 @@ struct QuickJunction: AsyncParsableCommand {
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 if let first = arguments.first, ControllerClientCommands.all.contains(where: { $0._commandName == first }) {
+    ProcessLifetime.leaveConnectionsToExit()
     await QuickJunction.runAsRoot(arguments)
 }
 if arguments.first == "bench" {
