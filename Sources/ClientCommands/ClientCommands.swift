@@ -443,13 +443,17 @@ struct Pools: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var request = Junction_V1_PoolsRequest()
-        var reply = Junction_V1_PoolsReply()
-        repeat {
-            let page = try await controller.ask { [request] client throws(ClientError) in try await client.pools(request) }
-            reply.pools += page.pools
-            request.cursor = page.nextCursor
-        } while !request.cursor.isEmpty
+        // Every page over one connection.
+        let reply = try await controller.ask { client throws(ClientError) in
+            var request = Junction_V1_PoolsRequest()
+            var reply = Junction_V1_PoolsReply()
+            repeat {
+                let page = try await client.pools(request)
+                reply.pools += page.pools
+                request.cursor = page.nextCursor
+            } while !request.cursor.isEmpty
+            return reply
+        }
         if json {
             print(try jsonText(reply.pools.map {
                 PoolJSON(pool: $0.poolID, node: $0.node, state: $0.state.name, cpu_free: $0.free.cpuCores, cpu_total: $0.total.cpuCores, cpu_reserved: $0.reserved.cpuCores, cpu_held: $0.held.cpuCores, gpus_held: $0.held.gpus, gpu_share_held: $0.heldGpuShare, gpus_free: $0.free.gpus, queue_wait_s: $0.queueWaitS, running_jobs: $0.runningJobs, last_advertisement_ms: $0.lastAdvertisementMs, price_core_hour: $0.price.cpuCoreHour, price_gpu_hour: $0.price.gpuHour, speed: $0.speed)

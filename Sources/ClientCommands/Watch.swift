@@ -63,15 +63,19 @@ struct Watch: AsyncParsableCommand {
         // Subscribe first, then snapshot: nothing between the two is missed.
         try await Task.sleep(for: .milliseconds(100))
         func takeSnapshot() async throws -> (sequence: UInt64, epoch: UInt64) {
-            let snapshot = try await controller.ask { client throws(ClientError) in try await client.snapshot() }
-            // Jobs come in pages; the first page fixes the sequence the snapshot stands for.
-            var jobs = snapshot.jobs.count
-            var request = Junction_V1_SnapshotRequest()
-            request.cursor = snapshot.nextCursor
-            while !request.cursor.isEmpty {
-                let page = try await controller.ask { [request] client throws(ClientError) in try await client.snapshot(request) }
-                jobs += page.jobs.count
-                request.cursor = page.nextCursor
+            // Jobs come in pages, over one connection; the first page fixes the sequence the
+            // snapshot stands for.
+            let (snapshot, jobs) = try await controller.ask { client throws(ClientError) in
+                let snapshot = try await client.snapshot()
+                var jobs = snapshot.jobs.count
+                var request = Junction_V1_SnapshotRequest()
+                request.cursor = snapshot.nextCursor
+                while !request.cursor.isEmpty {
+                    let page = try await client.snapshot(request)
+                    jobs += page.jobs.count
+                    request.cursor = page.nextCursor
+                }
+                return (snapshot, jobs)
             }
             if !json {
                 print("snapshot at event \(snapshot.sequence) (controller epoch \(snapshot.epoch)): \(jobs) active jobs, \(snapshot.pools.count) pools; following \(topic.isEmpty ? "everything" : topic)")
