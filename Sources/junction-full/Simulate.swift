@@ -326,6 +326,8 @@ struct SimulateAllocation: ParsableCommand {
         var policy: String
         var seeds: [UInt64]
         var allocatedPercent: [Double]
+        /// Each seed's own curve, in seed order: the spread behind the mean.
+        var allocatedPercentBySeed: [[Double]]
         var heldPercent: [Double]
         var placed: Double
         var dropped: Double
@@ -374,7 +376,8 @@ struct SimulateAllocation: ParsableCommand {
                 return (0..<length).map { index in curves.reduce(0) { $0 + pick($1)[index] } / Double(curves.count) }
             }
             let result = Averaged(
-                policy: choice.name, seeds: curves.map(\.seed), allocatedPercent: mean(\.allocatedPercent), heldPercent: mean(\.heldPercent),
+                policy: choice.name, seeds: curves.map(\.seed), allocatedPercent: mean(\.allocatedPercent),
+                allocatedPercentBySeed: curves.map(\.allocatedPercent), heldPercent: mean(\.heldPercent),
                 placed: Double(curves.reduce(0) { $0 + $1.placed }) / Double(curves.count), dropped: Double(curves.reduce(0) { $0 + $1.dropped }) / Double(curves.count)
             )
             bar.finish(String(format: "%.0f pods placed, %.0f dropped,", result.placed, result.dropped))
@@ -416,7 +419,9 @@ struct SimulateAllocation: ParsableCommand {
             let best = reference.max { ($0.percent.count > last ? $0.percent[last] : 0) < ($1.percent.count > last ? $1.percent[last] : 0) }!
             for curve in averaged where curve.allocatedPercent.count > last {
                 let below = reference.filter { $0.percent.count > last && $0.percent[last] < curve.allocatedPercent[last] }.map(\.policy)
-                print(String(format: "%@ reaches %.1f%% at %d%% demand (holding %.1f%%); best published %@ %.1f%%; above: %@", curve.label, curve.allocatedPercent[last], last, curve.heldPercent[last], best.policy, best.percent[last], below.isEmpty ? "none" : below.joined(separator: ", ")))
+                let bySeed = curve.allocatedPercentBySeed.map { $0[last] }
+                let spread = bySeed.count > 1 ? String(format: ", %d seeds from %.1f%% to %.1f%%", bySeed.count, bySeed.min()!, bySeed.max()!) : ""
+                print(String(format: "%@ reaches %.1f%% at %d%% demand (holding %.1f%%%@); best published %@ %.1f%%; above: %@", curve.label, curve.allocatedPercent[last], last, curve.heldPercent[last], spread, best.policy, best.percent[last], below.isEmpty ? "none" : below.joined(separator: ", ")))
             }
         }
     }

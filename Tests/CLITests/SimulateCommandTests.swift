@@ -133,9 +133,16 @@ struct SimulateCommandTests {
             #expect(points.count == 131)
             #expect(points[50] >= 50 && points[50] <= 62.5, "allocation follows demand while there is room; the pod crossing 50 % adds up to 2 of 16 GPUs")
             #expect((curve["seeds"] as? [Int]) == [42, 43])
+            // The mean is the mean of the seeds' own curves, which come with it.
+            let bySeed = try #require(curve["allocatedPercentBySeed"] as? [[Double]])
+            #expect(bySeed.count == 2 && bySeed.allSatisfy { $0.count >= 131 })
+            #expect(abs((bySeed[0][130] + bySeed[1][130]) / 2 - points[130]) < 1e-9)
         }
         let theirs = try #require(json["published"] as? [[String: Any]])
         #expect(theirs.first?["policy"] as? String == "06-FGD" && theirs.first?["seeds"] as? Int == 2)
+        let text = try await junction("simulate", "allocation", "--nodes", nodeFile, "--pods", podFile, "--published", curveFile, "--workload", "tiny_pods", "--seeds", "2", "--policy", "junction", within: 60)
+        #expect(text.status == 0, "\(text.errors)")
+        #expect(text.output.contains("Junction joint reaches") && text.output.contains(", 2 seeds from "), "the spread over the seeds is stated: \(text.output)")
 
         let wrong = try await junction("simulate", "allocation", "--nodes", nodeFile, "--pods", podFile, "--published", curveFile, within: 30)
         #expect(wrong.status != 0)
