@@ -173,4 +173,26 @@ struct PackingTests {
         // On b, 2 are left: what comes next still fits.
         #expect(try engine.place(request(1), now: 0).winner?.pool == "b")
     }
+
+    @Test func requestsAskingTheSameGPUsWithDifferentCoresAreKeptApart() throws {
+        let nodes = [Topology.Node(id: "in")]
+        let pools = ["a", "b"].map { Topology.Pool(id: $0, node: 0, capacity: Resources(cpuCores: 64, memoryBytes: 256 << 30, gpus: ["A100": 4])) }
+        var engine = PlacementEngine(topology: Topology(name: "one-site", nodes: nodes, links: [], pools: pools), declaredLiveness: .up)
+        func request(cores: Double, gpus: Int, only pool: String? = nil) -> PlacementRequest {
+            var request = PlacementRequest(ingress: "in", cpuCores: cores, gpuCount: gpus, explain: false)
+            request.policy = .computeOnly
+            request.onlyPool = pool
+            return request
+        }
+        // a keeps 20 cores free, b 48; every GPU is free on both.
+        for (pool, cores) in [("a", 44.0), ("b", 16.0)] {
+            let winner = try #require(try engine.place(request(cores: cores, gpus: 0, only: pool), now: 0).winner)
+            _ = try engine.hold(winner, for: request(cores: cores, gpus: 0, only: pool), now: 0, ttl: 60).get()
+        }
+        // One GPU each: most with 2 cores, many with 40 (a mean of 17 cores would stand for both).
+        for index in 0..<20 { _ = try engine.place(request(cores: index % 5 < 3 ? 2 : 40, gpus: 1), now: 0) }
+        // On b the job would leave 38 cores, too few for the 40-core requests b alone can still
+        // take; a serves those already no more, and keeps room for the 2-core ones.
+        #expect(try engine.place(request(cores: 10, gpus: 1), now: 0).winner?.pool == "a")
+    }
 }
