@@ -45,11 +45,12 @@ public struct ControllerOptions: ParsableArguments {
         }
     }
 
-    /// Connects, makes one request with `body`, and closes, turning client errors into
-    /// command failures.
-    public func ask<Reply>(_ body: (JunctionClient) async throws(ClientError) -> Reply) async throws -> Reply {
+    /// Connects, makes one request with `body`, and lets the connection go as `ProcessLifetime`
+    /// says (or closes it at once with `closing`, for a command that goes on long after it),
+    /// turning client errors into command failures.
+    public func ask<Reply>(closing: Bool = false, _ body: (JunctionClient) async throws(ClientError) -> Reply) async throws -> Reply {
         let client = try connect()
-        defer { ProcessLifetime.release(client) }
+        defer { if closing { client.close() } else { ProcessLifetime.release(client) } }
         do throws(ClientError) {
             return try await body(client)
         } catch {

@@ -63,9 +63,9 @@ struct Watch: AsyncParsableCommand {
         // Subscribe first, then snapshot: nothing between the two is missed.
         try await Task.sleep(for: .milliseconds(100))
         func takeSnapshot() async throws -> (sequence: UInt64, epoch: UInt64) {
-            // Jobs come in pages, over one connection; the first page fixes the sequence the
-            // snapshot stands for.
-            let (snapshot, jobs) = try await controller.ask { client throws(ClientError) in
+            // Jobs come in pages, over one connection (closed at once: a watch goes on for hours);
+            // the first page fixes the sequence the snapshot stands for.
+            let (snapshot, jobs) = try await controller.ask(closing: true) { client throws(ClientError) in
                 let snapshot = try await client.snapshot()
                 var jobs = snapshot.jobs.count
                 var request = Junction_V1_SnapshotRequest()
@@ -146,7 +146,7 @@ struct Watch: AsyncParsableCommand {
         // Subscribed before the table is taken: no delta between the two is missed.
         try await Task.sleep(for: .milliseconds(100))
         func take() async throws -> RouteFollower {
-            try await controller.ask { client throws(ClientError) in try await RouteFollower.take(ingress: ingress, from: client) }
+            try await controller.ask(closing: true) { client throws(ClientError) in try await RouteFollower.take(ingress: ingress, from: client) }
         }
         var table = try await take()
         if !json {
