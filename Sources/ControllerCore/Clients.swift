@@ -150,6 +150,9 @@ extension ControllerCore {
         while let head = unanswered.first, now - head.at > configuration.dispatchTimeoutS {
             unanswered.removeFirst()
             guard let job = jobs[head.id], job.state == .dispatched, job.attempts == head.attempt, job.dispatchedAt == head.at else { continue }
+            if let pool = job.pool {
+                jobs[head.id]?.unansweredDispatch = UnansweredDispatch(pool: pool, path: job.path, sequence: job.dispatchSequence, attempt: job.attempts)
+            }
             replace(head.id, because: "\(job.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
         }
         for lease in engine.expireLeases(now: now) {

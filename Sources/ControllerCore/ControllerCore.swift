@@ -193,6 +193,14 @@ struct Session: Sendable {
     var jobsOutliveAgent = false
 }
 
+/// Where a dispatch that timed out went.
+struct UnansweredDispatch: Sendable {
+    var pool: String
+    var path: [String]
+    var sequence: UInt64
+    var attempt: UInt32
+}
+
 /// A job as the controller tracks it.
 struct Job: Sendable {
     var id: String
@@ -230,6 +238,9 @@ struct Job: Sendable {
     var plan: JobPlan?
     /// How many times its plan moved it to another pool.
     var moves: UInt32 = 0
+    /// The dispatch that went unanswered past the timeout: a yes that comes later from that
+    /// pool, while the job still waits, keeps the job there.
+    var unansweredDispatch: UnansweredDispatch?
 
     var mayRunTwice: Bool { spec.delivery != .atMostOnce }
 

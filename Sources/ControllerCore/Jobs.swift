@@ -143,6 +143,7 @@ extension ControllerCore {
             job.lease = lease.id
             job.dispatchSequence = sequence
             job.dispatchedAt = time.seconds
+            job.unansweredDispatch = nil
             metrics.submitToDispatch.recordMilliseconds(max(0, time.unixMs - job.submittedMs))
             if configuration.dispatchTimeoutS.isFinite { unanswered.append((id, job.attempts + 1, time.seconds)) }
             job.attempts += 1
@@ -251,6 +252,7 @@ extension ControllerCore {
     mutating func handleDispatchAnswer(_ pool: String, _ ack: DispatchAnswer) {
         guard let job = jobs[ack.jobID], job.pool == pool, job.dispatchSequence == ack.dispatchSequence,
               ack.attempt == 0 || ack.attempt == job.attempts else {
+            if ack.accepted, keepAfterLateAnswer(pool, ack) { return }
             count("pools.stale_ack")
             return
         }
@@ -263,6 +265,32 @@ extension ControllerCore {
             return
         }
         replace(ack.jobID, because: "\(pool) refused: \(ack.reason)", mayHaveStarted: false)
+    }
+
+    /// A pool that says yes after its dispatch timed out keeps the job when the job still waits
+    /// and the pool still has room: the job may have started there, and the timeout may have
+    /// been a loaded machine's rather than the pool's fault. True when the job is kept.
+    private mutating func keepAfterLateAnswer(_ pool: String, _ ack: DispatchAnswer) -> Bool {
+        guard var job = jobs[ack.jobID], let late = job.unansweredDispatch, late.pool == pool,
+              late.sequence == ack.dispatchSequence, late.attempt == ack.attempt, job.attempts == ack.attempt,
+              job.state == .accepted, job.pool == nil, !job.cancelRequested, let estimate = job.estimate else { return false }
+        let held = engine.holdRunning(
+            job.request, on: pool, estimate: estimate, path: late.path, now: time.seconds, ttl: configuration.leaseTTLS, sharedGPU: job.spec.gpuShare?.gpu
+        )
+        guard case .success(let lease) = held else { return false }
+        engine.markDispatched(lease.id, sequence: late.sequence)
+        if let plan = job.plan { engine.unplan(plan.hold.id) }
+        job.plan = nil
+        job.lease = lease.id
+        job.pool = pool
+        job.path = late.path
+        job.dispatchedAt = .infinity
+        job.exclusions[pool] = nil
+        job.unansweredDispatch = nil
+        jobs[job.id] = job
+        waitingJobs.removeAll { $0 == job.id }
+        transition(job.id, to: .dispatched, reason: "\(pool) answered the dispatch late; the job stays there")
+        return true
     }
 
     mutating func handleJobReport(_ pool: String, _ update: JobReport) {

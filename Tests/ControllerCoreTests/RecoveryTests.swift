@@ -174,6 +174,52 @@ struct RecoveryTests {
         #expect(failed.state == .failed)
         #expect(failed.message.contains("deadline"))
     }
+
+    @Test func aPoolThatAnswersADispatchLateKeepsTheJobWhileItWaits() throws {
+        var harness = Harness()
+        harness.register("peer-e", pool: "east-1", node: "east", cores: 2)
+        let submitted = harness.submit(cores: 1)
+        let job = try #require(submitted)
+        #expect(harness.core.job(job)?.state == .dispatched)
+        // No answer within the dispatch timeout: the job waits, its only pool excluded.
+        harness.seconds += 6
+        harness.heartbeat("peer-e")
+        _ = harness.send(.tick)
+        #expect(harness.core.job(job)?.state == .accepted)
+        #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 0, "the lease went with the timeout")
+
+        // The yes of that attempt arrives after all: the job stays, holding its core again.
+        let actions = harness.pool("peer-e", .dispatchAnswer(DispatchAnswer(jobID: job, dispatchSequence: 1, accepted: true, attempt: 1)))
+        let kept = try #require(harness.core.job(job))
+        #expect(kept.state == .dispatched)
+        #expect(kept.pool == "east-1")
+        #expect(kept.attempts == 1, "not dispatched a second time")
+        #expect(kept.message.contains("answered the dispatch late"))
+        #expect(harness.dispatches(to: "peer-e", in: actions).isEmpty)
+        #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 1)
+        harness.report("peer-e", job, .running, attempt: 1)
+        #expect(harness.core.job(job)?.state == .running)
+        #expect(harness.cancels(to: "peer-e", in: harness.actions).isEmpty, "nothing told the pool to stop it")
+    }
+
+    @Test func aLateAnswerAfterTheJobWentElsewhereIsStopped() throws {
+        var harness = Harness()
+        harness.register("peer-e", pool: "east-1", node: "east", cores: 2)
+        harness.register("peer-w", pool: "west-1", node: "west", cores: 2)
+        let submitted = harness.submit(cores: 1)
+        let job = try #require(submitted)
+        #expect(harness.core.job(job)?.pool == "east-1")
+        harness.seconds += 6
+        harness.heartbeat("peer-e", "peer-w")
+        _ = harness.send(.tick)
+        #expect(harness.core.job(job)?.pool == "west-1", "placed again on the other pool")
+
+        _ = harness.pool("peer-e", .dispatchAnswer(DispatchAnswer(jobID: job, dispatchSequence: 1, accepted: true, attempt: 1)))
+        #expect(harness.core.job(job)?.pool == "west-1")
+        #expect(harness.core.job(job)?.attempts == 2)
+        harness.report("peer-e", job, .running, attempt: 1)
+        #expect(harness.cancels(to: "peer-e", in: harness.actions) == [job], "the late start is stopped")
+    }
 }
 
 @Suite("Reloads and pages")
