@@ -25,6 +25,8 @@ struct WorkloadMix: Sendable {
     private var sinceRefresh = 0
     /// The most frequent kinds, weights summing to 1; refreshed as the mix moves, not per request.
     private(set) var kinds: [Kind] = []
+    /// Cores the mix asks for each GPU it asks, over all its kinds.
+    private(set) var coresPerGPU = 1.0
 
     var isEmpty: Bool { kinds.isEmpty }
 
@@ -51,6 +53,8 @@ struct WorkloadMix: Sendable {
         let top = ranked.prefix(Self.kindsKept)
         let total = top.reduce(0) { $0 + $1.value }
         kinds = top.map { Kind(gpus: $0.key.gpus, cores: $0.key.cores, weight: $0.value / total) }
+        let gpus = kinds.reduce(0) { $0 + $1.weight * $1.gpus }
+        coresPerGPU = gpus > 0 ? max(1e-3, kinds.reduce(0) { $0 + $1.weight * $1.cores } / gpus) : 1
     }
 
     /// The GPU capacity of one model on a pool that requests of the mix could not use, weighted
@@ -75,39 +79,69 @@ struct WorkloadMix: Sendable {
         }
         return expected
     }
+
+    /// How many more of a pool's free GPUs the mix could not use for want of cores once a
+    /// request takes `cores` and `gpus` of them: at the mix's cores per GPU, free cores carry
+    /// only so many GPUs, and a job that takes cores from a pool whose GPUs need them strands
+    /// GPUs that no single kind's measure sees yet (a CPU-only job on a GPU machine, most of all).
+    func strandedGrowth(freeCores: Double, freeGPUs: Double, cores: Double, gpus: Double) -> Double {
+        let before = max(0, freeGPUs - freeCores / coresPerGPU)
+        let after = max(0, (freeGPUs - gpus) - (freeCores - cores) / coresPerGPU)
+        return after - before
+    }
 }
+
 
 extension PlacementEngine {
     /// How much placing the request on a pool adds to the pool's expected fragmentation (lower
     /// packs better): of the GPU model it would use, or for a job without GPUs, of every model
-    /// the pool has, as the cores it takes may leave GPUs no request can use. Nil when no mix is
-    /// known yet.
+    /// the pool has, as the cores it takes may leave GPUs no request can use. Both count the
+    /// GPUs its cores strand (`strandedGrowth`). Nil when no mix is known yet.
     func fragmentationGrowth(_ pool: Int, model: Int, request: PlacementRequest) -> Double? {
         guard !mix.isEmpty else { return nil }
         let cores = hot.cpu[pool]
         guard request.gpuCount > 0, model >= 0 else {
-            let owned = profiles[pool].models
-            return owned.reduce(0) { sum, model in
+            var freeGPUs = 0.0
+            let growth = profiles[pool].models.reduce(0) { sum, model in
                 let whole = Double(hot.freeGPUs(pool, model))
                 let rooms = states[pool].sharedGPUs[models.names[model]]?.map(\.room) ?? []
+                freeGPUs += whole + rooms.reduce(0, +)
                 return sum + mix.fragmentation(cores: cores - request.cpuCores, whole: whole, rooms: rooms) - mix.fragmentation(cores: cores, whole: whole, rooms: rooms)
             }
+            return growth + mix.strandedGrowth(freeCores: cores, freeGPUs: freeGPUs, cores: request.cpuCores, gpus: 0)
         }
-        var whole = Double(hot.freeGPUs(pool, model))
-        var rooms = states[pool].sharedGPUs[models.names[model]]?.map(\.room) ?? []
-        let before = mix.fragmentation(cores: cores, whole: whole, rooms: rooms)
+        let whole = Double(hot.freeGPUs(pool, model))
+        let rooms = states[pool].sharedGPUs[models.names[model]]?.map(\.room) ?? []
+        let stranded = mix.strandedGrowth(freeCores: cores, freeGPUs: whole + rooms.reduce(0, +), cores: request.cpuCores, gpus: request.gpuUnits)
         if request.isGPUShare {
-            // As the hold does it: the fullest shared GPU with room, else a whole one shared.
-            let fits = rooms.indices.filter { rooms[$0] >= request.gpuShare - 1e-9 }
-            if let fullest = fits.min(by: { rooms[$0] < rooms[$1] }) {
-                rooms[fullest] -= request.gpuShare
-            } else {
-                whole -= 1
-                rooms.append(1 - request.gpuShare)
-            }
-        } else {
-            whole -= Double(request.gpuCount)
+            return packedShare(pool, model: model, amount: request.gpuShare, cores: request.cpuCores).map { $0.growth + stranded }
         }
-        return mix.fragmentation(cores: cores - request.cpuCores, whole: max(0, whole), rooms: rooms) - before
+        return mix.fragmentation(cores: cores - request.cpuCores, whole: max(0, whole - Double(request.gpuCount)), rooms: rooms)
+            - mix.fragmentation(cores: cores, whole: whole, rooms: rooms) + stranded
+    }
+
+    /// Where a share of a GPU of `model` packs best, as FGD chooses a GPU within a machine: the
+    /// shared GPU (by its place in the pool's list) or, nil, a whole GPU newly shared, whichever
+    /// adds least to the pool's expected fragmentation; the fullest breaks a tie. Nil when no
+    /// GPU has room.
+    func packedShare(_ pool: Int, model: Int, amount: Double, cores taken: Double) -> (position: Int?, growth: Double)? {
+        let cores = hot.cpu[pool]
+        let whole = Double(hot.freeGPUs(pool, model))
+        let rooms = states[pool].sharedGPUs[models.names[model]]?.map(\.room) ?? []
+        let before = mix.fragmentation(cores: cores, whole: whole, rooms: rooms)
+        var best: (position: Int?, growth: Double, room: Double)?
+        for position in rooms.indices where rooms[position] >= amount - 1e-9 {
+            var after = rooms
+            after[position] -= amount
+            let growth = mix.fragmentation(cores: cores - taken, whole: whole, rooms: after) - before
+            if best.map({ growth < $0.growth - 1e-12 || (growth <= $0.growth + 1e-12 && rooms[position] < $0.room) }) ?? true {
+                best = (position, growth, rooms[position])
+            }
+        }
+        if whole >= 1 {
+            let growth = mix.fragmentation(cores: cores - taken, whole: whole - 1, rooms: rooms + [1 - amount]) - before
+            if best.map({ growth < $0.growth - 1e-12 }) ?? true { best = (nil, growth, 1) }
+        }
+        return best.map { ($0.position, $0.growth) }
     }
 }

@@ -296,7 +296,7 @@ public struct PlacementEngine: Sendable {
     /// Takes a placement's pool resources and its path's bandwidth, all or nothing. Fails
     /// cleanly, taking nothing, when something changed since the placement.
     /// With `sharedGPU`, a job that shares a GPU takes its part of that one (as after a reload);
-    /// otherwise the fullest shared GPU with room, or a newly shared one.
+    /// otherwise the shared GPU where it packs best, or a newly shared one.
     public mutating func hold(_ candidate: Candidate, for request: PlacementRequest, now: Double, ttl: Double, sharedGPU: Int? = nil) -> Result<Lease, HoldFailure> {
         guard let index = poolIndex[candidate.pool] else { return .failure(.unknownPool(candidate.pool)) }
         guard states[index].liveness == .up else {
@@ -307,7 +307,7 @@ public struct PlacementEngine: Sendable {
         if request.gpuCount > 0 {
             guard let model = candidate.estimate.gpuModel else { return .failure(.resources("no GPU model chosen")) }
             if request.isGPUShare {
-                guard let chosen = shareTarget(model, amount: request.gpuShare, in: index, preferring: sharedGPU) else {
+                guard let chosen = shareTarget(model, amount: request.gpuShare, cores: request.cpuCores, in: index, preferring: sharedGPU) else {
                     return .failure(.resources("pool \(candidate.pool) changed: no \(model) has \(number(request.gpuShare)) of a GPU free"))
                 }
                 share = chosen
@@ -421,9 +421,10 @@ public struct PlacementEngine: Sendable {
         return "\(topology.nodes[from].id)–\(topology.nodes[to].id)"
     }
 
-    /// Where a share of a GPU of `model` goes: the named shared GPU, else the fullest one with
-    /// room, else a free whole GPU shared from now on (`opens`); nil when none has room.
-    func shareTarget(_ model: String, amount: Double, in pool: Int, preferring wanted: Int?) -> (LeaseShare, opens: Bool)? {
+    /// Where a share of a GPU of `model` goes: the named shared GPU; else, once requests have
+    /// been seen, where it packs best (`packedShare`), before that the fullest one with room;
+    /// else a free whole GPU shared from now on (`opens`). Nil when none has room.
+    func shareTarget(_ model: String, amount: Double, cores: Double, in pool: Int, preferring wanted: Int?) -> (LeaseShare, opens: Bool)? {
         let shared = states[pool].sharedGPUs[model] ?? []
         let wholeFree = models.existingID(model).map { hot.freeGPUs(pool, $0) } ?? 0
         if let wanted {
@@ -432,7 +433,10 @@ public struct PlacementEngine: Sendable {
             }
             return wholeFree >= 1 ? (LeaseShare(model: model, gpu: wanted, amount: amount), true) : nil
         }
-        if let fullest = shared.filter({ $0.room >= amount - 1e-9 }).min(by: { ($0.room, $0.index) < ($1.room, $1.index) }) {
+        if !mix.isEmpty, let id = models.existingID(model) {
+            guard let packed = packedShare(pool, model: id, amount: amount, cores: cores) else { return nil }
+            if let position = packed.position { return (LeaseShare(model: model, gpu: shared[position].index, amount: amount), false) }
+        } else if let fullest = shared.filter({ $0.room >= amount - 1e-9 }).min(by: { ($0.room, $0.index) < ($1.room, $1.index) }) {
             return (LeaseShare(model: model, gpu: fullest.index, amount: amount), false)
         }
         guard wholeFree >= 1 else { return nil }

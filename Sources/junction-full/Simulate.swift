@@ -270,8 +270,8 @@ struct SimulateAllocation: ParsableCommand {
         The controller core places each one. The curve is the allocated share of the GPUs at each \
         whole % of arrived demand, as in the published openb policy comparisons; with --published \
         their mean curves for the same workload are shown beside Junction's. A pod asking for part \
-        of a GPU shares one with others: the engine puts it on the fullest shared GPU with room, \
-        or shares a free one.
+        of a GPU shares one with others: the engine puts it on the GPU of the machine where it \
+        packs best, or shares a free one.
 
         Example:
           junction simulate allocation --nodes openb_node_list_all_node.csv --pods openb_pod_list_default.csv \\

@@ -195,4 +195,32 @@ struct PackingTests {
         // take; a serves those already no more, and keeps room for the 2-core ones.
         #expect(try engine.place(request(cores: 10, gpus: 1), now: 0).winner?.pool == "a")
     }
+
+    /// One site with the given pools, and a compute-side request for `cores` and `gpus`.
+    private func site(_ pools: [(id: String, cores: Double, gpus: Int)]) -> PlacementEngine {
+        let capacities = pools.map { Topology.Pool(id: $0.id, node: 0, capacity: Resources(cpuCores: $0.cores, memoryBytes: 256 << 30, gpus: $0.gpus > 0 ? ["A100": $0.gpus] : [:])) }
+        return PlacementEngine(topology: Topology(name: "one-site", nodes: [Topology.Node(id: "in")], links: [], pools: capacities), declaredLiveness: .up)
+    }
+
+    private func computeRequest(cores: Double, gpus: Int) -> PlacementRequest {
+        var request = PlacementRequest(ingress: "in", cpuCores: cores, gpuCount: gpus, explain: false)
+        request.policy = .computeOnly
+        return request
+    }
+
+    @Test func aJobWithoutGPUsLeavesTheCoresOfAGPUMachineToGPUJobs() throws {
+        var engine = site([("gpu", 16, 2), ("cpu", 32, 0)])
+        for _ in 0..<20 { _ = try engine.place(computeRequest(cores: 8, gpus: 1), now: 0) }
+        // On gpu the job would leave 8 cores, enough for any one request of the mix, but for
+        // only one of its two GPUs; the tighter fit would take it there all the same.
+        #expect(try engine.place(computeRequest(cores: 8, gpus: 0), now: 0).winner?.pool == "cpu")
+    }
+
+    @Test func aGPUJobGoesWhereTheCoresItTakesStrandNoOtherGPU() throws {
+        var engine = site([("lean", 20, 4), ("rich", 64, 4)])
+        for _ in 0..<20 { _ = try engine.place(computeRequest(cores: 4, gpus: 1), now: 0) }
+        // On lean, 8 cores would be left for 3 GPUs that ask 4 cores each: one GPU stranded,
+        // though every single request of the mix still fits there.
+        #expect(try engine.place(computeRequest(cores: 12, gpus: 1), now: 0).winner?.pool == "rich")
+    }
 }
