@@ -91,7 +91,6 @@ struct WorkloadMix: Sendable {
     }
 }
 
-
 extension PlacementEngine {
     /// How much placing the request on a pool adds to the pool's expected fragmentation (lower
     /// packs better): of the GPU model it would use, or for a job without GPUs, of every model

@@ -48,6 +48,18 @@ struct GPUShareTests {
         #expect(try engine.place(PlacementRequest(ingress: "A", gpuCount: 1), now: 0).winner != nil)
     }
 
+    @Test func aShareGoesToTheGPUWhereItLeavesRoomForTheSharesThatUsuallyCome() throws {
+        var engine = PlacementEngine(topology: twoGPUs(), declaredLiveness: .up)
+        // Most requests ask for half a GPU.
+        for _ in 0..<20 { _ = try engine.place(share(0.5), now: 0) }
+        #expect(try take(0.4, &engine)?.share?.gpu == 0)
+        // The fullest GPU with room (0.6 on GPU 0) would keep 0.1 that no half can use.
+        #expect(try take(0.5, &engine)?.share?.gpu == 1, "a second GPU shared: 0.6 and 0.5 left, both fit a half")
+        // On GPU 1 a tenth would leave 0.4; on GPU 0 it leaves 0.5, which a half still fits.
+        #expect(try take(0.1, &engine)?.share?.gpu == 0)
+        #expect(engine.pool("p")?.sharedGPUs["A100"]?.map(\.room) == [0.5, 0.5])
+    }
+
     @Test func aSharedGPUIsReservedUntilThePoolReportsItTaken() throws {
         var engine = PlacementEngine(topology: twoGPUs(), declaredLiveness: .up)
         let lease = try #require(try take(0.3, &engine))
