@@ -64,7 +64,8 @@ struct SimulateTrace: ParsableCommand {
         pool leaving or a link going down, so its jobs are placed again or re-routed. Every policy \
         plans: junction (joint) chooses pool, path and start for the earliest completion; \
         compute-only the earliest end by compute alone (planned start, queue, runtime on the pool's \
-        speed), ties by best fit; network-only the nearest pool among those that start it soonest; \
+        speed), ties by packing (the least growth of GPU fragmentation, then the tightest fit); \
+        network-only the nearest pool among those that start it soonest; \
         random any of those. Compute-only and random are not told latency budgets, and the report \
         counts the jobs whose path broke them.
 
