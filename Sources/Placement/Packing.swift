@@ -89,6 +89,28 @@ struct WorkloadMix: Sendable {
         let after = max(0, (freeGPUs - gpus) - (freeCores - cores) / coresPerGPU)
         return after - before
     }
+
+    /// Where a share of `amount` packs best on a machine, as FGD chooses a GPU within one: the
+    /// shared GPU (by its place in `rooms`) or, nil, a whole GPU newly shared, whichever adds
+    /// least to the expected fragmentation once it and its `cores` are taken; the fullest breaks
+    /// a tie. Nil when no GPU has room.
+    func bestShare(freeCores: Double, whole: Double, rooms: [Double], amount: Double, cores taken: Double) -> (position: Int?, growth: Double)? {
+        let before = fragmentation(cores: freeCores, whole: whole, rooms: rooms)
+        var best: (position: Int?, growth: Double, room: Double)?
+        for position in rooms.indices where rooms[position] >= amount - 1e-9 {
+            var after = rooms
+            after[position] -= amount
+            let growth = fragmentation(cores: freeCores - taken, whole: whole, rooms: after) - before
+            if best.map({ growth < $0.growth - 1e-12 || (growth <= $0.growth + 1e-12 && rooms[position] < $0.room) }) ?? true {
+                best = (position, growth, rooms[position])
+            }
+        }
+        if whole >= 1 {
+            let growth = fragmentation(cores: freeCores - taken, whole: whole - 1, rooms: rooms + [1 - amount]) - before
+            if best.map({ growth < $0.growth - 1e-12 }) ?? true { best = (nil, growth, 1) }
+        }
+        return best.map { ($0.position, $0.growth) }
+    }
 }
 
 extension PlacementEngine {
@@ -102,45 +124,24 @@ extension PlacementEngine {
         guard request.gpuCount > 0, model >= 0 else {
             var freeGPUs = 0.0
             let growth = profiles[pool].models.reduce(0) { sum, model in
-                let whole = Double(hot.freeGPUs(pool, model))
-                let rooms = states[pool].sharedGPUs[models.names[model]]?.map(\.room) ?? []
+                let (whole, rooms) = freeGPURoom(pool, model: model)
                 freeGPUs += whole + rooms.reduce(0, +)
                 return sum + mix.fragmentation(cores: cores - request.cpuCores, whole: whole, rooms: rooms) - mix.fragmentation(cores: cores, whole: whole, rooms: rooms)
             }
             return growth + mix.strandedGrowth(freeCores: cores, freeGPUs: freeGPUs, cores: request.cpuCores, gpus: 0)
         }
-        let whole = Double(hot.freeGPUs(pool, model))
-        let rooms = states[pool].sharedGPUs[models.names[model]]?.map(\.room) ?? []
+        let (whole, rooms) = freeGPURoom(pool, model: model)
         let stranded = mix.strandedGrowth(freeCores: cores, freeGPUs: whole + rooms.reduce(0, +), cores: request.cpuCores, gpus: request.gpuUnits)
         if request.isGPUShare {
-            return packedShare(pool, model: model, amount: request.gpuShare, cores: request.cpuCores).map { $0.growth + stranded }
+            return mix.bestShare(freeCores: cores, whole: whole, rooms: rooms, amount: request.gpuShare, cores: request.cpuCores).map { $0.growth + stranded }
         }
         return mix.fragmentation(cores: cores - request.cpuCores, whole: max(0, whole - Double(request.gpuCount)), rooms: rooms)
             - mix.fragmentation(cores: cores, whole: whole, rooms: rooms) + stranded
     }
 
-    /// Where a share of a GPU of `model` packs best, as FGD chooses a GPU within a machine: the
-    /// shared GPU (by its place in the pool's list) or, nil, a whole GPU newly shared, whichever
-    /// adds least to the pool's expected fragmentation; the fullest breaks a tie. Nil when no
-    /// GPU has room.
-    func packedShare(_ pool: Int, model: Int, amount: Double, cores taken: Double) -> (position: Int?, growth: Double)? {
-        let cores = hot.cpu[pool]
-        let whole = Double(hot.freeGPUs(pool, model))
-        let rooms = states[pool].sharedGPUs[models.names[model]]?.map(\.room) ?? []
-        let before = mix.fragmentation(cores: cores, whole: whole, rooms: rooms)
-        var best: (position: Int?, growth: Double, room: Double)?
-        for position in rooms.indices where rooms[position] >= amount - 1e-9 {
-            var after = rooms
-            after[position] -= amount
-            let growth = mix.fragmentation(cores: cores - taken, whole: whole, rooms: after) - before
-            if best.map({ growth < $0.growth - 1e-12 || (growth <= $0.growth + 1e-12 && rooms[position] < $0.room) }) ?? true {
-                best = (position, growth, rooms[position])
-            }
-        }
-        if whole >= 1 {
-            let growth = mix.fragmentation(cores: cores - taken, whole: whole - 1, rooms: rooms + [1 - amount]) - before
-            if best.map({ growth < $0.growth - 1e-12 }) ?? true { best = (nil, growth, 1) }
-        }
-        return best.map { ($0.position, $0.growth) }
+    /// A pool's free whole GPUs of a model after leases, and the room left on each of its shared
+    /// ones, in the order of its list.
+    func freeGPURoom(_ pool: Int, model: Int) -> (whole: Double, rooms: [Double]) {
+        (Double(hot.freeGPUs(pool, model)), states[pool].sharedGPUs[models.names[model]]?.map(\.room) ?? [])
     }
 }

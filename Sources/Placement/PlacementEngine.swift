@@ -422,7 +422,7 @@ public struct PlacementEngine: Sendable {
     }
 
     /// Where a share of a GPU of `model` goes: the named shared GPU; else, once requests have
-    /// been seen, where it packs best (`packedShare`), before that the fullest one with room;
+    /// been seen, where it packs best (`WorkloadMix.bestShare`), before that the fullest one with room;
     /// else a free whole GPU shared from now on (`opens`). Nil when none has room.
     func shareTarget(_ model: String, amount: Double, cores: Double, in pool: Int, preferring wanted: Int?) -> (LeaseShare, opens: Bool)? {
         let shared = states[pool].sharedGPUs[model] ?? []
@@ -434,7 +434,8 @@ public struct PlacementEngine: Sendable {
             return wholeFree >= 1 ? (LeaseShare(model: model, gpu: wanted, amount: amount), true) : nil
         }
         if !mix.isEmpty, let id = models.existingID(model) {
-            guard let packed = packedShare(pool, model: id, amount: amount, cores: cores) else { return nil }
+            let (whole, rooms) = freeGPURoom(pool, model: id)
+            guard let packed = mix.bestShare(freeCores: hot.cpu[pool], whole: whole, rooms: rooms, amount: amount, cores: cores) else { return nil }
             if let position = packed.position { return (LeaseShare(model: model, gpu: shared[position].index, amount: amount), false) }
         } else if let fullest = shared.filter({ $0.room >= amount - 1e-9 }).min(by: { ($0.room, $0.index) < ($1.room, $1.index) }) {
             return (LeaseShare(model: model, gpu: fullest.index, amount: amount), false)
