@@ -63,6 +63,23 @@ struct SimulatorTests {
         #expect(joint.policy == "junction" && nearest.policy == "network-only")
     }
 
+    @Test func aJobThatRunsForWeeksKeepsItsPoolUntilItEnds() throws {
+        // Thirty days on the whole pool; a week and more in, a link off the job's path fails and
+        // comes back, so the controller looks at its leases; then a second job for the pool. It
+        // may start only when the first ends, past the controller's lease time limit.
+        let day = 86_400.0
+        let jobs = [
+            TraceJob(id: "long", arrivalS: 0, runtimeS: 30 * day, cpuCores: 8),
+            TraceJob(id: "next", arrivalS: 9 * day, runtimeS: 100, cpuCores: 8),
+        ]
+        let topology = detour()
+        let failure = try Failure.parse("link:users-mid@\(8 * day)+60", in: topology)
+        let report = simulate(jobs, on: topology) { $0.failures = [failure] }
+        #expect(report.completed == 2)
+        let waited = report.completionPercentilesS.first!
+        #expect(waited > 21 * day + 100, "the second waited for the first to end: done \(waited) s after it came")
+    }
+
     @Test func aJobNoPathCanCarryIsCountedNotWaitedFor() {
         let jobs = [TraceJob(id: "wide", arrivalS: 0, runtimeS: 10, cpuCores: 1, dataBytes: 1e9)]
         let report = simulate(jobs) { $0.transferGbps = 40 }
