@@ -83,6 +83,11 @@ public struct SimulationReport: Sendable, Hashable, Codable {
     /// Time-weighted mean share of CPU cores and GPUs held, from the first arrival to the last.
     public var meanCPUAllocation: Double
     public var meanGPUAllocation: Double
+    /// The work the jobs bring (cores or GPUs times runtime, at speed 1) over what the pools
+    /// hold between the first arrival and the last: above 1, work comes faster than the pools
+    /// at speed 1 can do it, and a backlog grows.
+    public var offeredCPULoad: Double
+    public var offeredGPULoad: Double
     public var utilisation: UtilisationSeries
     public var simulatedSeconds: Double
     public var events: Int
@@ -535,6 +540,11 @@ public struct Simulator {
         let series = utilisation(until: busyPeriod > 0 ? busyPeriod : now)
         let steady = averages(from: 0, to: lastArrival > 0 ? lastArrival : now)
         let budgeted = runs.filter { $0.budgetMs != nil }
+        let arrivalSpan = lastArrival - (runs.map(\.arrival).min() ?? 0)
+        func offered(_ capacity: Double, _ units: (TraceJob) -> Double) -> Double {
+            guard arrivalSpan > 0, capacity > 0 else { return 0 }
+            return setup.jobs.reduce(0) { $0 + units($1) * $1.runtimeS } / (capacity * arrivalSpan)
+        }
         return SimulationReport(
             policy: setup.policy.name, jobs: runs.count, completed: completed.count, neverFit: neverFit,
             failed: runs.filter(\.failed).count, stillWaiting: runs.filter { $0.coreID != nil && $0.finished == nil && !$0.failed }.count,
@@ -545,6 +555,7 @@ public struct Simulator {
             replacements: replacements, reroutes: reroutes,
             gigabyteKilometres: completed.reduce(0) { $0 + runs[$1].dataBytes / 1e9 * runs[$1].distanceKm },
             meanCPUAllocation: steady.cpu, meanGPUAllocation: steady.gpu,
+            offeredCPULoad: offered(totalCPU) { $0.cpuCores }, offeredGPULoad: offered(totalGPU) { Double($0.gpuCount) * $0.gpuShare },
             utilisation: series, simulatedSeconds: now, events: events
         )
     }

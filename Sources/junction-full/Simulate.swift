@@ -238,6 +238,9 @@ struct SimulateTrace: ParsableCommand {
              decimal($0.meanQueueS), decimal($0.meanTransferS), $0.budgetJobs > 0 ? "\($0.budgetViolations)/\($0.budgetJobs)" : "-",
              "\($0.replacements)", percent($0.meanGPUAllocation), percent($0.meanCPUAllocation), decimal($0.gigabyteKilometres)]
         }))
+        if let first = reports.first {
+            print(String(format: "offered load over the arrivals (work at speed 1 over capacity): GPUs %.2f, cores %.2f", first.offeredGPULoad, first.offeredCPULoad))
+        }
         if let joint = reports.first(where: { $0.policy == "junction" }),
            let best = reports.filter({ $0.policy == "compute-only" || $0.policy == "network-only" }).min(by: { $0.meanCompletionS < $1.meanCompletionS }),
            best.meanCompletionS > 0 {
@@ -249,10 +252,10 @@ struct SimulateTrace: ParsableCommand {
     private func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }
 
     private func csvText(_ reports: [SimulationReport]) -> String {
-        var lines = ["policy,jobs,completed,never_fit,failed,still_waiting,mean_completion_s,p50_completion_s,p95_completion_s,p99_completion_s,mean_queue_s,mean_transfer_s,budget_jobs,budget_violations,replacements,reroutes,mean_gpu_allocation,mean_cpu_allocation,gigabyte_km,simulated_s,events"]
+        var lines = ["policy,jobs,completed,never_fit,failed,still_waiting,mean_completion_s,p50_completion_s,p95_completion_s,p99_completion_s,mean_queue_s,mean_transfer_s,budget_jobs,budget_violations,replacements,reroutes,mean_gpu_allocation,mean_cpu_allocation,offered_gpu_load,offered_cpu_load,gigabyte_km,simulated_s,events"]
         for r in reports {
             let values: [Any] = [r.policy, r.jobs, r.completed, r.neverFit, r.failed, r.stillWaiting, r.meanCompletionS, r.p50CompletionS, r.p95CompletionS, r.p99CompletionS, r.meanQueueS, r.meanTransferS,
-                                 r.budgetJobs, r.budgetViolations, r.replacements, r.reroutes, r.meanGPUAllocation, r.meanCPUAllocation, r.gigabyteKilometres, r.simulatedSeconds, r.events]
+                                 r.budgetJobs, r.budgetViolations, r.replacements, r.reroutes, r.meanGPUAllocation, r.meanCPUAllocation, r.offeredGPULoad, r.offeredCPULoad, r.gigabyteKilometres, r.simulatedSeconds, r.events]
             lines.append(values.map { "\($0)" }.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"

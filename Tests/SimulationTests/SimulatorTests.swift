@@ -80,6 +80,14 @@ struct SimulatorTests {
         #expect(waited > 21 * day + 100, "the second waited for the first to end: done \(waited) s after it came")
     }
 
+    @Test func offeredLoadIsTheJobsWorkOverWhatThePoolsHoldWhileTheyArrive() {
+        // 16 cores over 200 s of arrivals hold 3,200 core-seconds; the jobs bring 8 × 100 × 3.
+        let jobs = (0..<3).map { TraceJob(id: "j\($0)", arrivalS: Double($0) * 100, runtimeS: 100, cpuCores: 8) }
+        let report = simulate(jobs)
+        #expect(abs(report.offeredCPULoad - 0.75) < 1e-9)
+        #expect(report.offeredGPULoad == 0)
+    }
+
     @Test func aJobNoPathCanCarryIsCountedNotWaitedFor() {
         let jobs = [TraceJob(id: "wide", arrivalS: 0, runtimeS: 10, cpuCores: 1, dataBytes: 1e9)]
         let report = simulate(jobs) { $0.transferGbps = 40 }
