@@ -69,12 +69,19 @@ struct SimulateTrace: ParsableCommand {
         random any of those. Compute-only and random are not told latency budgets, and the report \
         counts the jobs whose path broke them.
 
+        Several --time-scale values, or --seeds above 1, make a sweep: every policy runs at each \
+        arrival rate with each seed, and the summary gives per rate the offered load (the busiest \
+        resource's work at speed 1 over its capacity while jobs arrive), each policy's mean \
+        completion over the seeds and junction's gain against the best one-sided policy, with \
+        --plots drawing the gain against load.
+
         Trace formats: openb (Alibaba GPU v2023 pod list), philly (Microsoft Philly CSV), swf \
         (Standard Workload Format), csv (id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,\
         gpu_models,data_gb,ingress with gpu_models separated by |).
 
         Examples:
           junction simulate --topology Topologies/geant2012.yaml --trace philly_trace.csv --format philly --time-scale 0.3 --plots out/
+          junction simulate --topology Topologies/geant2012.yaml --trace philly_trace.csv --format philly --time-scale 0.4 0.5 0.6 --seeds 3 --plots out/
           junction simulate --topology Topologies/chinanet-edwc.yaml --trace openb_pod_list_default.csv --format openb \\
             --pool-capacity openb_node_list_all_node.csv --ingress east=3 --ingress west=1 --fail pool:qingyang@86400+43200
         """
@@ -92,8 +99,8 @@ struct SimulateTrace: ParsableCommand {
     @Option(help: "Policy to run: all, junction, compute-only, network-only or random.")
     var policy: PolicyChoice = .all
 
-    @Option(help: "Divide arrival times by this: 2 doubles the arrival rate.")
-    var timeScale: Double = 1
+    @Option(parsing: .upToNextOption, help: "Divide arrival times by this: 2 doubles the arrival rate. Several values (--time-scale 0.4 0.5 0.6) sweep the load.")
+    var timeScale: [Double] = [1]
 
     @Option(help: "Scale the number of jobs: 1.5 adds half as many again, drawn from the trace and arriving at its times.")
     var demand: Double = 1
@@ -131,20 +138,25 @@ struct SimulateTrace: ParsableCommand {
     @Option(help: "Seed for ingresses, data sizes, budgets, demand scaling and the random policy.")
     var seed: UInt64 = 1
 
-    @Option(help: "Write the reports to this file: .json (everything, with the utilisation series) or .csv (one row per policy).")
+    @Option(help: "Runs per time scale, with seeds counting up from --seed; more than one run makes a sweep.")
+    var seeds = 1
+
+    @Option(help: "Write the reports to this file: .json (everything, with the utilisation series; a sweep's runs each with their time scale and seed) or .csv (one row per policy and run).")
     var output: String?
 
-    @Option(help: "Write completion-cdf.svg and utilisation.svg into this folder.")
+    @Option(help: "Write completion-cdf.svg and utilisation.svg into this folder; for a sweep, gain-vs-load.svg.")
     var plots: String?
 
-    @Option(help: "Write every job's course to this CSV file: policy, job, ingress, times, pool, transfer, placements.")
+    @Option(help: "Write every job's course to this CSV file: policy, job, ingress, times, pool, transfer, placements. One run only.")
     var jobsOutput: String?
 
     @Flag(help: "Print the reports as JSON instead of the table.")
     var json = false
 
     func validate() throws {
-        guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be above 0") }
+        for scale in timeScale { guard scale > 0, scale.isFinite else { throw ValidationError("--time-scale must be above 0, not \(scale)") } }
+        guard (1...1_000).contains(seeds) else { throw ValidationError("--seeds must be 1 to 1000, not \(seeds)") }
+        if sweeping, jobsOutput != nil { throw ValidationError("--jobs-output takes one run: give one --time-scale and --seeds 1") }
         guard demand > 0, demand.isFinite else { throw ValidationError("--demand must be above 0") }
         guard transferGbps >= 0, transferGbps.isFinite else { throw ValidationError("--transfer-gbps must be at least 0") }
         guard (0...1).contains(budgetShare) else { throw ValidationError("--budget-share must be between 0 and 1") }
@@ -181,39 +193,47 @@ struct SimulateTrace: ParsableCommand {
         if let first = report.jobs.first?.arrivalS {
             for index in report.jobs.indices { report.jobs[index].arrivalS -= first }
         }
-        let jobs = Workload.inflate(report.jobs, by: demand, seed: seed)
         if !json {
             var notes = report.notes
-            if demand != 1 { notes.append("demand × \(decimal(demand)): \(jobs.count) jobs") }
+            if demand != 1 { notes.append("demand × \(decimal(demand)): \(Workload.inflate(report.jobs, by: demand, seed: seed).count) jobs") }
             printError("\(trace): \(notes.joined(separator: ", ")); simulating on \(network.pools.count) pools of \(network.name)")
         }
 
-        var reports: [SimulationReport] = []
+        var runs: [SweepRun] = []
         var jobLines = ["policy,job,ingress,data_gb,arrival_s,start_s,end_s,pool,transfer_s,path_latency_ms,placements,budget_broken"]
-        for choice in policy.policies(seed: seed) {
-            var setup = SimulationSetup(topology: network, jobs: jobs, policy: choice, ingress: entries)
-            setup.dataSize = dataSize
-            setup.transferGbps = transferGbps
-            setup.timeScale = timeScale
-            setup.useGPUModels = !ignoreGpuModels
-            setup.latencyBudgetMs = latencyBudgetMs
-            setup.budgetShare = budgetShare
-            setup.failures = scheduled
-            setup.maxPlanMoves = maxPlanMoves
-            setup.seed = seed
-            var simulator = Simulator(setup)
-            var bar = ProgressBar(choice.name, quiet: json)
-            let started = Date()
-            let result = simulator.run { bar.update($0) }
-            let seconds = Date().timeIntervalSince(started)
-            bar.finish(String(format: "%d events, %.0f events/s,", result.events, Double(result.events) / max(seconds, 1e-9)))
-            reports.append(result)
-            if jobsOutput != nil {
-                func field(_ value: Double?) -> String { value.map { "\($0)" } ?? "" }
-                for job in simulator.jobRecords {
-                    jobLines.append([choice.name, csvField(job.id), csvField(job.ingress), "\(job.dataBytes / 1e9)", "\(job.arrivalS)", field(job.startS), field(job.endS),
-                                     csvField(job.pool ?? ""), "\(job.transferS)", "\(job.pathLatencyMs)", "\(job.placements)", job.budgetBroken ? "true" : "false"].joined(separator: ","))
+        for scale in timeScale {
+            for offset in 0..<UInt64(seeds) {
+                let runSeed = seed &+ offset
+                if sweeping, !json { printError("time scale \(decimal(scale)), seed \(runSeed):") }
+                let jobs = Workload.inflate(report.jobs, by: demand, seed: runSeed)
+                var reports: [SimulationReport] = []
+                for choice in policy.policies(seed: runSeed) {
+                    var setup = SimulationSetup(topology: network, jobs: jobs, policy: choice, ingress: entries)
+                    setup.dataSize = dataSize
+                    setup.transferGbps = transferGbps
+                    setup.timeScale = scale
+                    setup.useGPUModels = !ignoreGpuModels
+                    setup.latencyBudgetMs = latencyBudgetMs
+                    setup.budgetShare = budgetShare
+                    setup.failures = scheduled
+                    setup.maxPlanMoves = maxPlanMoves
+                    setup.seed = runSeed
+                    var simulator = Simulator(setup)
+                    var bar = ProgressBar(choice.name, quiet: json)
+                    let started = Date()
+                    let result = simulator.run { bar.update($0) }
+                    let seconds = Date().timeIntervalSince(started)
+                    bar.finish(String(format: "%d events, %.0f events/s,", result.events, Double(result.events) / max(seconds, 1e-9)))
+                    reports.append(result)
+                    if jobsOutput != nil {
+                        func field(_ value: Double?) -> String { value.map { "\($0)" } ?? "" }
+                        for job in simulator.jobRecords {
+                            jobLines.append([choice.name, csvField(job.id), csvField(job.ingress), "\(job.dataBytes / 1e9)", "\(job.arrivalS)", field(job.startS), field(job.endS),
+                                             csvField(job.pool ?? ""), "\(job.transferS)", "\(job.pathLatencyMs)", "\(job.placements)", job.budgetBroken ? "true" : "false"].joined(separator: ","))
+                        }
+                    }
                 }
+                runs.append(SweepRun(timeScale: scale, seed: runSeed, reports: reports))
             }
         }
         if let jobsOutput {
@@ -221,18 +241,33 @@ struct SimulateTrace: ParsableCommand {
             if !json { printError("jobs: \(jobsOutput)") }
         }
         if let output {
-            try writeFile(output, output.hasSuffix(".csv") ? csvText(reports) : jsonText(reports))
+            let text = output.hasSuffix(".csv") ? csvText(runs) : (sweeping ? try jsonText(runs) : try jsonText(runs[0].reports))
+            try writeFile(output, text)
             if !json { printError("report: \(output)") }
         }
         if let plots {
-            try writeFile(plots + "/completion-cdf.svg", reports.completionChart.svg())
-            try writeFile(plots + "/utilisation.svg", reports.utilisationChart.svg())
-            if !json { printError("plots: \(plots)/completion-cdf.svg, \(plots)/utilisation.svg") }
+            if sweeping {
+                try writeFile(plots + "/gain-vs-load.svg", runs.gainChart.svg())
+                if !json { printError("plot: \(plots)/gain-vs-load.svg") }
+            } else {
+                try writeFile(plots + "/completion-cdf.svg", runs[0].reports.completionChart.svg())
+                try writeFile(plots + "/utilisation.svg", runs[0].reports.utilisationChart.svg())
+                if !json { printError("plots: \(plots)/completion-cdf.svg, \(plots)/utilisation.svg") }
+            }
         }
         if json {
-            print(try jsonText(reports))
-            return
+            print(sweeping ? try jsonText(runs) : try jsonText(runs[0].reports))
+        } else if sweeping {
+            printSweep(runs)
+        } else {
+            printReports(runs[0].reports)
         }
+    }
+
+    /// Whether more than one run is asked for: several time scales or seeds.
+    private var sweeping: Bool { timeScale.count > 1 || seeds > 1 }
+
+    private func printReports(_ reports: [SimulationReport]) {
         print(table(header: ["policy", "done", "never fit", "failed", "waiting", "mean s", "p50 s", "p95 s", "p99 s", "queue s", "transfer s", "budget missed", "re-placed", "GPU alloc", "CPU alloc", "GB·km"], rows: reports.map {
             [$0.policy, "\($0.completed)/\($0.jobs)", "\($0.neverFit)", "\($0.failed)", "\($0.stillWaiting)", decimal($0.meanCompletionS), decimal($0.p50CompletionS), decimal($0.p95CompletionS), decimal($0.p99CompletionS),
              decimal($0.meanQueueS), decimal($0.meanTransferS), $0.budgetJobs > 0 ? "\($0.budgetViolations)/\($0.budgetJobs)" : "-",
@@ -241,22 +276,40 @@ struct SimulateTrace: ParsableCommand {
         if let first = reports.first {
             print(String(format: "offered load over the arrivals (work at speed 1 over capacity): GPUs %.2f, cores %.2f", first.offeredGPULoad, first.offeredCPULoad))
         }
-        if let joint = reports.first(where: { $0.policy == "junction" }),
-           let best = reports.filter({ $0.policy == "compute-only" || $0.policy == "network-only" }).min(by: { $0.meanCompletionS < $1.meanCompletionS }),
-           best.meanCompletionS > 0 {
-            let change = (1 - joint.meanCompletionS / best.meanCompletionS) * 100
+        let run = SweepRun(timeScale: timeScale[0], seed: seed, reports: reports)
+        if let best = run.bestOneSided, let change = run.gain(against: best.policy) {
             print(String(format: "junction's mean completion is %.0f%% %@ than the best one-sided policy (%@)", abs(change), change >= 0 ? "lower" : "higher", best.policy))
         }
     }
 
+    /// A sweep: per time scale, the offered load, each policy's mean completion over the seeds,
+    /// and the joint policy's gain against the best one-sided policy (its range over the seeds).
+    private func printSweep(_ runs: [SweepRun]) {
+        let points = runs.points
+        let policies = points.first?.meanCompletionS.map(\.policy) ?? []
+        let header = ["time scale", "offered load"] + policies.map { "\($0) mean s" } + ["junction vs best one-sided"]
+        print(table(header: header, rows: points.map { point in
+            var gain = "-"
+            if let low = point.gains.min(), let high = point.gains.max() {
+                let mean = point.gains.reduce(0, +) / Double(point.gains.count)
+                gain = String(format: "%.1f %%", mean) + (point.gains.count > 1 ? String(format: " (%.1f to %.1f)", low, high) : "")
+            }
+            return [decimal(point.timeScale), String(format: "%.2f", point.offeredLoad)] + point.meanCompletionS.map { decimal($0.seconds) } + [gain]
+        }))
+        print("gain: how much lower junction's mean completion is, averaged over \(seeds) seed\(seeds == 1 ? "" : "s") (lowest to highest); offered load: the busiest resource's work at speed 1 over its capacity while jobs arrive")
+    }
+
     private func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }
 
-    private func csvText(_ reports: [SimulationReport]) -> String {
-        var lines = ["policy,jobs,completed,never_fit,failed,still_waiting,mean_completion_s,p50_completion_s,p95_completion_s,p99_completion_s,mean_queue_s,mean_transfer_s,budget_jobs,budget_violations,replacements,reroutes,mean_gpu_allocation,mean_cpu_allocation,offered_gpu_load,offered_cpu_load,gigabyte_km,simulated_s,events"]
-        for r in reports {
-            let values: [Any] = [r.policy, r.jobs, r.completed, r.neverFit, r.failed, r.stillWaiting, r.meanCompletionS, r.p50CompletionS, r.p95CompletionS, r.p99CompletionS, r.meanQueueS, r.meanTransferS,
-                                 r.budgetJobs, r.budgetViolations, r.replacements, r.reroutes, r.meanGPUAllocation, r.meanCPUAllocation, r.offeredGPULoad, r.offeredCPULoad, r.gigabyteKilometres, r.simulatedSeconds, r.events]
-            lines.append(values.map { "\($0)" }.joined(separator: ","))
+    private func csvText(_ runs: [SweepRun]) -> String {
+        var lines = ["policy,jobs,completed,never_fit,failed,still_waiting,mean_completion_s,p50_completion_s,p95_completion_s,p99_completion_s,mean_queue_s,mean_transfer_s,budget_jobs,budget_violations,replacements,reroutes,mean_gpu_allocation,mean_cpu_allocation,offered_gpu_load,offered_cpu_load,gigabyte_km,simulated_s,events,time_scale,seed"]
+        for run in runs {
+            for r in run.reports {
+                let values: [Any] = [r.policy, r.jobs, r.completed, r.neverFit, r.failed, r.stillWaiting, r.meanCompletionS, r.p50CompletionS, r.p95CompletionS, r.p99CompletionS, r.meanQueueS, r.meanTransferS,
+                                     r.budgetJobs, r.budgetViolations, r.replacements, r.reroutes, r.meanGPUAllocation, r.meanCPUAllocation, r.offeredGPULoad, r.offeredCPULoad, r.gigabyteKilometres, r.simulatedSeconds, r.events,
+                                     run.timeScale, run.seed]
+                lines.append(values.map { "\($0)" }.joined(separator: ","))
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -85,6 +85,37 @@ struct SimulateCommandTests {
         #expect(jobs.dropFirst().allSatisfy { ["New_York", "Seattle"].contains($0.split(separator: ",", omittingEmptySubsequences: false)[2]) }, "jobs enter where the weights say")
     }
 
+    @Test func sweepsTheLoadOverSeveralTimeScalesAndSeeds() async throws {
+        var lines = ["id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,gpu_models,data_gb,ingress"]
+        for index in 0..<30 {
+            lines.append("job-\(index),\(index * 60),600,16,16,0,,5,\(["New_York", "Seattle"][index % 2])")
+        }
+        let trace = try temporaryFile(lines.joined(separator: "\n") + "\n", suffix: ".csv")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("junction-sweep-\(UUID().uuidString)")
+        defer {
+            try? FileManager.default.removeItem(atPath: trace)
+            try? FileManager.default.removeItem(at: folder)
+        }
+        let base = ["simulate", "--topology", topologies.appendingPathComponent("abilene.yaml").path, "--trace", trace, "--format", "csv", "--time-scale", "1", "4", "--seeds", "2"]
+        let csv = folder.appendingPathComponent("sweep.csv").path
+        let result = try await JunctionProcess(base + ["--output", csv, "--plots", folder.path]).finish(within: 120)
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.output.contains("junction vs best one-sided"), "\(result.output)")
+        #expect(result.errors.contains("time scale 4, seed 2:"), "\(result.errors)")
+        let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 1 + 2 * 2 * 4, "a row per policy, time scale and seed")
+        #expect(rows[0].hasSuffix("offered_gpu_load,offered_cpu_load,gigabyte_km,simulated_s,events,time_scale,seed"))
+        // Four times the arrival rate is four times the offered load.
+        let loads = Dictionary(grouping: rows.dropFirst().map { $0.split(separator: ",") }) { $0[$0.count - 2] }.mapValues { Double($0[0][19])! }
+        #expect(abs(loads["4.0"]! - 4 * loads["1.0"]!) < 1e-9 && loads["1.0"]! > 0, "\(loads)")
+        let chart = try String(contentsOfFile: folder.appendingPathComponent("gain-vs-load.svg").path, encoding: .utf8)
+        #expect(chart.hasPrefix("<svg") && chart.contains("vs best one-sided") && chart.contains("<polyline"))
+
+        let refused = try await JunctionProcess(base + ["--jobs-output", folder.appendingPathComponent("jobs.csv").path]).finish(within: 30)
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("--jobs-output takes one run"), "\(refused.errors)")
+    }
+
     @Test func badScenarioOptionsAreRefusedClearly() async throws {
         let trace = try temporaryFile("id,arrival_s,runtime_s\na,1,5\n", suffix: ".csv")
         defer { try? FileManager.default.removeItem(atPath: trace) }
@@ -95,6 +126,8 @@ struct SimulateCommandTests {
             (["--ingress", "Mars=2"], "neither a node nor a region"),
             (["--data", "gamma:3"], "gamma is not fixed, uniform, exp or lognormal"),
             (["--output", "report.txt"], "--output must end in .json or .csv"),
+            (["--time-scale", "1", "0"], "--time-scale must be above 0, not 0.0"),
+            (["--seeds", "0"], "--seeds must be 1 to 1000, not 0"),
         ]
         let stranger = try temporaryFile("id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,gpu_models,data_gb,ingress\na,1,5,1,,,,,Gotham\n", suffix: ".csv")
         defer { try? FileManager.default.removeItem(atPath: stranger) }

@@ -88,6 +88,32 @@ struct SimulatorTests {
         #expect(report.offeredGPULoad == 0)
     }
 
+    @Test func aSweepGroupsItsRunsByTimeScaleInOrderOfLoad() {
+        let jobs = (0..<12).map { TraceJob(id: "j\($0)", arrivalS: Double($0) * 40, runtimeS: 120, cpuCores: 4) }
+        var runs: [SweepRun] = []
+        for scale in [3.0, 1.0] {
+            for seed: UInt64 in [1, 2] {
+                let reports = [Policy.joint, .computeOnly, .networkOnly].map { policy in
+                    simulate(jobs, policy: policy) {
+                        $0.timeScale = scale
+                        $0.seed = seed
+                    }
+                }
+                runs.append(SweepRun(timeScale: scale, seed: seed, reports: reports))
+            }
+        }
+        let points = runs.points
+        #expect(points.map(\.timeScale) == [1, 3], "the lower rate is the lower load")
+        #expect(abs(points[1].offeredLoad - 3 * points[0].offeredLoad) < 1e-9)
+        #expect(points[0].meanCompletionS.map(\.policy) == ["junction", "compute-only", "network-only"])
+        let run = runs[2]
+        let nearest = run.reports[2].meanCompletionS
+        #expect(run.bestOneSided?.meanCompletionS == min(run.reports[1].meanCompletionS, nearest))
+        #expect(abs(run.gain(against: "network-only")! - (1 - run.reports[0].meanCompletionS / nearest) * 100) < 1e-9)
+        #expect(points[0].gains.count == 2 && run.gain(against: "random") == nil)
+        #expect(runs.gainChart.lines.map(\.name) == ["vs best one-sided", "vs compute-only", "vs network-only"])
+    }
+
     @Test func aJobNoPathCanCarryIsCountedNotWaitedFor() {
         let jobs = [TraceJob(id: "wide", arrivalS: 0, runtimeS: 10, cpuCores: 1, dataBytes: 1e9)]
         let report = simulate(jobs) { $0.transferGbps = 40 }
