@@ -78,7 +78,7 @@ extension Array where Element == SweepRun {
         }
         return LineChart(
             title: "Junction's mean completion against the other policies",
-            xLabel: "offered load of the busiest resource (work at speed 1 over capacity)", yLabel: "mean completion lower by, %", lines: lines
+            xLabel: "offered load of the busiest resource", yLabel: "mean completion lower by, %", lines: lines
         )
     }
 }

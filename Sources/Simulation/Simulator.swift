@@ -83,9 +83,11 @@ public struct SimulationReport: Sendable, Hashable, Codable {
     /// Time-weighted mean share of CPU cores and GPUs held, from the first arrival to the last.
     public var meanCPUAllocation: Double
     public var meanGPUAllocation: Double
-    /// The work the jobs bring (cores or GPUs times runtime, at speed 1) over what the pools
-    /// hold between the first arrival and the last: above 1, work comes faster than the pools
-    /// at speed 1 can do it, and a backlog grows.
+    /// What the jobs would hold between the first arrival and the last if each ran from its
+    /// arrival at speed 1 (cores or GPUs times the part of its run inside that period), over what
+    /// the pools hold then: above 1, work comes faster than the pools at speed 1 do it, and a
+    /// backlog grows. Runs past the last arrival count only up to it, so a trace of a few
+    /// months-long jobs is not called overloaded.
     public var offeredCPULoad: Double
     public var offeredGPULoad: Double
     public var utilisation: UtilisationSeries
@@ -540,10 +542,13 @@ public struct Simulator {
         let series = utilisation(until: busyPeriod > 0 ? busyPeriod : now)
         let steady = averages(from: 0, to: lastArrival > 0 ? lastArrival : now)
         let budgeted = runs.filter { $0.budgetMs != nil }
-        let arrivalSpan = lastArrival - (runs.map(\.arrival).min() ?? 0)
+        let firstArrival = runs.map(\.arrival).min() ?? 0
         func offered(_ capacity: Double, _ units: (TraceJob) -> Double) -> Double {
-            guard arrivalSpan > 0, capacity > 0 else { return 0 }
-            return setup.jobs.reduce(0) { $0 + units($1) * $1.runtimeS } / (capacity * arrivalSpan)
+            guard lastArrival > firstArrival, capacity > 0 else { return 0 }
+            let held = runs.indices.reduce(0.0) { sum, index in
+                sum + units(setup.jobs[index]) * max(0, min(setup.jobs[index].runtimeS, lastArrival - runs[index].arrival))
+            }
+            return held / (capacity * (lastArrival - firstArrival))
         }
         return SimulationReport(
             policy: setup.policy.name, jobs: runs.count, completed: completed.count, neverFit: neverFit,
