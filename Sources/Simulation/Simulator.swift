@@ -83,11 +83,11 @@ public struct SimulationReport: Sendable, Hashable, Codable {
     /// Time-weighted mean share of CPU cores and GPUs held, from the first arrival to the last.
     public var meanCPUAllocation: Double
     public var meanGPUAllocation: Double
-    /// What the jobs would hold between the first arrival and the last if each ran from its
-    /// arrival at speed 1 (cores or GPUs times the part of its run inside that period), over what
-    /// the pools hold then: above 1, work comes faster than the pools at speed 1 do it, and a
-    /// backlog grows. Runs past the last arrival count only up to it, so a trace of a few
-    /// months-long jobs is not called overloaded.
+    /// What the jobs would hold if each ran from its arrival at speed 1 (cores or GPUs over time),
+    /// over what the pools hold, between the times 5 % and 95 % of the jobs have arrived: above
+    /// 1, work comes faster than the pools at speed 1 do it, and a backlog grows. The window
+    /// leaves out a trace's sparse first and last arrivals (Philly's first month brings 0.3 % of
+    /// its jobs), and counts runs that began before it.
     public var offeredCPULoad: Double
     public var offeredGPULoad: Double
     public var utilisation: UtilisationSeries
@@ -542,13 +542,15 @@ public struct Simulator {
         let series = utilisation(until: busyPeriod > 0 ? busyPeriod : now)
         let steady = averages(from: 0, to: lastArrival > 0 ? lastArrival : now)
         let budgeted = runs.filter { $0.budgetMs != nil }
-        let firstArrival = runs.map(\.arrival).min() ?? 0
+        let arrivals = runs.map(\.arrival).sorted()
+        let window = arrivals.isEmpty ? 0...0 : arrivals[arrivals.count / 20]...arrivals[max(0, Int((Double(arrivals.count) * 0.95).rounded(.up)) - 1)]
         func offered(_ capacity: Double, _ units: (TraceJob) -> Double) -> Double {
-            guard lastArrival > firstArrival, capacity > 0 else { return 0 }
+            guard window.upperBound > window.lowerBound, capacity > 0 else { return 0 }
             let held = runs.indices.reduce(0.0) { sum, index in
-                sum + units(setup.jobs[index]) * max(0, min(setup.jobs[index].runtimeS, lastArrival - runs[index].arrival))
+                let start = runs[index].arrival
+                return sum + units(setup.jobs[index]) * max(0, min(start + setup.jobs[index].runtimeS, window.upperBound) - max(start, window.lowerBound))
             }
-            return held / (capacity * (lastArrival - firstArrival))
+            return held / (capacity * (window.upperBound - window.lowerBound))
         }
         return SimulationReport(
             policy: setup.policy.name, jobs: runs.count, completed: completed.count, neverFit: neverFit,

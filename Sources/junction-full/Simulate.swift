@@ -71,8 +71,8 @@ struct SimulateTrace: ParsableCommand {
 
         Several --time-scale values, or --seeds above 1, make a sweep: every policy runs at each \
         arrival rate with each seed, and the summary gives per rate the offered load (what the jobs \
-        would hold of the busiest resource while they arrive, each run from its arrival at speed 1, \
-        over its capacity), each policy's mean \
+        would hold of the busiest resource, each run from its arrival at speed 1, over its capacity, \
+        between the times 5 % and 95 % of them have arrived), each policy's mean \
         completion over the seeds and junction's gain against the best one-sided policy, with \
         --plots drawing the gain against load.
 
@@ -275,7 +275,7 @@ struct SimulateTrace: ParsableCommand {
              "\($0.replacements)", percent($0.meanGPUAllocation), percent($0.meanCPUAllocation), decimal($0.gigabyteKilometres)]
         }))
         if let first = reports.first {
-            print(String(format: "offered load while jobs arrive (what they would hold, each run from its arrival at speed 1, over capacity): GPUs %.2f, cores %.2f", first.offeredGPULoad, first.offeredCPULoad))
+            print(String(format: "offered load (what jobs would hold, each run from its arrival at speed 1, over capacity, from 5 %% to 95 %% of arrivals): GPUs %.2f, cores %.2f", first.offeredGPULoad, first.offeredCPULoad))
         }
         let run = SweepRun(timeScale: timeScale[0], seed: seed, reports: reports)
         if let best = run.bestOneSided, let change = run.gain(against: best.policy) {
@@ -297,7 +297,7 @@ struct SimulateTrace: ParsableCommand {
             }
             return [decimal(point.timeScale), String(format: "%.2f", point.offeredLoad)] + point.meanCompletionS.map { decimal($0.seconds) } + [gain]
         }))
-        print("gain: how much lower junction's mean completion is, averaged over \(seeds) seed\(seeds == 1 ? "" : "s") (lowest to highest); offered load: what the jobs would hold of the busiest resource while they arrive, each run from its arrival at speed 1, over its capacity")
+        print("gain: how much lower junction's mean completion is, averaged over \(seeds) seed\(seeds == 1 ? "" : "s") (lowest to highest); offered load: what the jobs would hold of the busiest resource, each run from its arrival at speed 1, over its capacity, from 5 % to 95 % of arrivals")
     }
 
     private func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }

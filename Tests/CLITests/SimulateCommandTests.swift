@@ -105,11 +105,11 @@ struct SimulateCommandTests {
         let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
         #expect(rows.count == 1 + 2 * 2 * 4, "a row per policy, time scale and seed")
         #expect(rows[0].hasSuffix("offered_gpu_load,offered_cpu_load,gigabyte_km,simulated_s,events,time_scale,seed"))
-        // Arrivals every 60 s over 1,740 s: 20 jobs hold their cores 600 s inside that period,
-        // the last 10 from 540 s down to 0 (14,700 s in all). Four times the rate: every job
-        // counts up to the last arrival, 435 s down to 0 in 15 s steps (6,525 s over 435 s).
+        // The window runs from the 2nd arrival to the 29th. Arrivals every 60 s: from 60 to
+        // 1,680 s, where jobs hold their cores 540 + 18 × 600 + (540 + 480 + … + 60) = 14,040 s.
+        // Four times the rate, from 15 to 420 s: 405 + 405 + (390 + 375 + … + 0) = 6,075 s.
         let loads = Dictionary(grouping: rows.dropFirst().map { $0.split(separator: ",") }) { $0[$0.count - 2] }.mapValues { Double($0[0][19])! }
-        #expect(loads["1.0"]! > 0 && abs(loads["4.0"]! / loads["1.0"]! - (6_525.0 / 435) / (14_700.0 / 1_740)) < 1e-9, "\(loads)")
+        #expect(loads["1.0"]! > 0 && abs(loads["4.0"]! / loads["1.0"]! - (6_075.0 / 405) / (14_040.0 / 1_620)) < 1e-9, "\(loads)")
         let chart = try String(contentsOfFile: folder.appendingPathComponent("gain-vs-load.svg").path, encoding: .utf8)
         #expect(chart.hasPrefix("<svg") && chart.contains("vs best one-sided") && chart.contains("<polyline"))
 

@@ -80,10 +80,11 @@ struct SimulatorTests {
         #expect(waited > 21 * day + 100, "the second waited for the first to end: done \(waited) s after it came")
     }
 
-    @Test func offeredLoadIsWhatTheJobsWouldHoldWhileTheyArrive() {
-        // 16 cores over 200 s of arrivals hold 3,200 core-seconds. Three 8-core jobs of 100 s
-        // arrive at 0, 100 and 200 s; a 4-core job of 10,000 s at 150 s counts only up to the last
-        // arrival: 8 × 100 + 8 × 100 + 0 + 4 × 50 = 1,800.
+    @Test func offeredLoadIsWhatTheJobsWouldHoldWhileMostOfThemArrive() {
+        // With four jobs the window is from the first arrival to the last: 16 cores over 200 s
+        // hold 3,200 core-seconds. Three 8-core jobs of 100 s arrive at 0, 100 and 200 s; a
+        // 4-core job of 10,000 s at 150 s counts only up to the window's end:
+        // 8 × 100 + 8 × 100 + 0 + 4 × 50 = 1,800.
         var jobs = (0..<3).map { TraceJob(id: "j\($0)", arrivalS: Double($0) * 100, runtimeS: 100, cpuCores: 8) }
         jobs.append(TraceJob(id: "long", arrivalS: 150, runtimeS: 10_000, cpuCores: 4))
         let report = simulate(jobs.sorted { $0.arrivalS < $1.arrivalS })
