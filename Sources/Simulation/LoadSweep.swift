@@ -1,11 +1,13 @@
-/// One simulation of a sweep over arrival rates: its time scale and seed, with each policy's report.
+/// One simulation of a sweep over load: its time scale, demand and seed, with each policy's report.
 public struct SweepRun: Sendable, Hashable, Codable {
     public var timeScale: Double
+    public var demand: Double
     public var seed: UInt64
     public var reports: [SimulationReport]
 
-    public init(timeScale: Double, seed: UInt64, reports: [SimulationReport]) {
+    public init(timeScale: Double, demand: Double = 1, seed: UInt64, reports: [SimulationReport]) {
         self.timeScale = timeScale
+        self.demand = demand
         self.seed = seed
         self.reports = reports
     }
@@ -32,9 +34,10 @@ public struct SweepRun: Sendable, Hashable, Codable {
     }
 }
 
-/// A sweep's runs at one time scale, over their seeds.
+/// A sweep's runs at one time scale and demand, over their seeds.
 public struct SweepPoint: Sendable {
     public var timeScale: Double
+    public var demand: Double
     /// The busiest resource's offered load, averaged over the seeds.
     public var offeredLoad: Double
     /// Each policy's mean completion averaged over the seeds, in the runs' policy order.
@@ -44,19 +47,28 @@ public struct SweepPoint: Sendable {
 }
 
 extension Array where Element == SweepRun {
-    /// The runs grouped by time scale, in order of offered load.
+    /// The runs grouped by time scale and demand, in order of offered load.
     public var points: [SweepPoint] {
-        let scales = Set(map(\.timeScale)).sorted()
-        return scales.map { scale in
-            let runs = filter { $0.timeScale == scale }
+        var groups: [[SweepRun]] = []
+        for run in self {
+            if let index = groups.firstIndex(where: { $0[0].timeScale == run.timeScale && $0[0].demand == run.demand }) {
+                groups[index].append(run)
+            } else {
+                groups.append([run])
+            }
+        }
+        return groups.map { runs in
             let policies = runs[0].reports.map(\.policy)
             let means = policies.map { policy in
                 let values = runs.compactMap { $0.report(policy)?.meanCompletionS }
                 return (policy: policy, seconds: values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count))
             }
             let gains = runs.compactMap { run in run.bestOneSided.flatMap { run.gain(against: $0.policy) } }
-            return SweepPoint(timeScale: scale, offeredLoad: runs.map(\.offeredLoad).reduce(0, +) / Double(runs.count), meanCompletionS: means, gains: gains)
-        }.sorted { $0.offeredLoad < $1.offeredLoad }
+            return SweepPoint(
+                timeScale: runs[0].timeScale, demand: runs[0].demand, offeredLoad: runs.map(\.offeredLoad).reduce(0, +) / Double(runs.count),
+                meanCompletionS: means, gains: gains
+            )
+        }.sorted { ($0.offeredLoad, $0.timeScale, $0.demand) < ($1.offeredLoad, $1.timeScale, $1.demand) }
     }
 
     /// The joint policy's gain in mean completion against each other policy and against the best
@@ -72,7 +84,7 @@ extension Array where Element == SweepRun {
         }
         for policy in others {
             lines.append(LineChart.Line(name: "vs \(policy)", points: points.compactMap { point in
-                let gains = filter { $0.timeScale == point.timeScale }.compactMap { $0.gain(against: policy) }
+                let gains = filter { $0.timeScale == point.timeScale && $0.demand == point.demand }.compactMap { $0.gain(against: policy) }
                 return gains.isEmpty ? nil : (x: point.offeredLoad, y: gains.reduce(0, +) / Double(gains.count))
             }, dashed: true))
         }

@@ -69,8 +69,9 @@ struct SimulateTrace: ParsableCommand {
         random any of those. Compute-only and random are not told latency budgets, and the report \
         counts the jobs whose path broke them.
 
-        Several --time-scale values, or --seeds above 1, make a sweep: every policy runs at each \
-        arrival rate with each seed, and the summary gives per rate the offered load (what the jobs \
+        Several --time-scale or --demand values, or --seeds above 1, make a sweep: every policy \
+        runs at each arrival rate and demand with each seed, and the summary gives for each the \
+        offered load (what the jobs \
         would hold of the busiest resource, each run from its arrival at speed 1, over its capacity, \
         between the times 5 % and 95 % of them have arrived), each policy's mean \
         completion over the seeds and junction's gain against the best one-sided policy, with \
@@ -103,8 +104,8 @@ struct SimulateTrace: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Divide arrival times by this: 2 doubles the arrival rate. Several values (--time-scale 0.4 0.5 0.6) sweep the load.")
     var timeScale: [Double] = [1]
 
-    @Option(help: "Scale the number of jobs: 1.5 adds half as many again, drawn from the trace and arriving at its times.")
-    var demand: Double = 1
+    @Option(parsing: .upToNextOption, help: "Scale the number of jobs: 1.5 adds half as many again, drawn from the trace and arriving at its times. Several values sweep the load.")
+    var demand: [Double] = [1]
 
     @Option(help: ArgumentHelp("Input data per job when the trace gives none, in GB: a size or fixed:N, uniform:A-B, exp:MEAN, lognormal:MEDIAN,SIGMA.", valueName: "size"))
     var data = "0"
@@ -157,8 +158,8 @@ struct SimulateTrace: ParsableCommand {
     func validate() throws {
         for scale in timeScale { guard scale > 0, scale.isFinite else { throw ValidationError("--time-scale must be above 0, not \(scale)") } }
         guard (1...1_000).contains(seeds) else { throw ValidationError("--seeds must be 1 to 1000, not \(seeds)") }
-        if sweeping, jobsOutput != nil { throw ValidationError("--jobs-output takes one run: give one --time-scale and --seeds 1") }
-        guard demand > 0, demand.isFinite else { throw ValidationError("--demand must be above 0") }
+        if sweeping, jobsOutput != nil { throw ValidationError("--jobs-output takes one run: give one --time-scale, one --demand and --seeds 1") }
+        for scale in demand { guard scale > 0, scale.isFinite else { throw ValidationError("--demand must be above 0, not \(scale)") } }
         guard transferGbps >= 0, transferGbps.isFinite else { throw ValidationError("--transfer-gbps must be at least 0") }
         guard (0...1).contains(budgetShare) else { throw ValidationError("--budget-share must be between 0 and 1") }
         if let latencyBudgetMs { guard latencyBudgetMs > 0, latencyBudgetMs.isFinite else { throw ValidationError("--latency-budget-ms must be above 0") } }
@@ -196,17 +197,17 @@ struct SimulateTrace: ParsableCommand {
         }
         if !json {
             var notes = report.notes
-            if demand != 1 { notes.append("demand × \(decimal(demand)): \(Workload.inflate(report.jobs, by: demand, seed: seed).count) jobs") }
+            if demand != [1] { notes.append("demand × " + demand.map { "\(decimal($0)): \(Workload.inflate(report.jobs, by: $0, seed: seed).count) jobs" }.joined(separator: ", ")) }
             printError("\(trace): \(notes.joined(separator: ", ")); simulating on \(network.pools.count) pools of \(network.name)")
         }
 
         var runs: [SweepRun] = []
         var jobLines = ["policy,job,ingress,data_gb,arrival_s,start_s,end_s,pool,transfer_s,path_latency_ms,placements,budget_broken"]
-        for scale in timeScale {
+        for (scale, jobScale) in timeScale.flatMap({ scale in demand.map { (scale, $0) } }) {
             for offset in 0..<UInt64(seeds) {
                 let runSeed = seed &+ offset
-                if sweeping, !json { printError("time scale \(decimal(scale)), seed \(runSeed):") }
-                let jobs = Workload.inflate(report.jobs, by: demand, seed: runSeed)
+                if sweeping, !json { printError("time scale \(decimal(scale))\(demand.count > 1 ? ", demand \(decimal(jobScale))" : ""), seed \(runSeed):") }
+                let jobs = Workload.inflate(report.jobs, by: jobScale, seed: runSeed)
                 var reports: [SimulationReport] = []
                 for choice in policy.policies(seed: runSeed) {
                     var setup = SimulationSetup(topology: network, jobs: jobs, policy: choice, ingress: entries)
@@ -234,7 +235,7 @@ struct SimulateTrace: ParsableCommand {
                         }
                     }
                 }
-                runs.append(SweepRun(timeScale: scale, seed: runSeed, reports: reports))
+                runs.append(SweepRun(timeScale: scale, demand: jobScale, seed: runSeed, reports: reports))
             }
         }
         if let jobsOutput {
@@ -266,7 +267,7 @@ struct SimulateTrace: ParsableCommand {
     }
 
     /// Whether more than one run is asked for: several time scales or seeds.
-    private var sweeping: Bool { timeScale.count > 1 || seeds > 1 }
+    private var sweeping: Bool { timeScale.count > 1 || demand.count > 1 || seeds > 1 }
 
     private func printReports(_ reports: [SimulationReport]) {
         print(table(header: ["policy", "done", "never fit", "failed", "waiting", "mean s", "p50 s", "p95 s", "p99 s", "queue s", "transfer s", "budget missed", "re-placed", "GPU alloc", "CPU alloc", "GB·km"], rows: reports.map {
@@ -277,7 +278,7 @@ struct SimulateTrace: ParsableCommand {
         if let first = reports.first {
             print(String(format: "offered load (what jobs would hold, each run from its arrival at speed 1, over capacity, from 5 %% to 95 %% of arrivals): GPUs %.2f, cores %.2f", first.offeredGPULoad, first.offeredCPULoad))
         }
-        let run = SweepRun(timeScale: timeScale[0], seed: seed, reports: reports)
+        let run = SweepRun(timeScale: timeScale[0], demand: demand[0], seed: seed, reports: reports)
         if let best = run.bestOneSided, let change = run.gain(against: best.policy) {
             print(String(format: "junction's mean completion is %.0f%% %@ than the best one-sided policy (%@)", abs(change), change >= 0 ? "lower" : "higher", best.policy))
         }
@@ -288,14 +289,14 @@ struct SimulateTrace: ParsableCommand {
     private func printSweep(_ runs: [SweepRun]) {
         let points = runs.points
         let policies = points.first?.meanCompletionS.map(\.policy) ?? []
-        let header = ["time scale", "offered load"] + policies.map { "\($0) mean s" } + ["junction vs best one-sided"]
+        let header = ["time scale", "demand", "offered load"] + policies.map { "\($0) mean s" } + ["junction vs best one-sided"]
         print(table(header: header, rows: points.map { point in
             var gain = "-"
             if let low = point.gains.min(), let high = point.gains.max() {
                 let mean = point.gains.reduce(0, +) / Double(point.gains.count)
                 gain = String(format: "%.1f %%", mean) + (point.gains.count > 1 ? String(format: " (%.1f to %.1f)", low, high) : "")
             }
-            return [decimal(point.timeScale), String(format: "%.2f", point.offeredLoad)] + point.meanCompletionS.map { decimal($0.seconds) } + [gain]
+            return [decimal(point.timeScale), decimal(point.demand), String(format: "%.2f", point.offeredLoad)] + point.meanCompletionS.map { decimal($0.seconds) } + [gain]
         }))
         print("gain: how much lower junction's mean completion is, averaged over \(seeds) seed\(seeds == 1 ? "" : "s") (lowest to highest); offered load: what the jobs would hold of the busiest resource, each run from its arrival at speed 1, over its capacity, from 5 % to 95 % of arrivals")
     }
@@ -303,12 +304,12 @@ struct SimulateTrace: ParsableCommand {
     private func percent(_ share: Double) -> String { String(format: "%.1f%%", share * 100) }
 
     private func csvText(_ runs: [SweepRun]) -> String {
-        var lines = ["policy,jobs,completed,never_fit,failed,still_waiting,mean_completion_s,p50_completion_s,p95_completion_s,p99_completion_s,mean_queue_s,mean_transfer_s,budget_jobs,budget_violations,replacements,reroutes,mean_gpu_allocation,mean_cpu_allocation,offered_gpu_load,offered_cpu_load,gigabyte_km,simulated_s,events,time_scale,seed"]
+        var lines = ["policy,jobs,completed,never_fit,failed,still_waiting,mean_completion_s,p50_completion_s,p95_completion_s,p99_completion_s,mean_queue_s,mean_transfer_s,budget_jobs,budget_violations,replacements,reroutes,mean_gpu_allocation,mean_cpu_allocation,offered_gpu_load,offered_cpu_load,gigabyte_km,simulated_s,events,time_scale,demand,seed"]
         for run in runs {
             for r in run.reports {
                 let values: [Any] = [r.policy, r.jobs, r.completed, r.neverFit, r.failed, r.stillWaiting, r.meanCompletionS, r.p50CompletionS, r.p95CompletionS, r.p99CompletionS, r.meanQueueS, r.meanTransferS,
                                      r.budgetJobs, r.budgetViolations, r.replacements, r.reroutes, r.meanGPUAllocation, r.meanCPUAllocation, r.offeredGPULoad, r.offeredCPULoad, r.gigabyteKilometres, r.simulatedSeconds, r.events,
-                                     run.timeScale, run.seed]
+                                     run.timeScale, run.demand, run.seed]
                 lines.append(values.map { "\($0)" }.joined(separator: ","))
             }
         }

@@ -104,14 +104,19 @@ struct SimulateCommandTests {
         #expect(result.errors.contains("time scale 4, seed 2:"), "\(result.errors)")
         let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
         #expect(rows.count == 1 + 2 * 2 * 4, "a row per policy, time scale and seed")
-        #expect(rows[0].hasSuffix("offered_gpu_load,offered_cpu_load,gigabyte_km,simulated_s,events,time_scale,seed"))
+        #expect(rows[0].hasSuffix("offered_gpu_load,offered_cpu_load,gigabyte_km,simulated_s,events,time_scale,demand,seed"))
         // The window runs from the 2nd arrival to the 29th. Arrivals every 60 s: from 60 to
         // 1,680 s, where jobs hold their cores 540 + 18 × 600 + (540 + 480 + … + 60) = 14,040 s.
         // Four times the rate, from 15 to 420 s: 405 + 405 + (390 + 375 + … + 0) = 6,075 s.
-        let loads = Dictionary(grouping: rows.dropFirst().map { $0.split(separator: ",") }) { $0[$0.count - 2] }.mapValues { Double($0[0][19])! }
+        let loads = Dictionary(grouping: rows.dropFirst().map { $0.split(separator: ",") }) { $0[$0.count - 3] }.mapValues { Double($0[0][19])! }
         #expect(loads["1.0"]! > 0 && abs(loads["4.0"]! / loads["1.0"]! - (6_075.0 / 405) / (14_040.0 / 1_620)) < 1e-9, "\(loads)")
         let chart = try String(contentsOfFile: folder.appendingPathComponent("gain-vs-load.svg").path, encoding: .utf8)
         #expect(chart.hasPrefix("<svg") && chart.contains("vs best one-sided") && chart.contains("<polyline"))
+
+        let doubled = try await JunctionProcess(Array(base.dropLast(5)) + ["--demand", "1", "2", "--policy", "junction", "--output", csv]).finish(within: 60)
+        #expect(doubled.status == 0, "\(doubled.errors)")
+        let demands = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+        #expect(demands.map { "\($0[1]) jobs at demand \($0[$0.count - 2])" } == ["30 jobs at demand 1.0", "60 jobs at demand 2.0"])
 
         let refused = try await JunctionProcess(base + ["--jobs-output", folder.appendingPathComponent("jobs.csv").path]).finish(within: 30)
         #expect(refused.status != 0)
