@@ -155,8 +155,13 @@ extension ControllerCore {
             }
             replace(head.id, because: "\(job.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
         }
-        for lease in engine.expireLeases(now: now) {
-            log(.warning, "lease expired", ["pool": lease.pool, "lease": "\(lease.id)"])
+        if engine.leaseDue(now: now) {
+            // A job its pool reports running keeps its lease however long it runs: the limit is
+            // for leases whose release was lost, and a pool that goes away releases its own.
+            let running = Set(activeJobs.compactMap { id in jobs[id].flatMap { $0.state == .running ? $0.lease : nil } })
+            for lease in engine.expireLeases(now: now, renewing: running, ttl: configuration.leaseTTLS) {
+                log(.warning, "lease expired", ["pool": lease.pool, "lease": "\(lease.id)"])
+            }
         }
         startDuePlans()
         if plansDirty { revisePlans() }

@@ -405,10 +405,25 @@ public struct PlacementEngine: Sendable {
         return (total, share)
     }
 
-    public mutating func expireLeases(now: Double) -> [Lease] {
+    /// Whether a lease has reached its time limit.
+    public func leaseDue(now: Double) -> Bool {
+        nextLeaseExpiry <= now
+    }
+
+    /// Frees the leases past their time limit and returns them, except those in `renewing`,
+    /// which run `ttl` seconds more from now.
+    public mutating func expireLeases(now: Double, renewing: Set<UInt64> = [], ttl: Double = 0) -> [Lease] {
         guard nextLeaseExpiry <= now else { return [] }
-        let expired = leases.values.filter { $0.expiresAt <= now }.sorted { $0.id < $1.id }
-        for lease in expired { release(lease.id) }
+        let due = leases.values.filter { $0.expiresAt <= now }.sorted { $0.id < $1.id }
+        var expired: [Lease] = []
+        for lease in due {
+            if renewing.contains(lease.id), ttl > 0 {
+                leases[lease.id]?.expiresAt = now + ttl
+            } else {
+                release(lease.id)
+                expired.append(lease)
+            }
+        }
         nextLeaseExpiry = leases.values.lazy.map(\.expiresAt).min() ?? .infinity
         return expired
     }

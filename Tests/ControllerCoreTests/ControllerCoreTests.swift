@@ -528,6 +528,31 @@ struct ControllerCoreTests {
         #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 2, "the pool stays held")
     }
 
+    @Test func aRunningJobKeepsItsLeasePastTheTimeLimitAndALostOneIsFreed() throws {
+        var configuration = ControllerConfiguration()
+        configuration.leaseTTLS = 100
+        var harness = Harness()
+        harness.core = ControllerCore(topology: twoSites(), configuration: configuration)
+        harness.register("peer-e", pool: "east-1", node: "east")
+        let first = harness.submit(cores: 4)
+        let second = harness.submit(cores: 4)
+        let running = try #require(first)
+        let lost = try #require(second)
+        for (sequence, job) in [running, lost].enumerated() {
+            _ = harness.pool("peer-e", .dispatchAnswer(DispatchAnswer(jobID: job, dispatchSequence: UInt64(sequence + 1), accepted: true)))
+        }
+        harness.report("peer-e", running, .running)
+        // Accepted but never reported running: its release is what the time limit is for.
+        while harness.seconds < 250 {
+            harness.seconds += 2
+            harness.heartbeat("peer-e")
+            _ = harness.send(.tick)
+        }
+        #expect(harness.core.engine.activeLeases.count == 1)
+        #expect(harness.core.engine.pool("east-1")?.reserved.cpuCores == 4, "the running job's cores stay held")
+        #expect(harness.status(running)?.state == .running)
+    }
+
     @Test func aReloadReroutesMovingInputAndPlacesAgainWhatNoPathReaches() throws {
         let network = detourNetwork()
         var harness = Harness(network)
