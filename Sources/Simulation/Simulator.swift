@@ -202,8 +202,8 @@ public struct Simulator {
         configuration.livenessMs = .max
         configuration.dispatchTimeoutS = .infinity
         // The lease time limit frees what a lost release would leave held; nothing is lost here,
-        // and a job that runs longer than the limit (Philly's run for weeks) keeps its pool. Over
-        // 300 years: finite, because a lease's expiry goes out as Unix milliseconds.
+        // so no lease needs one, not even that of a job whose input is still moving after a week.
+        // Over 300 years: finite, because a lease's expiry goes out as Unix milliseconds.
         configuration.leaseTTLS = 1e10
         configuration.heartbeatIntervalMs = .max
         // Every job that fits the empty network is planned, however far ahead, or waits in the
