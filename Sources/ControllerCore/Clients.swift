@@ -156,10 +156,13 @@ extension ControllerCore {
             replace(head.id, because: "\(job.pool ?? "the pool") did not answer the dispatch within \(format(configuration.dispatchTimeoutS)) s")
         }
         if engine.leaseDue(now: now) {
-            // A job its pool reports running keeps its lease however long it runs: the limit is
-            // for leases whose release was lost, and a pool that goes away releases its own.
-            let running = Set(activeJobs.compactMap { id in jobs[id].flatMap { $0.state == .running ? $0.lease : nil } })
-            for lease in engine.expireLeases(now: now, renewing: running, ttl: configuration.leaseTTLS) {
+            // A job its pool holds (running, or dispatched and answered, as a batch queue may
+            // keep it for days) keeps its lease however long it takes: the limit is for leases
+            // whose release was lost, and a pool that goes away releases its own.
+            let held = Set(activeJobs.compactMap { id in
+                jobs[id].flatMap { $0.state == .running || ($0.state == .dispatched && $0.dispatchedAt == .infinity) ? $0.lease : nil }
+            })
+            for lease in engine.expireLeases(now: now, renewing: held, ttl: configuration.leaseTTLS) {
                 log(.warning, "lease expired", ["pool": lease.pool, "lease": "\(lease.id)"])
             }
         }

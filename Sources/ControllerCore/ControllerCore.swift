@@ -26,7 +26,7 @@ public struct ControllerConfiguration: Sendable, Hashable {
     public var dispatchTimeoutS: Double = 5
     /// Placements per job before it fails.
     public var maxAttempts: UInt32 = 3
-    /// Safety net: a lease not released by then is freed, unless its job is running (then it
+    /// Safety net: a lease not released by then is freed, unless its pool holds its job (then it
     /// runs this long again).
     public var leaseTTLS: Double = 7 * 86_400
     public var staleAfterS: Double = 15

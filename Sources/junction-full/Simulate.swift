@@ -140,10 +140,10 @@ struct SimulateTrace: ParsableCommand {
     @Option(help: "Seed for ingresses, data sizes, budgets, demand scaling and the random policy.")
     var seed: UInt64 = 1
 
-    @Option(help: "Runs per time scale, with seeds counting up from --seed; more than one run makes a sweep.")
+    @Option(help: "Runs per time scale and demand, with seeds counting up from --seed; more than one run makes a sweep.")
     var seeds = 1
 
-    @Option(help: "Write the reports to this file: .json (everything, with the utilisation series; a sweep's runs each with their time scale and seed) or .csv (one row per policy and run).")
+    @Option(help: "Write the reports to this file: .json (everything, with the utilisation series; a sweep's runs each with their time scale, demand and seed) or .csv (one row per policy and run).")
     var output: String?
 
     @Option(help: "Write completion-cdf.svg and utilisation.svg into this folder; for a sweep, gain-vs-load.svg.")

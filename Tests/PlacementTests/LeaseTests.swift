@@ -90,6 +90,20 @@ struct LeaseTests {
         #expect(engine.network.heldGbps.allSatisfy { $0 == 0 })
     }
 
+    @Test func aLeaseNamedForRenewalRunsAnotherTimeLimit() throws {
+        var engine = PlacementEngine(topology: leaseTopology(), declaredLiveness: .up)
+        let request = PlacementRequest(ingress: "in", cpuCores: 2)
+        let first = try #require(try engine.place(request, now: 0).winner)
+        let kept = try engine.hold(first, for: request, now: 100, ttl: 30).get()
+        let second = try #require(try engine.place(request, now: 0).winner)
+        let lost = try engine.hold(second, for: request, now: 100, ttl: 30).get()
+        #expect(engine.expireLeases(now: 130, renewing: [kept.id], ttl: 30).map(\.id) == [lost.id])
+        #expect(engine.activeLeases.map(\.id) == [kept.id])
+        #expect(engine.activeLeases.first?.expiresAt == 160)
+        #expect(engine.expireLeases(now: 159, renewing: [kept.id], ttl: 30).isEmpty && !engine.leaseDue(now: 159))
+        #expect(engine.expireLeases(now: 160).map(\.id) == [kept.id], "not named, it goes")
+    }
+
     @Test func expiryFreesWhatALeaseHeld() throws {
         var engine = PlacementEngine(topology: leaseTopology(), declaredLiveness: .up)
         let request = PlacementRequest(ingress: "in", cpuCores: 8, minBandwidthGbps: 1)
