@@ -293,8 +293,10 @@ struct SimulateTrace: ParsableCommand {
         print(table(header: header, rows: points.map { point in
             var gain = "-"
             if let low = point.gains.min(), let high = point.gains.max() {
+                // Rounded first, so that a small loss does not print as "-0.0".
+                func tenth(_ value: Double) -> Double { (value * 10).rounded() / 10 + 0 }
                 let mean = point.gains.reduce(0, +) / Double(point.gains.count)
-                gain = String(format: "%.1f %%", mean) + (point.gains.count > 1 ? String(format: " (%.1f to %.1f)", low, high) : "")
+                gain = String(format: "%.1f %%", tenth(mean)) + (point.gains.count > 1 ? String(format: " (%.1f to %.1f)", tenth(low), tenth(high)) : "")
             }
             return [decimal(point.timeScale), decimal(point.demand), String(format: "%.2f", point.offeredLoad)] + point.meanCompletionS.map { decimal($0.seconds) } + [gain]
         }))
