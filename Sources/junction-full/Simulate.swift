@@ -266,7 +266,7 @@ struct SimulateTrace: ParsableCommand {
         }
     }
 
-    /// Whether more than one run is asked for: several time scales or seeds.
+    /// Whether more than one run is asked for: several time scales, demands or seeds.
     private var sweeping: Bool { timeScale.count > 1 || demand.count > 1 || seeds > 1 }
 
     private func printReports(_ reports: [SimulationReport]) {
@@ -284,7 +284,7 @@ struct SimulateTrace: ParsableCommand {
         }
     }
 
-    /// A sweep: per time scale, the offered load, each policy's mean completion over the seeds,
+    /// A sweep: per time scale and demand, the offered load, each policy's mean completion over the seeds,
     /// and the joint policy's gain against the best one-sided policy (its range over the seeds).
     private func printSweep(_ runs: [SweepRun]) {
         let points = runs.points
