@@ -44,6 +44,9 @@ public struct SweepPoint: Sendable {
     public var meanCompletionS: [(policy: String, seconds: Double)]
     /// The joint policy's gain against the best one-sided policy of each seed's run, in percent.
     public var gains: [Double]
+    /// The joint policy's gain against each other policy, averaged over the seeds, in the runs'
+    /// policy order; a policy with no gain to give is left out.
+    public var meanGainAgainst: [(policy: String, percent: Double)]
 }
 
 extension Array where Element == SweepRun {
@@ -64,9 +67,13 @@ extension Array where Element == SweepRun {
                 return (policy: policy, seconds: values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count))
             }
             let gains = runs.compactMap { run in run.bestOneSided.flatMap { run.gain(against: $0.policy) } }
+            let against = policies.filter { $0 != "junction" }.compactMap { policy -> (policy: String, percent: Double)? in
+                let values = runs.compactMap { $0.gain(against: policy) }
+                return values.isEmpty ? nil : (policy, values.reduce(0, +) / Double(values.count))
+            }
             return SweepPoint(
                 timeScale: runs[0].timeScale, demand: runs[0].demand, offeredLoad: runs.map(\.offeredLoad).reduce(0, +) / Double(runs.count),
-                meanCompletionS: means, gains: gains
+                meanCompletionS: means, gains: gains, meanGainAgainst: against
             )
         }.sorted { ($0.offeredLoad, $0.timeScale, $0.demand) < ($1.offeredLoad, $1.timeScale, $1.demand) }
     }
@@ -84,8 +91,7 @@ extension Array where Element == SweepRun {
         }
         for policy in others {
             lines.append(LineChart.Line(name: "vs \(policy)", points: points.compactMap { point in
-                let gains = filter { $0.timeScale == point.timeScale && $0.demand == point.demand }.compactMap { $0.gain(against: policy) }
-                return gains.isEmpty ? nil : (x: point.offeredLoad, y: gains.reduce(0, +) / Double(gains.count))
+                point.meanGainAgainst.first { $0.policy == policy }.map { (x: point.offeredLoad, y: $0.percent) }
             }, dashed: true))
         }
         return LineChart(

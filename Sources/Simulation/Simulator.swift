@@ -86,7 +86,7 @@ public struct SimulationReport: Sendable, Hashable, Codable {
     /// What the jobs would hold if each ran from its arrival at speed 1 (cores or GPUs over time),
     /// over what the pools hold, between the times 5 % and 95 % of the jobs have arrived: above
     /// 1, work comes faster than the pools at speed 1 do it, and a backlog grows. The window
-    /// leaves out a trace's sparse first and last arrivals (Philly's first month brings 0.3 % of
+    /// leaves out a trace's sparse first and last arrivals (Philly's first 40 days bring 0.3 % of
     /// its jobs), and counts runs that began before it.
     public var offeredCPULoad: Double
     public var offeredGPULoad: Double
