@@ -151,7 +151,8 @@ struct Submit: AsyncParsableCommand {
 
     func run() async throws {
         var submit = Junction_V1_SubmitRequest()
-        submit.request = try placement.request()
+        // The reply carries runners-up only when asked for: finding and sending them costs.
+        submit.request = try placement.request(alternatives: 0)
         submit.spec.command = command[0]
         submit.spec.arguments = Array(command.dropFirst())
         submit.spec.name = name
@@ -184,6 +185,9 @@ struct Submit: AsyncParsableCommand {
                 print("\(reply.jobID) accepted: planned on \(winner.pool) via \(arrowPath(winner.path)) (\(decimal(winner.estimate.latencyMs)) ms) to start in \(duration(winner.estimate.startS)), when room there comes free; \(estimate)")
             } else {
                 print("\(reply.jobID) accepted: \(winner.pool) via \(arrowPath(winner.path)) (\(decimal(winner.estimate.latencyMs)) ms); \(estimate)")
+            }
+            for other in reply.placement.runnersUp {
+                print("  runner-up \(other.pool) via \(arrowPath(other.path)) (\(decimal(other.estimate.latencyMs)) ms)")
             }
         }
         guard wait else {

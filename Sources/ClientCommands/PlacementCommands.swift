@@ -42,13 +42,14 @@ public struct PlacementOptions: ParsableArguments {
     @Option(help: "What to optimise: completion, cost or latency.")
     public var objective: ObjectiveOption = .completion
 
-    @Option(help: "How many runners-up to show.")
-    var alternatives = 3
+    @Option(help: "How many runners-up to show (default: 3 for place, none for submit).")
+    var alternatives: Int?
 
     public init() {}
 
-    /// The request as the wire carries it, after checking every value.
-    public func request() throws -> Junction_V1_PlacementRequest {
+    /// The request as the wire carries it, after checking every value; `alternatives` runners-up
+    /// unless the command line says how many.
+    public func request(alternatives defaultAlternatives: Int = 3) throws -> Junction_V1_PlacementRequest {
         var request = Junction_V1_PlacementRequest()
         if let gpus {
             guard let ask = GPUAsk(parsing: gpus) else {
@@ -78,7 +79,8 @@ public struct PlacementOptions: ParsableArguments {
         request.maxLatencyMs = maxLatencyMs ?? 0
         request.runtimeS = runtimeS
         request.objective = objective.wire
-        request.alternatives = UInt32(clamping: alternatives)
+        guard (alternatives ?? 0) >= 0 else { throw ValidationError("--alternatives takes 0 or more runners-up; got \(alternatives ?? 0)") }
+        request.alternatives = UInt32(clamping: alternatives ?? defaultAlternatives)
         return request
     }
 }

@@ -102,6 +102,9 @@ struct ControllerBench: ParsableCommand {
         var placementsPerSecond: Double
         var store: String
         var submitsPerSecond: Double
+        /// CPU time of the controller's loop thread per pipelined submit: what the rate costs,
+        /// less sensitive than the rate to what else the machine runs.
+        var loopCPUMicrosecondsPerSubmit: Double
         /// With --curve: the same intake and round trips through a controller running CURVE.
         var curveAdvertisementsPerSecond: Double?
         var curveSubmitToDispatchP50Microseconds: Double?
@@ -136,7 +139,9 @@ struct ControllerBench: ParsableCommand {
         let submitTimes = try plain.agents.submitRoundTrips(client: plain.client, network: network, count: submits)
 
         progress("submits through the controller, 64 in flight")
+        let loopCPUBefore = threadCPUSeconds(prefix: "controller-sock")
         let submitRate = try submitsPerSecond(client: plain.client, network: network)
+        let loopCPUPerSubmit = (threadCPUSeconds(prefix: "controller-sock") - loopCPUBefore) / Double(pipelinedSubmits) * 1e6
 
         progress("placements through the controller")
         let placementRate = try placementsPerSecond(client: plain.client, network: network)
@@ -162,7 +167,7 @@ struct ControllerBench: ParsableCommand {
             rawRoundTripP50Microseconds: percentile(raw, 0.5) / 1_000, rawRoundTripP99Microseconds: percentile(raw, 0.99) / 1_000,
             submitToDispatchP50Microseconds: percentile(submitTimes, 0.5) / 1_000, submitToDispatchP99Microseconds: percentile(submitTimes, 0.99) / 1_000,
             roundTripRatioP50: percentile(submitTimes, 0.5) / percentile(raw, 0.5), placementsPerSecond: placementRate,
-            store: store.rawValue, submitsPerSecond: submitRate
+            store: store.rawValue, submitsPerSecond: submitRate, loopCPUMicrosecondsPerSubmit: loopCPUPerSubmit
         )
         if let curved {
             report.curveAdvertisementsPerSecond = curved.intake
@@ -177,7 +182,7 @@ struct ControllerBench: ParsableCommand {
         print(String(format: "advertisement intake, %d pools: bare decode loop %.0f/s, controller %.0f/s applied (%.0f%%)", pools, bare, intake, report.intakeRatio * 100))
         print(String(format: "round trip: raw libzmq p50 %.1f µs p99 %.1f µs; submit-to-dispatch p50 %.1f µs p99 %.1f µs (p50 %.2f × raw)", report.rawRoundTripP50Microseconds, report.rawRoundTripP99Microseconds, report.submitToDispatchP50Microseconds, report.submitToDispatchP99Microseconds, report.roundTripRatioP50))
         print(String(format: "placements through the controller (explained dry runs, 64 in flight): %.0f/s", placementRate))
-        print(String(format: "submits through the controller (%@ store, 64 in flight, every acknowledged job committed first): %.0f/s", store.rawValue, submitRate))
+        print(String(format: "submits through the controller (%@ store, 64 in flight, every acknowledged job committed first): %.0f/s, %.1f µs of the loop thread's CPU each", store.rawValue, submitRate, loopCPUPerSubmit))
         if let intake = report.curveAdvertisementsPerSecond, let p50 = report.curveSubmitToDispatchP50Microseconds, let p99 = report.curveSubmitToDispatchP99Microseconds {
             print(String(format: "with CURVE on every endpoint: intake %.0f/s (%.0f%% of plain), submit-to-dispatch p50 %.1f µs p99 %.1f µs (p50 %.2f × plain)", intake, intake / report.controllerAdvertisementsPerSecond * 100, p50, p99, p50 / report.submitToDispatchP50Microseconds))
         }

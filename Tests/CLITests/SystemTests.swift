@@ -119,6 +119,11 @@ struct SystemTests {
         let named = try await controller.client("status", "job-2")
         #expect(named.output.contains("job-2 output: ") && named.output.contains("/job-2/stdout and stderr"), "\(named.output)")
 
+        // Runners-up only when asked for.
+        #expect(!submit.output.contains("runner-up"), "\(submit.output)")
+        let compared = try await controller.client("submit", "--from", "users", "--cpu", "1", "--alternatives", "1", "--", "/bin/true")
+        #expect(compared.output.contains("job-3 accepted: near-pool-2 via users → near") && compared.output.contains("  runner-up far-pool via users → far (20 ms)"), "\(compared.output) \(compared.errors)")
+
         for process in [far, nearRegister, controller.process] { process.signal(SIGTERM) }
         #expect(try await controller.process.finish(within: 10).status == 0, "the controller shuts down cleanly on SIGTERM")
         #expect(try await nearRegister.finish(within: 10).status == 0, "the agent shuts down cleanly on SIGTERM")

@@ -44,6 +44,29 @@ struct ControllerWireTests {
         #expect(PlacementRequest(negative, explain: false).maxLatencyMs == -1)
     }
 
+    @Test func aSubmitAsksForRunnersUpOnlyWhenItSaysHowMany() throws {
+        func asked(_ alternatives: UInt32, submit: Bool) -> Int? {
+            var request = Junction_V1_PlacementRequest()
+            request.ingress = "in"
+            request.alternatives = alternatives
+            var message = Junction_V1_SubmitRequest()
+            message.request = request
+            message.spec.command = "/bin/true"
+            var place = Junction_V1_PlaceRequest()
+            place.request = request
+            switch ClientRequest(WireMessage(submit ? .submit(message) : .place(place))) {
+            case .submit(let submission): return submission.request.alternatives
+            case .place(let placement): return placement.alternatives
+            default: return nil
+            }
+        }
+        #expect(asked(0, submit: true) == 0)
+        #expect(asked(2, submit: true) == 2)
+        #expect(asked(500, submit: true) == 20)
+        #expect(asked(0, submit: false) == 3, "a placement shows three unless it says otherwise")
+        #expect(asked(2, submit: false) == 2)
+    }
+
     @Test func framesBecomeTypedInputs() throws {
         var register = Junction_V1_Register()
         register.poolID = "east-1"
