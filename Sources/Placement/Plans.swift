@@ -15,11 +15,17 @@ struct Demand: Sendable, Hashable {
 /// A pool's capacity over time as plans see it: a step function from the pool's total, less what
 /// every lease holds until its expected end and every planned job holds over its planned window.
 /// It changes in place when a hold comes or goes, so a decision reads it without rebuilding it.
+/// Each step keeps how it differs from the step before, so a hold changes two steps however
+/// many lie between its start and its end.
 struct CapacityProfile: Sendable {
     /// Where each step starts, ascending; the first step starts at minus infinity.
     private(set) var times: [Double] = [-.infinity]
-    /// Per step, `width` levels: cores, memory bytes, then GPUs of each of `models`.
-    private(set) var levels: [Double]
+    /// Per step, `width` values: the first step's levels (cores, memory bytes, then GPUs of each
+    /// of `models`), then for each later step how much its levels exceed the step before's.
+    private(set) var deltas: [Double]
+    /// Per level, the difference below which two steps count as level: what holds that came
+    /// and went leave behind in rounding.
+    private let tolerance: [Double]
     /// The global GPU model ids the pool has, in slot order.
     let models: [Int]
     let total: Resources
@@ -31,7 +37,8 @@ struct CapacityProfile: Sendable {
         models = owned
         var first = [total.cpuCores, Double(total.memoryBytes)]
         for name in total.gpus.keys.sorted() where modelIDs[name] != nil { first.append(Double(total.gpus[name] ?? 0)) }
-        levels = first
+        deltas = first
+        tolerance = first.map { 1e-7 * max(1, abs($0)) }
     }
 
     /// The slot of a global GPU model id, or nil when the pool has none of it.
@@ -50,13 +57,22 @@ struct CapacityProfile: Sendable {
         return low
     }
 
+    /// The levels of step `index`.
+    func levels(at index: Int) -> [Double] {
+        let w = width
+        var levels = Array(deltas[0..<w])
+        for step in stride(from: 1, through: index, by: 1) {
+            for offset in 0..<w { levels[offset] += deltas[step * w + offset] }
+        }
+        return levels
+    }
+
     /// Makes a step begin exactly at `time` and returns it.
     private mutating func split(at time: Double) -> Int {
         let index = step(at: time)
         if times[index] == time { return index }
-        let base = index * width
         times.insert(time, at: index + 1)
-        levels.insert(contentsOf: levels[base..<(base + width)], at: base + width)
+        deltas.insert(contentsOf: repeatElement(0, count: width), at: (index + 1) * width)
         return index + 1
     }
 
@@ -65,38 +81,45 @@ struct CapacityProfile: Sendable {
         guard end > start else { return }
         let first = split(at: start)
         let last = end.isFinite ? split(at: end) : times.count
-        let w = width
-        for index in first..<last {
-            levels[index * w] -= sign * demand.cpu
-            levels[index * w + 1] -= sign * demand.memory
-            if demand.gpuSlot >= 0 { levels[index * w + 2 + demand.gpuSlot] -= sign * demand.gpus }
-        }
+        add(demand, times: -sign, at: first)
+        if last < times.count { add(demand, times: sign, at: last) }
         if sign < 0 {
             if end.isFinite { mergeIfFlat(last) }
             mergeIfFlat(first)
         }
     }
 
-    /// Drops a step whose levels equal the one before it.
+    private mutating func add(_ demand: Demand, times factor: Double, at index: Int) {
+        let base = index * width
+        deltas[base] += factor * demand.cpu
+        deltas[base + 1] += factor * demand.memory
+        if demand.gpuSlot >= 0 { deltas[base + 2 + demand.gpuSlot] += factor * demand.gpus }
+    }
+
+    /// Drops a step whose levels equal the one before it; what rounding left in it goes to the
+    /// next step, so the levels after it stay as they were.
     private mutating func mergeIfFlat(_ index: Int) {
         guard index > 0, index < times.count else { return }
         let w = width
-        for offset in 0..<w {
-            let a = levels[index * w + offset]
-            let b = levels[(index - 1) * w + offset]
-            if abs(a - b) > 1e-7 * max(1, abs(a)) { return }
+        let base = index * w
+        for offset in 0..<w where abs(deltas[base + offset]) > tolerance[offset] { return }
+        if index + 1 < times.count {
+            for offset in 0..<w { deltas[base + w + offset] += deltas[base + offset] }
         }
         times.remove(at: index)
-        levels.removeSubrange((index * w)..<((index + 1) * w))
+        deltas.removeSubrange(base..<(base + w))
     }
 
     /// Forgets steps that ended before `time`: the past cannot be planned.
     mutating func forget(before time: Double) {
         let current = step(at: time)
         guard current > 16 else { return }
+        // The step in force now becomes the first: its levels, not its difference.
+        let now = levels(at: current)
         times.removeFirst(current)
         times[0] = -.infinity
-        levels.removeFirst(current * width)
+        deltas.removeFirst(current * width)
+        deltas.replaceSubrange(0..<width, with: now)
     }
 
     /// The earliest time from `from` at which the demand fits for `duration` seconds, with
@@ -108,14 +131,20 @@ struct CapacityProfile: Sendable {
         let memory = demand.memory - 0.5
         let gpus = demand.gpus - 1e-9
         let slot = demand.gpuSlot
+        var first = step(at: from)
+        // The levels of step `at`: the search only moves forward, adding each step's difference.
+        var at = first
+        var level = levels(at: first)
         func fits(_ index: Int) -> Bool {
-            let base = index * w
-            if levels[base] + offset[0] < cpu { return false }
-            if levels[base + 1] + offset[1] < memory { return false }
-            if slot >= 0, levels[base + 2 + slot] + offset[2 + slot] < gpus { return false }
+            while at < index {
+                at += 1
+                for offset in 0..<w { level[offset] += deltas[at * w + offset] }
+            }
+            if level[0] + offset[0] < cpu { return false }
+            if level[1] + offset[1] < memory { return false }
+            if slot >= 0, level[2 + slot] + offset[2 + slot] < gpus { return false }
             return true
         }
-        var first = step(at: from)
         var start = from
         while start <= latest {
             let end = start + duration

@@ -148,6 +148,11 @@ struct PlanTests {
             let hold = engine.plan(winner, for: request, start: start)
             holds.append(try #require(hold))
         }
+        // Every hold given back: the whole pool is free again, now and later.
+        for hold in holds { #expect(engine.unplan(hold.id) != nil) }
+        var whole = gpuJob(4, runtime: 10_000)
+        whole.onlyPool = "near-slow"
+        #expect(try engine.place(whole, now: 0).winner?.estimate.startS == 0)
     }
 }
 
