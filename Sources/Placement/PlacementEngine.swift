@@ -386,6 +386,7 @@ public struct PlacementEngine: Sendable {
             if let share = lease.share { returnShare(share, in: index) }
             refresh(index)
         }
+        compactExpectedEnds()
         version &+= 1
         return lease
     }

@@ -1,3 +1,4 @@
+import HeapModule
 import Topology
 
 /// What a hold takes from a pool's profile: cores, memory, and GPUs of one model (a share
@@ -296,6 +297,14 @@ extension PlacementEngine {
         let demand = demand(lease.resources, share: lease.share, on: profiles[index])
         profiles[index].change(demand, from: -.infinity, to: lease.expectedEnd, sign: -1)
         leaseTotals[index].add(demand, models: profiles[index].models, sign: -1)
+    }
+
+    /// Rebuilds the expected ends from the leases that live once gone ones make up most of them.
+    /// A released lease's entry would otherwise stay until its time came: a day's worth of
+    /// submits for jobs that say they run a day.
+    mutating func compactExpectedEnds() {
+        guard expectedEnds.count > 2 * leases.count + 1_024 else { return }
+        expectedEnds = Heap(leases.values.map { ExpectedEnd(at: $0.expectedEnd, lease: $0.id) })
     }
 
     /// Moves the expected end of every lease whose job has outrun it: the plan moves on, nothing
