@@ -132,18 +132,22 @@ struct CapacityProfile: Sendable {
         let memory = demand.memory - 0.5
         let gpus = demand.gpus - 1e-9
         let slot = demand.gpuSlot
+        let gpuOffset = 2 + max(0, slot)
         var first = step(at: from)
-        // The levels of step `at`: the search only moves forward, adding each step's difference.
-        var at = first
-        var level = levels(at: first)
+        // The three levels the demand needs at step `at`, summed from the first step without an
+        // array (this runs for every pool a decision plans on); the search only moves forward.
+        var at = 0
+        var cpuLevel = deltas[0], memoryLevel = deltas[1], gpuLevel = slot >= 0 ? deltas[gpuOffset] : 0
         func fits(_ index: Int) -> Bool {
             while at < index {
                 at += 1
-                for offset in 0..<w { level[offset] += deltas[at * w + offset] }
+                cpuLevel += deltas[at * w]
+                memoryLevel += deltas[at * w + 1]
+                if slot >= 0 { gpuLevel += deltas[at * w + gpuOffset] }
             }
-            if level[0] + offset[0] < cpu { return false }
-            if level[1] + offset[1] < memory { return false }
-            if slot >= 0, level[2 + slot] + offset[2 + slot] < gpus { return false }
+            if cpuLevel + offset[0] < cpu { return false }
+            if memoryLevel + offset[1] < memory { return false }
+            if slot >= 0, gpuLevel + offset[gpuOffset] < gpus { return false }
             return true
         }
         var start = from
