@@ -13,7 +13,7 @@ public enum GraphMLImporter {
             throw ImportError(file: file, line: bad.line, message: "not UTF-8 (byte \(bad.offset + 1) starts no character); GraphML files are read as UTF-8")
         }
         let document = GraphMLDocument()
-        let parser = XMLParser(data: data)
+        let parser = XMLParser(data: blankingBareProcessingInstructions(data))
         parser.delegate = document
         guard parser.parse() else {
             let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"
@@ -175,6 +175,52 @@ private final class GraphMLDocument: NSObject, XMLParserDelegate {
             break
         }
     }
+}
+
+/// `data` with each processing instruction that has a target and no data (`<?name?>`) turned
+/// into as many spaces, outside comments and CDATA sections. Foundation's XMLParser reads the
+/// missing data through a null pointer and crashes on one; the import ignores processing
+/// instructions anyway, and spaces keep every line and column where they were.
+func blankingBareProcessingInstructions(_ data: Data) -> Data {
+    var bytes = [UInt8](data)
+    let count = bytes.count
+    func starts(_ text: String, at index: Int) -> Bool {
+        let pattern = Array(text.utf8)
+        return index + pattern.count <= count && bytes[index..<(index + pattern.count)].elementsEqual(pattern)
+    }
+    /// Where `end` next ends, from `index`: just after it, or the end of the data.
+    func after(_ end: String, from index: Int) -> Int {
+        var at = index
+        while at < count, !starts(end, at: at) { at += 1 }
+        return min(count, at + end.utf8.count)
+    }
+    func isNameByte(_ byte: UInt8) -> Bool {
+        byte >= 0x80 || (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x2D || byte == 0x2E || byte == 0x3A || byte == 0x5F
+    }
+    var index = 0
+    while index < count {
+        guard bytes[index] == UInt8(ascii: "<") else {
+            index += 1
+            continue
+        }
+        if starts("<!--", at: index) {
+            index = after("-->", from: index + 4)
+        } else if starts("<![CDATA[", at: index) {
+            index = after("]]>", from: index + 9)
+        } else if starts("<?", at: index) {
+            var end = index + 2
+            while end < count, isNameByte(bytes[end]) { end += 1 }
+            if end > index + 2, starts("?>", at: end) {
+                for at in index...(end + 1) { bytes[at] = UInt8(ascii: " ") }
+                index = end + 2
+            } else {
+                index = after("?>", from: index + 2)
+            }
+        } else {
+            index += 1
+        }
+    }
+    return Data(bytes)
 }
 
 /// Where `data` stops being UTF-8: the byte offset and its line, or nil when all of it is.

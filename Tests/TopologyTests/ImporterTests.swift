@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Topology
+@testable import Topology
 
 /// A small Zoo-style GraphML network: speeds raw and by label, a node without coordinates,
 /// parallel links, a self-loop and a disconnected part.
@@ -79,6 +79,27 @@ struct ImporterTests {
         }
         #expect(error?.line == 2)
         #expect(error?.description.contains("not UTF-8 (byte 12 starts no character)") == true, "\(String(describing: error))")
+    }
+
+    @Test func aProcessingInstructionWithoutDataIsReadPastNotCrashedOn() throws {
+        // Foundation's parser reads a bare instruction's missing data through a null pointer.
+        let document = """
+            <?xml?><graphml><?layout?><graph edgedefault="undirected">
+            <node id="0"><?pi?></node><node id="1"/><!-- <?kept?> -->
+            <edge source="0" target="1"/></graph></graphml>
+            """
+        let imported = try GraphMLImporter.importTopology(Data(document.utf8), file: "bare.graphml")
+        #expect(imported.topology.nodes.count == 2)
+        #expect(imported.topology.links.count == 1)
+        // Blanked, not removed: what follows keeps its line and column.
+        let blanked = blankingBareProcessingInstructions(Data("<a><?pi?><b/></a>".utf8))
+        #expect(String(decoding: blanked, as: UTF8.self) == "<a>      <b/></a>")
+        let untouched = "<a><?pi data?><!-- <?x?> --><![CDATA[<?y?>]]></a>"
+        #expect(String(decoding: blankingBareProcessingInstructions(Data(untouched.utf8)), as: UTF8.self) == untouched)
+        let broken = #expect(throws: ImportError.self) {
+            try GraphMLImporter.importTopology(Data("<graphml><?pi?>\n<node id=\"1\"\n<<".utf8), file: "bad.graphml")
+        }
+        #expect(broken?.line == 3, "\(String(describing: broken))")
     }
 
     @Test(arguments: [
