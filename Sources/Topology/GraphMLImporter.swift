@@ -177,47 +177,30 @@ private final class GraphMLDocument: NSObject, XMLParserDelegate {
     }
 }
 
-/// `data` with each processing instruction that has a target and no data (`<?name?>`) turned
-/// into as many spaces, outside comments and CDATA sections. Foundation's XMLParser reads the
-/// missing data through a null pointer and crashes on one; the import ignores processing
-/// instructions anyway, and spaces keep every line and column where they were.
+/// `data` with everything that reads as a processing instruction with a target and no data
+/// (`<?name?>`) turned into as many spaces, wherever it stands. Foundation's XMLParser reads the
+/// missing data through a null pointer and crashes on one, and after an error inside a tag it
+/// goes on parsing where a stricter reading would not, so no place is skipped; the import ignores
+/// processing instructions anyway, and spaces keep every line and column where they were.
 func blankingBareProcessingInstructions(_ data: Data) -> Data {
     var bytes = [UInt8](data)
     let count = bytes.count
-    func starts(_ text: String, at index: Int) -> Bool {
-        let pattern = Array(text.utf8)
-        return index + pattern.count <= count && bytes[index..<(index + pattern.count)].elementsEqual(pattern)
-    }
-    /// Where `end` next ends, from `index`: just after it, or the end of the data.
-    func after(_ end: String, from index: Int) -> Int {
-        var at = index
-        while at < count, !starts(end, at: at) { at += 1 }
-        return min(count, at + end.utf8.count)
-    }
     func isNameByte(_ byte: UInt8) -> Bool {
         byte >= 0x80 || (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || byte == 0x2D || byte == 0x2E || byte == 0x3A || byte == 0x5F
     }
     var index = 0
-    while index < count {
-        guard bytes[index] == UInt8(ascii: "<") else {
+    while index + 1 < count {
+        guard bytes[index] == UInt8(ascii: "<"), bytes[index + 1] == UInt8(ascii: "?") else {
             index += 1
             continue
         }
-        if starts("<!--", at: index) {
-            index = after("-->", from: index + 4)
-        } else if starts("<![CDATA[", at: index) {
-            index = after("]]>", from: index + 9)
-        } else if starts("<?", at: index) {
-            var end = index + 2
-            while end < count, isNameByte(bytes[end]) { end += 1 }
-            if end > index + 2, starts("?>", at: end) {
-                for at in index...(end + 1) { bytes[at] = UInt8(ascii: " ") }
-                index = end + 2
-            } else {
-                index = after("?>", from: index + 2)
-            }
+        var end = index + 2
+        while end < count, isNameByte(bytes[end]) { end += 1 }
+        if end > index + 2, end + 1 < count, bytes[end] == UInt8(ascii: "?"), bytes[end + 1] == UInt8(ascii: ">") {
+            for at in index...(end + 1) { bytes[at] = UInt8(ascii: " ") }
+            index = end + 2
         } else {
-            index += 1
+            index += 2
         }
     }
     return Data(bytes)
