@@ -7,8 +7,9 @@ import Wire
 
 /// Conversions between wire messages and the engine's values.
 extension PlacementRequest {
-    /// A request from the wire; numbers are checked by the engine.
-    public init(_ wire: Junction_V1_PlacementRequest, explain: Bool) {
+    /// A request from the wire; numbers are checked by the engine. `alternatives` 0 on the wire
+    /// asks for `unsetAlternatives` runners-up; more than 20 are served as 20.
+    public init(_ wire: Junction_V1_PlacementRequest, explain: Bool, unsetAlternatives: Int = 3) {
         let objective: Objective = switch wire.objective {
         case .cost: .cost
         case .latency: .latency
@@ -28,7 +29,7 @@ extension PlacementRequest {
                 return LabelConstraint(constraint.key, op, constraint.values)
             },
             objective: objective,
-            alternatives: wire.alternatives > 0 ? Int(min(wire.alternatives, 20)) : 3,
+            alternatives: wire.alternatives > 0 ? Int(min(wire.alternatives, 20)) : unsetAlternatives,
             explain: explain
         )
         // 0 (unset) asks for whole GPUs; anything else the engine checks.

@@ -94,11 +94,9 @@ extension ClientRequest {
         case .place(let place):
             self = .place(PlacementRequest(place.request, explain: true))
         case .submit(let submit):
-            var request = PlacementRequest(submit.request, explain: false)
-            // A submit's reply names where the job went; runners-up only when asked for.
-            request.alternatives = Int(min(submit.request.alternatives, 20))
             self = .submit(Submission(
-                request: request, spec: JobSpec(submit.spec),
+                // A submit's reply names where the job went; runners-up only when asked for.
+                request: PlacementRequest(submit.request, explain: false, unsetAlternatives: 0), spec: JobSpec(submit.spec),
                 idempotencyKey: submit.idempotencyKey, placementDeadlineS: submit.placementDeadlineS
             ))
         case .status(let status):
