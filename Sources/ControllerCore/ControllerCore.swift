@@ -333,6 +333,10 @@ public struct ControllerCore: Sendable {
     var dispatchSequences: [String: UInt64] = [:]
     /// Pools whose dispatch sequence changed since the store last took the counters.
     var changedSequences: Set<String> = []
+    /// How far the store's event sequence and each pool's dispatch sequence reach: a restart
+    /// continues after them, so these are handed out without a write until used up.
+    var reservedEventSequence: UInt64 = 0
+    var reservedDispatchSequences: [String: UInt64] = [:]
     /// Jobs dispatched to or running on each pool.
     var onPool: [String: Set<String>] = [:]
     /// Finished jobs still in memory, in the order they finished, with when (monotonic seconds).

@@ -93,13 +93,30 @@ extension ControllerCore {
         DurableCounters(nextJobNumber: nextJobNumber, eventSequence: eventSequence, epoch: epoch, dispatchSequences: dispatchSequences)
     }
 
-    /// The counters for the store to write now: the dispatch sequences only of pools that
-    /// dispatched since the last call, so a commit costs what changed, not the number of pools.
-    public mutating func takeCounterChanges() -> DurableCounters {
+    /// Event sequences the store is told of ahead of use, and dispatch sequences for each pool.
+    /// A commit then writes no counter most of the time; a restart skips what was not used.
+    static let reservedEvents: UInt64 = 10_000
+    static let reservedDispatches: UInt64 = 1_000
+
+    /// The counters for the store to write now, or nil when nothing handed out since the last
+    /// call goes past what the store already holds. The event sequence and the dispatch
+    /// sequences are written a block ahead of use; dispatch sequences only for pools whose
+    /// block was used up. Job numbers need no block: each one's job row is committed with it,
+    /// and a store recovers the next number from its highest row.
+    public mutating func takeCounterChanges() -> DurableCounters? {
         var changed: [String: UInt64] = [:]
-        for pool in changedSequences { changed[pool] = dispatchSequences[pool] }
+        for pool in changedSequences {
+            let used = dispatchSequences[pool] ?? 0
+            if used > reservedDispatchSequences[pool] ?? 0 {
+                reservedDispatchSequences[pool] = used + Self.reservedDispatches
+                changed[pool] = used + Self.reservedDispatches
+            }
+        }
         changedSequences.removeAll(keepingCapacity: true)
-        return DurableCounters(nextJobNumber: nextJobNumber, eventSequence: eventSequence, epoch: epoch, dispatchSequences: changed)
+        let eventsUsedUp = eventSequence > reservedEventSequence
+        if eventsUsedUp { reservedEventSequence = eventSequence + Self.reservedEvents }
+        guard eventsUsedUp || !changed.isEmpty else { return nil }
+        return DurableCounters(nextJobNumber: nextJobNumber, eventSequence: reservedEventSequence, epoch: epoch, dispatchSequences: changed)
     }
 
     /// Takes over what a store kept: counters, waiting jobs wait again, and dispatched or running
@@ -112,6 +129,8 @@ extension ControllerCore {
         eventSequence = max(eventSequence, state.counters.eventSequence)
         epoch = state.counters.epoch
         dispatchSequences.merge(state.counters.dispatchSequences) { max($0, $1) }
+        reservedEventSequence = eventSequence
+        reservedDispatchSequences = dispatchSequences
         idempotency.merge(state.idempotencyKeys) { current, _ in current }
         let liveness = Double(configuration.livenessMs) / 1_000
         // A store some controller served from before may have had pools: give them time to come back.

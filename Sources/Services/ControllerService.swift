@@ -96,7 +96,7 @@ enum ControllerRole {
 /// a batch of messages, injected inputs or a due tick; it applies all of them, commits every state
 /// change of the batch in one store transaction, and only then hands back what to send.
 final class ControllerOwner: @unchecked Sendable {
-    // @unchecked: `core`, `topology`, `topologyPath`, `stopped`, `committed`, `role` and the
+    // @unchecked: `core`, `topology`, `topologyPath`, `stopped`, `role` and the
     // renewal state are touched only on the loop's thread (and by `init`, before the loop
     // exists); the rest are constants or Sendable.
     private var core: ControllerCore
@@ -119,8 +119,6 @@ final class ControllerOwner: @unchecked Sendable {
     let logger: Logger
     private var topologyPath: String
     private var stopped = false
-    /// The counters as last committed, without dispatch sequences (sent only when they change).
-    private var committed = DurableCounters(epoch: 0)
     private let security: ControllerSecurity?
     /// The largest topology file a reload reads.
     let maximumTopologyBytes: Int
@@ -258,12 +256,10 @@ final class ControllerOwner: @unchecked Sendable {
         let counters = core.takeCounterChanges()
         do {
             // A tick that changed nothing durable costs no transaction.
-            if !records.isEmpty || counters != committed {
+            if !records.isEmpty || counters != nil {
                 let start = clock.now
                 try commitDurably(records, counters)
                 metrics.storeCommit.recordNanoseconds(Int64((clock.now - start) / .nanoseconds(1)))
-                committed = counters
-                committed.dispatchSequences = [:]
             }
         } catch where leadership != nil {
             // Nothing of this batch was kept: its callers hear where to go, pools re-register there.
@@ -415,7 +411,6 @@ final class ControllerOwner: @unchecked Sendable {
         metrics.epoch.record(Int64(epoch))
         metrics.leadershipChanges.increment()
         logger.notice("leading", metadata: ["epoch": "\(epoch)", "active_jobs": "\(recovered.jobs.count)"])
-        committed = DurableCounters(epoch: 0)
         var actions = core.restore(recovered, now: time)
         for topic in subscribedTopics.sorted() { core.handle(.subscription(topic: topic, subscribed: true), now: time, into: &actions) }
         return carryOut(actions)
@@ -439,7 +434,6 @@ final class ControllerOwner: @unchecked Sendable {
         role = .standby(campaignedAt: clock.now, leader: try? leadership?.election.leader())
         renewalRetryAt = nil
         core = makeCore(topology)
-        committed = DurableCounters(epoch: 0)
         metrics.leading.record(0)
         metrics.epoch.record(0)
         metrics.leadershipChanges.increment()
@@ -515,7 +509,7 @@ final class ControllerOwner: @unchecked Sendable {
 
     /// Commits a batch. Sharing the store, a failure to reach it is retried (a commit writes
     /// final states, so writing it twice is harmless) until the lease runs out; deposition is not.
-    private func commitDurably(_ records: [StoredJob], _ counters: DurableCounters) throws {
+    private func commitDurably(_ records: [StoredJob], _ counters: DurableCounters?) throws {
         guard let leadership, case .leading(_, let renewedAt) = role else {
             try store.commit(jobs: records, counters: counters)
             return

@@ -6,9 +6,10 @@ import ControllerCore
 public protocol ControllerStore: AnyObject, Sendable {
     /// Reads what a starting controller needs and begins a new epoch (one more than the last).
     func recover(nowMs: Int64, idempotencyWindowS: Double) throws -> RecoveredState
-    /// Writes a batch's job changes and the counters as they stand, all or nothing. Dispatch
-    /// sequences not named keep their stored value; a named one never goes down.
-    func commit(jobs: [StoredJob], counters: DurableCounters) throws
+    /// Writes a batch's job changes and, when given, the counters, all or nothing. Without
+    /// counters the stored ones stay; dispatch sequences not named keep their stored value, and
+    /// a named one never goes down.
+    func commit(jobs: [StoredJob], counters: DurableCounters?) throws
     /// Answers a query about jobs, finished ones included.
     func answer(_ query: StoreQuery) throws -> StoreAnswer
 }

@@ -17,6 +17,8 @@ public final class InMemoryStore: ControllerStore {
     public func recover(nowMs: Int64, idempotencyWindowS: Double) throws -> RecoveredState {
         contents.withLock { contents in
             contents.counters.epoch += 1
+            // As the other stores: never behind the jobs themselves.
+            if let highest = contents.jobs.keys.max() { contents.counters.nextJobNumber = max(contents.counters.nextJobNumber, highest + 1) }
             let since = nowMs - Int64(idempotencyWindowS * 1_000)
             var keys: [String: String] = [:]
             for job in contents.jobs.values where !job.idempotencyKey.isEmpty && job.job.submittedMs >= since {
@@ -27,12 +29,13 @@ public final class InMemoryStore: ControllerStore {
         }
     }
 
-    public func commit(jobs: [StoredJob], counters: DurableCounters) throws {
+    public func commit(jobs: [StoredJob], counters: DurableCounters?) throws {
         contents.withLock { contents in
             for job in jobs {
                 contents.jobs[job.number] = job
                 contents.numberOfID[job.job.id] = job.number
             }
+            guard let counters else { return }
             contents.counters.nextJobNumber = counters.nextJobNumber
             contents.counters.eventSequence = counters.eventSequence
             contents.counters.epoch = counters.epoch

@@ -72,6 +72,8 @@ public final class PostgresStore: ControllerStore, LeaderElection {
         var nextConnectionID = 1
         /// The epoch of the lease this controller holds; nil when it does not lead.
         var epoch: UInt64?
+        /// The counters last read or written, which a commit without counters writes again.
+        var counters = DurableCounters()
     }
 
     public let location: PostgresLocation
@@ -370,10 +372,13 @@ public final class PostgresStore: ControllerStore, LeaderElection {
             let (key, id) = try row.decode((String, String).self)
             keys[key] = id
         }
+        state.withLock { $0.counters = counters }
         return RecoveredState(counters: counters, jobs: jobs, idempotencyKeys: keys)
     }
 
-    public func commit(jobs: [StoredJob], counters: DurableCounters) throws {
+    public func commit(jobs: [StoredJob], counters given: DurableCounters?) throws {
+        // One statement either way: the counters' rows are written again as they stand.
+        let counters = given ?? state.withLock { DurableCounters(nextJobNumber: $0.counters.nextJobNumber, eventSequence: $0.counters.eventSequence) }
         let epoch = try heldEpoch()
         var numbers: [Int64] = [], ids: [String] = [], states: [Int32] = [], finished: [Bool] = [], submitted: [Int64] = []
         var keys: [String] = [], infos: [ByteBuffer] = [], requests: [ByteBuffer] = [], sequences: [Int64] = [], cancels: [Bool] = []
@@ -402,6 +407,7 @@ public final class PostgresStore: ControllerStore, LeaderElection {
                 \(sequences), \(cancels), \(exclusions), \(deadlines), \(owners), \(ended), \(Int64(counters.nextJobNumber)),
                 \(Int64(counters.eventSequence)), \(pools), \(poolSequences))
             """])
+        if let given { state.withLock { $0.counters = given } }
     }
 
     public func answer(_ query: StoreQuery) throws -> StoreAnswer {

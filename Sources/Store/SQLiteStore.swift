@@ -110,7 +110,7 @@ public final class SQLiteStore: ControllerStore {
         }
     }
 
-    public func commit(jobs: [StoredJob], counters: DurableCounters) throws {
+    public func commit(jobs: [StoredJob], counters: DurableCounters?) throws {
         try database.write { db in
             let upsert = try db.cachedStatement(sql: """
                 INSERT INTO jobs(number, id, state, finished, submitted_ms, idempotency_key, info, request,
@@ -131,6 +131,7 @@ public final class SQLiteStore: ControllerStore {
                     job.isFinished ? job.job.updatedMs : nil,
                 ])
             }
+            guard let counters else { return }
             let meta = try db.cachedStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             try meta.execute(arguments: ["next_job_number", Int64(counters.nextJobNumber)])
             try meta.execute(arguments: ["event_sequence", Int64(counters.eventSequence)])

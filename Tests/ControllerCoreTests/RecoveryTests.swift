@@ -85,6 +85,52 @@ struct RecoveryTests {
         #expect(refused == nil, "refused at once")
     }
 
+    @Test func countersAreStoredABlockAheadAndARestartHandsOutNoneTwice() throws {
+        var first = Harness()
+        first.register("peer-e", pool: "east-1", node: "east", cores: 1_000)
+        // What a store holds after each batch's commit: the counters only when some are given.
+        var stored = DurableCounters(epoch: 1)
+        var rows: [String: StoredJob] = [:]
+        var counterWrites = 0
+        func commitBatch(_ harness: inout Harness) {
+            for case .persist(let record) in harness.actions { rows[record.job.id] = record }
+            harness.actions = []
+            guard let counters = harness.core.takeCounterChanges() else { return }
+            counterWrites += 1
+            stored.eventSequence = counters.eventSequence
+            stored.dispatchSequences.merge(counters.dispatchSequences) { max($0, $1) }
+        }
+        var lastDispatch: UInt64 = 0
+        for _ in 0..<200 {
+            let submitted = first.submit(cores: 1)
+            let job = try #require(submitted)
+            lastDispatch = try #require(first.dispatches(to: "peer-e", in: first.actions).last).dispatchSequence
+            commitBatch(&first)
+            first.report("peer-e", job, .succeeded, attempt: 1)
+            commitBatch(&first)
+        }
+        #expect(counterWrites == 1, "200 jobs and their events fit in the first block")
+        let lastEvent = first.core.eventSequence
+        #expect(stored.eventSequence >= lastEvent && stored.dispatchSequences["east-1"] ?? 0 >= lastDispatch)
+
+        // The store recovers the next job number from its highest row.
+        stored.nextJobNumber = (rows.values.map(\.number).max() ?? 0) + 1
+        stored.epoch += 1
+        var second = Harness()
+        second.seconds = first.seconds + 1
+        second.actions = second.core.restore(RecoveredState(counters: stored, jobs: []), now: ControllerTime(seconds: second.seconds, unixMs: 1_790_000_100_000))
+        second.register("peer-e2", pool: "east-1", node: "east", cores: 1_000)
+        let next = second.submit(cores: 1)
+        #expect(next == "job-201", "job ids go on from the last one")
+        let dispatch = try #require(second.dispatches(to: "peer-e2", in: second.actions).last)
+        #expect(dispatch.dispatchSequence > lastDispatch)
+        let events = second.actions.compactMap { action -> UInt64? in
+            if case .publish(let notice) = action { return notice.sequence }
+            return nil
+        }
+        #expect(!events.isEmpty && events.allSatisfy { $0 > lastEvent }, "no event sequence is used twice")
+    }
+
     @Test func aJobItsPoolDoesNotReportAfterARestartIsPlacedAgain() throws {
         var first = Harness()
         first.register("peer-e", pool: "east-1", node: "east")

@@ -37,7 +37,7 @@ struct PostgresStoreTests {
         first.resign()
         #expect(try second.campaign(as: advert("b"), leaseMs: 60_000) == .won(epoch: 2))
         try expectSampleBatchesRecovered(by: second, epoch: 2)
-        #expect(try second.jobCount() == 3)
+        #expect(try second.jobCount() == 4)
         #expect(try second.leader()?.name == "b")
         first.close()
         second.close()

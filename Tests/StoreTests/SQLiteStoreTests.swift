@@ -21,23 +21,25 @@ func record(_ number: UInt64, _ state: JobState, key: String = "", submittedMs: 
 }
 
 /// Commits what both stores' recovery tests recover: three jobs, then a later state of one of
-/// them, with the counters as they stood after each batch.
+/// them, with the counters as they stood after each batch, then a fourth job without counters.
 func commitSampleBatches(to store: any ControllerStore) throws {
     try store.commit(jobs: [record(1, .running, key: "k1"), record(2, .succeeded), record(3, .accepted)],
                      counters: DurableCounters(nextJobNumber: 4, eventSequence: 17, epoch: 1, dispatchSequences: ["east-1": 3]))
     // A later state of the same job replaces the earlier one.
     try store.commit(jobs: [record(3, .dispatched)], counters: DurableCounters(nextJobNumber: 4, eventSequence: 18, epoch: 1, dispatchSequences: ["east-1": 2]))
+    // A batch that uses no counter past what is stored writes none; its job still counts.
+    try store.commit(jobs: [record(4, .accepted)], counters: nil)
 }
 
 /// Checks that the next controller on `store` recovers what `commitSampleBatches` committed.
 func expectSampleBatchesRecovered(by store: any ControllerStore, epoch: UInt64) throws {
     let recovered = try store.recover(nowMs: 2_000, idempotencyWindowS: 60)
     #expect(recovered.counters.epoch == epoch)
-    #expect(recovered.counters.nextJobNumber == 4)
+    #expect(recovered.counters.nextJobNumber == 5, "the next number after the highest job, whatever the counter says")
     #expect(recovered.counters.eventSequence == 18)
     #expect(recovered.counters.dispatchSequences == ["east-1": 3], "a dispatch sequence never goes back")
-    #expect(recovered.jobs.map(\.job.id) == ["job-1", "job-3"], "finished jobs stay in the store, not in memory")
-    #expect(recovered.jobs.last?.job.state == .dispatched)
+    #expect(recovered.jobs.map(\.job.id) == ["job-1", "job-3", "job-4"], "finished jobs stay in the store, not in memory")
+    #expect(recovered.jobs[1].job.state == .dispatched)
     #expect(recovered.jobs.first?.exclusions == ["west-1": 99_000])
     #expect(recovered.jobs.first?.request.cpuCores == 2)
     #expect(recovered.idempotencyKeys == ["k1": "job-1"])
@@ -180,8 +182,9 @@ struct SQLiteStoreTests {
         let store = InMemoryStore()
         #expect(try store.recover(nowMs: 0, idempotencyWindowS: 60).counters.epoch == 1)
         try store.commit(jobs: [record(1, .running), record(2, .failed)], counters: DurableCounters(nextJobNumber: 3, epoch: 1))
+        try store.commit(jobs: [record(3, .accepted)], counters: nil)
         let again = try store.recover(nowMs: 0, idempotencyWindowS: 60)
-        #expect(again.counters.epoch == 2 && again.counters.nextJobNumber == 3)
-        #expect(again.jobs.map(\.job.id) == ["job-1"])
+        #expect(again.counters.epoch == 2 && again.counters.nextJobNumber == 4)
+        #expect(again.jobs.map(\.job.id) == ["job-1", "job-3"])
     }
 }
