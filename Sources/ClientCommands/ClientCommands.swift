@@ -244,13 +244,13 @@ struct Submit: AsyncParsableCommand {
 /// A subscription to the controller's job events, for following one job.
 final class JobFollower {
     private let context: Context
-    private let subscriber: SocketLoop
+    private let subscriber: EventSubscription
 
     init(events: [String], keys: KeyOptions) throws {
         try checkEndpointList(events, option: "--events", role: "the controller's events endpoint")
         context = try Context()
         do {
-            subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: (try keys.curve()?.socketOptions ?? []) + [.subscribe(Array("job/".utf8))], connect: events, lingerMilliseconds: 0)], name: "submit-wait")
+            subscriber = try EventSubscription(context: context, endpoints: events, prefixes: ["job/"], options: try keys.curve()?.socketOptions ?? [], name: "submit-wait")
         } catch {
             context.terminate()
             throw error
@@ -282,7 +282,7 @@ final class JobFollower {
     }
 
     func close() {
-        subscriber.shutdown()
+        subscriber.close()
         context.terminate()
     }
 }

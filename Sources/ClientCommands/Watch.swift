@@ -54,8 +54,8 @@ struct Watch: AsyncParsableCommand {
         let context = try Context()
         defer { context.terminate() }
         let topic = routes.map { "route/\($0)" } ?? self.topic
-        let subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: (try controller.keys.curve()?.socketOptions ?? []) + [.subscribe(Array(topic.utf8))], connect: events, lingerMilliseconds: 0)], name: "watch")
-        defer { subscriber.shutdown() }
+        let subscriber = try EventSubscription(context: context, endpoints: events, prefixes: [topic], options: try controller.keys.curve()?.socketOptions ?? [], name: "watch")
+        defer { subscriber.close() }
         if let routes {
             try await follow(ingress: routes, subscriber: subscriber)
             return
@@ -88,6 +88,7 @@ struct Watch: AsyncParsableCommand {
         while count.map({ seen < $0 }) ?? true {
             guard let batch = await subscriber.incoming.next() else { break }
             for delivery in batch {
+                if let refusal = subscriptionRefusal(delivery) { throw CommandFailure("the controller refused the subscription: \(refusal)") }
                 let frames = delivery.message.frames
                 guard frames.count == 2, let message = try? WireMessage(bytes: frames[1]), case .event(let event) = message.body else { continue }
                 if event.epoch > epoch {
@@ -142,7 +143,7 @@ struct Watch: AsyncParsableCommand {
     }
 
     /// Holds one ingress's routing table: the whole table first, then each delta applied in turn.
-    private func follow(ingress: String, subscriber: SocketLoop) async throws {
+    private func follow(ingress: String, subscriber: EventSubscription) async throws {
         // Subscribed before the table is taken: no delta between the two is missed.
         try await Task.sleep(for: .milliseconds(100))
         func take() async throws -> RouteFollower {
@@ -158,6 +159,7 @@ struct Watch: AsyncParsableCommand {
         while count.map({ seen < $0 }) ?? true {
             guard let batch = await subscriber.incoming.next() else { break }
             for delivery in batch {
+                if let refusal = subscriptionRefusal(delivery) { throw CommandFailure("the controller refused the subscription: \(refusal)") }
                 let frames = delivery.message.frames
                 guard frames.count == 2, let message = try? WireMessage(bytes: frames[1]), case .event(let event) = message.body,
                       case .route(let delta) = event.kind else { continue }

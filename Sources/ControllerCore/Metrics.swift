@@ -34,6 +34,8 @@ public struct ControllerMetrics: Sendable {
         "junction_placement_duration_seconds": "Time the controller took to decide a placement request or submit.",
         "junction_store_commit_duration_seconds": "Time to commit one batch of state changes to the job store.",
         "junction_peers_refused_total": "Connections refused during the CURVE handshake, by reason.",
+        "junction_event_subscribers": "Subscribers the events endpoint follows.",
+        "junction_event_subscriptions_refused_total": "Subscriptions to the events endpoint refused: past a subscriber's limits, or malformed.",
         "junction_controller_leading": "1 while this controller leads its store, 0 while it stands by (always 1 on a store of its own).",
         "junction_controller_epoch": "The epoch this controller leads under; 0 while it stands by.",
         "junction_controller_leadership_changes_total": "Times this controller took the lead or stepped down.",

@@ -110,9 +110,10 @@ final class ControllerOwner: @unchecked Sendable {
     private var renewalRetryAt: ContinuousClock.Instant?
     /// Whether the store could not be reached on the last campaign, so the failure is logged once.
     private var campaignFailing = false
-    /// Event topics with subscribers, as the events socket reported them: a core that takes over
-    /// later is told of those made before it.
-    private var subscribedTopics: Set<String> = []
+    /// The events endpoint's subscribers and what each follows: a core that takes over later is
+    /// told of the topics followed before it.
+    private var subscribers: EventSubscribers
+    private var subscribersExpiredAt = -Double.infinity
     /// How this controller advertises itself in the lease, once its endpoints are bound.
     let advert = Mutex<ControllerAdvert?>(nil)
     private let store: any ControllerStore
@@ -141,7 +142,7 @@ final class ControllerOwner: @unchecked Sendable {
     /// Whether the store failed and the controller stopped serving.
     let failed = Atomic<Bool>(false)
 
-    init(topology: Topology, makeCore: @escaping @Sendable (Topology) -> ControllerCore, store: any ControllerStore, leadership: LeadershipSettings?, logger: Logger, topologyPath: String, security: ControllerSecurity?, maximumTopologyBytes: Int, metrics: ServiceMetrics, fatal: AsyncStream<any Error>.Continuation) throws {
+    init(topology: Topology, makeCore: @escaping @Sendable (Topology) -> ControllerCore, store: any ControllerStore, leadership: LeadershipSettings?, logger: Logger, topologyPath: String, security: ControllerSecurity?, maximumTopologyBytes: Int, subscriberLimits: EventSubscribers.Limits, metrics: ServiceMetrics, fatal: AsyncStream<any Error>.Continuation) throws {
         self.metrics = metrics
         self.security = security
         self.maximumTopologyBytes = maximumTopologyBytes
@@ -154,6 +155,7 @@ final class ControllerOwner: @unchecked Sendable {
         self.topologyPath = topologyPath
         self.fatal = fatal
         started = clock.now
+        subscribers = EventSubscribers(limits: subscriberLimits)
         // With a shared store, the first tick asks for the lead; until then this one stands by.
         guard leadership == nil else {
             role = .standby(campaignedAt: nil, leader: nil)
@@ -207,8 +209,9 @@ final class ControllerOwner: @unchecked Sendable {
             if delivery.socket == ControllerSocket.zap {
                 if let answer = authenticate(delivery.message, now: time.seconds) { handshakes.append((ControllerSocket.zap, answer)) }
             } else if delivery.socket == ControllerSocket.events {
-                guard let (topic, subscribed) = subscription(delivery) else { continue }
-                core.handle(.subscription(topic: topic, subscribed: subscribed), now: time, into: &actions)
+                let (changes, refusal) = subscriberMessage(delivery, now: time.seconds)
+                for change in changes { core.handle(change.input, now: time, into: &actions) }
+                if let refusal { handshakes.append(refusal) }
             } else {
                 let event = event(for: delivery)
                 if metrics.enabled, case .fromClient(_, _, let request, _) = event, request.isPlacement {
@@ -235,8 +238,12 @@ final class ControllerOwner: @unchecked Sendable {
             case nil: logger.error("the controller's loop was handed an unknown input: \(type(of: input))")
             }
         }
-        if wake.tickDue { core.handle(.tick, now: time, into: &actions) }
-        // A handshake's answer promises nothing durable: it need not wait for the commit.
+        if wake.tickDue {
+            for change in expireSubscribers(now: time.seconds) { core.handle(change.input, now: time, into: &actions) }
+            core.handle(.tick, now: time, into: &actions)
+        }
+        // A handshake's answer, or a refused subscription, promises nothing durable: it need not
+        // wait for the commit.
         return leadershipOutput + handshakes + carryOut(actions)
     }
 
@@ -307,8 +314,12 @@ final class ControllerOwner: @unchecked Sendable {
                 deliver(ControllerWire.message(reply, correlationID: correlationID), to: address.frames, on: ControllerSocket.clients)
             case .publish(let notice):
                 events.publish(notice)
+                let topic = Array(notice.topic.utf8)
+                let recipients = subscribers.recipients(of: topic)
+                guard !recipients.isEmpty else { continue }
                 do {
-                    out.append((ControllerSocket.events, Message([Array(notice.topic.utf8), try WireMessage(.event(notice.wire)).serialized()])))
+                    let event = try WireMessage(.event(notice.wire)).serialized()
+                    for recipient in recipients { out.append((ControllerSocket.events, Message([recipient, topic, event]))) }
                 } catch {
                     logger.error("could not encode an event: \(error)", metadata: ["topic": "\(notice.topic)"])
                 }
@@ -412,17 +423,37 @@ final class ControllerOwner: @unchecked Sendable {
         metrics.leadershipChanges.increment()
         logger.notice("leading", metadata: ["epoch": "\(epoch)", "active_jobs": "\(recovered.jobs.count)"])
         var actions = core.restore(recovered, now: time)
-        for topic in subscribedTopics.sorted() { core.handle(.subscription(topic: topic, subscribed: true), now: time, into: &actions) }
+        for topic in subscribers.topics.sorted() { core.handle(.subscription(topic: topic, subscribed: true), now: time, into: &actions) }
         return carryOut(actions)
     }
 
-    /// A subscription notice from the events socket (XPUB: 1 for a topic's first subscriber, 0
-    /// when its last one leaves, then the topic), noted in `subscribedTopics`.
-    private func subscription(_ delivery: Delivery) -> (topic: String, subscribed: Bool)? {
-        guard let frame = delivery.message.frames.first, let kind = frame.first, kind <= 1 else { return nil }
-        let topic = String(decoding: frame.dropFirst(), as: UTF8.self)
-        if kind == 1 { subscribedTopics.insert(topic) } else { subscribedTopics.remove(topic) }
-        return (topic, kind == 1)
+    /// A subscriber's message on the events endpoint (ROUTER: its routing id, then the message):
+    /// the topics it changed, and the answer to send back when it went past a limit.
+    private func subscriberMessage(_ delivery: Delivery, now: Double) -> (changes: [EventSubscribers.Change], refusal: (socket: Int, message: Message)?) {
+        let frames = delivery.message.frames
+        guard frames.count == 2 else { return ([], nil) }
+        defer { metrics.eventSubscribers.record(subscribers.count) }
+        switch subscribers.receive(frames[1], from: frames[0], now: now) {
+        case .applied(let changes):
+            return (changes, nil)
+        case .refused(let reason):
+            metrics.subscriptionsRefused.increment()
+            var error = Junction_V1_ErrorReply()
+            error.code = .invalidRequest
+            error.message = reason
+            guard let bytes = try? WireMessage(.error(error)).serialized() else { return ([], nil) }
+            return ([], (ControllerSocket.events, Message([frames[0], [], bytes])))
+        }
+    }
+
+    /// Forgets the subscribers gone silent (at most once a second); returns the topics no one
+    /// follows any more.
+    private func expireSubscribers(now: Double) -> [EventSubscribers.Change] {
+        guard now - subscribersExpiredAt >= 1 else { return [] }
+        subscribersExpiredAt = now
+        let changes = subscribers.expire(now: now)
+        metrics.eventSubscribers.record(subscribers.count)
+        return changes
     }
 
     /// Stops serving: a fresh core waits for the next campaign, and every caller still waiting
@@ -451,7 +482,7 @@ final class ControllerOwner: @unchecked Sendable {
             case ControllerSocket.zap:
                 if let answer = authenticate(delivery.message, now: time.seconds) { out.append((ControllerSocket.zap, answer)) }
             case ControllerSocket.events:
-                _ = subscription(delivery)
+                if let refusal = subscriberMessage(delivery, now: time.seconds).refusal { out.append(refusal) }
             case ControllerSocket.pools, ControllerSocket.clients:
                 let frames = delivery.message.frames
                 guard frames.count >= 2, let message = try? WireMessage(bytes: frames[frames.count - 1]) else { continue }
@@ -474,6 +505,7 @@ final class ControllerOwner: @unchecked Sendable {
             case nil: logger.error("the controller's loop was handed an unknown input: \(type(of: input))")
             }
         }
+        if wake.tickDue { _ = expireSubscribers(now: time.seconds) }
         return out
     }
 
@@ -638,7 +670,7 @@ public final class ControllerService: Service, Sendable {
 
     /// Recovers from the store (with `leadership`, once its first campaign takes the lead),
     /// then binds the endpoints at once, so that a bad address fails here, before `run`.
-    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, leadership: LeadershipSettings? = nil, security: ControllerSecurity? = nil, maximumTopologyBytes: Int = Topology.defaultMaximumBytes, metrics: PrometheusExport? = nil, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
+    public init(topology: Topology, topologyPath: String, endpoints: ControllerEndpoints, configuration: ControllerConfiguration = ControllerConfiguration(), store: any ControllerStore, leadership: LeadershipSettings? = nil, security: ControllerSecurity? = nil, maximumTopologyBytes: Int = Topology.defaultMaximumBytes, subscriberLimits: EventSubscribers.Limits = EventSubscribers.Limits(), metrics: PrometheusExport? = nil, logger: Logger, tickInterval: Duration = .milliseconds(100)) throws {
         let (failures, fatal) = AsyncStream.makeStream(of: (any Error).self)
         self.failures = failures
         var configuration = configuration
@@ -655,7 +687,7 @@ public final class ControllerService: Service, Sendable {
         let owner = try ControllerOwner(
             topology: topology, makeCore: { ControllerCore(topology: $0, configuration: coreConfiguration, metrics: coreMetrics) },
             store: store, leadership: leadership, logger: logger, topologyPath: topologyPath, security: security,
-            maximumTopologyBytes: maximumTopologyBytes, metrics: ServiceMetrics(factory: metrics), fatal: fatal
+            maximumTopologyBytes: maximumTopologyBytes, subscriberLimits: subscriberLimits, metrics: ServiceMetrics(factory: metrics), fatal: fatal
         )
         self.owner = owner
         context = try Context()
@@ -671,7 +703,9 @@ public final class ControllerService: Service, Sendable {
                 SocketSpec(.router, bind: ["inproc://zeromq.zap.01"], lingerMilliseconds: 0),
                 SocketSpec(.router, options: curve(.pools) + [.maxMessageSize(bytes: limit), .routerMandatory(true), .receiveHighWaterMark(100_000), .sendHighWaterMark(100_000)], bind: [endpoints.pools], lingerMilliseconds: 500),
                 SocketSpec(.router, options: curve(.clients) + [.maxMessageSize(bytes: limit), .receiveHighWaterMark(10_000), .sendHighWaterMark(10_000)], bind: [endpoints.clients], lingerMilliseconds: 500),
-                SocketSpec(.extendedPublisher, options: curve(.events) + [.sendHighWaterMark(100_000), .maxMessageSize(bytes: 4_096)], bind: [endpoints.events], lingerMilliseconds: 0),
+                // Subscribers are told apart by their connection, so each is held to its own limits
+                // (a PUB socket's subscriptions carry no one's name).
+                SocketSpec(.router, options: curve(.events) + [.sendHighWaterMark(100_000), .maxMessageSize(bytes: 4_096)], bind: [endpoints.events], lingerMilliseconds: 0),
             ], name: "controller-sockets", owner: { [owner] wake in owner.wake(wake) }, tick: tickInterval, notices: { [logger] notice in
                 switch notice {
                 case .acceptsPaused: logger.error("\(notice)")

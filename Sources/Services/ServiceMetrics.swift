@@ -16,6 +16,8 @@ struct ServiceMetrics: Sendable {
     let leading: CoreMetrics.Gauge
     let epoch: CoreMetrics.Gauge
     let leadershipChanges: CoreMetrics.Counter
+    let eventSubscribers: CoreMetrics.Gauge
+    let subscriptionsRefused: CoreMetrics.Counter
 
     init(factory: (any MetricsFactory)?) {
         enabled = factory != nil
@@ -27,6 +29,8 @@ struct ServiceMetrics: Sendable {
         leading = Gauge(label: "junction_controller_leading", factory: factory)
         epoch = Gauge(label: "junction_controller_epoch", factory: factory)
         leadershipChanges = Counter(label: "junction_controller_leadership_changes_total", factory: factory)
+        eventSubscribers = Gauge(label: "junction_event_subscribers", factory: factory)
+        subscriptionsRefused = Counter(label: "junction_event_subscriptions_refused_total", factory: factory)
     }
 }
 

@@ -65,8 +65,8 @@ struct RouteDeltaTests {
 
         let context = try Context()
         defer { context.terminate() }
-        let subscriber = try SocketLoop(context: context, sockets: [SocketSpec(.subscriber, options: [.subscribe(Array("route/Seattle".utf8))], connect: [controller.events], lingerMilliseconds: 0)], name: "route-test")
-        defer { subscriber.shutdown() }
+        let subscriber = try EventSubscription(context: context, endpoints: [controller.events], prefixes: ["route/Seattle"], name: "route-test")
+        defer { subscriber.close() }
         let client = try JunctionClient(endpoint: controller.clients, timeout: 10)
         defer { client.close() }
         let box = FollowerBox()
