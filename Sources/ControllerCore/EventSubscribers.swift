@@ -10,10 +10,11 @@ public struct EventSubscribers: Sendable {
         public var prefixBytes: Int
         /// Peers followed at once.
         public var peers: Int
-        /// Seconds without a message after which a peer is forgotten.
+        /// Seconds without a message after which a peer is forgotten; a peer hears of its
+        /// refused messages at most once in this time.
         public var livenessS: Double
 
-        public init(prefixesPerPeer: Int = 64, prefixBytes: Int = 256, peers: Int = 4_096, livenessS: Double = 10) {
+        public init(prefixesPerPeer: Int = 64, prefixBytes: Int = 256, peers: Int = 1_024, livenessS: Double = 10) {
             self.prefixesPerPeer = prefixesPerPeer
             self.prefixBytes = prefixBytes
             self.peers = peers
@@ -32,13 +33,15 @@ public struct EventSubscribers: Sendable {
     public enum Outcome: Sendable, Equatable {
         /// Applied (a refresh of what it follows included), with the topics that changed.
         case applied([Change])
-        /// Not applied, and why, for the peer.
-        case refused(String)
+        /// Not applied, and why. `answer` is false when the peer was told of a refusal less than
+        /// the liveness window ago: one that never reads its answers cannot make them pile up.
+        case refused(String, answer: Bool)
     }
 
     private struct Peer {
         var prefixes: Set<[UInt8]> = []
         var lastHeard: Double
+        var lastAnswered = -Double.infinity
     }
 
     public let limits: Limits
@@ -48,6 +51,9 @@ public struct EventSubscribers: Sendable {
     /// How many distinct prefixes there are of each length, so that a topic is matched by one
     /// lookup per length in use rather than by every peer's prefixes.
     private var lengths: [Int: Int] = [:]
+    /// When a peer the table had no room for was last answered: such peers are not kept, so
+    /// they share one answer a second.
+    private var lastAnsweredWithoutRoom = -Double.infinity
 
     public init(limits: Limits = Limits()) {
         self.limits = limits
@@ -64,42 +70,39 @@ public struct EventSubscribers: Sendable {
     /// an empty message only says the peer is still there. Every message keeps the peer alive.
     public mutating func receive(_ frame: [UInt8], from peer: [UInt8], now: Double) -> Outcome {
         guard peers[peer] != nil || peers.count < limits.peers else {
-            return .refused("the events endpoint follows \(limits.peers) subscribers already; try again later")
+            let answer = now - lastAnsweredWithoutRoom >= 1
+            if answer { lastAnsweredWithoutRoom = now }
+            return .refused("the events endpoint follows \(limits.peers) subscribers already; try again later", answer: answer)
         }
         guard let kind = frame.first else {
             if peers[peer] != nil { peers[peer]?.lastHeard = now }
             return .applied([])
         }
         let prefix = Array(frame.dropFirst())
+        var state = peers[peer] ?? Peer(lastHeard: now)
+        state.lastHeard = now
+        defer { peers[peer] = state }
+        func refuse(_ reason: String) -> Outcome {
+            let answer = now - state.lastAnswered >= limits.livenessS
+            if answer { state.lastAnswered = now }
+            return .refused(reason, answer: answer)
+        }
         switch kind {
         case 1:
             guard prefix.count <= limits.prefixBytes else {
-                return .refused("a subscription prefix is at most \(limits.prefixBytes) bytes, not \(prefix.count)")
+                return refuse("a subscription prefix is at most \(limits.prefixBytes) bytes, not \(prefix.count)")
             }
-            var state = peers[peer] ?? Peer(lastHeard: now)
-            state.lastHeard = now
-            guard !state.prefixes.contains(prefix) else {
-                peers[peer] = state
-                return .applied([])
-            }
+            guard !state.prefixes.contains(prefix) else { return .applied([]) }
             guard state.prefixes.count < limits.prefixesPerPeer else {
-                peers[peer] = state
-                return .refused("a subscriber follows at most \(limits.prefixesPerPeer) prefixes at once; unsubscribe from one first")
+                return refuse("a subscriber follows at most \(limits.prefixesPerPeer) prefixes at once; unsubscribe from one first")
             }
             state.prefixes.insert(prefix)
-            peers[peer] = state
             return .applied(follow(prefix, by: peer).map { [$0] } ?? [])
         case 0:
-            guard var state = peers[peer] else { return .applied([]) }
-            state.lastHeard = now
-            guard state.prefixes.remove(prefix) != nil else {
-                peers[peer] = state
-                return .applied([])
-            }
-            peers[peer] = state
+            guard state.prefixes.remove(prefix) != nil else { return .applied([]) }
             return .applied(unfollow(prefix, by: peer).map { [$0] } ?? [])
         default:
-            return .refused("a message to the events endpoint starts with 1 (subscribe) or 0 (unsubscribe), or is empty (still here)")
+            return refuse("a message to the events endpoint starts with 1 (subscribe) or 0 (unsubscribe), or is empty (still here)")
         }
     }
 

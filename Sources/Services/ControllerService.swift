@@ -436,8 +436,9 @@ final class ControllerOwner: @unchecked Sendable {
         switch subscribers.receive(frames[1], from: frames[0], now: now) {
         case .applied(let changes):
             return (changes, nil)
-        case .refused(let reason):
+        case .refused(let reason, let answer):
             metrics.subscriptionsRefused.increment()
+            guard answer else { return ([], nil) }
             var error = Junction_V1_ErrorReply()
             error.code = .invalidRequest
             error.message = reason
@@ -704,8 +705,9 @@ public final class ControllerService: Service, Sendable {
                 SocketSpec(.router, options: curve(.pools) + [.maxMessageSize(bytes: limit), .routerMandatory(true), .receiveHighWaterMark(100_000), .sendHighWaterMark(100_000)], bind: [endpoints.pools], lingerMilliseconds: 500),
                 SocketSpec(.router, options: curve(.clients) + [.maxMessageSize(bytes: limit), .receiveHighWaterMark(10_000), .sendHighWaterMark(10_000)], bind: [endpoints.clients], lingerMilliseconds: 500),
                 // Subscribers are told apart by their connection, so each is held to its own limits
-                // (a PUB socket's subscriptions carry no one's name).
-                SocketSpec(.router, options: curve(.events) + [.sendHighWaterMark(100_000), .maxMessageSize(bytes: 4_096)], bind: [endpoints.events], lingerMilliseconds: 0),
+                // (a PUB socket's subscriptions carry no one's name). At most 10,000 events wait
+                // for each: 1,024 subscribers that never read hold a few GB at worst.
+                SocketSpec(.router, options: curve(.events) + [.sendHighWaterMark(10_000), .maxMessageSize(bytes: 4_096)], bind: [endpoints.events], lingerMilliseconds: 0),
             ], name: "controller-sockets", owner: { [owner] wake in owner.wake(wake) }, tick: tickInterval, notices: { [logger] notice in
                 switch notice {
                 case .acceptsPaused: logger.error("\(notice)")

@@ -9,12 +9,12 @@ private let bob: [UInt8] = [0, 0, 0, 2]
 @Suite("Subscribers of the events endpoint")
 struct EventSubscribersTests {
     @Test func eachSubscriberIsHeldToItsOwnLimits() {
-        var subscribers = EventSubscribers(limits: EventSubscribers.Limits(prefixesPerPeer: 3, prefixBytes: 16, peers: 2))
+        var subscribers = EventSubscribers(limits: EventSubscribers.Limits(prefixesPerPeer: 3, prefixBytes: 16, peers: 2, livenessS: 10))
         for index in 0..<3 {
             #expect(subscribers.receive(subscribe("job/job-\(index)"), from: alice, now: 0) == .applied([.first("job/job-\(index)")]))
         }
-        guard case .refused(let why) = subscribers.receive(subscribe("job/job-3"), from: alice, now: 0) else {
-            Issue.record("a fourth prefix is refused")
+        guard case .refused(let why, answer: true) = subscribers.receive(subscribe("job/job-3"), from: alice, now: 0) else {
+            Issue.record("a fourth prefix is refused, and alice told why")
             return
         }
         #expect(why.contains("at most 3 prefixes"))
@@ -22,19 +22,27 @@ struct EventSubscribersTests {
         // Another subscriber is not held to the first one's count.
         #expect(subscribers.receive(subscribe("job/job-3"), from: bob, now: 0) == .applied([.first("job/job-3")]))
         #expect(subscribers.receive(subscribe("job/job-0"), from: bob, now: 0) == .applied([]), "followed already, by alice")
-        guard case .refused = subscribers.receive(subscribe(String(repeating: "x", count: 17)), from: bob, now: 0) else {
+        guard case .refused(_, answer: true) = subscribers.receive(subscribe(String(repeating: "x", count: 17)), from: bob, now: 0) else {
             Issue.record("a prefix longer than the limit is refused")
             return
         }
-        guard case .refused = subscribers.receive([7, 1, 2], from: bob, now: 0) else {
-            Issue.record("a message that is neither a subscription nor a keep-alive is refused")
+        guard case .refused(_, answer: false) = subscribers.receive([7, 1, 2], from: bob, now: 5) else {
+            Issue.record("a message that is neither a subscription nor a keep-alive is refused, without a second answer so soon")
             return
         }
-        guard case .refused(let full) = subscribers.receive(subscribe("pool/"), from: [9], now: 0) else {
+        guard case .refused(_, answer: true) = subscribers.receive([7], from: bob, now: 10) else {
+            Issue.record("bob hears of a refusal again once the liveness window has passed")
+            return
+        }
+        guard case .refused(let full, answer: true) = subscribers.receive(subscribe("pool/"), from: [9], now: 0) else {
             Issue.record("a third subscriber is refused when two is the limit")
             return
         }
         #expect(full.contains("2 subscribers"))
+        guard case .refused(_, answer: false) = subscribers.receive(subscribe("pool/"), from: [10], now: 0.5) else {
+            Issue.record("peers without room share one answer a second")
+            return
+        }
         #expect(subscribers.count == 2 && subscribers.prefixCount == 4)
     }
 
