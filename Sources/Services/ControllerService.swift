@@ -114,6 +114,8 @@ final class ControllerOwner: @unchecked Sendable {
     /// told of the topics followed before it.
     private var subscribers: EventSubscribers
     private var subscribersExpiredAt = -Double.infinity
+    private var subscriptionsRefused = 0
+    private var lastSubscriptionRefusalLog = -Double.infinity
     /// How this controller advertises itself in the lease, once its endpoints are bound.
     let advert = Mutex<ControllerAdvert?>(nil)
     private let store: any ControllerStore
@@ -438,6 +440,11 @@ final class ControllerOwner: @unchecked Sendable {
             return (changes, nil)
         case .refused(let reason, let answer):
             metrics.subscriptionsRefused.increment()
+            subscriptionsRefused += 1
+            if now - lastSubscriptionRefusalLog >= 60 {
+                lastSubscriptionRefusalLog = now
+                logger.warning("refused an events subscription: \(reason)", metadata: ["refused_total": "\(subscriptionsRefused)"])
+            }
             guard answer else { return ([], nil) }
             var error = Junction_V1_ErrorReply()
             error.code = .invalidRequest
@@ -657,8 +664,8 @@ final class ControllerOwner: @unchecked Sendable {
     }
 }
 
-/// The controller daemon: one socket loop owning the pools and clients ROUTERs and the events
-/// PUB, and with them the pure controller core and its store. Messages, ticks (the loop's poll
+/// The controller daemon: one socket loop owning the pools, clients and events ROUTERs, and with
+/// them the pure controller core and its store. Messages, ticks (the loop's poll
 /// timeout), reloads and signals all reach the core on that one thread.
 public final class ControllerService: Service, Sendable {
     private let owner: ControllerOwner
