@@ -1,3 +1,4 @@
+import CSpawn
 import ControllerCore
 import ControllerWire
 import CoreMetrics
@@ -114,6 +115,7 @@ final class ControllerOwner: @unchecked Sendable {
     /// told of the topics followed before it.
     private var subscribers: EventSubscribers
     private var subscribersExpiredAt = -Double.infinity
+    private var memoryReturnedAt = -Double.infinity
     private var subscriptionsRefused = 0
     private var lastSubscriptionRefusalLog = -Double.infinity
     /// How this controller advertises itself in the lease, once its endpoints are bound.
@@ -454,13 +456,22 @@ final class ControllerOwner: @unchecked Sendable {
         }
     }
 
-    /// Forgets the subscribers gone silent (at most once a second); returns the topics no one
-    /// follows any more.
+    /// Forgets the subscribers gone silent (at most once a second) and hands the memory their
+    /// messages took back to the system; returns the topics no one follows any more.
     private func expireSubscribers(now: Double) -> [EventSubscribers.Change] {
         guard now - subscribersExpiredAt >= 1 else { return [] }
         subscribersExpiredAt = now
+        let before = subscribers.count
         let changes = subscribers.expire(now: now)
         metrics.eventSubscribers.record(subscribers.count)
+        // At most once a liveness window: each trim stalls the loop (8–14 ms after a flood), and
+        // a controller whose clients follow their submits sees a subscriber leave every second.
+        if subscribers.count < before, now - memoryReturnedAt >= subscribers.limits.livenessS {
+            memoryReturnedAt = now
+            let started = clock.now
+            junction_return_free_memory()
+            logger.debug("returned free memory", metadata: ["ms": "\((clock.now - started) / .milliseconds(1))"])
+        }
         return changes
     }
 

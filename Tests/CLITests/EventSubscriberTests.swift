@@ -77,4 +77,48 @@ struct EventSubscriberTests {
         }
         withExtendedLifetime(agent) {}
     }
+
+    @Test func theMemoryAFloodOfSubscriptionsTookComesBackOnceItsSubscribersLeave() async throws {
+        let controller = try await RunningController.start(topology: repositoryTopology("abilene.yaml"), extra: ["--admin", "127.0.0.1:0"])
+        let admin = try await adminURL(of: controller.process)
+        let context = try Context()
+        defer { context.terminate() }
+        let before = controller.process.residentMiB
+
+        // 200 connections, each asking for 1,000 prefixes of 256 bytes and reading no answer.
+        let peers = 200, prefixes = 1000
+        var sockets: [Socket] = []
+        defer { sockets.forEach { $0.close() } }
+        for _ in 0..<peers {
+            let socket = try Socket(context, type: .dealer)
+            try socket.set(.linger(milliseconds: 0))
+            try socket.set(.sendHighWaterMark(0))
+            try socket.connect(controller.events)
+            sockets.append(socket)
+        }
+        for (number, socket) in sockets.enumerated() {
+            for index in 0..<prefixes {
+                _ = try socket.send(Message([[1] + Array(String(repeating: "job/\(number)-\(index)-", count: 40).utf8.prefix(256))]))
+            }
+        }
+        var peak = before
+        try await waitUntil("every prefix past the 64th refused", within: 120) {
+            peak = max(peak, controller.process.residentMiB)
+            let metrics = try await httpGet("\(admin)/metrics").body
+            let refused = metricValue("junction_event_subscriptions_refused_total", in: metrics) ?? 0
+            return (refused == Double(peers * (prefixes - 64)), "refused: \(refused)")
+        }
+        #expect(peak - before > 40, "the flood took \(peak - before) MiB, too little for this test to tell memory kept from memory returned")
+
+        sockets.forEach { $0.close() }
+        sockets = []
+        try await waitUntil("the flood's subscribers forgotten", within: 60) {
+            let metrics = try await httpGet("\(admin)/metrics").body
+            return (metricValue("junction_event_subscribers", in: metrics) == 0, metrics.split(separator: "\n").filter { $0.contains("event_sub") }.joined(separator: "\n"))
+        }
+        try await waitUntil("at least half the memory the flood took returned", within: 60) {
+            let now = controller.process.residentMiB
+            return (now - before <= (peak - before) / 2, "before \(before) MiB, at the peak \(peak) MiB, now \(now) MiB")
+        }
+    }
 }

@@ -73,6 +73,14 @@ final class JunctionProcess {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// The process's resident memory in MiB, from /proc.
+    var residentMiB: Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kibibytes = Double(line.split(separator: " ")[1]) else { return 0 }
+        return kibibytes / 1024
+    }
+
     /// Sends a signal to the process.
     func signal(_ number: Int32) {
         if process.isRunning { kill(process.processIdentifier, number) }

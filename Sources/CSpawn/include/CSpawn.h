@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include "CMemory.h"
+
 /* Starts `path` (already resolved) with `argv` and `envp` in a process group of its own, in
    `directory`, stdin from /dev/null, stdout and stderr to the given files, default signal
    handling, and SIGKILL when the calling thread's process dies (PR_SET_PDEATHSIG). Before the
