@@ -47,6 +47,10 @@ public struct PlacementOptions: ParsableArguments {
 
     public init() {}
 
+    /// How many runners-up a command that places should show: what the command line asked for,
+    /// else 3. (On the wire a `PlacementRequest` cannot ask for none: 0 there means 3.)
+    public var runnersUpShown: Int { alternatives ?? 3 }
+
     /// The request as the wire carries it, after checking every value; `alternatives` runners-up
     /// unless the command line says how many.
     public func request(alternatives defaultAlternatives: Int = 3) throws -> Junction_V1_PlacementRequest {
@@ -144,19 +148,20 @@ public struct PlacementJSON: Encodable {
     var candidates: [CandidateJSON]
     var rejected: [RejectionJSON]
 
-    public init(_ reply: Junction_V1_PlacementReply, objective: String) {
+    public init(_ reply: Junction_V1_PlacementReply, objective: String, runnersUp: Int = .max) {
         placed = reply.placed
         self.objective = objective
         winner = reply.placed ? CandidateJSON(reply.winner) : nil
-        candidates = ((reply.placed ? [reply.winner] : []) + reply.runnersUp).map(CandidateJSON.init)
+        candidates = ((reply.placed ? [reply.winner] : []) + reply.runnersUp.prefix(runnersUp)).map(CandidateJSON.init)
         rejected = reply.rejected.map { RejectionJSON(pool: $0.pool, check: $0.check, reason: $0.reason) }
     }
 }
 
-/// A placement for people: the winner, its path, why it won, and why the others lost.
-public func describePlacement(_ reply: Junction_V1_PlacementReply, objective: String, explain: Bool) -> String {
+/// A placement for people: the winner, its path, why it won, and why the others lost, with at
+/// most `runnersUp` of the runners-up in its table.
+public func describePlacement(_ reply: Junction_V1_PlacementReply, objective: String, explain: Bool, runnersUp: Int = .max) -> String {
     var lines: [String] = []
-    let all = (reply.placed ? [reply.winner] : []) + reply.runnersUp
+    let all = (reply.placed ? [reply.winner] : []) + reply.runnersUp.prefix(runnersUp)
     if reply.placed {
         let winner = reply.winner
         let e = winner.estimate

@@ -71,7 +71,7 @@ extension PlacementEngine {
     /// passes the last runner-up kept, the rest cannot win and are not estimated, unless the
     /// request asks for explanations.
     public mutating func place(_ request: PlacementRequest, now: Double) throws(PlacementError) -> Placement {
-        guard let ingress = topology.node(request.ingress) else { throw .unknownIngress(request.ingress) }
+        guard let ingress = topology.node(request.ingress) else { throw .unknownIngress(request.ingress, likely: topology.nodeID(like: request.ingress)) }
         try validate(request)
         let planning = request.planHorizonS > 0
         if planning { extendOverruns(now: now) }

@@ -198,12 +198,12 @@ public struct Placement: Sendable {
 
 /// Why a request could not be considered at all.
 public enum PlacementError: Error, Sendable, Hashable, CustomStringConvertible {
-    case unknownIngress(String)
+    case unknownIngress(String, likely: String? = nil)
     case invalid(String)
 
     public var description: String {
         switch self {
-        case .unknownIngress(let node): "ingress \"\(node)\" is not a node of the topology"
+        case .unknownIngress(let node, let likely): "ingress \"\(node)\" is not a node of the topology\(likely.map { "; did you mean \"\($0)\"?" } ?? "")"
         case .invalid(let reason): reason
         }
     }

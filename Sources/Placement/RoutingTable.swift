@@ -80,7 +80,7 @@ extension PlacementEngine {
     /// (the quickest path; the lowest-latency path with no data) over links with
     /// `minimumGbps` available, beside the pool's live capacity.
     public mutating func routingTable(from ingress: String, dataBytes: Double = 0, minimumGbps: Double = 0, alternatives: Int = 0, now: Double) throws(PlacementError) -> RoutingTable {
-        guard let source = topology.node(ingress) else { throw .unknownIngress(ingress) }
+        guard let source = topology.node(ingress) else { throw .unknownIngress(ingress, likely: topology.nodeID(like: ingress)) }
         guard dataBytes.isFinite, dataBytes >= 0, minimumGbps.isFinite, minimumGbps >= 0, alternatives >= 0 else {
             throw .invalid("data size, minimum bandwidth and alternatives must be at least 0")
         }

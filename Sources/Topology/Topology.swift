@@ -26,6 +26,9 @@ public struct Topology: Sendable, Hashable {
     /// The index of the node with this id.
     public func node(_ id: String) -> Int? { nodeIndex[id] }
 
+    /// The id of a node `id` was likely meant to name (another case, a typo), for an error message.
+    public func nodeID(like id: String) -> String? { closest(to: id, in: nodes.lazy.map(\.id)) }
+
     /// Values used where a link leaves a key out.
     public struct Defaults: Sendable, Hashable {
         public var linkCapacityGbps: Double = 10

@@ -46,9 +46,9 @@ struct Place: AsyncParsableCommand {
             reply = answer
         }
         if json {
-            print(try jsonText(PlacementJSON(reply, objective: options.objective.rawValue)))
+            print(try jsonText(PlacementJSON(reply, objective: options.objective.rawValue, runnersUp: options.runnersUpShown)))
         } else {
-            print(describePlacement(reply, objective: options.objective.rawValue, explain: explain))
+            print(describePlacement(reply, objective: options.objective.rawValue, explain: explain, runnersUp: options.runnersUpShown))
         }
         if !reply.placed {
             if !json { printError("error: no pool can take this request (reasons above)") }

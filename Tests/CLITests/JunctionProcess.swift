@@ -73,7 +73,7 @@ final class JunctionProcess {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// The process's resident memory in MiB, from /proc.
+    /// The process's resident memory in MiB, from /proc; 0 once it has exited.
     var residentMiB: Double {
         guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),

@@ -50,6 +50,19 @@ struct PlacementCommandTests {
         #expect(whole.errors.contains("--gpu-share takes a part of one GPU"))
     }
 
+    @Test func placeShowsAsManyRunnersUpAsAsked() async throws {
+        let place = ["place", "--topology", abilene, "--from", "Chicago", "--cpu", "1"]
+        let none = try await JunctionProcess(place + ["--alternatives", "0"]).finish(within: 30)
+        #expect(none.status == 0, "\(none.errors)")
+        #expect(none.output.contains("placed on "))
+        #expect(!none.output.contains("candidates"), "\(none.output)")
+        for (asked, shown) in [(["--alternatives", "0"], 1), (["--alternatives", "1"], 2), ([], 4)] {
+            let result = try await JunctionProcess(place + asked + ["--json"]).finish(within: 30)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+            #expect((json["candidates"] as? [[String: Any]])?.count == shown, "\(asked): \(result.output)")
+        }
+    }
+
     @Test func placeRejectsBadFlags() async throws {
         let badGPUs = try await junction("place", "--topology", abilene, "--from", "New_York", "--gpus", "H100:x")
         #expect(badGPUs.status != 0)
@@ -57,6 +70,9 @@ struct PlacementCommandTests {
         let badNode = try await junction("place", "--topology", abilene, "--from", "Atlantis")
         #expect(badNode.status != 0)
         #expect(badNode.errors.contains("ingress \"Atlantis\" is not a node"))
+        let wrongCase = try await junction("place", "--topology", abilene, "--from", "chicago")
+        #expect(wrongCase.status != 0)
+        #expect(wrongCase.errors.contains("ingress \"chicago\" is not a node of the topology; did you mean \"Chicago\"?"), "\(wrongCase.errors)")
     }
 
     @Test func routesListEveryPoolWithAlternatives() async throws {
