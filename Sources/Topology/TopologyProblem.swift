@@ -65,13 +65,19 @@ public struct LoadedTopology: Sendable {
 /// The closest of `candidates` to `word` by edit distance, when it is close enough to be a
 /// likely typo.
 func closest(to word: String, in candidates: some Sequence<String>) -> String? {
+    let lowered = word.lowercased(), length = word.count, loweredLength = lowered.count
+    let allowed = max(1, length / 3), suffixed = lowered + "_"
     var best: (String, Int)?
     for candidate in candidates {
+        let candidateLowered = candidate.lowercased()
         // "latency" for "latency_ms": the unit suffix is the usual thing left out.
-        if candidate.lowercased().hasPrefix(word.lowercased() + "_") { return candidate }
-        let distance = editDistance(word.lowercased(), candidate.lowercased())
+        if candidateLowered.hasPrefix(suffixed) { return candidate }
+        // Words whose lengths differ by more than the distance allowed cannot be close, and
+        // skipping them keeps a long word from outside (a request's ingress) cheap to answer.
+        guard abs(candidateLowered.count - loweredLength) <= allowed else { continue }
+        let distance = editDistance(lowered, candidateLowered)
         if distance < (best?.1 ?? Int.max) { best = (candidate, distance) }
     }
     guard let (candidate, distance) = best else { return nil }
-    return distance <= max(1, word.count / 3) && distance < word.count ? candidate : nil
+    return distance <= allowed && distance < length ? candidate : nil
 }

@@ -101,6 +101,14 @@ struct TopologyModelTests {
         #expect(topology.connectedComponents() == [[0, 1, 2]])
     }
 
+    @Test func aNodeIdInAnotherCaseOrWithATypoNamesTheNodeMeant() throws {
+        let topology = try Topology.load(yaml: example, file: "a.yaml").topology
+        #expect(topology.nodeID(like: "chin") == "CHIN")
+        #expect(topology.nodeID(like: "NYMC") == "NYCM")
+        #expect(topology.nodeID(like: "Atlantis") == nil)
+        #expect(topology.nodeID(like: String(repeating: "CHIN", count: 100_000)) == nil)
+    }
+
     @Test func theLatencyDiameterUsesUpLinksOnly() throws {
         let topology = try Topology.load(yaml: example, file: "a.yaml").topology
         let graph = NetworkGraph(topology)
