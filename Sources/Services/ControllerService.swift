@@ -116,6 +116,7 @@ final class ControllerOwner: @unchecked Sendable {
     private var subscribers: EventSubscribers
     private var subscribersExpiredAt = -Double.infinity
     private var memoryReturnedAt = -Double.infinity
+    private var memoryToReturn = false
     private var subscriptionsRefused = 0
     private var lastSubscriptionRefusalLog = -Double.infinity
     /// How this controller advertises itself in the lease, once its endpoints are bound.
@@ -466,7 +467,10 @@ final class ControllerOwner: @unchecked Sendable {
         metrics.eventSubscribers.record(subscribers.count)
         // At most once a liveness window: each trim stalls the loop (8–14 ms after a flood), and
         // a controller whose clients follow their submits sees a subscriber leave every second.
-        if subscribers.count < before, now - memoryReturnedAt >= subscribers.limits.livenessS {
+        // Departures inside the window wait for its end, so the last wave of a flood is returned too.
+        if subscribers.count < before { memoryToReturn = true }
+        if memoryToReturn, now - memoryReturnedAt >= subscribers.limits.livenessS {
+            memoryToReturn = false
             memoryReturnedAt = now
             let started = clock.now
             junction_return_free_memory()
