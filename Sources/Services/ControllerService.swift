@@ -465,7 +465,7 @@ final class ControllerOwner: @unchecked Sendable {
         let before = subscribers.count
         let changes = subscribers.expire(now: now)
         metrics.eventSubscribers.record(subscribers.count)
-        // At most once a liveness window: each trim stalls the loop (8–14 ms after a flood), and
+        // At most once a liveness window: each trim stalls the loop (4–14 ms after a flood), and
         // a controller whose clients follow their submits sees a subscriber leave every second.
         // Departures inside the window wait for its end, so the last wave of a flood is returned too.
         if subscribers.count < before { memoryToReturn = true }
