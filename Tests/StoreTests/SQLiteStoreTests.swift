@@ -78,6 +78,22 @@ struct SQLiteStoreTests {
         try expectSampleBatchesRecovered(by: store, epoch: 2)
     }
 
+    @Test func aBatchThatFailsLeavesNothingOfItAndTheNextOneCommits() throws {
+        let directory = try stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteStore(directory: directory)
+        _ = try store.recover(nowMs: 1_000, idempotencyWindowS: 60)
+        try store.commit(jobs: [record(1, .accepted)], counters: nil)
+        // Another number under an id already stored breaks the id's uniqueness mid-batch.
+        var clash = record(3, .accepted)
+        clash.job.id = "job-1"
+        #expect(throws: (any Error).self) { try store.commit(jobs: [record(1, .running), record(2, .accepted), clash], counters: nil) }
+        try store.commit(jobs: [record(4, .accepted)], counters: nil)
+        let recovered = try store.recover(nowMs: 2_000, idempotencyWindowS: 60)
+        #expect(recovered.jobs.map(\.job.id) == ["job-1", "job-4"])
+        #expect(recovered.jobs.first?.job.state == .accepted, "the failed batch's update of job-1 was rolled back")
+    }
+
     @Test func aSecondControllerCannotTakeTheSameDirectory() throws {
         let directory = try stateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
