@@ -136,11 +136,17 @@ struct Routes: AsyncParsableCommand {
             return
         }
         print("routes from \(ingress)\(dataGb > 0 ? " for \(decimal(dataGb)) GB" : "")\(minBandwidthGbps > 0 ? " over links with \(decimal(minBandwidthGbps)) Gbps free" : "") (version \(routingTable.version))")
+        // Offline every declared pool counts as up; a controller says which pools have an agent,
+        // and one without has no free capacity to show, only its declared size (as `pools`).
+        let live = topology == nil
         let rows = routingTable.rows.map { row -> [String] in
-            guard row.isReachable else { return [row.pool, row.node, "unreachable", "-", "-", "-", decimal(row.available.cpuCores), gpuText(row.available.gpus, leading: false)] }
-            return [row.pool, row.node, arrowPath(row.path), decimal(row.latencyMs), row.bottleneckGbps.isFinite ? decimal(row.bottleneckGbps) : "local", decimal(row.cost), decimal(row.available.cpuCores), gpuText(row.available.gpus, leading: false)]
+            let joined = !live || row.liveness != .declared
+            let capacity = [joined ? decimal(row.available.cpuCores) : "-", joined ? gpuText(row.available.gpus, leading: false) : "-"]
+            let state = live ? [joined ? row.liveness.rawValue : "declared, no agent"] : []
+            guard row.isReachable else { return [row.pool, row.node] + state + ["unreachable", "-", "-", "-"] + capacity }
+            return [row.pool, row.node] + state + [arrowPath(row.path), decimal(row.latencyMs), row.bottleneckGbps.isFinite ? decimal(row.bottleneckGbps) : "local", decimal(row.cost)] + capacity
         }
-        print(table(header: ["pool", "node", "path", "latency_ms", "bottleneck_gbps", "cost", "cores", "GPUs"], rows: rows))
+        print(table(header: ["pool", "node"] + (live ? ["state"] : []) + ["path", "latency_ms", "bottleneck_gbps", "cost", live ? "cores free" : "cores", live ? "GPUs free" : "GPUs"], rows: rows))
         for row in routingTable.rows where !row.alternatives.isEmpty {
             print("\(row.pool) alternatives:")
             for (path, latency) in zip(row.alternatives, row.alternativeLatencyMs) { print("  \(decimal(latency)) ms  \(arrowPath(path))") }

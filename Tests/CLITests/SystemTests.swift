@@ -191,7 +191,7 @@ struct SystemTests {
         #expect(outputs == ["3,5|3,5|H100\n", "7|7|H100\n", "|void|\n"], "each job sees only its own devices; a job that asked none sees none")
     }
 
-    @Test func aDeclaredPoolKeepsItsPriceAndSpeedUnlessItsAgentStatesItsOwn() async throws {
+    @Test func aDeclaredPoolKeepsItsPriceAndSpeedUnlessItsAgentStatesItsOwnAndOneWithoutAnAgentShowsNoFreeCapacity() async throws {
         let work = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: work) }
         let topology = try temporaryFile(twoSiteTopology + """
@@ -199,6 +199,7 @@ struct SystemTests {
         pools:
           - {id: near-declared, node: near, capacity: {cpu_cores: 8, memory_gib: 16}, price: {cpu_core_hour: 0.25}, speed: 2}
           - {id: far-declared, node: far, capacity: {cpu_cores: 8, memory_gib: 16}, price: {cpu_core_hour: 0.25}, speed: 2}
+          - {id: idle-declared, node: far, capacity: {cpu_cores: 8, memory_gib: 16}}
         """, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
         defer { controller.process.signal(SIGKILL) }
@@ -214,6 +215,20 @@ struct SystemTests {
         #expect(byPool["near-declared"]?["speed"] as? Double == 2)
         #expect(byPool["far-declared"]?["price_core_hour"] as? Double == 0.5, "an agent's own price wins")
         #expect(byPool["far-declared"]?["speed"] as? Double == 1.5)
+
+        // No agent has joined idle-declared: its declared size is known, its free capacity is not.
+        func line(_ output: String, _ pool: String) -> [Substring] {
+            (output.split(separator: "\n").first { $0.hasPrefix(pool + " ") } ?? "").split(separator: " ")
+        }
+        let pools = try await controller.client("pools")
+        #expect(pools.output.contains("declared, no agent"), "\(pools.output)")
+        #expect(line(pools.output, "idle-declared").contains("-/8"), "\(pools.output)")
+        #expect(line(pools.output, "near-declared").contains("8/8"), "\(pools.output)")
+        let routes = try await controller.client("routes", "--from", "users")
+        #expect(routes.status == 0, "\(routes.errors)")
+        let idle = line(routes.output, "idle-declared"), joined = line(routes.output, "near-declared")
+        #expect(idle.joined(separator: " ").contains("declared, no agent") && idle.suffix(2) == ["-", "-"], "\(routes.output)")
+        #expect(joined.contains("up") && joined.suffix(2) == ["8", "-"], "\(routes.output)")
     }
 
     @Test func usageSumsWhatEndedJobsUsedAndCostAtTheirPoolsPrices() async throws {
