@@ -12,28 +12,28 @@ public struct PlacementOptions: ParsableArguments {
     @Option(name: .customLong("from"), help: "Ingress node: where the request and its data enter the network.")
     var ingress: String
 
-    @Option(help: "CPU cores (fractions allowed).")
+    @Option(parsing: .unconditional, help: "CPU cores (fractions allowed).")
     var cpu: Double = 1
 
-    @Option(help: "Memory in GiB.")
+    @Option(parsing: .unconditional, help: "Memory in GiB.")
     var memoryGib: Double = 0
 
     @Option(help: ArgumentHelp("GPUs as MODEL[,MODEL...]:COUNT, or COUNT for any model.", valueName: "gpus"))
     var gpus: String?
 
-    @Option(help: "Share one GPU with other jobs, using this part of it (above 0, below 1); implies one GPU.")
+    @Option(parsing: .unconditional, help: "Share one GPU with other jobs, using this part of it (above 0, below 1); implies one GPU.")
     var gpuShare: Double?
 
-    @Option(help: "Input data to move from the ingress to the pool, in GB.")
+    @Option(parsing: .unconditional, help: "Input data to move from the ingress to the pool, in GB.")
     var dataGb: Double = 0
 
-    @Option(help: "Bandwidth to reserve on every link of the path, in Gbps.")
+    @Option(parsing: .unconditional, help: "Bandwidth to reserve on every link of the path, in Gbps.")
     var minBandwidthGbps: Double = 0
 
-    @Option(help: "Latency budget: path latency plus the pool's processing latency, in ms.")
+    @Option(parsing: .unconditional, help: "Latency budget: path latency plus the pool's processing latency, in ms.")
     var maxLatencyMs: Double?
 
-    @Option(help: "Runtime on a reference pool (speed 1), in seconds.")
+    @Option(parsing: .unconditional, help: "Runtime on a reference pool (speed 1), in seconds.")
     var runtimeS: Double = 0
 
     @Option(name: .customLong("label"), help: ArgumentHelp("A pool label constraint: KEY=VALUE, KEY=A|B (one of), KEY!=A|B (none of). Repeatable.", valueName: "constraint"))
@@ -42,7 +42,7 @@ public struct PlacementOptions: ParsableArguments {
     @Option(help: "What to optimise: completion, cost or latency.")
     public var objective: ObjectiveOption = .completion
 
-    @Option(help: "How many runners-up to show (default: 3 for place, none for submit).")
+    @Option(parsing: .unconditional, help: "How many runners-up to show (default: 3 for place, none for submit).")
     var alternatives: Int?
 
     public init() {}
@@ -68,7 +68,11 @@ public struct PlacementOptions: ParsableArguments {
             }
             return constraint
         }
-        try checkRanges([("--cpu", cpu, 0, 1e7), ("--memory-gib", memoryGib, 0, 1e9), ("--data-gb", dataGb, 0, 1e9)])
+        try checkRanges([
+            ("--cpu", cpu, 0, 1e7), ("--memory-gib", memoryGib, 0, 1e9), ("--data-gb", dataGb, 0, 1e9),
+            ("--min-bandwidth-gbps", minBandwidthGbps, 0, 1e6), ("--max-latency-ms", maxLatencyMs, 0, 1e7),
+            ("--runtime-s", runtimeS, 0, 3.2e8),
+        ])
         if let gpuShare {
             guard gpuShare > 0, gpuShare < 1 else { throw ValidationError("--gpu-share takes a part of one GPU, above 0 and below 1; got \(gpuShare)") }
             guard request.gpuCount <= 1 else { throw ValidationError("--gpu-share is part of one GPU; --gpus asks for \(request.gpuCount)") }

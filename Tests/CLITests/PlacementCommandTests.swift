@@ -73,6 +73,12 @@ struct PlacementCommandTests {
         let wrongCase = try await junction("place", "--topology", abilene, "--from", "chicago")
         #expect(wrongCase.status != 0)
         #expect(wrongCase.errors.contains("ingress \"chicago\" is not a node of the topology; did you mean \"Chicago\"?"), "\(wrongCase.errors)")
+        // A negative number is a value out of range, named by the flag the user typed.
+        for (flag, value, says) in [("--cpu", "-3", "--cpu must be a number from 0 to"), ("--runtime-s", "-5", "--runtime-s must be a number from 0 to"),
+                                    ("--max-latency-ms", "-1", "--max-latency-ms must be a number from 0 to")] {
+            let negative = try await junction("place", "--topology", abilene, "--from", "New_York", flag, value)
+            #expect(negative.status == 64 && negative.errors.contains(says), "\(flag) \(value): \(negative.errors)")
+        }
     }
 
     @Test func routesListEveryPoolWithAlternatives() async throws {
