@@ -224,7 +224,10 @@ struct Submit: AsyncParsableCommand {
             default:
                 break
             }
-            if let change = await follower?.next(job: reply.jobID, within: .seconds(2)), change.state != last {
+            // Events sent before the last status was taken are in its history already: the job's
+            // `accepted` arriving after a status that said `dispatched` is old news, not a step back.
+            if let (change, at) = await follower?.next(job: reply.jobID, within: .seconds(2)), change.state != last,
+               !info.history.contains(where: { $0.state == change.state && $0.timestampMs >= at }) {
                 if [.succeeded, .failed, .cancelled].contains(change.state) {
                     info = try await status()
                 } else {
@@ -257,8 +260,9 @@ final class JobFollower {
         }
     }
 
-    /// The next change of `job`, or nil when none comes within `timeout`.
-    func next(job: String, within timeout: Duration) async -> Junction_V1_JobEvent? {
+    /// The next change of `job` and when the controller published it (Unix ms), or nil when none
+    /// comes within `timeout`.
+    func next(job: String, within timeout: Duration) async -> (Junction_V1_JobEvent, Int64)? {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while ContinuousClock.now < deadline {
             let left = ContinuousClock.now.duration(to: deadline)
@@ -275,7 +279,7 @@ final class JobFollower {
             for delivery in batch {
                 guard let payload = delivery.message.frames.last, let message = try? WireMessage(bytes: payload),
                       case .event(let event) = message.body, case .job(let change) = event.kind, change.jobID == job else { continue }
-                return change
+                return (change, event.timestampMs)
             }
         }
         return nil

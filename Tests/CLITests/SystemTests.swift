@@ -124,6 +124,15 @@ struct SystemTests {
         let compared = try await controller.client("submit", "--from", "users", "--cpu", "1", "--alternatives", "1", "--", "/bin/true")
         #expect(compared.output.contains("job-3 accepted: near-pool-2 via users → near") && compared.output.contains("  runner-up far-pool via users → far (20 ms)"), "\(compared.output) \(compared.errors)")
 
+        // A job that starts at once is seen moving forward only, even when its `accepted` event
+        // arrives after a status that already said `dispatched`.
+        let order = ["accepted:", "dispatched:", "running:", "succeeded:"]
+        for _ in 0..<6 {
+            let quick = try await controller.client("submit", "--from", "users", "--cpu", "1", "--wait", "--events", controller.events, "--", "/bin/true")
+            let steps = quick.output.split(separator: "\n").compactMap { $0.split(separator: " ").dropFirst().first.flatMap { order.firstIndex(of: String($0)) } }
+            #expect(quick.status == 0 && steps.last == 3 && zip(steps, steps.dropFirst()).allSatisfy { $0 < $1 }, "\(quick.output)")
+        }
+
         for process in [far, nearRegister, controller.process] { process.signal(SIGTERM) }
         #expect(try await controller.process.finish(within: 10).status == 0, "the controller shuts down cleanly on SIGTERM")
         #expect(try await nearRegister.finish(within: 10).status == 0, "the agent shuts down cleanly on SIGTERM")
