@@ -99,8 +99,24 @@ func jobTable(_ jobs: [Junction_V1_JobInfo], nowMs: Int64 = unixNowMs()) -> Stri
         let ended = [.succeeded, .failed, .cancelled].contains($0.state)
         return [$0.jobID, $0.state.name, $0.pool.isEmpty ? "-" : $0.pool, $0.path.isEmpty ? "-" : arrowPath($0.path),
                 $0.plannedStartMs > 0 ? startsIn($0.plannedStartMs, nowMs: nowMs) : "-", "\($0.attempts)",
-                ended ? "\($0.exitCode)" : "-", ended ? decimal($0.usage.wallSeconds) : "-", $0.message]
+                ended ? "\($0.exitCode)" : "-", ended ? decimal($0.usage.wallSeconds) : "-", message($0, nowMs: nowMs)]
     })
+}
+
+/// A job's message for a table. A planned job's own message gives its start and end as seconds
+/// from when it was planned, which go stale; it is said again counted from now.
+private func message(_ job: Junction_V1_JobInfo, nowMs: Int64) -> String {
+    guard job.state == .accepted, job.plannedStartMs > 0 else { return job.message }
+    let moved = job.message.hasPrefix("moved: ") ? "moved: " : ""
+    return "\(moved)planned on \(job.pool) via \(arrowPath(job.path))" + (plannedDone(job, nowMs: nowMs).map { ", done \($0)" } ?? "")
+}
+
+/// When a planned job should be done, counted from now, if it said how long it runs: its
+/// estimate counts from the decision, its start and completion as seconds after it.
+func plannedDone(_ job: Junction_V1_JobInfo, nowMs: Int64) -> String? {
+    guard job.estimate.runtimeS > 0 else { return nil }
+    let startsS = Double(job.plannedStartMs - nowMs) / 1_000
+    return "in \(duration(max(0, startsS) + job.estimate.completionS - job.estimate.startS))"
 }
 
 /// A line for a job's progress: its message already starts with the state's own word when it
@@ -381,11 +397,8 @@ struct Queue: AsyncParsableCommand {
             let jobs = pools[name]!
             lines.append("\(name): \(jobs.count) planned")
             lines.append(table(header: ["job", "starts", "runs", "done", "via"], rows: jobs.map { job in
-                let startsS = Double(job.plannedStartMs - nowMs) / 1_000
-                // The estimate counts from the decision; its start and run say how long after it.
                 let runs = job.estimate.runtimeS > 0 ? duration(job.estimate.runtimeS) : "unknown"
-                let done = job.estimate.runtimeS > 0 ? "in \(duration(max(0, startsS) + job.estimate.completionS - job.estimate.startS))" : "-"
-                return [job.jobID, startsIn(job.plannedStartMs, nowMs: nowMs), runs, done, arrowPath(job.path)]
+                return [job.jobID, startsIn(job.plannedStartMs, nowMs: nowMs), runs, plannedDone(job, nowMs: nowMs) ?? "-", arrowPath(job.path)]
             }, indent: "  "))
         }
         if !unplanned.isEmpty {

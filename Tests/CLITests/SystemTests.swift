@@ -161,6 +161,9 @@ struct SystemTests {
         #expect(third.output.contains("job-3 accepted: planned on gpu-1") && third.output.contains("when room there comes free"), "\(third.output)")
         let queue = try await controller.client("queue")
         #expect(queue.output.contains("gpu-1: 1 planned") && queue.output.contains("job-3"), "\(queue.output)")
+        // Its message is said counted from now, not as the seconds it was to wait when planned.
+        let planned = try await controller.client("status", "job-3")
+        #expect(planned.output.contains("planned on gpu-1 via users → near") && !planned.output.contains("to start in"), "\(planned.output)")
         for job in ["job-1", "job-2"] {
             _ = try await controller.client("cancel", job)
             _ = try await controller.waitForJob(job, state: "cancelled", within: 30)
