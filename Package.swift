@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "ControllerCore",
             dependencies: [
-                "Placement", "Routing", "Topology", .product(name: "DequeModule", package: "swift-collections"),
+                "Placement", "Routing", "Topology", "Wording", .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]

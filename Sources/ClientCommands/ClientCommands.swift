@@ -6,6 +6,7 @@ import Foundation
 #endif
 import JunctionClient
 import Wire
+import Wording
 import ZeroMQ
 
 /// Where the controller's clients endpoint is, and how long to wait for it.

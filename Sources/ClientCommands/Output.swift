@@ -59,16 +59,6 @@ public func startsIn(_ startMs: Int64, nowMs: Int64) -> String {
     return seconds <= 0 ? "due" : "in \(duration(seconds))"
 }
 
-/// A span of seconds for people: 45 s, 12 min, 3.5 h, 2.1 d.
-public func duration(_ seconds: Double) -> String {
-    switch seconds {
-    case ..<120: "\(decimal(seconds)) s"
-    case ..<3_600: "\(decimal((seconds / 60 * 10).rounded() / 10)) min"
-    case ..<172_800: "\(decimal((seconds / 3_600 * 10).rounded() / 10)) h"
-    default: "\(decimal((seconds / 86_400 * 10).rounded() / 10)) d"
-    }
-}
-
 /// A byte count for people.
 public func bytesText(_ bytes: UInt64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]

@@ -6,6 +6,7 @@ import Foundation
 #endif
 import JunctionClient
 import Wire
+import Wording
 
 /// The request flags shared by `place` and `submit`.
 public struct PlacementOptions: ParsableArguments {

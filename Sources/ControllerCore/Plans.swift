@@ -1,5 +1,6 @@
 import HeapModule
 import Placement
+import Wording
 
 /// When a planned job is due to start.
 struct PlanStart: Comparable, Sendable {
@@ -54,7 +55,9 @@ extension ControllerCore {
         waitingJobs.removeAll { $0 == id }
         metrics.jobsPlanned.increment()
         let estimate = candidate.estimate
-        let reason = "planned on \(candidate.pool) via \(candidate.path.joined(separator: " → ")) to start in \(format(estimate.startS)) s, estimated done in \(format(estimate.completionS)) s"
+        // A job that gave no runtime is planned with the default one, which is no estimate of its end.
+        let done = job.request.runtimeS > 0 ? ", estimated done in \(duration(estimate.completionS))" : ""
+        let reason = "planned on \(candidate.pool) via \(candidate.path.joined(separator: " → ")) to start in \(duration(estimate.startS))\(done)"
         transition(id, to: .accepted, reason: moved ? "moved: \(reason)" : reason)
     }
 

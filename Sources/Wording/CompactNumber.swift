@@ -39,3 +39,13 @@ func fixedPoint(_ value: Double, places: Int) -> String? {
     let fraction = String(units % scale)
     return sign + whole + "." + String(repeating: "0", count: places - fraction.count) + fraction
 }
+
+/// A span of seconds for people: 45 s, 12 min, 3.5 h, 2.1 d.
+public func duration(_ seconds: Double) -> String {
+    switch seconds {
+    case ..<120: "\(compactNumber(seconds)) s"
+    case ..<3_600: "\(compactNumber((seconds / 60 * 10).rounded() / 10)) min"
+    case ..<172_800: "\(compactNumber((seconds / 3_600 * 10).rounded() / 10)) h"
+    default: "\(compactNumber((seconds / 86_400 * 10).rounded() / 10)) d"
+    }
+}

@@ -39,7 +39,7 @@ final class PlanningTests {
         #expect(harness.dispatches(to: "east-agent", in: Array(harness.actions[sent...])).isEmpty, "nothing is sent before the start")
         let view = try #require(harness.status(planned.id))
         #expect(view.state == .accepted && view.pool == "east-1" && view.plannedStartMs > 0)
-        #expect(view.message.contains("planned on east-1 via in → east to start in 100"), "\(view.message)")
+        #expect(view.message.contains("planned on east-1 via in → east to start in 100.002 s, estimated done in 2.5 min"), "\(view.message)")
 
         // The first job ends on time; the tick at the planned start dispatches the second.
         harness.seconds = 100.002
@@ -48,6 +48,13 @@ final class PlanningTests {
         let tick = harness.send(.tick)
         #expect(harness.dispatches(to: "east-agent", in: tick).map(\.jobID) == [planned.id])
         #expect(harness.status(planned.id)?.plannedStartMs == 0)
+    }
+
+    @Test func aPlannedJobThatGaveNoRuntimeIsNotToldWhenItWillBeDone() throws {
+        var (harness, _) = busyEast()
+        let planned = try #require(submitPlanned(&harness, runtime: 0))
+        let message = try #require(harness.status(planned.id)).message
+        #expect(message == "planned on east-1 via in → east to start in 100.002 s", "the default runtime it was planned with is no estimate: \(message)")
     }
 
     @Test func anEarlyEndMovesThePlanUp() throws {
