@@ -54,7 +54,7 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Heartbeat interval in ms.")
     var heartbeatMs: UInt32 = 1_000
 
-    @Option(help: "A pool silent this long (ms) is down and its jobs move.")
+    @Option(parsing: .unconditional, help: "A pool silent this long (ms) is down and its jobs move.")
     var livenessMs: UInt32 = 5_000
 
     @Option(help: ArgumentHelp("The directory of the job store (SQLite), locked to this controller. Default: $XDG_STATE_HOME/junction, or ~/.local/state/junction.", valueName: "dir"))
@@ -69,7 +69,7 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("This controller's name among those sharing --store, in the lease, logs and the answers standbys give (default: the host name).", valueName: "name"))
     var name: String?
 
-    @Option(help: ArgumentHelp("How long, in ms, the leader's lease on --store lasts unrenewed: a standby takes over at most this long after the leader dies. The leader renews every third of it.", valueName: "ms"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long, in ms, the leader's lease on --store lasts unrenewed: a standby takes over at most this long after the leader dies. The leader renews every third of it.", valueName: "ms"))
     var leaseMs: Int64 = 6_000
 
     @Option(help: ArgumentHelp("The pools endpoint agents should use to reach this controller, when --pools binds a wildcard or an address they do not see (with --store).", valueName: "endpoint"))
@@ -84,16 +84,16 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a job may wait for a pool before it fails, unless its submit says.")
     var placementDeadlineS: Double = 3_600
 
-    @Option(help: "How far ahead, in seconds, a job with no room now may be planned to start on a pool (when jobs there end); 0 refuses a submit that fits nowhere now.")
+    @Option(parsing: .unconditional, help: "How far ahead, in seconds, a job with no room now may be planned to start on a pool (when jobs there end); 0 refuses a submit that fits nowhere now.")
     var planHorizonS: Double = 86_400
 
-    @Option(help: "The runtime, in seconds, a plan assumes for a job whose submit gives none (--runtime-s).")
+    @Option(parsing: .unconditional, help: "The runtime, in seconds, a plan assumes for a job whose submit gives none (--runtime-s).")
     var defaultRuntimeS: Double = 3_600
 
-    @Option(help: "How many times a planned job may move to another pool for an earlier completion.")
+    @Option(parsing: .unconditional, help: "How many times a planned job may move to another pool for an earlier completion.")
     var maxPlanMoves: UInt32 = 3
 
-    @Option(help: ArgumentHelp("How long, in seconds, a batch pool's jobs (a Slurm pool's: they run on without its agent) stay on it after its agent goes silent, for an agent to come back and report them, before they are placed again; 0 places them again at once.", valueName: "s"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long, in seconds, a batch pool's jobs (a Slurm pool's: they run on without its agent) stay on it after its agent goes silent, for an agent to come back and report them, before they are placed again; 0 places them again at once.", valueName: "s"))
     var batchGraceS: Double = 600
 
     @Option(help: ArgumentHelp("The access file (YAML): the controller's key pair and the pool and client keys it lets in, each with what it may do. Every endpoint then runs CURVE.", valueName: "file"))
@@ -102,16 +102,16 @@ struct ControllerCommand: AsyncParsableCommand {
     @Flag(help: "Listen beyond loopback without keys: anyone who reaches the ports may register pools and submit jobs.")
     var insecure = false
 
-    @Option(help: "The largest topology file read, at start or on a reload, in MiB.")
+    @Option(parsing: .unconditional, help: "The largest topology file read, at start or on a reload, in MiB.")
     var maxTopologyMib = Topology.defaultMaximumBytes >> 20
 
     @Option(help: ArgumentHelp("Another topology file an operator's reload request may name (repeatable); --topology always may.", valueName: "file"))
     var reloadable: [String] = []
 
-    @Option(help: ArgumentHelp("Requests a second one client connection may send on average; more get RATE_LIMITED. 0 takes every request.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Requests a second one client connection may send on average; more get RATE_LIMITED. 0 takes every request.", valueName: "n"))
     var clientRate: Double = 10_000
 
-    @Option(help: ArgumentHelp("Requests one client connection may send at once beyond --client-rate.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Requests one client connection may send at once beyond --client-rate.", valueName: "n"))
     var clientBurst: Double = 20_000
 
     @OptionGroup var admin: AdminOptions
@@ -375,10 +375,10 @@ struct PoolCommand: AsyncParsableCommand {
     /// Each controller's pools endpoint, in the order tried.
     var controllers: [String] { endpointList(controller) }
 
-    @Option(help: "CPU cores to offer.")
+    @Option(parsing: .unconditional, help: "CPU cores to offer.")
     var cpu: Double?
 
-    @Option(help: "Memory to offer, in GiB.")
+    @Option(parsing: .unconditional, help: "Memory to offer, in GiB.")
     var memoryGib: Double?
 
     @Option(help: ArgumentHelp("GPUs as MODEL:COUNT[,MODEL:COUNT].", valueName: "gpus"))
@@ -387,13 +387,13 @@ struct PoolCommand: AsyncParsableCommand {
     @Option(name: .customLong("label"), help: ArgumentHelp("A label KEY=VALUE. Repeatable.", valueName: "label"))
     var labels: [String] = []
 
-    @Option(help: "Price per core-hour. Without it and --price-gpu-hour, the topology's prices for the pool stand (none: free).")
+    @Option(parsing: .unconditional, help: "Price per core-hour. Without it and --price-gpu-hour, the topology's prices for the pool stand (none: free).")
     var priceCoreHour: Double?
 
     @Option(name: .customLong("price-gpu-hour"), help: ArgumentHelp("Price per GPU-hour as MODEL=PRICE. Repeatable.", valueName: "price"))
     var gpuPrices: [String] = []
 
-    @Option(help: "Speed relative to a reference pool. Without it, the topology's speed for the pool stands (none: 1).")
+    @Option(parsing: .unconditional, help: "Speed relative to a reference pool. Without it, the topology's speed for the pool stands (none: 1).")
     var speed: Double?
 
     @Option(help: ArgumentHelp("Where jobs run: local processes on this machine, or slurm: batch jobs in a Slurm cluster.", valueName: "local|slurm"))
@@ -405,7 +405,7 @@ struct PoolCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The Slurm account jobs are charged to.", valueName: "name"))
     var account: String?
 
-    @Option(help: ArgumentHelp("How often, in ms, Slurm's queue and nodes are read.", valueName: "ms"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How often, in ms, Slurm's queue and nodes are read.", valueName: "ms"))
     var slurmPollMs: Int = 2_000
 
     @Option(help: "Where jobs run: one folder per job with its stdout and stderr.")
