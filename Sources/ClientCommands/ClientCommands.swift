@@ -148,8 +148,8 @@ struct Submit: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The controller's events endpoint, for --wait (default: $JUNCTION_EVENTS, else the clients endpoint's port + 1, as 7411 and 7412 are).", valueName: "endpoint"))
     var events: String?
 
-    @Option(help: "Seconds the job may wait for a pool if it loses its first one, before it fails (default: the controller's).")
-    var deadlineS: Double = 0
+    @Option(parsing: .unconditional, help: "Seconds the job may wait for a pool if it loses its first one, before it fails (default: the controller's).")
+    var deadlineS: Double?
 
     @Flag(help: "Never run the job again once it may have started: if its pool is lost, it fails instead of being placed again.")
     var atMostOnce = false
@@ -173,10 +173,8 @@ struct Submit: AsyncParsableCommand {
         submit.spec.command = command[0]
         submit.spec.arguments = Array(command.dropFirst())
         submit.spec.name = name
-        guard deadlineS.isFinite, deadlineS >= 0, deadlineS <= 365 * 86_400 else {
-            throw ValidationError("--deadline-s must be 0 to 31536000, not \(deadlineS)")
-        }
-        submit.placementDeadlineS = deadlineS
+        try checkRanges([("--deadline-s", deadlineS, 0, 365 * 86_400)])
+        submit.placementDeadlineS = deadlineS ?? 0
         if atMostOnce { submit.spec.delivery = .atMostOnce }
         for pair in environment {
             let parts = pair.split(separator: "=", maxSplits: 1)

@@ -21,7 +21,7 @@ struct Usage: AsyncParsableCommand {
 
     @OptionGroup var controller: ControllerOptions
 
-    @Option(help: ArgumentHelp("The start of the period (default: 24h, a day ago).", valueName: "time"))
+    @Option(help: ArgumentHelp("The start of the period (24h: a day ago).", valueName: "time"))
     var since = "24h"
 
     @Option(help: ArgumentHelp("The end of the period, not included (default: now).", valueName: "time"))
