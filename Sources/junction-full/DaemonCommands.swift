@@ -555,10 +555,20 @@ struct KeygenCommand: ParsableCommand {
         discussion: "List the .pub in the controller's access file (--access); give the .key to the peer that owns it (--key). An existing key is never overwritten."
     )
 
+    @Argument(help: ArgumentHelp("The path and name of the files to write, without extension (or give it as --out).", valueName: "name"))
+    var name: String?
+
     @Option(help: ArgumentHelp("The path and name of the files to write, without extension.", valueName: "name"))
-    var out: String
+    var out: String?
+
+    func validate() throws {
+        guard (name == nil) != (out == nil) else {
+            throw ValidationError(name == nil ? "name the files to write: junction keygen NAME (or --out NAME)" : "name the files once: NAME or --out NAME, not both")
+        }
+    }
 
     func run() throws {
+        let out = out ?? name ?? ""
         do {
             let pair = try CurveKeyPair.generate()
             try pair.write(to: out)

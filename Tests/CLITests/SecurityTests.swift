@@ -42,6 +42,13 @@ struct SecurityTests {
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         let again = try await junction("keygen", "--out", "\(directory)/peer")
         #expect(again.status != 0 && again.errors.contains("never overwritten"), "\(again.errors)")
+        // The name may also come alone, as the overview's NAME.key suggests; it must come once.
+        let named = try await junction("keygen", "\(directory)/other")
+        #expect(named.status == 0 && FileManager.default.fileExists(atPath: "\(directory)/other.pub"), "\(named.errors)")
+        let unnamed = try await junction("keygen")
+        #expect(unnamed.status == 64 && unnamed.errors.contains("name the files to write"), "\(unnamed.errors)")
+        let twice = try await junction("keygen", "\(directory)/a", "--out", "\(directory)/b")
+        #expect(twice.status == 64 && twice.errors.contains("not both"), "\(twice.errors)")
     }
 
     @Test func onlyAllowedKeysTakePartEachInItsRole() async throws {
