@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClientCommands
+import Glibc
 
 /// The commands a user types most, one request of a running controller each, run here: this
 /// executable links neither Foundation nor the server libraries, so it starts in milliseconds.
@@ -18,6 +19,11 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 if let first = arguments.first, ControllerClientCommands.all.contains(where: { $0._commandName == first }) {
     ProcessLifetime.leaveConnectionsToExit()
     await QuickJunction.runAsRoot(arguments)
+}
+// The version alone needs nothing of the whole command set.
+if arguments == ["--version"] {
+    print(ControllerClientCommands.version)
+    exit(0)
 }
 if arguments.first == "bench" {
     runSibling("junction-bench", Array(arguments.dropFirst()), command: "junction bench")
