@@ -79,7 +79,8 @@ struct SimulateTrace: ParsableCommand {
 
         Trace formats: openb (Alibaba GPU v2023 pod list), philly (Microsoft Philly CSV), swf \
         (Standard Workload Format), csv (id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,\
-        gpu_models,data_gb,ingress with gpu_models separated by |).
+        gpu_models,data_gb,ingress with gpu_models separated by |). The traces are published \
+        data, not shipped with Junction: the README's "What-if simulations" section says where to get each.
 
         Examples:
           junction simulate --topology Topologies/geant2012.yaml --trace philly_trace.csv --format philly --time-scale 0.3 --plots out/
