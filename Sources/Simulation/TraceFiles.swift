@@ -9,6 +9,7 @@ public enum TraceFiles {
     /// A trace file's text, whole; a compressed one (.gz, .xz, .zst) read through the system's
     /// decompressor.
     public static func readText(_ path: String) throws(TraceFileError) -> String {
+        guard FileManager.default.isReadableFile(atPath: path) else { throw TraceFileError("cannot read \(path): no such readable file", missing: true) }
         guard let (_, tool) = decompressors.first(where: { path.hasSuffix($0.key) }) else {
             do {
                 return try String(contentsOfFile: path, encoding: .utf8)
@@ -16,7 +17,6 @@ public enum TraceFiles {
                 throw TraceFileError("cannot read \(path): \(error.localizedDescription)")
             }
         }
-        guard FileManager.default.isReadableFile(atPath: path) else { throw TraceFileError("cannot read \(path): no such readable file") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [tool, "-dc", path]
@@ -65,8 +65,11 @@ public enum TraceFiles {
 /// A trace or report file that could not be read, parsed or written.
 public struct TraceFileError: Error, CustomStringConvertible {
     public let description: String
+    /// Whether the file is not there (or not readable) at all.
+    public let missing: Bool
 
-    public init(_ description: String) {
+    public init(_ description: String, missing: Bool = false) {
         self.description = description
+        self.missing = missing
     }
 }

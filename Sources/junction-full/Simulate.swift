@@ -35,12 +35,17 @@ enum PolicyChoice: String, ExpressibleByArgument, CaseIterable {
 
 /// A trace file's text; see `TraceFiles.readText`.
 func readTraceText(_ path: String) throws -> String {
-    do { return try TraceFiles.readText(path) } catch { throw CommandFailure(error.description) }
+    do { return try TraceFiles.readText(path) } catch { throw traceFailure(error) }
 }
 
 /// A trace file parsed, a parse error naming the file.
 func readTrace<Value>(_ path: String, _ parse: (String) throws(TraceError) -> Value) throws -> Value {
-    do { return try TraceFiles.read(path, parse) } catch { throw CommandFailure(error.description) }
+    do { return try TraceFiles.read(path, parse) } catch { throw traceFailure(error) }
+}
+
+/// The traces are published data a fresh clone lacks: a missing one says where to get them.
+private func traceFailure(_ error: TraceFileError) -> CommandFailure {
+    CommandFailure(error.description + (error.missing ? " (the traces are not shipped: the README's \"What-if simulations\" section says where to get each)" : ""))
 }
 
 /// Writes a report file, creating its folder.

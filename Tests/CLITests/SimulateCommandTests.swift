@@ -141,6 +141,9 @@ struct SimulateCommandTests {
         let unknown = try await junction("simulate", "--topology", topologies.appendingPathComponent("abilene.yaml").path, "--trace", stranger, "--format", "csv")
         #expect(unknown.status != 0)
         #expect(unknown.errors.contains("names ingresses that are not nodes of abilene: Gotham"), "\(unknown.errors)")
+        // A trace a fresh clone lacks says where the published traces come from.
+        let missing = try await junction("simulate", "--topology", topologies.appendingPathComponent("abilene.yaml").path, "--trace", "philly_trace.csv", "--format", "philly")
+        #expect(missing.status != 0 && missing.errors.contains("cannot read philly_trace.csv: no such readable file") && missing.errors.contains("\"What-if simulations\""), "\(missing.errors)")
         for (extra, message) in cases {
             let result = try await JunctionProcess(base + extra).finish(within: 30)
             #expect(result.status != 0, "\(extra)")
