@@ -19,7 +19,7 @@ public struct ControllerOptions: ParsableArguments {
         given ?? ProcessInfo.processInfo.environment["JUNCTION_CONTROLLER"].flatMap { $0.isEmpty ? nil : $0 } ?? ControllerEndpoints.defaults.clients
     }
 
-    @Option(help: "Seconds to wait for an answer.")
+    @Option(parsing: .unconditional, help: "Seconds to wait for an answer.")
     var timeout: Double = 5
 
     @OptionGroup var keys: KeyOptions
@@ -27,7 +27,7 @@ public struct ControllerOptions: ParsableArguments {
     public init() {}
 
     func connect() throws -> JunctionClient {
-        guard timeout > 0 else { throw ValidationError("--timeout must be above 0") }
+        try checkTimeout(timeout)
         let endpoints = endpointList(endpoint)
         try checkEndpointList(endpoints, option: given == nil ? "$JUNCTION_CONTROLLER" : "--controller", role: "the controller's clients endpoint")
         return try JunctionClient(endpoints: endpoints, timeout: timeout, curve: keys.curve())

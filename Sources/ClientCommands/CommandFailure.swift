@@ -18,7 +18,12 @@ public func checkRanges(_ options: [(option: String, value: Double?, least: Doub
         guard value.isFinite, value >= least, value <= most else {
             // A tiny least bound stands for "above 0".
             let range = least > 0 && least < 1 ? "above 0 and at most \(compactNumber(most))" : "a number from \(compactNumber(least)) to \(compactNumber(most))"
-            throw ValidationError("\(option) must be \(range), not \(value)")
+            throw ValidationError("\(option) must be \(range), not \(compactNumber(value))")
         }
     }
+}
+
+/// A `--timeout` in seconds: above 0 and at most a day, so that it always makes a `Duration`.
+public func checkTimeout(_ seconds: Double) throws {
+    try checkRanges([("--timeout", seconds, .leastNonzeroMagnitude, 86_400)])
 }

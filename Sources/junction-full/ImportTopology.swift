@@ -51,9 +51,7 @@ struct ImportTopology: ParsableCommand {
     var check = false
 
     func validate() throws {
-        guard defaultCapacityGbps > 0, defaultLatencyMs >= 0 else {
-            throw ValidationError("--default-capacity-gbps must be above 0 and --default-latency-ms at least 0")
-        }
+        try checkRanges([("--default-capacity-gbps", defaultCapacityGbps, .leastNonzeroMagnitude, 1e6), ("--default-latency-ms", defaultLatencyMs, 0, 1e7)])
         guard check || files.count == 1 else {
             throw ValidationError("give one file to import, or use --check to check many")
         }

@@ -73,14 +73,18 @@ struct Routes: AsyncParsableCommand {
     @Option(name: .customLong("from"), help: "Ingress node.")
     var ingress: String
 
-    @Option(help: "Rank paths for moving this much data, in GB.")
+    @Option(parsing: .unconditional, help: "Rank paths for moving this much data, in GB.")
     var dataGb: Double = 0
 
-    @Option(help: "Only links with this much bandwidth available, in Gbps.")
+    @Option(parsing: .unconditional, help: "Only links with this much bandwidth available, in Gbps.")
     var minBandwidthGbps: Double = 0
 
-    @Option(help: "Further loopless paths per pool, in order of latency.")
+    @Option(parsing: .unconditional, help: "Further loopless paths per pool, in order of latency (at most 8, as the controller gives).")
     var alternatives = 0
+
+    func validate() throws {
+        try checkRanges([("--data-gb", dataGb, 0, 1e9), ("--min-bandwidth-gbps", minBandwidthGbps, 0, 1e6), ("--alternatives", Double(alternatives), 0, 8)])
+    }
 
     @Flag(help: "Print the table as JSON.")
     var json = false

@@ -14,8 +14,12 @@ struct SelfCheck: AsyncParsableCommand {
     @Option(help: "Endpoint the ROUTER binds (a wildcard port picks a free one).")
     var endpoint = "tcp://127.0.0.1:*"
 
-    @Option(help: "Seconds to wait for each reply before giving up.")
+    @Option(parsing: .unconditional, help: "Seconds to wait for each reply before giving up.")
     var timeout: Double = 5
+
+    func validate() throws {
+        try checkTimeout(timeout)
+    }
 
     func run() async throws {
         print("libzmq \(ZeroMQLibrary.version), CURVE \(ZeroMQLibrary.has("curve") ? "available" : "missing"), protocol v\(WireProtocol.version)")

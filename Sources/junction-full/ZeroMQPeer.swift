@@ -20,6 +20,10 @@ struct ZeroMQPeer: AsyncParsableCommand {
     @Option(help: "Seconds to wait for each reply.")
     var timeout: Double = 5
 
+    func validate() throws {
+        try checkTimeout(timeout)
+    }
+
     func run() async throws {
         let context = try Context()
         defer { context.terminate() }

@@ -81,6 +81,21 @@ struct PlacementCommandTests {
         }
     }
 
+    @Test func numbersOutOfRangeAreNamedNotCrashedOn() async throws {
+        let cases: [([String], String)] = [
+            (["status", "--timeout", "inf"], "--timeout must be above 0 and at most 86400, not inf"),
+            (["pools", "--timeout", "1e300"], "--timeout must be above 0 and at most 86400, not 1e+300"),
+            (["selfcheck", "--timeout", "-1"], "--timeout must be above 0 and at most 86400, not -1"),
+            (["routes", "--topology", abilene, "--from", "Seattle", "--data-gb", "inf"], "--data-gb must be a number from 0 to 1000000000, not inf"),
+            (["routes", "--topology", abilene, "--from", "Seattle", "--alternatives", "9"], "--alternatives must be a number from 0 to 8, not 9"),
+            (["topology", "import", "--default-capacity-gbps", "inf", "network.graphml"], "--default-capacity-gbps must be above 0 and at most 1000000, not inf"),
+        ]
+        for (arguments, says) in cases {
+            let result = try await JunctionProcess(arguments).finish(within: 30)
+            #expect(result.status == 64 && result.errors.contains(says), "\(arguments): \(result.status) \(result.errors)")
+        }
+    }
+
     @Test func routesListEveryPoolWithAlternatives() async throws {
         let result = try await junction("routes", "--topology", abilene, "--from", "New_York", "--alternatives", "1", "--json")
         #expect(result.status == 0, "\(result.errors)")
