@@ -97,8 +97,8 @@ public enum DataSize: Sendable, Hashable, CustomStringConvertible {
         let arguments = parts.count == 2 ? parts[1] : parts[0]
         func numbers(_ separator: Character, _ count: Int) throws(ScenarioError) -> [Double] {
             let values = arguments.split(separator: separator).compactMap { Double($0) }
-            guard values.count == count, values.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-                throw ScenarioError("data size \"\(text)\": expected \(kind) with \(count) number\(count == 1 ? "" : "s") at least 0 (fixed:10, uniform:1-100, exp:20, lognormal:10,1.5; GB)")
+            guard values.count == count, values.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= largestBytes / 1e9 }) else {
+                throw ScenarioError("data size \"\(text)\": expected \(kind) with \(count) number\(count == 1 ? "" : "s") from 0 to \(compactNumber(largestBytes / 1e9)) (fixed:10, uniform:1-100, exp:20, lognormal:10,1.5; GB)")
             }
             return values
         }
@@ -113,14 +113,23 @@ public enum DataSize: Sendable, Hashable, CustomStringConvertible {
             return .exponential(mean: try numbers(",", 1)[0] * 1e9)
         case "lognormal":
             let values = try numbers(",", 2)
+            guard values[1] <= 10 else { throw ScenarioError("data size \"\(text)\": σ must be at most 10, not \(compactNumber(values[1]))") }
             return .logNormal(median: values[0] * 1e9, sigma: values[1])
         default:
             throw ScenarioError("data size \"\(text)\": \(kind) is not fixed, uniform, exp or lognormal")
         }
     }
 
+    /// The most input a job is given, in bytes (10^9 GB): an exponential's or a log-normal's tail
+    /// is cut there, so that a size is always a number a request can carry.
+    public static let largestBytes = 1e18
+
     /// One size, in bytes.
     public func draw(using generator: inout some RandomNumberGenerator) -> Double {
+        min(unbounded(using: &generator), Self.largestBytes)
+    }
+
+    private func unbounded(using generator: inout some RandomNumberGenerator) -> Double {
         switch self {
         case .fixed(let bytes):
             return bytes

@@ -162,13 +162,12 @@ struct SimulateTrace: ParsableCommand {
     var json = false
 
     func validate() throws {
-        for scale in timeScale { guard scale > 0, scale.isFinite else { throw ValidationError("--time-scale must be above 0, not \(scale)") } }
+        // Bounded above too: a demand becomes a count of jobs, and the others durations and rates.
+        try checkRanges(timeScale.map { ("--time-scale", $0, .leastNonzeroMagnitude, 1e6) } + demand.map { ("--demand", $0, .leastNonzeroMagnitude, 1_000) }
+            + [("--transfer-gbps", transferGbps, 0, 1e6), ("--latency-budget-ms", latencyBudgetMs, .leastNonzeroMagnitude, 1e7)])
         guard (1...1_000).contains(seeds) else { throw ValidationError("--seeds must be 1 to 1000, not \(seeds)") }
         if sweeping, jobsOutput != nil { throw ValidationError("--jobs-output takes one run: give one --time-scale, one --demand and --seeds 1") }
-        for scale in demand { guard scale > 0, scale.isFinite else { throw ValidationError("--demand must be above 0, not \(scale)") } }
-        guard transferGbps >= 0, transferGbps.isFinite else { throw ValidationError("--transfer-gbps must be at least 0") }
         guard (0...1).contains(budgetShare) else { throw ValidationError("--budget-share must be between 0 and 1") }
-        if let latencyBudgetMs { guard latencyBudgetMs > 0, latencyBudgetMs.isFinite else { throw ValidationError("--latency-budget-ms must be above 0") } }
         if let limit { guard limit > 0 else { throw ValidationError("--limit must be above 0") } }
         if let output { guard output.hasSuffix(".json") || output.hasSuffix(".csv") else { throw ValidationError("--output must end in .json or .csv") } }
         if let jobsOutput { guard jobsOutput.hasSuffix(".csv") else { throw ValidationError("--jobs-output must end in .csv") } }

@@ -133,7 +133,9 @@ struct SimulateCommandTests {
             (["--ingress", "Mars=2"], "neither a node nor a region"),
             (["--data", "gamma:3"], "gamma is not fixed, uniform, exp or lognormal"),
             (["--output", "report.txt"], "--output must end in .json or .csv"),
-            (["--time-scale", "1", "0"], "--time-scale must be above 0, not 0.0"),
+            (["--time-scale", "1", "0"], "--time-scale must be above 0 and at most 1000000, not 0"),
+            (["--demand", "1e300"], "--demand must be above 0 and at most 1000, not 1e+300"),
+            (["--data", "fixed:1e300"], "expected fixed with 1 number from 0 to 1000000000"),
             (["--seeds", "0"], "--seeds must be 1 to 1000, not 0"),
         ]
         let stranger = try temporaryFile("id,arrival_s,runtime_s,cpu_cores,memory_gib,gpus,gpu_models,data_gb,ingress\na,1,5,1,,,,,Gotham\n", suffix: ".csv")

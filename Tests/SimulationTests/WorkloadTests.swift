@@ -34,7 +34,7 @@ struct WorkloadTests {
         #expect(try DataSize.parse("uniform:1-3") == .uniform(1e9, 3e9))
         #expect(try DataSize.parse("exp:5") == .exponential(mean: 5e9))
         #expect(try DataSize.parse("lognormal:10,1.5") == .logNormal(median: 10e9, sigma: 1.5))
-        for text in ["uniform:3-1", "exp:", "gamma:1", "lognormal:10", "-4", "", ":", "fixed:"] {
+        for text in ["uniform:3-1", "exp:", "gamma:1", "lognormal:10", "-4", "", ":", "fixed:", "fixed:1e300", "uniform:1-1e300", "lognormal:10,50"] {
             #expect(throws: ScenarioError.self, "\(text)") { try DataSize.parse(text) }
         }
         var generator = SeededGenerator(seed: 3)
@@ -44,6 +44,9 @@ struct WorkloadTests {
         #expect(abs(exponential.reduce(0, +) / 20_000 - 5e9) < 0.15e9)
         let logNormal = (0..<20_000).map { _ in DataSize.logNormal(median: 10e9, sigma: 1).draw(using: &generator) }.sorted()
         #expect(abs(logNormal[10_000] - 10e9) < 0.6e9, "the median")
+        // A tail is cut at the most a request can carry, rather than drawn as a number past it.
+        let heavy = (0..<1_000).map { _ in DataSize.logNormal(median: 1e18, sigma: 10).draw(using: &generator) }
+        #expect(heavy.allSatisfy { $0 <= DataSize.largestBytes } && heavy.contains(DataSize.largestBytes))
     }
 
     @Test func failuresNameAPoolOrALink() throws {
