@@ -11,6 +11,14 @@ struct CommandTests {
         #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
     }
 
+    @Test func helpStatesEachDefaultOnce() async throws {
+        for command in ["submit", "usage", "status", "pools", "place", "routes", "watch", "controller", "pool", "keygen"] {
+            let help = try await junction(command, "--help")
+            let text = help.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            #expect(help.status == 0 && !text.contains("(default: the controller's). (default:") && !text.contains("(default: 24h, a day ago)"), "\(command): \(text)")
+        }
+    }
+
     @Test func helpListsTheSubcommands() async throws {
         let result = try await junction("--help")
         #expect(result.status == 0)
