@@ -162,7 +162,7 @@ extension ControllerCore {
                 leaseExpiresMs: unixMs(lease.expiresAt), attempt: job.attempts
             )
             sendPool(candidate.pool, .dispatch(message))
-            let estimate = candidate.estimate.runtimeS > 0 ? "estimated done in \(format(candidate.estimate.completionS)) s" : "\(format(candidate.estimate.latencyMs)) ms away"
+            let estimate = candidate.estimate.runtimeS > 0 ? "estimated done in \(duration(candidate.estimate.completionS))" : "\(format(candidate.estimate.latencyMs)) ms away"
             transition(id, to: .dispatched, reason: "to \(candidate.pool) via \(candidate.path.joined(separator: " → ")), \(estimate)")
         }
     }
