@@ -55,7 +55,7 @@ extension ControllerCore {
             do {
                 let table = try engine.routingTable(
                     from: query.ingress, dataBytes: query.dataBytes, minimumGbps: query.minBandwidthGbps,
-                    alternatives: min(max(query.alternatives, 0), 8), now: time.seconds
+                    alternatives: min(max(query.alternatives, 0), PlacementEngine.maximumRouteAlternatives), now: time.seconds
                 )
                 if query.dataBytes == 0, query.minBandwidthGbps == 0, query.alternatives == 0 { answeredRoutes(table) }
                 let rows = table.rows.sorted { $0.pool < $1.pool }

@@ -76,6 +76,9 @@ public struct RoutingTableDiff: Sendable, Hashable {
 }
 
 extension PlacementEngine {
+    /// The most further paths per pool a routing table lists.
+    public static let maximumRouteAlternatives = 8
+
     /// The combined routing table from `ingress`: for every pool, the best path for `dataBytes`
     /// (the quickest path; the lowest-latency path with no data) over links with
     /// `minimumGbps` available, beside the pool's live capacity.

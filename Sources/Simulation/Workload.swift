@@ -1,4 +1,5 @@
 import Foundation
+import Placement
 import Topology
 
 /// A scenario option that could not be understood, with what was expected.
@@ -120,9 +121,9 @@ public enum DataSize: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The most input a job is given, in bytes (10^9 GB): an exponential's or a log-normal's tail
-    /// is cut there, so that a size is always a number a request can carry.
-    public static let largestBytes = 1e18
+    /// The most input a job is given, in bytes: an exponential's or a log-normal's tail is cut
+    /// there, so that a size is always a number a request can carry.
+    public static let largestBytes = PlacementEngine.limits.dataBytes
 
     /// One size, in bytes.
     public func draw(using generator: inout some RandomNumberGenerator) -> Double {

@@ -82,12 +82,16 @@ struct Routes: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Further loopless paths per pool, in order of latency (at most 8, as the controller gives).")
     var alternatives = 0
 
-    func validate() throws {
-        try checkRanges([("--data-gb", dataGb, 0, 1e9), ("--min-bandwidth-gbps", minBandwidthGbps, 0, 1e6), ("--alternatives", Double(alternatives), 0, 8)])
-    }
-
     @Flag(help: "Print the table as JSON.")
     var json = false
+
+    func validate() throws {
+        let limits = PlacementEngine.limits
+        try checkRanges([
+            ("--data-gb", dataGb, 0, limits.dataBytes / 1e9), ("--min-bandwidth-gbps", minBandwidthGbps, 0, limits.bandwidthGbps),
+            ("--alternatives", Double(alternatives), 0, Double(PlacementEngine.maximumRouteAlternatives)),
+        ])
+    }
 
     struct RowJSON: Encodable {
         var pool: String

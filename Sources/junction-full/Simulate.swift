@@ -163,8 +163,9 @@ struct SimulateTrace: ParsableCommand {
 
     func validate() throws {
         // Bounded above too: a demand becomes a count of jobs, and the others durations and rates.
+        let limits = PlacementEngine.limits
         try checkRanges(timeScale.map { ("--time-scale", $0, .leastNonzeroMagnitude, 1e6) } + demand.map { ("--demand", $0, .leastNonzeroMagnitude, 1_000) }
-            + [("--transfer-gbps", transferGbps, 0, 1e6), ("--latency-budget-ms", latencyBudgetMs, .leastNonzeroMagnitude, 1e7)])
+            + [("--transfer-gbps", transferGbps, 0, limits.bandwidthGbps), ("--latency-budget-ms", latencyBudgetMs, .leastNonzeroMagnitude, limits.latencyMs)])
         guard (1...1_000).contains(seeds) else { throw ValidationError("--seeds must be 1 to 1000, not \(seeds)") }
         if sweeping, jobsOutput != nil { throw ValidationError("--jobs-output takes one run: give one --time-scale, one --demand and --seeds 1") }
         guard (0...1).contains(budgetShare) else { throw ValidationError("--budget-share must be between 0 and 1") }
