@@ -161,6 +161,6 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["ControllerCore", "JunctionClient", "PoolAgentCore", "Services", "Wire", "ZeroMQ", "Yams", "TestSupport"], exclude: ["Slurm"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"]),
         .target(name: "TestSupport", path: "Tests/Support"),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "ControllerCore", "Placement", "Topology", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

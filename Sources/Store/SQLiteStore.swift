@@ -27,6 +27,19 @@ public final class SQLiteStore: ControllerStore {
         }
         do {
             database = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StoreError("cannot open the job store \(path): \(error)")
+        }
+        // A newer junction's store is refused, not written to: this version would keep jobs
+        // without what the newer one added, and a later upgrade would read them as complete.
+        let unknown = try? database.read { db in
+            let known = Set(Self.migrator.migrations)
+            return try Self.migrator.appliedIdentifiers(db).subtracting(known).sorted()
+        }
+        if let unknown, !unknown.isEmpty {
+            throw StoreError("the job store \(path) was written by a newer junction (schema \(unknown.joined(separator: ", ")), which this one does not know); upgrade junction, or point --state at another directory")
+        }
+        do {
             try Self.migrator.migrate(database)
         } catch {
             throw StoreError("cannot open the job store \(path): \(error)")
@@ -111,6 +124,16 @@ public final class SQLiteStore: ControllerStore {
     }
 
     public func commit(jobs: [StoredJob], counters: DurableCounters?) throws {
+        do {
+            try commitBatch(jobs, counters)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw StoreError("cannot write the job store \(path): its disk is full (\(error)); free space there and start the controller again")
+        } catch {
+            throw StoreError("cannot write the job store \(path): \(error)")
+        }
+    }
+
+    private func commitBatch(_ jobs: [StoredJob], _ counters: DurableCounters?) throws {
         // The transaction's two statements are prepared once: through `write`, GRDB would parse
         // BEGIN and COMMIT again on every commit, about a sixth of a one-job commit's time.
         try database.writeWithoutTransaction { db in

@@ -1,5 +1,6 @@
 import ControllerCore
 import Foundation
+import GRDB
 import Placement
 import Store
 import TestSupport
@@ -103,6 +104,54 @@ struct SQLiteStoreTests {
         let file = directory + "/jobs.sqlite"
         let notADirectory = #expect(throws: StoreError.self) { try SQLiteStore(directory: file) }
         #expect(notADirectory?.message.contains("is not a directory") == true)
+    }
+
+    @Test func aStoreWrittenByANewerJunctionIsRefusedUntouched() throws {
+        let directory = try stateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let store = try SQLiteStore(directory: directory)
+            _ = try store.recover(nowMs: 1_000, idempotencyWindowS: 60)
+            try store.commit(jobs: [record(1, .accepted)], counters: nil)
+        }
+        let path = directory + "/jobs.sqlite"
+        do {
+            let newer = try DatabaseQueue(path: path)
+            try newer.write { try $0.execute(sql: "INSERT INTO grdb_migrations(identifier) VALUES ('v99-newer')") }
+        }
+        let refusal = #expect(throws: StoreError.self) { try SQLiteStore(directory: directory) }
+        #expect(refusal?.message.contains("written by a newer junction (schema v99-newer") == true, "\(refusal?.message ?? "")")
+        let after = try DatabaseQueue(path: path)
+        let jobs = try after.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM jobs") }
+        let migrations = try after.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier") }
+        #expect(jobs == 1 && migrations == ["v1", "v2-owner", "v3-ended", "v99-newer"])
+    }
+
+    @Test func aFullDiskStopsTheCommitsAndLosesNothingCommittedBeforeIt() throws {
+        let disk = try SmallDisk.mount(kibibytes: 512)
+        defer { disk.remove() }
+        let directory = disk.directory + "/state"
+        var committed = 0
+        do {
+            let store = try SQLiteStore(directory: directory)
+            _ = try store.recover(nowMs: 1_000, idempotencyWindowS: 60)
+            var failure: StoreError?
+            while failure == nil, committed < 10_000 {
+                do {
+                    try store.commit(jobs: [record(UInt64(committed + 1), .accepted)], counters: nil)
+                    committed += 1
+                } catch let error as StoreError {
+                    failure = error
+                }
+            }
+            #expect(failure?.message.contains("\(directory)/jobs.sqlite: its disk is full") == true, "\(failure?.message ?? "no failure in \(committed) commits")")
+        }
+        try disk.grow(to: 8_192)
+        let store = try SQLiteStore(directory: directory)
+        let recovered = try store.recover(nowMs: 2_000, idempotencyWindowS: 60)
+        #expect(recovered.jobs.count == committed && committed > 0)
+        #expect(recovered.jobs.last?.job.id == "job-\(committed)")
+        try store.commit(jobs: [record(UInt64(committed + 1), .accepted)], counters: nil)
     }
 
     @Test(arguments: ["sqlite", "postgres"]) func finishedJobsAreServedInPagesAndByID(kind: String) throws {
