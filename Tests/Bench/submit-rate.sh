@@ -22,17 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$junction" controller --topology Topologies/abilene.yaml --state "$work/state" --log-level warning \
-    --pools 'tcp://127.0.0.1:*' --clients 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' >"$work/controller.out" 2>"$work/controller.err" &
-pids+=($!)
-for _ in $(seq 100); do grep -q "events " "$work/controller.out" 2>/dev/null && break; sleep 0.1; done
-endpoint() { awk -v name="$1" '$1 == name { print $NF }' "$work/controller.out"; }
-pools=$(endpoint pools)
-clients=$(endpoint clients)
-[[ -n "$clients" ]] || { echo "submit-rate.sh: the controller did not start:" >&2; cat "$work/controller.err" >&2; exit 1; }
-"$junction" pool --id bench --node New_York --pools "$pools" --cpu 100000 --memory-gib 1000 --work-dir "$work/jobs" --log-level warning >"$work/pool.out" 2>"$work/pool.err" &
-pids+=($!)
-for _ in $(seq 100); do "$junction" pools --controller "$clients" --json 2>/dev/null | grep -q '"bench"' && break; sleep 0.1; done
+source Tests/Bench/local-pool.sh
 
 rate() { python3 -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.1f}')" "$1" "$2"; }
 

@@ -133,6 +133,14 @@ struct SystemTests {
             #expect(quick.status == 0 && steps.last == 3 && zip(steps, steps.dropFirst()).allSatisfy { $0 <= $1 }, "\(quick.output)")
         }
 
+        // An executable file that is no program fails in the started child, which says why.
+        let script = try temporaryFile("echo this file has no interpreter line\n", suffix: ".sh")
+        chmod(script, 0o755)
+        let unstartable = try await controller.client("submit", "--from", "users", "--cpu", "1", "--wait", "--", script)
+        #expect(unstartable.status != 0)
+        let unstarted = try await controller.job("job-10")
+        #expect((unstarted["message"] as? String ?? "").contains("could not start: cannot start \(script): Exec format error"), "\(unstarted)")
+
         for process in [far, nearRegister, controller.process] { process.signal(SIGTERM) }
         #expect(try await controller.process.finish(within: 10).status == 0, "the controller shuts down cleanly on SIGTERM")
         #expect(try await nearRegister.finish(within: 10).status == 0, "the agent shuts down cleanly on SIGTERM")
