@@ -154,6 +154,9 @@ struct Submit: AsyncParsableCommand {
     @Flag(help: "Never run the job again once it may have started: if its pool is lost, it fails instead of being placed again.")
     var atMostOnce = false
 
+    @Option(help: ArgumentHelp("Make this submit count once: another submit with the same key within a day names the first one's job instead of making a new job, so a script may repeat a submit whose answer it did not get. At most 256 bytes.", valueName: "key"))
+    var idempotencyKey: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -164,6 +167,9 @@ struct Submit: AsyncParsableCommand {
         guard !command.isEmpty else { throw ValidationError("give the command after --, such as: -- /bin/echo hello") }
         // A job runs on at least part of a core; 0 would let a pool take jobs without end.
         guard placement.cpu > 0 else { throw ValidationError("--cpu must be above 0 for a job: the cores it runs on (fractions allowed)") }
+        if let key = idempotencyKey, key.isEmpty || key.utf8.count > 256 {
+            throw ValidationError("--idempotency-key must be 1 to 256 bytes, not \(key.utf8.count)")
+        }
     }
 
     func run() async throws {
@@ -176,6 +182,7 @@ struct Submit: AsyncParsableCommand {
         try checkRanges([("--deadline-s", deadlineS, 0, 365 * 86_400)])
         submit.placementDeadlineS = deadlineS ?? 0
         if atMostOnce { submit.spec.delivery = .atMostOnce }
+        if let idempotencyKey { submit.idempotencyKey = idempotencyKey }
         for pair in environment {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else { throw ValidationError("--env takes KEY=VALUE; got \(pair)") }
@@ -192,7 +199,24 @@ struct Submit: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error.description)
         }
-        if !json {
+        func status() async throws -> Junction_V1_JobInfo {
+            var status = Junction_V1_StatusRequest()
+            status.jobIds = [reply.jobID]
+            do {
+                guard let first = try await client.status(status).jobs.first else { throw CommandFailure("the controller does not know \(reply.jobID)") }
+                return first
+            } catch let error as ClientError {
+                throw CommandFailure(error.description)
+            }
+        }
+        // No pool named: the submit repeated an idempotency key (the reply names the first
+        // submit's job), or the job waits for a pool (pools rejoining a restarted controller).
+        var pool = reply.placement.winner.pool
+        if !reply.hasPlacement || pool.isEmpty {
+            let info = try await status()
+            pool = info.pool
+            if !json { print(reply.hasPlacement ? progressLine(info) : "\(reply.jobID) was submitted before under this idempotency key: \(progressLine(info))") }
+        } else if !json {
             let winner = reply.placement.winner
             // Without a runtime the completion time is only the input's arrival: not an estimate.
             let estimate = winner.estimate.runtimeS > 0 ? "estimated done in \(duration(winner.estimate.completionS))" : "no completion estimate without --runtime-s"
@@ -206,18 +230,8 @@ struct Submit: AsyncParsableCommand {
             }
         }
         guard wait else {
-            if json { print(try jsonText(["job": reply.jobID, "pool": reply.placement.winner.pool])) }
+            if json { print(try jsonText(["job": reply.jobID, "pool": pool])) }
             return
-        }
-        func status() async throws -> Junction_V1_JobInfo {
-            var status = Junction_V1_StatusRequest()
-            status.jobIds = [reply.jobID]
-            do {
-                guard let first = try await client.status(status).jobs.first else { throw CommandFailure("the controller does not know \(reply.jobID)") }
-                return first
-            } catch let error as ClientError {
-                throw CommandFailure(error.description)
-            }
         }
         // Events carry each change as it happens; a status request now and then covers what a
         // subscriber can miss (events sent before the subscription reached the controller, or

@@ -47,7 +47,9 @@ extension ControllerCore {
 
     /// Creates a job from a submit: placed, leased and dispatched, or an error reply.
     mutating func submit(_ submit: Submission) -> ClientReply {
-        if !submit.idempotencyKey.isEmpty, let existing = idempotency[submit.idempotencyKey] {
+        // Each submitter's keys are its own: the same key from another never names its job.
+        let idempotencyKey = submit.idempotencyKey.isEmpty || submit.spec.owner.isEmpty ? submit.idempotencyKey : "\(submit.spec.owner)\u{1F}\(submit.idempotencyKey)"
+        if !idempotencyKey.isEmpty, let existing = idempotency[idempotencyKey] {
             return .submitted(SubmitResult(jobID: existing, placement: nil, leaseID: jobs[existing]?.lease))
         }
         guard !submit.spec.command.isEmpty else {
@@ -97,12 +99,12 @@ extension ControllerCore {
         if spec.runtimeEstimateS == 0 { spec.runtimeEstimateS = request.runtimeS }
         var job = Job(id: id, spec: spec, request: request, submittedMs: time.unixMs, updatedMs: time.unixMs)
         job.number = nextJobNumber - 1
-        job.idempotencyKey = submit.idempotencyKey
+        job.idempotencyKey = idempotencyKey
         job.placementDeadline = time.seconds + (submit.placementDeadlineS > 0 ? submit.placementDeadlineS : configuration.placementDeadlineS)
         jobs[id] = job
-        if !submit.idempotencyKey.isEmpty {
-            idempotency[submit.idempotencyKey] = id
-            idempotencyExpiry.append((submit.idempotencyKey, time.seconds + configuration.idempotencyWindowS))
+        if !idempotencyKey.isEmpty {
+            idempotency[idempotencyKey] = id
+            idempotencyExpiry.append((idempotencyKey, time.seconds + configuration.idempotencyWindowS))
         }
         transition(id, to: .accepted, reason: "submitted from \(request.ingress)")
         if let winner {

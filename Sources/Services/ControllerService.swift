@@ -604,7 +604,10 @@ final class ControllerOwner: @unchecked Sendable {
         case (.cancelFinished, .jobs(let jobs, _)):
             return .cancelled(jobs.first)
         case (_, .jobs(let jobs, let next)):
-            return .jobs(jobs, nextCursor: next)
+            // A job this controller still holds is shown as it holds it: not every change is
+            // committed (a waiting job's latest reason is not), and a listing must agree with
+            // `status job-N`, which memory answers.
+            return .jobs(jobs.map { core.job($0.id) ?? $0 }, nextCursor: next)
         }
     }
 

@@ -154,4 +154,35 @@ struct DurabilityTests {
         let done = try await controller.waitForJob("job-1", state: "succeeded", within: 30)
         #expect(done["pool"] as? String == "far-1")
     }
+
+    @Test func aSubmitAcceptedToWaitAndARepeatedKeySayWhereTheJobIs() async throws {
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let first = try await RunningController.start(topology: topology)
+        first.process.signal(SIGTERM)
+        let stopped = try await first.process.finish(within: 10)
+        #expect(stopped.status == 0, "\(stopped.errors)")
+        // Restarted with a liveness window of a minute: for a minute and more, a submit that fits
+        // nowhere is accepted to wait for the pools rejoining, not refused.
+        let controller = try await RunningController.start(topology: topology, extra: ["--liveness-ms", "60000"], state: first.state)
+        defer { controller.process.signal(SIGKILL) }
+
+        let waiting = try await controller.client("submit", "--from", "users", "--cpu", "1", "--", "/bin/true")
+        #expect(waiting.status == 0 && waiting.output.hasPrefix("job-1 accepted: waiting: no pool is registered"), "[\(waiting.output)] \(waiting.errors)")
+        // The listing, answered from the store, agrees with memory on the latest reason.
+        let listing = try await controller.client("status", "--json")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(listing.output.utf8)) as? [[String: Any]])
+        let message = rows.first?["message"] as? String
+        #expect(message?.hasPrefix("waiting: no pool is registered") == true, "\(rows)")
+
+        let keyed = try await controller.client("submit", "--from", "users", "--cpu", "1", "--idempotency-key", "nightly-7", "--", "/bin/true")
+        #expect(keyed.output.hasPrefix("job-2 accepted: waiting"), "\(keyed.output) \(keyed.errors)")
+        let repeated = try await controller.client("submit", "--from", "users", "--cpu", "1", "--idempotency-key", "nightly-7", "--", "/bin/true")
+        #expect(repeated.status == 0 && repeated.output.hasPrefix("job-2 was submitted before under this idempotency key: job-2 accepted: waiting"), "\(repeated.output) \(repeated.errors)")
+        let repeatedJSON = try await controller.client("submit", "--from", "users", "--cpu", "1", "--idempotency-key", "nightly-7", "--json", "--", "/bin/true")
+        #expect(repeatedJSON.output.contains("\"job\" : \"job-2\""), "\(repeatedJSON.output)")
+        let empty = try await controller.client("submit", "--from", "users", "--idempotency-key", "", "--", "/bin/true")
+        #expect(empty.status != 0 && empty.errors.contains("--idempotency-key must be 1 to 256 bytes, not 0"), "\(empty.errors)")
+        let statuses = try await controller.client("status", "--json")
+        #expect((try JSONSerialization.jsonObject(with: Data(statuses.output.utf8)) as? [[String: Any]])?.count == 2, "two jobs, not four: \(statuses.output)")
+    }
 }

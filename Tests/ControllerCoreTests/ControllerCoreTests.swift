@@ -400,6 +400,27 @@ struct ControllerCoreTests {
         #expect(reply?.problems == problems)
     }
 
+    @Test func aRepeatedIdempotencyKeyNamesTheFirstJobAndEachSubmitterHasItsOwnKeys() throws {
+        var configuration = ControllerConfiguration()
+        configuration.access = AccessPolicy(pools: ["east-agent": ["east-1"]], clients: ["alice": .submit, "bob": .submit])
+        var harness = Harness()
+        harness.core = ControllerCore(topology: twoSites(), configuration: configuration)
+        let registration = PoolRegistration(poolID: "east-1", node: "east", total: Resources(cpuCores: 8, memoryBytes: 64 << 30))
+        _ = harness.send(.fromPool(peer: Array("e".utf8), correlationID: 1, .register(registration), caller: "east-agent"))
+        func submit(key: String, as caller: String) -> SubmitResult? {
+            let submission = Submission(request: PlacementRequest(ingress: "in", cpuCores: 1), spec: JobSpec(command: "/bin/true"), idempotencyKey: key)
+            for case .reply(_, _, .submitted(let result)) in harness.send(.fromClient(ClientAddress(frames: [[2]]), correlationID: 3, .submit(submission), caller: caller)) { return result }
+            return nil
+        }
+        let first = try #require(submit(key: "nightly-7", as: "alice"))
+        #expect(first.placement?.winner?.pool == "east-1")
+        let again = try #require(submit(key: "nightly-7", as: "alice"))
+        #expect(again.jobID == first.jobID && again.placement == nil, "the first job, placed once")
+        let other = try #require(submit(key: "nightly-7", as: "bob"))
+        #expect(other.jobID != first.jobID && other.placement?.winner != nil, "another submitter's same key is another job")
+        #expect(harness.dispatches(to: "e", in: harness.actions).map(\.jobID) == [first.jobID, other.jobID])
+    }
+
     @Test func keysAreHeldToTheirPoolsAndRoles() throws {
         var configuration = ControllerConfiguration()
         configuration.access = AccessPolicy(pools: ["east-agent": ["east-1"]], clients: ["alice": .submit, "bob": .submit, "eve": .observer, "ops": .operator], tenants: ["alice": "lab"])
