@@ -201,21 +201,22 @@ struct ControllerCommand: AsyncParsableCommand {
             throw CommandFailure("cannot listen: \(error); is another controller running on these ports? Pick others with --pools, --clients and --events")
         }
         let service = assembly.controller
-        print("controller: \(loaded.name), \(loaded.nodes.count) nodes, \(loaded.links.count) links, \(loaded.pools.count) declared pools")
-        print("  store   \(storeText)")
-        print("  pools   \(service.endpoints.pools)")
-        print("  clients \(service.endpoints.clients)")
-        print("  events  \(service.endpoints.events)")
+        var banner = [
+            "controller: \(loaded.name), \(loaded.nodes.count) nodes, \(loaded.links.count) links, \(loaded.pools.count) declared pools",
+            "  store   \(storeText)",
+            "  pools   \(service.endpoints.pools)",
+            "  clients \(service.endpoints.clients)",
+            "  events  \(service.endpoints.events)",
+        ]
         if let security {
-            print("  keys    CURVE, server key \(security.keyPair.publicKey); \(security.policy.pools.count) pool and \(security.policy.clients.count) client keys allowed")
+            banner.append("  keys    CURVE, server key \(security.keyPair.publicKey); \(security.policy.pools.count) pool and \(security.policy.clients.count) client keys allowed")
         }
-        fflush(nil)
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
         hangup.setEventHandler { service.reload() }
         hangup.resume()
         if let server = assembly.admin { announce(server, logger: logger) }
-        let group = ServiceGroup(configuration: .init(services: assembly.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [Banner(lines: banner)] + assembly.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         hangup.cancel()
     }
@@ -306,6 +307,20 @@ struct AdminOptions: ParsableArguments {
 
 /// Prints where the admin endpoint listens once it does, and warns when it is reachable beyond
 /// this machine: it has no keys of its own.
+/// Prints what a daemon serves once its service group handles SIGTERM and SIGINT, so that a
+/// signal sent on seeing these lines (as a service manager or a test does) stops the daemon
+/// gracefully instead of killing it; then waits for the shutdown. First in the group, so it
+/// stops last.
+struct Banner: Service {
+    let lines: [String]
+
+    func run() async throws {
+        for line in lines { print(line) }
+        fflush(nil)
+        try? await gracefulShutdown()
+    }
+}
+
 func announce(_ server: AdminServer, dashboard: Bool = true, logger: Logger) {
     if !server.address.isLoopback {
         logger.warning("the admin endpoint \(server.address) is reachable beyond this machine and asks no key: anyone who reaches it reads metrics\(dashboard ? ", jobs and the network" : "")")
@@ -491,9 +506,8 @@ struct PoolCommand: AsyncParsableCommand {
             curve: keys.curve(), metrics: export, slurm: slurm
         )
         let source = executor == .slurm ? " in Slurm\(partition.map { " partition \($0)" } ?? "")" : ""
-        print("pool \(id): \(decimal(service.capacity.cpuCores)) cores, \(decimal(service.capacity.memoryGiB)) GiB\(gpuText(service.capacity.gpus))\(source); controller \(controllers.joined(separator: ", "))")
-        fflush(nil)
-        var services: [any Service] = [service]
+        let banner = "pool \(id): \(decimal(service.capacity.cpuCores)) cores, \(decimal(service.capacity.memoryGiB)) GiB\(gpuText(service.capacity.gpus))\(source); controller \(controllers.joined(separator: ", "))"
+        var services: [any Service] = [Banner(lines: [banner]), service]
         if let adminAddress, let export {
             let server = AdminServer(address: adminAddress, source: AgentAdmin(service: service, export: export), logger: logger)
             services.append(server)

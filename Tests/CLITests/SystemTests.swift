@@ -342,6 +342,28 @@ struct SystemTests {
         #expect(unknown.status != 0 && unknown.errors.contains("job-99"), "\(unknown.errors)")
     }
 
+    @Test func aDaemonSignalledAsSoonAsItPrintsWhatItServesStopsGracefully() async throws {
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        // Five of each: before, the banner came before the signal handling and about half of
+        // such stops were deaths by SIGTERM.
+        for _ in 0..<5 {
+            let controller = try await RunningController.start(topology: topology)
+            controller.process.signal(SIGTERM)
+            let stopped = try await controller.process.finish(within: 20)
+            #expect(stopped.status == 0, "\(stopped.errors)")
+            try? FileManager.default.removeItem(atPath: controller.state)
+        }
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        for _ in 0..<5 {
+            let pool = try JunctionProcess(["pool", "--id", "near-1", "--node", "near", "--pools", "tcp://127.0.0.1:9", "--cpu", "1", "--memory-gib", "1", "--work-dir", work])
+            _ = try await pool.waitForOutput("pool near-1")
+            pool.signal(SIGTERM)
+            let stopped = try await pool.finish(within: 20)
+            #expect(stopped.status == 0, "\(stopped.errors)")
+        }
+    }
+
     @Test func badInputLeavesTheControllerServing() async throws {
         let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
         let controller = try await RunningController.start(topology: topology)
