@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "Services",
             dependencies: [
-                "CSpawn", "ControllerCore", "ControllerWire", "Observability", "PoolAgentCore", "Store", "Topology", "TopologyWire", "Wire", "ZeroMQ", "Yams",
+                "CSpawn", "ControllerCore", "ControllerWire", "Observability", "PoolAgentCore", "Store", "Topology", "TopologyWire", "Wire", "Wording", "ZeroMQ", "Yams",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -123,7 +123,8 @@ func plannedDone(_ job: Junction_V1_JobInfo, nowMs: Int64) -> String? {
 /// A line for a job's progress: its message already starts with the state's own word when it
 /// reads "failed on ...", so the state is not said twice.
 func progressLine(_ info: Junction_V1_JobInfo) -> String {
-    info.message.hasPrefix(info.state.name) ? "\(info.jobID) \(info.message)" : "\(info.jobID) \(info.state.name): \(info.message)"
+    let message = printableText(info.message)
+    return message.hasPrefix(info.state.name) ? "\(info.jobID) \(message)" : "\(info.jobID) \(info.state.name): \(message)"
 }
 
 struct Submit: AsyncParsableCommand {

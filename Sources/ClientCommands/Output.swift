@@ -38,6 +38,8 @@ public func csvField(_ text: String) -> String {
 
 /// Left-aligned columns with a header row.
 public func table(header: [String], rows: [[String]], indent: String = "") -> String {
+    // Cells may hold what others wrote (job names, commands, messages quoting a job's output).
+    let rows = rows.map { $0.map(printableText) }
     var widths = header.map(\.count)
     for row in rows {
         for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }

@@ -7,6 +7,7 @@ import Foundation
 #endif
 import JunctionClient
 import Wire
+import Wording
 import ZeroMQ
 
 /// `junction watch`: follows the controller's events (the zguide Clone pattern).
@@ -109,13 +110,13 @@ struct Watch: AsyncParsableCommand {
                     if json {
                         print(try jsonText(EventJSON(sequence: event.sequence, topic: topicText, kind: "job", job: job.jobID, pool: job.pool, state: job.state.name, reason: job.reason), oneLine: true))
                     } else {
-                        print("#\(event.sequence) \(job.jobID) \(job.state.name)\(job.pool.isEmpty ? "" : " on \(job.pool)"): \(job.reason)")
+                        print("#\(event.sequence) \(job.jobID) \(job.state.name)\(job.pool.isEmpty ? "" : " on \(job.pool)"): \(printableText(job.reason))")
                     }
                 case .pool(let pool):
                     if json {
                         print(try jsonText(EventJSON(sequence: event.sequence, topic: topicText, kind: "pool", pool: pool.pool.poolID, state: pool.pool.state.name, reason: pool.reason), oneLine: true))
                     } else {
-                        print("#\(event.sequence) pool \(pool.pool.poolID) \(pool.pool.state.name): \(pool.reason)")
+                        print("#\(event.sequence) pool \(pool.pool.poolID) \(pool.pool.state.name): \(printableText(pool.reason))")
                     }
                 case .route(let delta):
                     if !json { print("#\(event.sequence) routes from \(delta.ingress): version \(delta.toVersion), \(delta.upserted.count) rows changed, \(delta.removed.count) removed") }

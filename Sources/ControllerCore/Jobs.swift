@@ -346,7 +346,8 @@ extension ControllerCore {
             }
             jobs[job.id]?.lease = nil
             waitingDirty = true
-            let detail = update.message.isEmpty ? "" : ": \(update.message)"
+            // The pool's words may quote a job's output: shown to operators, kept printable.
+            let detail = update.message.isEmpty ? "" : ": \(printableText(update.message))"
             let reason: String = switch update.state {
             case .succeeded: "finished on \(pool) with exit code 0"
             // A negative code is no exit code (a signal, or no start): the agent's words say what.

@@ -1,6 +1,7 @@
 import Foundation
 import PoolAgentCore
 import Wire
+import Wording
 
 /// Where a pool agent's jobs run: local processes, or a batch system such as Slurm.
 protocol JobExecutor: AnyObject, Sendable {
@@ -45,7 +46,8 @@ public struct JobExit: Sendable {
 }
 
 extension JobExecutor {
-    /// The last line a job wrote to its stderr, at most 200 characters of it; empty when none.
+    /// The last line a job wrote to its stderr, at most 200 characters of it and printable; empty
+    /// when none.
     func stderrTail(of jobID: String) -> String {
         let path = workingDirectory(of: jobID).appendingPathComponent("stderr").path
         guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
@@ -54,8 +56,9 @@ extension JobExecutor {
         let size = (try? handle.seekToEnd()) ?? 0
         try? handle.seek(toOffset: size > 4_096 ? size - 4_096 : 0)
         let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-        let last = text.split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) } ?? ""
-        let line = last.trimmingCharacters(in: .whitespaces)
+        // The last line with words in it: a line that only resets the terminal's colours is none.
+        let lines = text.split(whereSeparator: \.isNewline).reversed().lazy.map { printableText(String($0)).trimmingCharacters(in: .whitespaces) }
+        let line = lines.first { !$0.isEmpty } ?? ""
         return line.count > 200 ? "…" + line.suffix(199) : line
     }
 }

@@ -141,6 +141,11 @@ struct SystemTests {
         let unstarted = try await controller.job("job-10")
         #expect((unstarted["message"] as? String ?? "").contains("could not start: cannot start \(script): Exec format error"), "\(unstarted)")
 
+        // A job's coloured stderr reaches nobody's terminal: its last line with words, plain.
+        let coloured = try await controller.client("submit", "--from", "users", "--cpu", "1", "--wait", "--", "/bin/sh", "-c", "printf '\\033[31mdisk quota\\texceeded\\033[0m\\n\\033[0m\\n\\033]0;pwned\\007' >&2; exit 4")
+        #expect(coloured.status == 4 && !coloured.output.contains("\u{1B}"), "\(coloured.output.debugDescription)")
+        #expect(coloured.output.contains("job-11 failed on near-pool-2 with exit code 4: its stderr ends \"disk quota exceeded\""), "\(coloured.output.debugDescription)")
+
         for process in [far, nearRegister, controller.process] { process.signal(SIGTERM) }
         #expect(try await controller.process.finish(within: 10).status == 0, "the controller shuts down cleanly on SIGTERM")
         #expect(try await nearRegister.finish(within: 10).status == 0, "the agent shuts down cleanly on SIGTERM")

@@ -421,6 +421,23 @@ struct ControllerCoreTests {
         #expect(harness.dispatches(to: "e", in: harness.actions).map(\.jobID) == [first.jobID, other.jobID])
     }
 
+    @Test func textFromOutsideIsMadePrintable() throws {
+        #expect(printableText("plain → text") == "plain → text")
+        #expect(printableText("\u{1B}[1;31mred\u{1B}[0m done") == "red done")
+        #expect(printableText("title\u{1B}]0;owned\u{07}after") == "titleafter")
+        #expect(printableText("title\u{1B}]2;owned\u{1B}\\after") == "titleafter")
+        #expect(printableText("two\nlines\tand\rtab") == "two lines and tab")
+        #expect(printableText("bell\u{07} nul\u{0} c1\u{9B}") == "bell\u{FFFD} nul\u{FFFD} c1\u{FFFD}")
+        #expect(printableText("cut short \u{1B}[") == "cut short ")
+
+        var harness = Harness()
+        harness.register("e", pool: "east-1", node: "east")
+        let submitted = harness.submit()
+        let job = try #require(submitted)
+        _ = harness.pool("e", .jobReport(JobReport(jobID: job, state: .failed, exitCode: 3, message: "its stderr ends \"\u{1B}[31mboom\u{1B}[0m\"", attempt: 1)))
+        #expect(harness.status(job)?.message == "failed on east-1 with exit code 3: its stderr ends \"boom\"", "\(harness.status(job)?.message ?? "")")
+    }
+
     @Test func keysAreHeldToTheirPoolsAndRoles() throws {
         var configuration = ControllerConfiguration()
         configuration.access = AccessPolicy(pools: ["east-agent": ["east-1"]], clients: ["alice": .submit, "bob": .submit, "eve": .observer, "ops": .operator], tenants: ["alice": "lab"])
