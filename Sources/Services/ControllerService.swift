@@ -603,12 +603,31 @@ final class ControllerOwner: @unchecked Sendable {
             return .usage(summary)
         case (.cancelFinished, .jobs(let jobs, _)):
             return .cancelled(jobs.first)
-        case (_, .jobs(let jobs, let next)):
-            // A job this controller still holds is shown as it holds it: not every change is
+        case (let query, .jobs(let jobs, let next)):
+            // An unfinished job is shown as this controller holds it: not every change is
             // committed (a waiting job's latest reason is not), and a listing must agree with
-            // `status job-N`, which memory answers.
-            return .jobs(jobs.map { core.job($0.id) ?? $0 }, nextCursor: next)
+            // `status job-N`, which memory answers. A finished job's last change was committed.
+            let held = jobs.map { $0.state.isFinished ? $0 : core.job($0.id) ?? $0 }
+            if case .page = query { return Self.pageThatFits(held, next: next) }
+            return .jobs(held, nextCursor: next)
         }
+    }
+
+    /// A listing page cut, when its jobs would not fit in one message, to the jobs that do, with
+    /// the cursor after the last of them: a page of large jobs (long commands, many variables)
+    /// takes more pages instead of an error and a retry. A single job too large for a message
+    /// is left for the reply's own size check to refuse.
+    static func pageThatFits(_ jobs: [JobView], next: String) -> ClientReply {
+        // Room for the envelope, the cursor and each job's field tag and length.
+        var room = WireProtocol.maxMessageBytes - 4_096
+        // Most pages are far from the limit: only one that may be near it is measured exactly.
+        guard jobs.reduce(0, { $0 + $1.roughWireBytes }) > room / 2 else { return .jobs(jobs, nextCursor: next) }
+        for (index, job) in jobs.enumerated() {
+            room -= ((try? job.wire.serializedBytes() as [UInt8])?.count ?? 0) + 8
+            guard room < 0, index > 0, let number = UInt64(jobs[index - 1].id.dropFirst(4)) else { continue }
+            return .jobs(Array(jobs.prefix(index)), nextCursor: "\(number)")
+        }
+        return .jobs(jobs, nextCursor: next)
     }
 
     /// Reads and validates a topology file off the loop's thread, then hands the outcome back.
@@ -872,5 +891,19 @@ private final class Pending<Value: Sendable>: Sendable {
         }
         timer?.cancel()
         continuation?.resume(returning: value)
+    }
+}
+
+extension JobView {
+    /// Roughly what a job takes on the wire: its text, and a generous allowance for the rest.
+    var roughWireBytes: Int {
+        var bytes = 1_024 + id.utf8.count + pool.utf8.count + message.utf8.count + output.utf8.count
+        bytes += spec.command.utf8.count + spec.name.utf8.count + spec.owner.utf8.count + spec.tenant.utf8.count
+        bytes += path.reduce(0) { $0 + $1.utf8.count + 4 }
+        bytes += spec.arguments.reduce(0) { $0 + $1.utf8.count + 4 }
+        bytes += spec.environment.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 8 }
+        bytes += spec.resources.gpus.keys.reduce(0) { $0 + $1.utf8.count + 16 }
+        bytes += history.reduce(0) { $0 + $1.reason.utf8.count + $1.pool.utf8.count + 32 }
+        return bytes
     }
 }
