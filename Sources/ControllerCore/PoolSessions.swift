@@ -263,19 +263,19 @@ func problemWithPoolNumbers(resources: [(String, Resources)], price: Price?, spe
         value.isFinite && value >= 0 && value <= limit ? nil : "\(field) must be a number from 0 to \(format(limit)), not \(value)"
     }
     for (name, amount) in resources {
-        if let problem = check(amount.cpuCores, "\(name).cpu_cores", atMost: 1e7) { return problem }
-        if amount.memoryBytes > 1 << 60 { return "\(name).memory_bytes must be at most 2^60, not \(amount.memoryBytes)" }
+        if let problem = check(amount.cpuCores, "\(name).cpu_cores", atMost: PoolLimits.cpuCores) { return problem }
+        if amount.memoryBytes > PoolLimits.memoryBytes { return "\(name).memory_bytes must be at most 2^60, not \(amount.memoryBytes)" }
         if amount.gpus.count > 256 { return "\(name).gpus names \(amount.gpus.count) models; at most 256" }
-        for (model, count) in amount.gpus where count > 65_536 || model.isEmpty || model.utf8.count > 128 {
+        for (model, count) in amount.gpus where count > PoolLimits.gpusPerModel || model.isEmpty || model.utf8.count > 128 {
             return "\(name).gpus has \(count) of \"\(model.prefix(32))\"; a model name is 1 to 128 bytes and a count at most 65536"
         }
     }
     if let price {
-        if let problem = check(price.cpuCoreHour, "price.cpu_core_hour", atMost: 1e9) { return problem }
+        if let problem = check(price.cpuCoreHour, "price.cpu_core_hour", atMost: PoolLimits.price) { return problem }
         for (model, hour) in price.gpuHour {
-            if let problem = check(hour, "price.gpu_hour[\(model.prefix(32))]", atMost: 1e9) { return problem }
+            if let problem = check(hour, "price.gpu_hour[\(model.prefix(32))]", atMost: PoolLimits.price) { return problem }
         }
     }
-    return check(speed, "speed", atMost: 1e6) ?? check(queueWaitS, "queue_wait_s", atMost: 3.2e8)
-        ?? check(processingLatencyMs, "processing_latency_ms", atMost: 1e7)
+    return check(speed, "speed", atMost: PoolLimits.speed) ?? check(queueWaitS, "queue_wait_s", atMost: PoolLimits.queueWaitS)
+        ?? check(processingLatencyMs, "processing_latency_ms", atMost: PoolLimits.processingLatencyMs)
 }

@@ -298,9 +298,9 @@ struct TopologyParser {
         let capacity = reader.require(fields, "capacity", what).flatMap { parseCapacity($0, what) }
         let labels = fields["labels"].map { reader.labels($0, "labels of \(what)") } ?? [:]
         let price = fields["price"].map { parsePrice($0, what, gpus: capacity?.gpus ?? [:]) } ?? Price()
-        let speed = fields["speed"].map { reader.positive($0, "speed of \(what)") } ?? 1
-        let queue = fields["queue_wait_s"].map { reader.nonNegative($0, "queue_wait_s of \(what)", unit: "seconds") } ?? 0
-        let processing = fields["processing_latency_ms"].map { reader.nonNegative($0, "processing_latency_ms of \(what)", unit: "ms") } ?? 0
+        let speed = fields["speed"].map { reader.positive($0, "speed of \(what)", atMost: PoolLimits.speed) } ?? 1
+        let queue = fields["queue_wait_s"].map { reader.nonNegative($0, "queue_wait_s of \(what)", unit: "seconds", atMost: PoolLimits.queueWaitS) } ?? 0
+        let processing = fields["processing_latency_ms"].map { reader.nonNegative($0, "processing_latency_ms of \(what)", unit: "ms", atMost: PoolLimits.processingLatencyMs) } ?? 0
         guard let id, let node, let capacity, let price, let speed, let queue, let processing else { return nil }
         return Topology.Pool(
             id: id, node: node, capacity: capacity, labels: labels, price: price, speed: speed,
@@ -313,10 +313,10 @@ struct TopologyParser {
         var resources = Resources()
         var valid = true
         if let value = fields["cpu_cores"] {
-            if let cores = reader.nonNegative(value, "cpu_cores of \(what)") { resources.cpuCores = cores } else { valid = false }
+            if let cores = reader.nonNegative(value, "cpu_cores of \(what)", atMost: PoolLimits.cpuCores) { resources.cpuCores = cores } else { valid = false }
         }
         if let value = fields["memory_gib"] {
-            if let gib = reader.nonNegative(value, "memory_gib of \(what)", unit: "GiB") {
+            if let gib = reader.nonNegative(value, "memory_gib of \(what)", unit: "GiB", atMost: PoolLimits.memoryGiB) {
                 resources.memoryBytes = UInt64(gib * Double(1 << 30))
             } else {
                 valid = false
@@ -324,7 +324,7 @@ struct TopologyParser {
         }
         if let value = fields["gpus"] {
             for entry in reader.stringMap(value, "gpus of \(what)") ?? [] {
-                if let count = reader.count(entry.value, "the \(entry.name) count of \(what)") {
+                if let count = reader.count(entry.value, "the \(entry.name) count of \(what)", atMost: PoolLimits.gpusPerModel) {
                     resources.gpus[entry.name] = count
                 } else {
                     valid = false
@@ -344,11 +344,11 @@ struct TopologyParser {
         var price = Price()
         var valid = true
         if let value = fields["cpu_core_hour"] {
-            if let amount = reader.nonNegative(value, "cpu_core_hour of \(what)") { price.cpuCoreHour = amount } else { valid = false }
+            if let amount = reader.nonNegative(value, "cpu_core_hour of \(what)", atMost: PoolLimits.price) { price.cpuCoreHour = amount } else { valid = false }
         }
         if let value = fields["gpu_hour"] {
             for entry in reader.stringMap(value, "gpu_hour of \(what)") ?? [] {
-                guard let amount = reader.nonNegative(entry.value, "the \(entry.name) gpu_hour price of \(what)") else {
+                guard let amount = reader.nonNegative(entry.value, "the \(entry.name) gpu_hour price of \(what)", atMost: PoolLimits.price) else {
                     valid = false
                     continue
                 }

@@ -140,27 +140,35 @@ public struct YAMLReader {
         return value
     }
 
-    mutating func nonNegative(_ node: Yams.Node, _ what: String, unit: String? = nil) -> Double? {
+    mutating func nonNegative(_ node: Yams.Node, _ what: String, unit: String? = nil, atMost limit: Double = .infinity) -> Double? {
         guard let value = number(node, what, unit: unit) else { return nil }
         guard value >= 0 else {
             error(.negative, at: node, "\(what) is \(format(value)); it cannot be negative")
             return nil
         }
-        return value
+        return withinLimit(value, node, what, unit: unit, limit)
     }
 
-    mutating func positive(_ node: Yams.Node, _ what: String, unit: String? = nil) -> Double? {
+    mutating func positive(_ node: Yams.Node, _ what: String, unit: String? = nil, atMost limit: Double = .infinity) -> Double? {
         guard let value = number(node, what, unit: unit) else { return nil }
         guard value > 0 else {
             error(.nonPositive, at: node, "\(what) is \(format(value)); it must be above 0")
             return nil
         }
+        return withinLimit(value, node, what, unit: unit, limit)
+    }
+
+    private mutating func withinLimit(_ value: Double, _ node: Yams.Node, _ what: String, unit: String?, _ limit: Double) -> Double? {
+        guard value <= limit else {
+            error(.invalidValue, at: node, "\(what) is \(format(value)); it can be at most \(format(limit))\(unit.map { " \($0)" } ?? "")")
+            return nil
+        }
         return value
     }
 
-    mutating func count(_ node: Yams.Node, _ what: String) -> Int? {
-        guard let value = nonNegative(node, what) else { return nil }
-        guard value == value.rounded(), value < Double(Int32.max) else {
+    mutating func count(_ node: Yams.Node, _ what: String, atMost limit: Int = Int(Int32.max) - 1) -> Int? {
+        guard let value = nonNegative(node, what, atMost: Double(limit)) else { return nil }
+        guard value == value.rounded() else {
             error(.wrongType, at: node, "\(what) must be a whole number, found \(format(value))")
             return nil
         }

@@ -82,6 +82,14 @@ struct BrokenFileTests {
         #expect(messages.contains { $0.contains("\"capacity_gpbs\"") && $0.contains("\"capacity_gbps\"") })
     }
 
+    @Test func aPoolsNumbersHaveTheLimitsItsAgentHas() throws {
+        let text = try String(contentsOf: brokenDirectory.appendingPathComponent("out-of-range.yaml"), encoding: .utf8)
+        let error = try #require(throws: TopologyErrors.self) { try Topology.load(yaml: text, file: "t.yaml") }
+        let messages = error.problems.map(\.message)
+        #expect(messages.contains("memory_gib of pool \"p\" is 1e+20; it can be at most 1073741824 GiB"), "\(messages)")
+        #expect(messages.contains("cpu_cores of pool \"p\" is 20000000; it can be at most 10000000"), "\(messages)")
+    }
+
     @Test func anEmptyFileIsAnError() {
         let error = #expect(throws: TopologyErrors.self) { try Topology.load(yaml: "", file: "empty.yaml") }
         #expect(error?.problems.first?.code == .missingKey)
