@@ -110,8 +110,11 @@ public struct JobReport: Sendable, Hashable {
     public var attempt: UInt32
     /// Where the job's files are on the pool (`host:/path`); empty when the agent does not say.
     public var output: String
+    /// With `failed`: the job never started, for a reason of the pool's own (a full disk), so
+    /// another pool may run it.
+    public var poolFault: Bool
 
-    public init(jobID: String, state: JobState, exitCode: Int32 = 0, usage: JobUsage? = nil, message: String = "", attempt: UInt32 = 0, output: String = "") {
+    public init(jobID: String, state: JobState, exitCode: Int32 = 0, usage: JobUsage? = nil, message: String = "", attempt: UInt32 = 0, output: String = "", poolFault: Bool = false) {
         self.jobID = jobID
         self.state = state
         self.exitCode = exitCode
@@ -119,6 +122,7 @@ public struct JobReport: Sendable, Hashable {
         self.message = message
         self.attempt = attempt
         self.output = output
+        self.poolFault = poolFault
     }
 }
 

@@ -338,6 +338,9 @@ extension ControllerCore {
                 if !waitingJobs.isEmpty { waitingDirty = true }
             }
             if job.state != .running { transition(job.id, to: .running, reason: "started on \(pool)") }
+        case .failed where update.poolFault:
+            // Not the job's doing (the pool's disk is full, say): another pool may run it.
+            replace(job.id, because: "on \(pool): \(printableText(update.message))", mayHaveStarted: job.state == .running)
         case .succeeded, .failed, .cancelled:
             charge(job.id, usage: update.usage ?? JobUsage())
             // Ending well before its plan said frees room that planned jobs may move into.

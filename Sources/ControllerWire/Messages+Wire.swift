@@ -77,7 +77,8 @@ extension PoolMessage {
             // An unspecified state is refused by the core as it refuses `accepted`.
             self = .jobReport(JobReport(
                 jobID: update.jobID, state: JobState(update.state) ?? .accepted, exitCode: update.exitCode,
-                usage: update.hasUsage ? JobUsage(update.usage) : nil, message: update.message, attempt: update.attempt, output: update.output
+                usage: update.hasUsage ? JobUsage(update.usage) : nil, message: update.message, attempt: update.attempt, output: update.output,
+                poolFault: update.poolFault
             ))
         case .goodbye(let goodbye):
             self = .goodbye(reason: goodbye.reason)

@@ -119,7 +119,7 @@ public enum AgentEvent: Sendable {
     case fromController(WireMessage)
     /// A job started; `output` is where its files are (`host:/path`).
     case jobStarted(String, output: String = "")
-    case jobStartFailed(String, reason: String)
+    case jobStartFailed(String, reason: String, poolFault: Bool = false)
     /// A job ended; `stderrTail` is the last line it wrote to its stderr.
     case jobExited(String, exitCode: Int32, usage: Junction_V1_Usage, stderrTail: String = "")
     /// The pool's batch system reported its capacity and queue.
@@ -255,9 +255,9 @@ public struct PoolAgentCore: Sendable {
             metrics.jobsStarted.increment()
             report(id, .running, exitCode: 0, usage: Junction_V1_Usage(), message: "", output: output)
             advertise()
-        case .jobStartFailed(let id, let reason):
+        case .jobStartFailed(let id, let reason, let poolFault):
             guard let job = jobs.removeValue(forKey: id) else { break }
-            report(id, .failed, exitCode: -1, usage: Junction_V1_Usage(), message: "could not start: \(reason)", attempt: job.attempt)
+            report(id, .failed, exitCode: -1, usage: Junction_V1_Usage(), message: "could not start: \(reason)", attempt: job.attempt, poolFault: poolFault)
             advertise()
         case .jobExited(let id, let exitCode, let usage, let stderrTail):
             guard let job = jobs.removeValue(forKey: id) else { break }
@@ -514,8 +514,9 @@ public struct PoolAgentCore: Sendable {
         return "no node of the batch system has \(wanted) (the largest has \(had))"
     }
 
-    private mutating func report(_ id: String, _ state: Junction_V1_JobState, exitCode: Int32, usage: Junction_V1_Usage, message: String, attempt: UInt32? = nil, output: String = "") {
+    private mutating func report(_ id: String, _ state: Junction_V1_JobState, exitCode: Int32, usage: Junction_V1_Usage, message: String, attempt: UInt32? = nil, output: String = "", poolFault: Bool = false) {
         var update = Junction_V1_JobUpdate()
+        update.poolFault = poolFault
         update.jobID = id
         update.output = output
         update.attempt = attempt ?? jobs[id]?.attempt ?? 0

@@ -213,7 +213,7 @@ final class AgentOwner: @unchecked Sendable {
                     if case .running = start { handle(.jobStarted(jobID, output: output(of: jobID))) }
                 } catch {
                     executorErrors.increment()
-                    handle(.jobStartFailed(jobID, reason: "\(error)"))
+                    handle(.jobStartFailed(jobID, reason: "\(error)", poolFault: (error as? ExecutorError)?.poolFault ?? false))
                 }
             case .stop(let jobID, let graceS):
                 executor.stop(jobID: jobID, graceS: graceS)

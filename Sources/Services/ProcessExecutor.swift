@@ -58,7 +58,11 @@ final class ProcessExecutor: JobExecutor {
     /// starts again on this directory stops whatever its previous incarnation left behind.
     func start(jobID: String, spec: Junction_V1_JobSpec, gpus: GPUAssignment, poolHasGPUs: Bool, dispatch: DispatchNumbers) throws -> JobStart {
         let folder = workingDirectory(of: jobID)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw ExecutorError(message: "cannot make its folder \(folder.path): \(error.localizedDescription)", poolFault: true)
+        }
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in spec.environment { environment[key] = value }
         environment["JUNCTION_JOB_ID"] = jobID
@@ -98,7 +102,7 @@ final class ProcessExecutor: JobExecutor {
             return (status, pid)
         }
         guard status == 0 else {
-            throw ExecutorError(message: "cannot start \(spec.command): \(String(cString: strerror(status)))")
+            throw ExecutorError(message: "cannot start \(spec.command): \(String(cString: strerror(status)))", poolFault: isPoolFault(status))
         }
         let child = pid
         running.withLock { $0[jobID] = child }
@@ -145,7 +149,16 @@ final class ProcessExecutor: JobExecutor {
 /// A job that could not be started.
 public struct ExecutorError: Error, CustomStringConvertible {
     public var message: String
+    /// Whether the pool, not the job, was the reason (a full disk, no processes left), so that
+    /// another pool may start it.
+    public var poolFault = false
     public var description: String { message }
+}
+
+/// Whether a failure to start a job with this errno is the pool's: the job itself would start
+/// elsewhere.
+func isPoolFault(_ code: Int32) -> Bool {
+    [ENOSPC, EDQUOT, EROFS, EIO, EAGAIN, ENOMEM, EMFILE, ENFILE].contains(code)
 }
 
 /// A thread that lives as long as the executor and runs what it is given, one at a time.

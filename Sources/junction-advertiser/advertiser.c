@@ -420,9 +420,11 @@ static void acknowledge(const Junction__V1__Dispatch *dispatch, bool accepted, c
     if (!accepted) say("notice", "refused %s: %s", dispatch->job_id, reason);
 }
 
-/* A job's new state. Endings are kept until a later session has surely seen them. */
-static void report(const Job *job, Junction__V1__JobState state, int32_t exit_code, Junction__V1__Usage *usage, const char *text) {
+/* A job's new state. Endings are kept until a later session has surely seen them. `pool_fault`:
+   a job that never started, for a reason of this pool's own (the controller places it elsewhere). */
+static void report(const Job *job, Junction__V1__JobState state, int32_t exit_code, Junction__V1__Usage *usage, const char *text, bool pool_fault) {
     Junction__V1__JobUpdate message = JUNCTION__V1__JOB_UPDATE__INIT;
+    message.pool_fault = pool_fault;
     message.job_id = job->id;
     message.state = state;
     message.exit_code = exit_code;
@@ -450,6 +452,13 @@ static void report(const Job *job, Junction__V1__JobState state, int32_t exit_co
 }
 
 /* ---------------------------------------------------------------- jobs */
+
+/* Whether a job could not start for this pool's own reason (its disk, its process or memory
+   limits): the job itself would start elsewhere. */
+static bool is_pool_fault(int error) {
+    return error == ENOSPC || error == EDQUOT || error == EROFS || error == EIO || error == EAGAIN || error == ENOMEM ||
+           error == EMFILE || error == ENFILE;
+}
 
 static Job *find_job(const char *id) {
     for (int j = 0; j < MAX_JOBS; j++)
@@ -642,14 +651,14 @@ static void dispatch(const Junction__V1__Dispatch *message) {
     if (error) {
         char text[512];
         snprintf(text, sizeof text, "could not start: cannot start %s: %s", spec->command, strerror(error));
-        report(slot, JUNCTION__V1__JOB_STATE__JOB_STATE_FAILED, -1, NULL, text);
+        report(slot, JUNCTION__V1__JOB_STATE__JOB_STATE_FAILED, -1, NULL, text, is_pool_fault(error));
         release(slot);
         advertise();
         return;
     }
     slot->started_at = now_s();
     say("info", "running %s (attempt %u) along %zu nodes", slot->id, slot->attempt, message->n_path);
-    report(slot, JUNCTION__V1__JOB_STATE__JOB_STATE_RUNNING, 0, NULL, "");
+    report(slot, JUNCTION__V1__JOB_STATE__JOB_STATE_RUNNING, 0, NULL, "", false);
     advertise();
 }
 
@@ -689,7 +698,7 @@ static void reap(void) {
             snprintf(text + strlen(text), sizeof text - strlen(text), "%sall of it in %s/stderr", text[0] ? "; " : "", job->output);
         }
         say("info", "%s ended with %d", job->id, code);
-        report(job, state, code, &used, text);
+        report(job, state, code, &used, text, false);
         release(job);
         advertise();
     }

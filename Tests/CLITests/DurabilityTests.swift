@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Whether a process exists and is not a zombie.
 func isAlive(_ pid: pid_t) -> Bool {
@@ -184,5 +185,42 @@ struct DurabilityTests {
         #expect(empty.status != 0 && empty.errors.contains("--idempotency-key must be 1 to 256 bytes, not 0"), "\(empty.errors)")
         let statuses = try await controller.client("status", "--json")
         #expect((try JSONSerialization.jsonObject(with: Data(statuses.output.utf8)) as? [[String: Any]])?.count == 2, "two jobs, not four: \(statuses.output)")
+    }
+
+    /// The near pool's disk fills up (then it cannot even record a job's process) or turns
+    /// read-only (then it cannot make a job's folder). The C advertiser writes no record, so a
+    /// full disk fails its jobs as they run, which only the job can tell: it is tried read-only.
+    @Test(arguments: [("swift", "full"), ("swift", "read-only"), ("c", "read-only")])
+    func aJobItsPoolCannotStartForWantOfDiskRunsOnAnotherPool(agent: String, fault: String) async throws {
+        let disk = try SmallDisk.mount(kibibytes: 64)
+        defer { disk.remove() }
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let topology = try temporaryFile(twoSiteTopology, suffix: ".yaml")
+        let controller = try await RunningController.start(topology: topology)
+        defer { controller.process.signal(SIGKILL) }
+        let nearOptions = ["--id", "near-1", "--node", "near", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", disk.directory]
+        let near = agent == "c"
+            ? try JunctionProcess(nearOptions, program: URL(fileURLWithPath: try CAdvertiser.build(into: work)))
+            : try JunctionProcess(["pool"] + nearOptions)
+        defer { near.signal(SIGKILL) }
+        let far = try JunctionProcess(["pool", "--id", "far-1", "--node", "far", "--pools", controller.pools, "--cpu", "8", "--memory-gib", "8", "--work-dir", work])
+        defer { far.signal(SIGKILL) }
+        try await controller.waitForPools(["near-1", "far-1"])
+        if fault == "full" {
+            let filler = open(disk.directory + "/filler", O_WRONLY | O_CREAT, 0o644)
+            let block = [UInt8](repeating: 0, count: 4_096)
+            while write(filler, block, block.count) > 0 {}
+            #expect(errno == ENOSPC)
+            close(filler)
+        } else {
+            try disk.makeReadOnly()
+        }
+        let submit = try await controller.client("submit", "--from", "users", "--cpu", "1", "--wait", "--", "/bin/echo", "ran")
+        #expect(submit.status == 0, "\(submit.output) \(submit.errors)")
+        #expect(submit.output.contains("job-1 accepted: near-1 via users → near"), "\(submit.output)")
+        let done = try await controller.waitForJob("job-1", state: "succeeded")
+        #expect(done["pool"] as? String == "far-1" && done["attempts"] as? Int == 2, "\(done)")
+        #expect(try String(contentsOfFile: "\(work)/far-1/job-1/stdout", encoding: .utf8) == "ran\n")
     }
 }

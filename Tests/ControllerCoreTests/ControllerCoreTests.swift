@@ -421,6 +421,31 @@ struct ControllerCoreTests {
         #expect(harness.dispatches(to: "e", in: harness.actions).map(\.jobID) == [first.jobID, other.jobID])
     }
 
+    @Test func aJobItsPoolCouldNotStartForThePoolsOwnReasonIsPlacedOnAnother() throws {
+        var harness = Harness()
+        harness.register("e", pool: "east-1", node: "east")
+        harness.register("w", pool: "west-1", node: "west")
+        let submitted = harness.submit()
+        let job = try #require(submitted)
+        #expect(harness.dispatches(to: "e", in: harness.actions).map(\.jobID) == [job], "east is nearer")
+        let full = JobReport(jobID: job, state: .failed, exitCode: -1, message: "could not start: cannot start /bin/true: No space left on device", attempt: 1, poolFault: true)
+        let moved = harness.pool("e", .jobReport(full))
+        #expect(harness.dispatches(to: "w", in: moved).map(\.jobID) == [job])
+        let status = try #require(harness.status(job))
+        #expect(status.state == .dispatched && status.pool == "west-1", "\(status)")
+        #expect(status.history.contains { $0.reason == "on east-1: could not start: cannot start /bin/true: No space left on device; placing again" }, "\(status.history)")
+        // West cannot start it either; east is still out of its choice: nowhere left, it waits.
+        _ = harness.pool("w", .jobReport(JobReport(jobID: job, state: .failed, exitCode: -1, message: "could not start: out of processes", attempt: 2, poolFault: true)))
+        #expect(harness.status(job)?.state == .accepted)
+        // The job's own fault fails it, as before.
+        let second = harness.submit()
+        let other = try #require(second)
+        let attempt = try #require(harness.status(other)?.attempts)
+        let pool = harness.status(other)?.pool == "east-1" ? "e" : "w"
+        _ = harness.pool(pool, .jobReport(JobReport(jobID: other, state: .failed, exitCode: -1, message: "could not start: cannot start nope: no such executable", attempt: attempt)))
+        #expect(harness.status(other)?.state == .failed)
+    }
+
     @Test func textFromOutsideIsMadePrintable() throws {
         #expect(printableText("plain → text") == "plain → text")
         #expect(printableText("\u{1B}[1;31mred\u{1B}[0m done") == "red done")

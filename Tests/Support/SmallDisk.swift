@@ -31,6 +31,11 @@ public final class SmallDisk: @unchecked Sendable {
         _ = try runProgram(["/bin/mount", "-o", "remount,size=\(kibibytes)k", directory])
     }
 
+    /// Makes the disk read-only, as a kernel does to a file system that failed.
+    public func makeReadOnly() throws {
+        _ = try runProgram(["/bin/mount", "-o", "remount,ro", directory])
+    }
+
     /// Unmounts the disk and removes its directory; safe to call more than once.
     public func remove() {
         guard mounted else { return }

@@ -341,6 +341,11 @@ public nonisolated struct Junction_V1_JobUpdate: Sendable {
   /// its stderr and say where the whole of it is.
   public var output: String = String()
 
+  /// With FAILED: the job never started, for a reason of the pool's own (its disk is full, it
+  /// is out of processes or memory), not of the job's. The controller places the job on another
+  /// pool instead of failing it.
+  public var poolFault: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -905,7 +910,7 @@ nonisolated extension Junction_V1_DispatchAck: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobUpdate"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{3}exit_code\0\u{1}usage\0\u{1}message\0\u{3}timestamp_ms\0\u{1}attempt\0\u{1}output\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{3}exit_code\0\u{1}usage\0\u{1}message\0\u{3}timestamp_ms\0\u{1}attempt\0\u{1}output\0\u{3}pool_fault\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -921,6 +926,7 @@ nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobu
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.timestampMs) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.output) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.poolFault) }()
       default: break
       }
     }
@@ -955,6 +961,9 @@ nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobu
     if !self.output.isEmpty {
       try visitor.visitSingularStringField(value: self.output, fieldNumber: 8)
     }
+    if self.poolFault != false {
+      try visitor.visitSingularBoolField(value: self.poolFault, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -967,6 +976,7 @@ nonisolated extension Junction_V1_JobUpdate: SwiftProtobuf.Message, SwiftProtobu
     if lhs.timestampMs != rhs.timestampMs {return false}
     if lhs.attempt != rhs.attempt {return false}
     if lhs.output != rhs.output {return false}
+    if lhs.poolFault != rhs.poolFault {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

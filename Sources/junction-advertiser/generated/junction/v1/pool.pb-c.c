@@ -1344,7 +1344,7 @@ const ProtobufCMessageDescriptor junction__v1__dispatch_ack__descriptor =
   (ProtobufCMessageInit) junction__v1__dispatch_ack__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor junction__v1__job_update__field_descriptors[8] =
+static const ProtobufCFieldDescriptor junction__v1__job_update__field_descriptors[9] =
 {
   {
     "job_id",
@@ -1442,6 +1442,18 @@ static const ProtobufCFieldDescriptor junction__v1__job_update__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pool_fault",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Junction__V1__JobUpdate, pool_fault),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned junction__v1__job_update__field_indices_by_name[] = {
   6,   /* field[6] = attempt */
@@ -1449,6 +1461,7 @@ static const unsigned junction__v1__job_update__field_indices_by_name[] = {
   0,   /* field[0] = job_id */
   4,   /* field[4] = message */
   7,   /* field[7] = output */
+  8,   /* field[8] = pool_fault */
   1,   /* field[1] = state */
   5,   /* field[5] = timestamp_ms */
   3,   /* field[3] = usage */
@@ -1456,7 +1469,7 @@ static const unsigned junction__v1__job_update__field_indices_by_name[] = {
 static const ProtobufCIntRange junction__v1__job_update__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor junction__v1__job_update__descriptor =
 {
@@ -1466,7 +1479,7 @@ const ProtobufCMessageDescriptor junction__v1__job_update__descriptor =
   "Junction__V1__JobUpdate",
   "junction.v1",
   sizeof(Junction__V1__JobUpdate),
-  8,
+  9,
   junction__v1__job_update__field_descriptors,
   junction__v1__job_update__field_indices_by_name,
   1,  junction__v1__job_update__number_ranges,

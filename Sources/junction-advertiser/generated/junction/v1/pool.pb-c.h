@@ -271,10 +271,16 @@ struct  Junction__V1__JobUpdate
    * its stderr and say where the whole of it is.
    */
   char *output;
+  /*
+   * With FAILED: the job never started, for a reason of the pool's own (its disk is full, it
+   * is out of processes or memory), not of the job's. The controller places the job on another
+   * pool instead of failing it.
+   */
+  protobuf_c_boolean pool_fault;
 };
 #define JUNCTION__V1__JOB_UPDATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&junction__v1__job_update__descriptor) \
-    , (char *)protobuf_c_empty_string, JUNCTION__V1__JOB_STATE__JOB_STATE_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, JUNCTION__V1__JOB_STATE__JOB_STATE_UNSPECIFIED, 0, NULL, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /*
