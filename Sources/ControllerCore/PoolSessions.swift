@@ -265,9 +265,9 @@ func problemWithPoolNumbers(resources: [(String, Resources)], price: Price?, spe
     for (name, amount) in resources {
         if let problem = check(amount.cpuCores, "\(name).cpu_cores", atMost: PoolLimits.cpuCores) { return problem }
         if amount.memoryBytes > PoolLimits.memoryBytes { return "\(name).memory_bytes must be at most 2^60, not \(amount.memoryBytes)" }
-        if amount.gpus.count > 256 { return "\(name).gpus names \(amount.gpus.count) models; at most 256" }
-        for (model, count) in amount.gpus where count > PoolLimits.gpusPerModel || model.isEmpty || model.utf8.count > 128 {
-            return "\(name).gpus has \(count) of \"\(model.prefix(32))\"; a model name is 1 to 128 bytes and a count at most 65536"
+        if amount.gpus.count > PoolLimits.gpuModels { return "\(name).gpus names \(amount.gpus.count) models; at most \(PoolLimits.gpuModels)" }
+        for (model, count) in amount.gpus where count > PoolLimits.gpusPerModel || model.isEmpty || model.utf8.count > PoolLimits.gpuModelNameBytes {
+            return "\(name).gpus has \(count) of \"\(model.prefix(32))\"; a model name is 1 to \(PoolLimits.gpuModelNameBytes) bytes and a count at most \(PoolLimits.gpusPerModel)"
         }
     }
     if let price {

@@ -6,6 +6,8 @@ public enum PoolLimits {
     /// `memoryBytes` in GiB, as topology files give memory.
     public static let memoryGiB = Double(memoryBytes >> 30)
     public static let gpusPerModel = 65_536
+    public static let gpuModels = 256
+    public static let gpuModelNameBytes = 128
     /// A price per core-hour or per GPU-hour.
     public static let price = 1e9
     public static let speed = 1e6
